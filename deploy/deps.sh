@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the project needs, and only those that are missing.
+# Idempotent: when everything is present it runs no apt command at all.
+#
+#   deploy/deps.sh [build] [test] [bench] ...
+#
+# Groups:
+#   build  compilers and libraries to build every daemon and tool
+#   test   what `make test` drives: real Kafka clients (kcat, librdkafka), sanitizer runtime
+#   bench  peers measured beside us by `make bench`: NATS JetStream, Redis Streams
+set -euo pipefail
+
+declare -A group
+group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev"
+group[test]="kcat python3 procps iproute2 coreutils"
+group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
+
+[ $# -gt 0 ] || set -- build test
+
+want=()
+for g in "$@"; do
+    [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2; }
+    for p in ${group[$g]}; do want+=("$p"); done
+done
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing missing packages: ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "deps.sh: not root and no sudo; install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+"${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
