@@ -59,8 +59,7 @@ uint32_t cm_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t cm_crc32c_hw(uint32_t crc, const void *buf,
-                                                        size_t len)
+__attribute__((target("sse4.2"))) uint32_t cm_crc32c_hw(uint32_t crc, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     uint64_t c = ~crc;

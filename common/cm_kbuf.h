@@ -61,7 +61,7 @@ typedef struct cm_kuuid {
 /** True when every byte of `u` is zero. */
 bool cm_kuuid_is_zero(cm_kuuid_t u);
 
-#define CM_KSTR(s) ((cm_kstr_t){ (s), (int32_t)sizeof(s) - 1 })
+#define CM_KSTR(s)   ((cm_kstr_t){ (s), (int32_t)sizeof(s) - 1 })
 #define CM_KSTR_NULL ((cm_kstr_t){ NULL, -1 })
 
 /** Makes a view of a C string; NULL gives a null string. */

@@ -146,7 +146,7 @@ int cm_kreq_hdr_decode(cm_kr_t *r, cm_kreq_hdr_t *h);
  * to pass to cm_kframe_end() once the body is written.
  */
 size_t cm_kreq_begin(cm_kw_t *w, int16_t api_key, int16_t version, int32_t correlation_id,
-                   const char *client_id);
+                     const char *client_id);
 
 /**
  * Starts a response frame: size placeholder, correlation id, and (header v1) an empty

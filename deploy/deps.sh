@@ -12,7 +12,7 @@ set -euo pipefail
 
 declare -A group
 group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev"
-group[test]="kcat python3 procps iproute2 coreutils"
+group[test]="kcat python3 curl procps coreutils"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 
 [ $# -gt 0 ] || set -- build test

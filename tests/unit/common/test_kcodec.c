@@ -286,13 +286,13 @@ static void test_kproto__request_header_versions(void **state)
 
 /* ProduceRequest v3 (classic) and v9 (flexible), byte for byte. */
 static const uint8_t produce_v3[] = {
-    0xff, 0xff,             /* transactional_id: null */
-    0xff, 0xff,             /* acks: -1 */
-    0x00, 0x00, 0x03, 0xe8, /* timeout_ms: 1000 */
-    0x00, 0x00, 0x00, 0x01, /* topic_data: 1 */
-    0x00, 0x01, 't',        /* name */
-    0x00, 0x00, 0x00, 0x01, /* partition_data: 1 */
-    0x00, 0x00, 0x00, 0x02, /* index: 2 */
+    0xff, 0xff,                               /* transactional_id: null */
+    0xff, 0xff,                               /* acks: -1 */
+    0x00, 0x00, 0x03, 0xe8,                   /* timeout_ms: 1000 */
+    0x00, 0x00, 0x00, 0x01,                   /* topic_data: 1 */
+    0x00, 0x01, 't',                          /* name */
+    0x00, 0x00, 0x00, 0x01,                   /* partition_data: 1 */
+    0x00, 0x00, 0x00, 0x02,                   /* index: 2 */
     0x00, 0x00, 0x00, 0x03, 0x01, 0x02, 0x03, /* records */
 };
 static const uint8_t produce_v9[] = {

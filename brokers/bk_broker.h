@@ -1,0 +1,40 @@
+/*
+ * The broker instance: configuration, the topic registry, the event loop, the flusher and
+ * the metrics. One per process; every field is owned by the event-loop thread unless
+ * marked otherwise.
+ */
+#ifndef BK_BROKER_H
+#define BK_BROKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bk_config.h"
+#include "bk_metrics.h"
+#include "cm_strmap.h"
+
+typedef struct bk_loop bk_loop_t;
+typedef struct bk_flusher bk_flusher_t;
+typedef struct bk_topic bk_topic_t;
+typedef struct bk_server bk_server_t;
+
+typedef struct bk_broker {
+    bk_config_t cfg;
+    char cluster_id[64];
+    char *topics_dir;  /* <data_dir>/topics */
+    char *deleted_dir; /* <data_dir>/deleted: topics on their way out */
+    char adv_host[256];
+    int adv_port;
+
+    bk_loop_t *loop;
+    bk_flusher_t *flusher;
+    bk_server_t *server;
+
+    cm_strmap_t topics; /* name -> bk_topic_t* */
+    int64_t n_partitions;
+
+    bk_metrics_t metrics; /* counters are atomics: the flusher adds to some */
+    bool ready;           /* recovery finished and listening */
+} bk_broker_t;
+
+#endif

@@ -1,0 +1,76 @@
+#include "bk_config.h"
+
+#include <stddef.h>
+
+#include "cm_config.h"
+
+#define STR(f, def, help)                                                                          \
+    {                                                                                              \
+#f, CM_OPT_STR, def, 0, 0, offsetof(bk_config_t, f), help                                  \
+    }
+#define INT(f, def, lo, hi, help)                                                                  \
+    {                                                                                              \
+#f, CM_OPT_INT, def, lo, hi, offsetof(bk_config_t, f), help                                \
+    }
+#define BOOL(f, def, help)                                                                         \
+    {                                                                                              \
+#f, CM_OPT_BOOL, def, 0, 0, offsetof(bk_config_t, f), help                                 \
+    }
+
+static const cm_opt_t bk_config__opts[] = {
+    STR(listen, "127.0.0.1:19092", "Kafka protocol listener (host:port)"),
+    STR(advertised_host, "", "host advertised in Metadata (empty: the listen host)"),
+    INT(advertised_port, "0", 0, 65535, "port advertised in Metadata (0: the listen port)"),
+    STR(admin_listen, "127.0.0.1:19192", "HTTP /healthz, /readyz, /metrics (empty: off)"),
+    INT(node_id, "1", 0, 1000000, "this broker's node id"),
+    STR(data_dir, "var/broker-1", "directory holding topics, segments and indexes"),
+    STR(log_level, "info", "debug, info, warn or error"),
+
+    INT(request_bytes_max, "104857600", 1024, 1073741824,
+        "largest request frame in bytes; a bigger one closes the connection"),
+    INT(connections_max, "10000", 1, 1000000, "open client connections"),
+    INT(conn_inflight_max, "256", 1, 100000,
+        "pipelined requests per connection before reading pauses"),
+    INT(conn_output_bytes_max, "67108864", 65536, 1073741824,
+        "queued response bytes per connection before reading pauses"),
+    INT(conn_idle_ms, "600000", 1000, 86400000, "idle connections are closed after this"),
+    INT(topics_max, "10000", 1, 1000000, "topics on this broker"),
+    INT(partitions_max, "1000", 1, 100000, "partitions per topic"),
+    INT(partitions_total_max, "20000", 1, 1000000, "partitions on this broker"),
+    INT(fetch_wait_max_ms, "30000", 0, 3600000, "cap on a Fetch request's max_wait_ms"),
+    INT(fetch_response_bytes_max, "67108864", 1024, 1073741824,
+        "cap on a Fetch request's max_bytes"),
+
+    BOOL(auto_create_topics, "false", "create unknown topics on Metadata requests"),
+    INT(default_partitions, "1", 1, 100000, "partitions of a topic created without a count"),
+    INT(index_interval_bytes, "4096", 64, 1048576, "log bytes between offset-index entries"),
+    INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
+
+    INT(retention_ms, "604800000", -1, INT64_MAX,
+        "topic default: delete segments older than this (-1: never)"),
+    INT(retention_bytes, "-1", -1, INT64_MAX,
+        "topic default: delete old segments beyond this size per partition (-1: never)"),
+    INT(segment_bytes, "1073741824", 14, 2147483647, "topic default: roll segments at this size"),
+    INT(segment_ms, "604800000", 1, INT64_MAX, "topic default: roll segments at this age"),
+    INT(flush_ms, "0", 0, INT64_MAX,
+        "topic default: 0 = fsync before every ack; N = fsync every N ms (a loss window)"),
+    INT(max_message_bytes, "1048588", 0, 1073741824, "topic default: largest record batch"),
+};
+
+static const cm_config_spec_t bk_config__spec = {
+    .program = "streamd-broker",
+    .summary = "the streamd storage broker: a Kafka-protocol broker on a durable segmented log",
+    .env_prefix = "BROKER_",
+    .opts = bk_config__opts,
+    .n_opts = sizeof(bk_config__opts) / sizeof(bk_config__opts[0]),
+};
+
+int bk_config_load(bk_config_t *cfg, int argc, char **argv)
+{
+    return cm_config_load(&bk_config__spec, cfg, argc, argv);
+}
+
+void bk_config_free(bk_config_t *cfg)
+{
+    cm_config_free(&bk_config__spec, cfg);
+}

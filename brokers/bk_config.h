@@ -1,0 +1,56 @@
+/*
+ * The broker's configuration: one defaults table (bk_config.c) for file, environment
+ * (BROKER_*) and flags. Every limit the broker enforces is named here.
+ */
+#ifndef BK_CONFIG_H
+#define BK_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct bk_config {
+    char *listen;            /* Kafka listener, host:port */
+    char *advertised_host;   /* host clients are told to connect to ("" = listen host) */
+    int64_t advertised_port; /* 0 = the listen port */
+    char *admin_listen;      /* /healthz, /readyz, /metrics: host:port ("" = off) */
+    int64_t node_id;
+    char *data_dir;
+    char *log_level;
+
+    /* Limits. */
+    int64_t request_bytes_max;        /* largest request frame; bigger closes the connection */
+    int64_t connections_max;          /* open client connections */
+    int64_t conn_inflight_max;        /* pipelined requests per connection before reads pause */
+    int64_t conn_output_bytes_max;    /* queued response bytes per connection before reads pause */
+    int64_t conn_idle_ms;             /* idle connections are closed after this */
+    int64_t topics_max;               /* topics on this broker */
+    int64_t partitions_max;           /* partitions per topic */
+    int64_t partitions_total_max;     /* partitions on this broker */
+    int64_t fetch_wait_max_ms;        /* cap on a Fetch's max_wait_ms */
+    int64_t fetch_response_bytes_max; /* cap on a Fetch's max_bytes */
+
+    /* Topics. */
+    bool auto_create_topics;
+    int64_t default_partitions;
+    int64_t index_interval_bytes;
+    int64_t retention_check_ms;
+
+    /* Topic config defaults (each topic may override them). */
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t flush_ms;
+    int64_t max_message_bytes;
+} bk_config_t;
+
+/**
+ * Loads the configuration from defaults, file, environment and argv. Returns 0, 1 after
+ * --help, -1 on error (already printed).
+ */
+int bk_config_load(bk_config_t *cfg, int argc, char **argv);
+
+/** Frees strings held by `cfg`. */
+void bk_config_free(bk_config_t *cfg);
+
+#endif

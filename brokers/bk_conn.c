@@ -1,0 +1,423 @@
+#include "bk_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "bk_dispatch.h"
+#include "bk_server.h"
+#include "cm_log.h"
+#include "cm_time.h"
+
+#define BK_CONN__RBUF_MIN (64 * 1024)
+#define BK_CONN__IOV_MAX  64
+
+/*
+ * A response frame is sent as pieces: for k file splices, 2k+1 pieces alternate memory and
+ * file: mem[0, at0), file0, mem[at0, at1), file1, ..., mem[at(k-1), len).
+ */
+static size_t bk_conn__pieces(const bk_resp_t *r)
+{
+    return 2 * r->w.n_splices + 1;
+}
+
+static void bk_conn__mem_piece(const bk_resp_t *r, size_t piece, const uint8_t **p, size_t *len)
+{
+    size_t k = piece / 2;
+    size_t from = k == 0 ? r->frame_start : r->w.splices[k - 1].at;
+    size_t to = k < r->w.n_splices ? r->w.splices[k].at : r->w.len;
+    *p = r->w.buf + from;
+    *len = to - from;
+}
+
+static void bk_conn__update_events(bk_conn_t *c)
+{
+    uint32_t ev = (c->paused ? 0 : EPOLLIN) | (c->head && c->head->ready ? EPOLLOUT : 0);
+    bk_loop_mod(c->broker->loop, &c->io, ev);
+}
+
+static void bk_conn__pop(bk_conn_t *c)
+{
+    bk_resp_t *r = c->head;
+    c->head = r->next;
+    if (c->head == NULL)
+        c->tail = NULL;
+    else
+        c->head->prev = NULL;
+    c->inflight--;
+    c->out_bytes -= cm_kw_total(&r->w) - r->frame_start;
+    bk_metrics_add(&c->broker->metrics.bytes_out, cm_kw_total(&r->w) - r->frame_start);
+    if (r->api_key >= 0 && r->api_key < BK_METRICS_API_MAX)
+        cm_hist_observe(&c->broker->metrics.request_latency[r->api_key],
+                        cm_mono_us() - r->start_us);
+    r->conn = NULL;
+    bk_resp_unref(r);
+}
+
+/* Sends ready responses from the head. Returns -1 if the connection failed. */
+static int bk_conn__send(bk_conn_t *c)
+{
+    while (c->head != NULL && c->head->ready) {
+        bk_resp_t *r = c->head;
+        if (r->piece % 2 == 1) {
+            const cm_kext_t *e = &r->w.splices[r->piece / 2].ext;
+            off_t off = (off_t)(e->off + (int64_t)r->piece_off);
+            ssize_t n = sendfile(c->io.fd, e->fd, &off, e->len - r->piece_off);
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+            if (n <= 0)
+                return -1; /* n == 0: the file is shorter than planned */
+            r->piece_off += (size_t)n;
+            if (r->piece_off == e->len) {
+                r->piece++;
+                r->piece_off = 0;
+            }
+        } else {
+            /* Gather consecutive memory pieces, across ready responses, into one writev. */
+            struct iovec iov[BK_CONN__IOV_MAX];
+            int n_iov = 0;
+            for (bk_resp_t *q = r; q != NULL && q->ready && n_iov < BK_CONN__IOV_MAX; q = q->next) {
+                size_t piece = q->piece, off = q->piece_off;
+                if (piece % 2 == 1)
+                    break;
+                const uint8_t *p;
+                size_t len;
+                bk_conn__mem_piece(q, piece, &p, &len);
+                if (len > off)
+                    iov[n_iov++] = (struct iovec){ (void *)(p + off), len - off };
+                if (piece + 1 < bk_conn__pieces(q))
+                    break; /* a file piece follows in this response */
+            }
+            size_t total = 0;
+            for (int i = 0; i < n_iov; i++)
+                total += iov[i].iov_len;
+            ssize_t n = n_iov ? writev(c->io.fd, iov, n_iov) : 0;
+            if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return 0;
+            if (n < 0)
+                return -1;
+            /* Advance through what was written. */
+            size_t left = (size_t)n;
+            for (;;) {
+                bk_resp_t *q = c->head;
+                const uint8_t *p;
+                size_t len;
+                bk_conn__mem_piece(q, q->piece, &p, &len);
+                size_t take = len - q->piece_off < left ? len - q->piece_off : left;
+                q->piece_off += take;
+                left -= take;
+                if (q->piece_off < len)
+                    break;
+                q->piece++;
+                q->piece_off = 0;
+                if (q->piece < bk_conn__pieces(q))
+                    break;
+                bk_conn__pop(c);
+                if (c->head == NULL || !c->head->ready || left == 0)
+                    break;
+            }
+            if ((size_t)n < total)
+                return 0; /* a short write: the socket is full */
+            continue;
+        }
+        if (r->piece == bk_conn__pieces(r))
+            bk_conn__pop(c);
+    }
+    return 0;
+}
+
+static void bk_conn__process(bk_conn_t *c);
+
+/* Re-evaluates backpressure after output moved. */
+static void bk_conn__after_send(bk_conn_t *c)
+{
+    int64_t inflight_max = c->broker->cfg.conn_inflight_max;
+    size_t out_max = (size_t)c->broker->cfg.conn_output_bytes_max;
+    if (c->paused && !c->processing && !c->draining && c->inflight < inflight_max &&
+        c->out_bytes < out_max) {
+        c->paused = false;
+        bk_conn__process(c); /* frames buffered while paused */
+    }
+    if (!c->closed)
+        bk_conn__update_events(c);
+}
+
+void bk_resp_ready(bk_resp_t *r)
+{
+    cm_kframe_end(&r->w, r->frame_start);
+    r->ready = true;
+    cm_arena_reset(&r->arena);
+    bk_conn_t *c = r->conn;
+    if (c == NULL || c->closed)
+        return;
+    c->out_bytes += cm_kw_total(&r->w) - r->frame_start;
+    if (c->head == r) {
+        if (bk_conn__send(c) != 0) {
+            bk_conn_close(c, "write failed");
+            return;
+        }
+        bk_conn__after_send(c);
+    }
+}
+
+bk_resp_t *bk_resp_ref(bk_resp_t *r)
+{
+    r->refs++;
+    return r;
+}
+
+void bk_resp_unref(bk_resp_t *r)
+{
+    if (--r->refs > 0)
+        return;
+    cm_kw_free(&r->w);
+    cm_arena_free(&r->arena);
+    free(r);
+}
+
+/* Creates the response slot for a request and queues it (not ready). */
+static bk_resp_t *bk_conn__slot(bk_conn_t *c, const cm_kreq_hdr_t *h, size_t frame_len)
+{
+    bk_resp_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    r->refs = 1;
+    r->conn = c;
+    r->api_key = h->api_key;
+    r->api_version = h->api_version;
+    r->start_us = cm_mono_us();
+    cm_kw_init(&r->w, (size_t)c->broker->cfg.fetch_response_bytes_max + (1 << 20));
+    /* Decoding a request may take a multiple of its size; responses draw on broker state
+     * (topics, partitions), which the broker limits on its own. */
+    size_t arena_max = 32 * frame_len + (64u << 20);
+    cm_arena_init(&r->arena, arena_max > (256u << 20) ? (256u << 20) : arena_max);
+    return r;
+}
+
+static void bk_conn__enqueue(bk_conn_t *c, bk_resp_t *r)
+{
+    r->prev = c->tail;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->inflight++;
+}
+
+/* Takes back the slot just queued for a request that gets no answer. */
+static void bk_conn__drop_tail(bk_conn_t *c, bk_resp_t *r)
+{
+    if (c->closed)
+        return; /* closing already released every slot */
+    c->tail = r->prev;
+    if (c->tail)
+        c->tail->next = NULL;
+    else
+        c->head = NULL;
+    c->inflight--;
+    r->conn = NULL;
+    bk_resp_unref(r);
+}
+
+/* Handles one complete frame. Returns -1 to close the connection. */
+static int bk_conn__frame(bk_conn_t *c, uint8_t *frame, size_t len)
+{
+    cm_kr_t rd;
+    cm_kreq_hdr_t h;
+    cm_kr_init(&rd, frame, len);
+    if (cm_kreq_hdr_decode(&rd, &h) != 0) {
+        cm_log_warn("closing connection: malformed request header", "peer=%s", c->peer);
+        return -1;
+    }
+    bk_resp_t *r = bk_conn__slot(c, &h, len);
+    r->frame_start = cm_kresp_begin(&r->w, h.api_key, h.api_version, h.correlation_id);
+    bk_req_t req = {
+        .conn = c, .b = c->broker, .hdr = h, .body = rd, .frame = frame, .frame_len = len, .resp = r
+    };
+    /* The slot is queued first so that a handler completing it at once keeps the order. */
+    bk_conn__enqueue(c, r);
+    int rc = bk_dispatch(&req);
+    switch (rc) {
+    case BK_DONE:
+        bk_resp_ready(r);
+        return c->closed ? -1 : 0;
+    case BK_DEFER:
+        return 0; /* the handler holds its own ref and readies it later */
+    default:
+        bk_conn__drop_tail(c, r);
+        return rc == BK_NONE ? 0 : -1;
+    }
+}
+
+static void bk_conn__process(bk_conn_t *c)
+{
+    int64_t inflight_max = c->broker->cfg.conn_inflight_max;
+    size_t out_max = (size_t)c->broker->cfg.conn_output_bytes_max;
+    /* Never re-entered: handlers may complete responses, which may resume reading. */
+    c->processing = true;
+    while (!c->closed && c->rlen - c->rpos >= 4) {
+        if (c->inflight >= inflight_max || c->out_bytes >= out_max) {
+            c->paused = true;
+            break;
+        }
+        uint8_t *p = c->rbuf + c->rpos;
+        int32_t size = (int32_t)cm_be32(p);
+        if (size < 8 || size > c->broker->cfg.request_bytes_max) {
+            cm_log_warn("closing connection: request size out of bounds",
+                        "peer=%s size=%d max=%lld", c->peer, size,
+                        (long long)c->broker->cfg.request_bytes_max);
+            bk_metrics_add(&c->broker->metrics.requests_rejected, 1);
+            bk_conn_close(c, "bad frame size");
+            break;
+        }
+        if (c->rlen - c->rpos < 4 + (size_t)size)
+            break;
+        c->rpos += 4 + (size_t)size;
+        bk_metrics_add(&c->broker->metrics.bytes_in, 4 + (unsigned long long)size);
+        if (bk_conn__frame(c, p + 4, (size_t)size) != 0) {
+            if (!c->closed) {
+                bk_metrics_add(&c->broker->metrics.requests_rejected, 1);
+                bk_conn_close(c, "bad request");
+            }
+            break;
+        }
+    }
+    c->processing = false;
+    if (c->closed)
+        return;
+    /* Keep only the unprocessed tail, at the front of the buffer. */
+    if (c->rpos > 0) {
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    /* A buffer grown for one big request shrinks back once it is empty. */
+    if (c->rlen == 0 && c->rcap > 4 * BK_CONN__RBUF_MIN) {
+        free(c->rbuf);
+        c->rcap = BK_CONN__RBUF_MIN;
+        c->rbuf = malloc(c->rcap);
+        if (c->rbuf == NULL)
+            abort();
+    }
+    bk_conn__update_events(c);
+}
+
+/* Makes room for the next read: the whole pending frame, or at least 64 KiB. */
+static void bk_conn__reserve(bk_conn_t *c)
+{
+    size_t want = c->rlen + BK_CONN__RBUF_MIN;
+    if (c->rlen >= 4) {
+        size_t frame = 4 + (size_t)cm_be32(c->rbuf);
+        if (frame > want)
+            want = frame;
+    }
+    if (want <= c->rcap)
+        return;
+    size_t cap = c->rcap;
+    while (cap < want)
+        cap *= 2;
+    c->rbuf = realloc(c->rbuf, cap);
+    if (c->rbuf == NULL)
+        abort();
+    c->rcap = cap;
+}
+
+static void bk_conn__on_io(bk_io_t *io, uint32_t events)
+{
+    bk_conn_t *c = (bk_conn_t *)io;
+    if (c->closed)
+        return;
+    c->last_active_ms = cm_mono_ms();
+    if (events & (EPOLLERR | EPOLLHUP)) {
+        bk_conn_close(c, "peer closed");
+        return;
+    }
+    if (events & EPOLLOUT) {
+        if (bk_conn__send(c) != 0) {
+            bk_conn_close(c, "write failed");
+            return;
+        }
+        bk_conn__after_send(c);
+        if (c->closed)
+            return;
+    }
+    if ((events & EPOLLIN) && !c->paused) {
+        for (;;) {
+            bk_conn__reserve(c);
+            ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+            if (n > 0) {
+                c->rlen += (size_t)n;
+                if (c->rlen < c->rcap)
+                    break;
+                continue;
+            }
+            if (n == 0) {
+                bk_conn_close(c, "peer closed");
+                return;
+            }
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            bk_conn_close(c, "read failed");
+            return;
+        }
+        bk_conn__process(c);
+    }
+}
+
+bk_conn_t *bk_conn_new(bk_server_t *srv, int fd, const char *peer)
+{
+    bk_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->io.fd = fd;
+    c->io.cb = bk_conn__on_io;
+    c->srv = srv;
+    c->broker = bk_server_broker(srv);
+    c->rcap = BK_CONN__RBUF_MIN;
+    c->rbuf = malloc(c->rcap);
+    if (c->rbuf == NULL)
+        abort();
+    c->last_active_ms = cm_mono_ms();
+    snprintf(c->peer, sizeof(c->peer), "%s", peer);
+    if (bk_loop_add(c->broker->loop, &c->io, EPOLLIN) != 0) {
+        free(c->rbuf);
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void bk_conn_close(bk_conn_t *c, const char *why)
+{
+    if (c->closed)
+        return;
+    c->closed = true;
+    cm_log_debug("connection closed", "peer=%s why=\"%s\"", c->peer, why);
+    bk_loop_del(c->broker->loop, &c->io);
+    close(c->io.fd);
+    bk_resp_t *r = c->head;
+    while (r != NULL) {
+        bk_resp_t *next = r->next;
+        r->conn = NULL;
+        bk_resp_unref(r);
+        r = next;
+    }
+    c->head = c->tail = NULL;
+    c->inflight = 0;
+    bk_server_conn_closed(c->srv, c);
+}
+
+void bk_conn_free(bk_conn_t *c)
+{
+    free(c->rbuf);
+    free(c);
+}

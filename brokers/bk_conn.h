@@ -1,0 +1,86 @@
+/*
+ * Client connections: Kafka framing (4-byte size, then the request), pipelined requests
+ * answered strictly in arrival order, and output that mixes memory with file ranges
+ * (sendfile) without copying record data.
+ *
+ * Every request that expects an answer gets a response slot (bk_resp_t) at the tail of
+ * the connection's queue when it arrives. A handler either fills it at once or keeps a
+ * reference and fills it later (produce waiting for fsync, long-poll fetch); bytes leave
+ * only from the head, so answers keep request order.
+ *
+ * Limits: a request frame above request_bytes_max closes the connection; reading pauses
+ * while conn_inflight_max responses or conn_output_bytes_max bytes are queued, so a
+ * client that does not read its answers cannot make the broker buffer without bound.
+ *
+ * Event-loop thread only.
+ */
+#ifndef BK_CONN_H
+#define BK_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bk_broker.h"
+#include "bk_loop.h"
+#include "cm_arena.h"
+#include "cm_kbuf.h"
+#include "cm_kproto.h"
+
+typedef struct bk_conn bk_conn_t;
+typedef struct bk_resp bk_resp_t;
+
+struct bk_resp {
+    bk_resp_t *next;
+    bk_resp_t *prev;
+    bk_conn_t *conn; /* NULL once the connection is gone: finish quietly */
+    int refs;
+    bool ready;
+    int16_t api_key;
+    int16_t api_version;
+    int64_t start_us;
+    size_t frame_start;
+    cm_kw_t w;        /* the response frame (header written by dispatch) */
+    cm_arena_t arena; /* the decoded request and the response's arrays */
+    size_t piece;     /* send progress: current piece (see bk_conn.c) */
+    size_t piece_off; /* bytes of it already sent */
+};
+
+struct bk_conn {
+    bk_io_t io;
+    bk_server_t *srv;
+    bk_broker_t *broker;
+    uint8_t *rbuf;
+    size_t rlen;
+    size_t rcap;
+    size_t rpos; /* frames before rpos are processed */
+    bk_resp_t *head;
+    bk_resp_t *tail;
+    int inflight;
+    size_t out_bytes;
+    bool paused;
+    bool processing;
+    bool draining; /* shutting down: answer what is queued, read nothing new */
+    bool closed;
+    int64_t last_active_ms;
+    char peer[64];
+    bk_conn_t *prev;
+    bk_conn_t *next;
+};
+
+/** Accepts `fd` as a new connection. */
+bk_conn_t *bk_conn_new(bk_server_t *srv, int fd, const char *peer);
+
+/** Closes a connection: pending responses are orphaned, memory freed after this batch. */
+void bk_conn_close(bk_conn_t *c, const char *why);
+
+/** Frees a closed connection (the server calls it after the event batch). */
+void bk_conn_free(bk_conn_t *c);
+
+/** Marks a deferred response complete (frame size written) and sends what it can. */
+void bk_resp_ready(bk_resp_t *r);
+
+bk_resp_t *bk_resp_ref(bk_resp_t *r);
+void bk_resp_unref(bk_resp_t *r);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * Fetch: reads record batches below the high watermark and sends them straight from the
+ * segment files (sendfile), byte for byte as stored.
+ *
+ * Long poll: when fewer than min_bytes are available, the fetch watches its partitions
+ * and waits up to max_wait_ms (capped by fetch_wait_max_ms). Any high-watermark move
+ * schedules a re-check through a zero-delay timer, so many wake-ups coalesce into one.
+ *
+ * Limits (KIP-74): max_bytes for the response and partition_max_bytes per partition,
+ * except that the first batch of the first partition with data goes out whole, so a
+ * consumer always makes progress. As in Kafka, the last batch may be cut short; clients
+ * discard the partial tail and fetch it again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bk_dispatch.h"
+#include "bk_loop.h"
+#include "bk_topic.h"
+#include "cm_kmsg.h"
+#include "cm_time.h"
+
+#define BK_FETCH__SESSION_ID_NOT_FOUND 70
+
+typedef struct bk_fetch_op bk_fetch_op_t;
+
+typedef struct {
+    bk_watch_t watch; /* first: wake callbacks get this pointer */
+    bk_fetch_op_t *op;
+    bk_partition_t *p; /* a ref, or NULL when the partition is unknown */
+    int64_t offset;
+    int32_t max_bytes;
+    cm_fetch_resp_partition_data_t *out;
+} bk_fetch__part_t;
+
+struct bk_fetch_op {
+    bk_timer_t timer; /* first: the timer callback gets this pointer */
+    bk_resp_t *resp;
+    bk_broker_t *b;
+    cm_fetch_resp_t out;
+    bk_fetch__part_t *parts;
+    int32_t n_parts;
+    int64_t max_bytes;
+    int64_t min_bytes;
+    int64_t deadline_ms;
+    bool waiting;
+};
+
+/* Plans every partition's read; with `keep`, puts the file ranges into the response.
+ * Returns the bytes found. */
+static int64_t bk_fetch__collect(bk_fetch_op_t *op, bool keep)
+{
+    int64_t total = 0;
+    bool min_one = true;
+    for (int32_t i = 0; i < op->n_parts; i++) {
+        bk_fetch__part_t *fp = &op->parts[i];
+        if (fp->p == NULL || fp->out->error_code != 0)
+            continue;
+        int64_t room = op->max_bytes - total;
+        if (room > fp->max_bytes)
+            room = fp->max_bytes;
+        bk_read_t rd;
+        bk_partition_read(fp->p, fp->offset, room < 0 ? 0 : room, min_one, &rd);
+        if (rd.len > 0) {
+            min_one = false;
+            total += rd.len;
+        }
+        if (!keep) {
+            bk_segment_unref(rd.seg);
+            continue;
+        }
+        fp->out->error_code = rd.err;
+        fp->out->high_watermark = rd.hw;
+        fp->out->last_stable_offset = rd.hw;
+        fp->out->log_start_offset = rd.log_start;
+        if (rd.len > 0) {
+            cm_kext_t *ext = cm_arena_alloc(&op->resp->arena, sizeof(*ext));
+            if (ext == NULL) {
+                bk_segment_unref(rd.seg);
+                continue;
+            }
+            *ext = (cm_kext_t){ .fd = rd.seg->fd,
+                                .off = rd.pos,
+                                .len = (uint32_t)rd.len,
+                                .unref = (void (*)(void *))bk_segment_unref,
+                                .obj = rd.seg };
+            fp->out->records = (cm_krecords_t){ .ext = ext };
+            bk_metrics_add(&op->b->metrics.fetch_bytes, (unsigned long long)rd.len);
+        }
+    }
+    return total;
+}
+
+/* True when the fetch can be answered now: enough data, an error, or time is up. */
+static bool bk_fetch__satisfied(bk_fetch_op_t *op)
+{
+    for (int32_t i = 0; i < op->n_parts; i++) {
+        bk_fetch__part_t *fp = &op->parts[i];
+        if (fp->out->error_code != 0 || (fp->p != NULL && fp->p->deleted))
+            return true;
+        if (fp->p != NULL &&
+            (fp->offset > fp->p->leo || fp->offset < bk_partition_log_start(fp->p)))
+            return true;
+    }
+    return bk_fetch__collect(op, false) >= op->min_bytes;
+}
+
+static void bk_fetch__free(bk_fetch_op_t *op)
+{
+    for (int32_t i = 0; i < op->n_parts; i++) {
+        bk_partition_unwatch(&op->parts[i].watch);
+        bk_partition_unref(op->parts[i].p);
+    }
+    bk_timer_stop(op->b->loop, &op->timer);
+    bk_resp_unref(op->resp);
+    free(op->parts);
+    free(op);
+}
+
+static void bk_fetch__finish(bk_fetch_op_t *op)
+{
+    bk_resp_t *r = op->resp;
+    if (r->conn != NULL) {
+        bk_fetch__collect(op, true);
+        /* Encoding hands each file range's segment ref to the response writer. */
+        cm_fetch_resp_encode(&r->w, r->api_version, &op->out);
+        bk_resp_ready(r);
+    }
+    bk_fetch__free(op);
+}
+
+static void bk_fetch__on_timer(bk_timer_t *t)
+{
+    bk_fetch_op_t *op = (bk_fetch_op_t *)t;
+    if (op->resp->conn == NULL || cm_mono_ms() >= op->deadline_ms || bk_fetch__satisfied(op)) {
+        bk_fetch__finish(op);
+        return;
+    }
+    bk_timer_start(op->b->loop, &op->timer, op->deadline_ms - cm_mono_ms());
+}
+
+static void bk_fetch__on_wake(bk_watch_t *w)
+{
+    bk_fetch_op_t *op = ((bk_fetch__part_t *)w)->op;
+    bk_timer_start(op->b->loop, &op->timer, 0);
+}
+
+/* Resolves the request's partitions and lays out the response. */
+static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    int32_t n_topics = r->topics_n > 0 ? r->topics_n : 0, n = 0;
+    for (int32_t i = 0; i < n_topics; i++)
+        n += r->topics[i].partitions_n > 0 ? r->topics[i].partitions_n : 0;
+    op->parts = calloc((size_t)(n ? n : 1), sizeof(*op->parts));
+    op->out.responses =
+        cm_arena_calloc(a, (size_t)(n_topics ? n_topics : 1), sizeof(*op->out.responses));
+    if (op->parts == NULL || op->out.responses == NULL)
+        return -1;
+    op->out.responses_n = n_topics;
+    for (int32_t i = 0; i < n_topics; i++) {
+        cm_fetch_req_topic_t *ti = &r->topics[i];
+        cm_fetch_resp_fetchable_topic_response_t *to = &op->out.responses[i];
+        cm_fetch_resp_fetchable_topic_response_init(to);
+        to->topic = bk_req_keep(req, ti->topic);
+        to->topic_id = ti->topic_id;
+        bk_topic_t *t =
+            v >= 13 ? bk_topic_find_id(req->b, ti->topic_id) : bk_topic_find(req->b, ti->topic);
+        int32_t np = ti->partitions_n > 0 ? ti->partitions_n : 0;
+        to->partitions = cm_arena_calloc(a, (size_t)(np ? np : 1), sizeof(*to->partitions));
+        if (to->partitions == NULL)
+            return -1;
+        to->partitions_n = np;
+        for (int32_t j = 0; j < np; j++) {
+            cm_fetch_resp_partition_data_t *po = &to->partitions[j];
+            cm_fetch_resp_partition_data_init(po);
+            po->partition_index = ti->partitions[j].partition;
+            po->high_watermark = -1;
+            po->last_stable_offset = -1;
+            po->log_start_offset = -1;
+            po->aborted_transactions_n = -1;
+            bk_fetch__part_t *fp = &op->parts[op->n_parts++];
+            fp->op = op;
+            fp->out = po;
+            fp->offset = ti->partitions[j].fetch_offset;
+            fp->max_bytes = ti->partitions[j].partition_max_bytes;
+            fp->watch.wake = bk_fetch__on_wake;
+            bk_partition_t *p = t ? bk_topic_partition(t, po->partition_index) : NULL;
+            if (p == NULL)
+                po->error_code = t == NULL && v >= 13 ? CM_KERR_UNKNOWN_TOPIC_ID
+                                                      : CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                fp->p = bk_partition_ref(p);
+        }
+    }
+    return 0;
+}
+
+int bk_handle_fetch(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_fetch_req_t r;
+    if (cm_fetch_req_decode(&req->body, v, &req->resp->arena, &r) != 0)
+        return BK_CLOSE;
+    bk_fetch_op_t *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        abort();
+    op->b = req->b;
+    op->resp = bk_resp_ref(req->resp);
+    bk_timer_init(&op->timer, bk_fetch__on_timer);
+    cm_fetch_resp_init(&op->out);
+    /* This broker keeps no fetch sessions (KIP-227): session id 0 tells clients to send
+     * full fetches; an id we never issued is an error. */
+    if (v >= 7 && r.session_id != 0) {
+        op->out.error_code = BK_FETCH__SESSION_ID_NOT_FOUND;
+        bk_fetch__finish(op);
+        return BK_DEFER;
+    }
+    if (bk_fetch__prepare(req, &r, op) != 0) {
+        bk_fetch__free(op);
+        return BK_CLOSE;
+    }
+    op->max_bytes = r.max_bytes < req->b->cfg.fetch_response_bytes_max
+                        ? r.max_bytes
+                        : req->b->cfg.fetch_response_bytes_max;
+    op->min_bytes = r.min_bytes;
+    int64_t wait = r.max_wait_ms < req->b->cfg.fetch_wait_max_ms ? r.max_wait_ms
+                                                                 : req->b->cfg.fetch_wait_max_ms;
+    if (wait <= 0 || bk_fetch__satisfied(op)) {
+        bk_fetch__finish(op);
+        return BK_DEFER;
+    }
+    op->deadline_ms = cm_mono_ms() + wait;
+    for (int32_t i = 0; i < op->n_parts; i++)
+        if (op->parts[i].p != NULL)
+            bk_partition_watch(op->parts[i].p, &op->parts[i].watch);
+    bk_timer_start(req->b->loop, &op->timer, wait);
+    return BK_DEFER;
+}

@@ -1,0 +1,253 @@
+#include "bk_flusher.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "cm_fs.h"
+#include "cm_log.h"
+#include "cm_time.h"
+
+typedef struct {
+    bk_partition_t *p;
+    bk_segment_t *seg;
+} bk_flusher__seal_t;
+
+/* The flusher's queues: growable arrays, swapped whole between the loop and the thread. */
+#define BK_VEC_TYPE(name, T)                                                                       \
+    typedef struct {                                                                               \
+        T *v;                                                                                      \
+        size_t n;                                                                                  \
+        size_t cap;                                                                                \
+    } name
+BK_VEC_TYPE(bk_flusher__parts_t, bk_partition_t *);
+BK_VEC_TYPE(bk_flusher__seals_t, bk_flusher__seal_t);
+BK_VEC_TYPE(bk_flusher__paths_t, char *);
+BK_VEC_TYPE(bk_flusher__dones_t, bk_flush_done_t);
+#define BK_VEC_PUSH(vec, item)                                                                     \
+    do {                                                                                           \
+        if ((vec).n == (vec).cap) {                                                                \
+            (vec).cap = (vec).cap ? (vec).cap * 2 : 16;                                            \
+            (vec).v = realloc((vec).v, (vec).cap * sizeof(*(vec).v));                              \
+            if ((vec).v == NULL)                                                                   \
+                abort();                                                                           \
+        }                                                                                          \
+        (vec).v[(vec).n++] = (item);                                                               \
+    } while (0)
+
+struct bk_flusher {
+    bk_broker_t *broker;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int efd;
+    bool stopping;
+    /* Guarded by lock. */
+    bk_flusher__parts_t syncs;
+    bk_flusher__seals_t seals;
+    bk_flusher__paths_t removals;
+    bk_flusher__dones_t done;
+};
+
+static void bk_flusher__fatal(const char *what, const char *path)
+{
+    cm_log_error("fsync failed; stopping so that recovery can restore a consistent log",
+                 "op=%s path=%s errno=%s", what, path, strerror(errno));
+    abort();
+}
+
+static void bk_flusher__datasync(bk_flusher_t *f, bk_segment_t *seg, const char *dir)
+{
+    int64_t t0 = cm_mono_us();
+    if (!atomic_load(&seg->dir_synced)) {
+        /* A missing directory means the topic was deleted meanwhile: nothing to keep. */
+        if (cm_fs_sync_dir(dir) != 0 && errno != ENOENT)
+            bk_flusher__fatal("fsync directory", dir);
+        atomic_store(&seg->dir_synced, true);
+    }
+    if (fdatasync(seg->fd) != 0)
+        bk_flusher__fatal("fdatasync", seg->path);
+    bk_metrics_add(&f->broker->metrics.fsyncs, 1);
+    cm_hist_observe(&f->broker->metrics.fsync_latency, cm_mono_us() - t0);
+}
+
+static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
+{
+    if (bk_segment_write_indexes(s->seg) != 0)
+        bk_flusher__fatal("write indexes", s->seg->path);
+    bk_flusher__datasync(f, s->seg, s->p->dir);
+    if (bk_partition_write_rp(s->p->dir, s->seg->next_offset) != 0 && errno != ENOENT)
+        cm_log_warn("cannot write recovery point; the next start will recover more",
+                    "partition=%s errno=%s", s->p->label, strerror(errno));
+    bk_segment_unref(s->seg);
+    bk_partition_unref(s->p);
+}
+
+static void *bk_flusher__main(void *arg)
+{
+    bk_flusher_t *f = arg;
+    bk_flusher__parts_t syncs = { 0 };
+    bk_flusher__seals_t seals = { 0 };
+    bk_flusher__paths_t removals = { 0 };
+    bk_flusher__dones_t jobs = { 0 };
+
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (f->syncs.n == 0 && f->seals.n == 0 && f->removals.n == 0 && !f->stopping)
+            pthread_cond_wait(&f->cond, &f->lock);
+        if (f->syncs.n == 0 && f->seals.n == 0 && f->removals.n == 0 && f->stopping)
+            break;
+        /* Take the whole queue: everything that arrived during the last fdatasync is
+         * covered by this round (group commit). */
+        bk_flusher__parts_t t1 = f->syncs;
+        f->syncs = syncs;
+        syncs = t1;
+        bk_flusher__seals_t t2 = f->seals;
+        f->seals = seals;
+        seals = t2;
+        bk_flusher__paths_t t3 = f->removals;
+        f->removals = removals;
+        removals = t3;
+        jobs.n = 0;
+        for (size_t i = 0; i < syncs.n; i++) {
+            bk_partition_t *p = syncs.v[i];
+            bk_flush_done_t d = { p, p->fl.seg, p->fl.offset, p->fl.pos };
+            p->fl.seg = NULL;
+            p->fl.queued = false;
+            BK_VEC_PUSH(jobs, d);
+        }
+        pthread_mutex_unlock(&f->lock);
+
+        for (size_t i = 0; i < seals.n; i++)
+            bk_flusher__run_seal(f, &seals.v[i]);
+        seals.n = 0;
+        for (size_t i = 0; i < jobs.n; i++)
+            bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p->dir);
+        syncs.n = 0; /* their refs moved into the completions */
+        for (size_t i = 0; i < removals.n; i++) {
+            if (cm_fs_remove_tree(removals.v[i]) != 0)
+                cm_log_warn("cannot remove deleted topic data", "path=%s", removals.v[i]);
+            free(removals.v[i]);
+        }
+        removals.n = 0;
+
+        pthread_mutex_lock(&f->lock);
+        for (size_t i = 0; i < jobs.n; i++)
+            BK_VEC_PUSH(f->done, jobs.v[i]);
+        if (jobs.n > 0) {
+            uint64_t one = 1;
+            if (write(f->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+                cm_log_error("cannot signal the event loop", "errno=%s", strerror(errno));
+        }
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(syncs.v);
+    free(seals.v);
+    free(removals.v);
+    free(jobs.v);
+    return NULL;
+}
+
+bk_flusher_t *bk_flusher_start(bk_broker_t *b)
+{
+    bk_flusher_t *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        abort();
+    f->broker = b;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->cond, NULL);
+    f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->efd < 0 || pthread_create(&f->thread, NULL, bk_flusher__main, f) != 0) {
+        cm_log_error("cannot start the flusher", "errno=%s", strerror(errno));
+        abort();
+    }
+    return f;
+}
+
+void bk_flusher_stop(bk_flusher_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->stopping = true;
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->thread, NULL);
+    bk_flush_done_t *done;
+    size_t n = bk_flusher_take(f, &done);
+    for (size_t i = 0; i < n; i++) {
+        bk_segment_unref(done[i].seg);
+        bk_partition_unref(done[i].p);
+    }
+    free(done);
+    close(f->efd);
+    free(f->syncs.v);
+    free(f->seals.v);
+    free(f->removals.v);
+    free(f->done.v);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->cond);
+    free(f);
+}
+
+void bk_flusher_sync(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg, int64_t offset,
+                     int64_t pos)
+{
+    pthread_mutex_lock(&f->lock);
+    /* One entry per partition: a later request only moves its target forward. A roll in
+     * between is safe because the old segment's seal job runs first in the round. */
+    if (p->fl.seg != seg) {
+        bk_segment_unref(p->fl.seg);
+        p->fl.seg = bk_segment_ref(seg);
+    }
+    p->fl.offset = offset;
+    p->fl.pos = pos;
+    if (!p->fl.queued) {
+        p->fl.queued = true;
+        BK_VEC_PUSH(f->syncs, bk_partition_ref(p));
+        pthread_cond_signal(&f->cond);
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+void bk_flusher_seal(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg)
+{
+    bk_flusher__seal_t s = { bk_partition_ref(p), bk_segment_ref(seg) };
+    pthread_mutex_lock(&f->lock);
+    BK_VEC_PUSH(f->seals, s);
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+void bk_flusher_remove(bk_flusher_t *f, const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        abort();
+    pthread_mutex_lock(&f->lock);
+    BK_VEC_PUSH(f->removals, copy);
+    pthread_cond_signal(&f->cond);
+    pthread_mutex_unlock(&f->lock);
+}
+
+int bk_flusher_fd(const bk_flusher_t *f)
+{
+    return f->efd;
+}
+
+size_t bk_flusher_take(bk_flusher_t *f, bk_flush_done_t **out)
+{
+    uint64_t v;
+    if (read(f->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        cm_log_warn("cannot read the flusher's eventfd", "errno=%s", strerror(errno));
+    pthread_mutex_lock(&f->lock);
+    *out = f->done.v;
+    size_t n = f->done.n;
+    f->done.v = NULL;
+    f->done.n = f->done.cap = 0;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}

@@ -1,0 +1,177 @@
+#include "bk_index.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cm_err.h"
+#include "cm_kbuf.h"
+
+void bk_index_init(bk_index_t *ix, size_t esize)
+{
+    memset(ix, 0, sizeof(*ix));
+    ix->esize = esize;
+}
+
+void bk_index_free(bk_index_t *ix)
+{
+    if (ix->mapped) {
+        if (ix->map_len > 0)
+            munmap(ix->data, ix->map_len);
+    } else {
+        free(ix->data);
+    }
+    size_t esize = ix->esize;
+    bk_index_init(ix, esize);
+}
+
+void bk_index_clear(bk_index_t *ix)
+{
+    if (ix->mapped)
+        bk_index_free(ix);
+    ix->n = 0;
+}
+
+static uint8_t *bk_index__push(bk_index_t *ix)
+{
+    if (ix->mapped) {
+        /* Copy a mapped index into memory before it grows (only recovery does this). */
+        uint8_t *copy = malloc(ix->n * ix->esize + ix->esize);
+        if (copy == NULL)
+            abort();
+        if (ix->n)
+            memcpy(copy, ix->data, ix->n * ix->esize);
+        size_t n = ix->n;
+        bk_index_free(ix);
+        ix->data = copy;
+        ix->n = n;
+        ix->cap = n + 1;
+    }
+    if (ix->n == ix->cap) {
+        ix->cap = ix->cap ? ix->cap * 2 : 64;
+        ix->data = realloc(ix->data, ix->cap * ix->esize);
+        if (ix->data == NULL)
+            abort();
+    }
+    return ix->data + ix->n++ * ix->esize;
+}
+
+void bk_index_add_offset(bk_index_t *ix, uint32_t rel, uint32_t pos)
+{
+    uint8_t *e = bk_index__push(ix);
+    cm_put_be32(e, rel);
+    cm_put_be32(e + 4, pos);
+}
+
+void bk_index_add_time(bk_index_t *ix, int64_t ts, uint32_t rel)
+{
+    uint8_t *e = bk_index__push(ix);
+    cm_put_be64(e, (uint64_t)ts);
+    cm_put_be32(e + 8, rel);
+}
+
+uint32_t bk_index_rel(const bk_index_t *ix, size_t i)
+{
+    const uint8_t *e = ix->data + i * ix->esize;
+    return ix->esize == BK_OINDEX_ENTRY ? cm_be32(e) : cm_be32(e + 8);
+}
+
+uint32_t bk_index_pos(const bk_index_t *ix, size_t i)
+{
+    return cm_be32(ix->data + i * ix->esize + 4);
+}
+
+int64_t bk_index_ts(const bk_index_t *ix, size_t i)
+{
+    return (int64_t)cm_be64(ix->data + i * ix->esize);
+}
+
+uint32_t bk_index_lookup_offset(const bk_index_t *ix, uint32_t rel, uint32_t *found_rel)
+{
+    /* Bisect for the last entry <= rel: O(log n) over the mapped or in-memory entries. */
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bk_index_rel(ix, mid) <= rel)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) {
+        *found_rel = 0;
+        return 0;
+    }
+    *found_rel = bk_index_rel(ix, lo - 1);
+    return bk_index_pos(ix, lo - 1);
+}
+
+uint32_t bk_index_lookup_time(const bk_index_t *ix, int64_t ts)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bk_index_ts(ix, mid) < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : bk_index_rel(ix, lo - 1);
+}
+
+int bk_index_load(bk_index_t *ix, const char *path, size_t esize)
+{
+    bk_index_init(ix, esize);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? CM_ENOENT : CM_EIO;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return CM_EIO;
+    }
+    if (st.st_size % (off_t)esize != 0 || st.st_size > UINT32_MAX) {
+        close(fd);
+        return CM_ECORRUPT;
+    }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return CM_EIO;
+        }
+        ix->data = p;
+        ix->map_len = (size_t)st.st_size;
+    }
+    close(fd);
+    ix->mapped = true;
+    ix->n = (size_t)st.st_size / esize;
+    /* Entries must be strictly increasing in relative offset (and, for the time index,
+     * non-decreasing in time): anything else is a torn or foreign file. */
+    for (size_t i = 1; i < ix->n; i++) {
+        if (bk_index_rel(ix, i) <= bk_index_rel(ix, i - 1) ||
+            (esize == BK_TINDEX_ENTRY && bk_index_ts(ix, i) < bk_index_ts(ix, i - 1)) ||
+            (esize == BK_OINDEX_ENTRY && bk_index_pos(ix, i) <= bk_index_pos(ix, i - 1))) {
+            bk_index_free(ix);
+            return CM_ECORRUPT;
+        }
+    }
+    return CM_OK;
+}
+
+int bk_index_write(const bk_index_t *ix, int fd)
+{
+    size_t len = ix->n * ix->esize, done = 0;
+    while (done < len) {
+        ssize_t w = pwrite(fd, ix->data + done, len - done, (off_t)done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return CM_EIO;
+        done += (size_t)w;
+    }
+    return ftruncate(fd, (off_t)len) == 0 ? CM_OK : CM_EIO;
+}

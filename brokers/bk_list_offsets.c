@@ -1,0 +1,85 @@
+/* ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a time. */
+#include "bk_dispatch.h"
+#include "bk_topic.h"
+#include "cm_kmsg.h"
+
+#define BK_LIST_OFFSETS__LATEST         (-1)
+#define BK_LIST_OFFSETS__EARLIEST       (-2)
+#define BK_LIST_OFFSETS__MAX_TIMESTAMP  (-3)
+#define BK_LIST_OFFSETS__EARLIEST_LOCAL (-4)
+
+static void bk_list_offsets__one(bk_partition_t *p, int64_t ts,
+                                 cm_list_offsets_resp_partition_response_t *out)
+{
+    out->leader_epoch = 0;
+    switch (ts) {
+    case BK_LIST_OFFSETS__LATEST:
+        out->offset = p->hw;
+        out->timestamp = -1;
+        return;
+    case BK_LIST_OFFSETS__EARLIEST:
+    case BK_LIST_OFFSETS__EARLIEST_LOCAL:
+        out->offset = bk_partition_log_start(p);
+        out->timestamp = -1;
+        return;
+    case BK_LIST_OFFSETS__MAX_TIMESTAMP: {
+        /* The record holding the newest timestamp: the first at or after that time. */
+        int64_t max = -1;
+        for (size_t i = 0; i < p->n_segs; i++)
+            if (p->segs[i]->max_timestamp > max && p->segs[i]->next_offset <= p->hw)
+                max = p->segs[i]->max_timestamp;
+        if (max < 0) {
+            out->offset = -1;
+            out->timestamp = -1;
+            return;
+        }
+        ts = max;
+        break;
+    }
+    default:
+        break;
+    }
+    out->error_code = bk_partition_offset_for_time(p, ts, &out->offset, &out->timestamp);
+}
+
+int bk_handle_list_offsets(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_list_offsets_req_t r;
+    if (cm_list_offsets_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_list_offsets_resp_t resp;
+    cm_list_offsets_resp_init(&resp);
+    int32_t nt = r.topics_n > 0 ? r.topics_n : 0;
+    resp.topics = cm_arena_calloc(a, (size_t)(nt ? nt : 1), sizeof(*resp.topics));
+    if (resp.topics == NULL)
+        return BK_CLOSE;
+    resp.topics_n = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        cm_list_offsets_req_topic_t *ti = &r.topics[i];
+        cm_list_offsets_resp_topic_response_t *to = &resp.topics[i];
+        cm_list_offsets_resp_topic_response_init(to);
+        to->name = ti->name;
+        bk_topic_t *t = bk_topic_find(req->b, ti->name);
+        int32_t np = ti->partitions_n > 0 ? ti->partitions_n : 0;
+        to->partitions = cm_arena_calloc(a, (size_t)(np ? np : 1), sizeof(*to->partitions));
+        if (to->partitions == NULL)
+            return BK_CLOSE;
+        to->partitions_n = np;
+        for (int32_t j = 0; j < np; j++) {
+            cm_list_offsets_resp_partition_response_t *po = &to->partitions[j];
+            cm_list_offsets_resp_partition_response_init(po);
+            po->partition_index = ti->partitions[j].partition_index;
+            po->offset = -1;
+            po->timestamp = -1;
+            bk_partition_t *p = t ? bk_topic_partition(t, po->partition_index) : NULL;
+            if (p == NULL)
+                po->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            else
+                bk_list_offsets__one(p, ti->partitions[j].timestamp, po);
+        }
+    }
+    cm_list_offsets_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}

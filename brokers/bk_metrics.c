@@ -1,0 +1,70 @@
+#include "bk_metrics.h"
+
+#include "bk_broker.h"
+#include "bk_dispatch.h"
+#include "bk_topic.h"
+#include "cm_kproto.h"
+
+#include <stdio.h>
+
+static double bk_metrics__load(atomic_ullong *c)
+{
+    return (double)atomic_load_explicit(c, memory_order_relaxed);
+}
+
+void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
+{
+    bk_metrics_t *m = &b->metrics;
+    cm_sbuf_printf(out, "# HELP streamd_broker_requests_total Kafka requests received, by API.\n"
+                        "# TYPE streamd_broker_requests_total counter\n");
+    for (size_t i = 0; i < bk_apis_n; i++) {
+        const cm_kapi_info_t *api = cm_kapi_info(bk_apis[i].key);
+        cm_sbuf_printf(out, "streamd_broker_requests_total{api=\"%s\"} %llu\n",
+                       api ? api->name : "?", (unsigned long long)m->requests[bk_apis[i].key]);
+    }
+    for (size_t i = 0; i < bk_apis_n; i++) {
+        const cm_kapi_info_t *api = cm_kapi_info(bk_apis[i].key);
+        char name[128];
+        snprintf(name, sizeof(name), "streamd_broker_request_seconds_%s", api ? api->name : "x");
+        cm_metrics_hist(out, name, "Time from request arrival to its answer being sent.",
+                        &m->request_latency[bk_apis[i].key]);
+    }
+#define COUNTER(field, name, help)                                                                 \
+    cm_metrics_value(out, "streamd_broker_" name, "counter", help, bk_metrics__load(&m->field))
+    COUNTER(requests_rejected, "requests_rejected_total",
+            "Malformed, unknown or unsupported requests; each closed its connection.");
+    COUNTER(bytes_in, "bytes_in_total", "Request bytes received.");
+    COUNTER(bytes_out, "bytes_out_total", "Response bytes sent.");
+    COUNTER(produce_batches, "produce_batches_total", "Record batches appended.");
+    COUNTER(produce_records, "produce_records_total", "Records appended.");
+    COUNTER(produce_bytes, "produce_bytes_total", "Record batch bytes appended.");
+    COUNTER(produce_rejected_batches, "produce_rejected_batches_total",
+            "Partition writes refused (invalid batch, unknown partition, too large).");
+    COUNTER(fetch_bytes, "fetch_bytes_total", "Record bytes sent to consumers.");
+    COUNTER(fsyncs, "fsyncs_total", "fdatasync calls by the flusher (group commits).");
+    COUNTER(connections_accepted, "connections_accepted_total", "Connections accepted.");
+    COUNTER(connections_rejected, "connections_rejected_total",
+            "Connections refused at connections_max.");
+    COUNTER(segments_rolled, "segments_rolled_total", "Segments sealed and rolled.");
+    COUNTER(segments_deleted, "segments_deleted_total", "Segments deleted by retention.");
+    COUNTER(recovery_truncated_bytes, "recovery_truncated_bytes_total",
+            "Bytes cut off torn or corrupt segment tails at start.");
+#undef COUNTER
+    cm_metrics_hist(out, "streamd_broker_fsync_seconds", "Duration of each group-commit fsync.",
+                    &m->fsync_latency);
+    cm_metrics_value(out, "streamd_broker_connections", "gauge", "Open client connections.",
+                     (double)atomic_load(&m->connections_open));
+    int64_t bytes = 0;
+    size_t it = 0;
+    bk_topic_t *t;
+    while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL)
+        for (int32_t i = 0; i < t->n_parts; i++)
+            bytes += t->parts[i]->log_bytes;
+    cm_metrics_value(out, "streamd_broker_topics", "gauge", "Topics.", (double)b->topics.size);
+    cm_metrics_value(out, "streamd_broker_partitions", "gauge", "Partitions.",
+                     (double)b->n_partitions);
+    cm_metrics_value(out, "streamd_broker_log_bytes", "gauge", "Bytes stored in segments.",
+                     (double)bytes);
+    cm_metrics_value(out, "streamd_broker_ready", "gauge", "1 once recovery is done.",
+                     b->ready ? 1 : 0);
+}

@@ -1,0 +1,569 @@
+#include "bk_partition.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bk_flusher.h"
+#include "cm_err.h"
+#include "cm_fs.h"
+#include "cm_kproto.h"
+#include "cm_log.h"
+#include "cm_time.h"
+
+#define BK_PARTITION__LEADER_EPOCH 0
+
+static bk_partition_t *bk_partition__new(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id,
+                                         const char *dir, const char *label)
+{
+    bk_partition_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        abort();
+    atomic_init(&p->refs, 1);
+    p->broker = b;
+    p->cfg = cfg;
+    p->id = id;
+    p->dir = strdup(dir);
+    p->label = strdup(label);
+    p->watches.prev = p->watches.next = &p->watches;
+    p->flushed_ms = cm_mono_ms();
+    return p;
+}
+
+static void bk_partition__push_seg(bk_partition_t *p, bk_segment_t *s)
+{
+    if (p->n_segs == p->cap_segs) {
+        p->cap_segs = p->cap_segs ? p->cap_segs * 2 : 8;
+        p->segs = realloc(p->segs, p->cap_segs * sizeof(*p->segs));
+        if (p->segs == NULL)
+            abort();
+    }
+    p->segs[p->n_segs++] = s;
+}
+
+static bk_segment_t *bk_partition__active(const bk_partition_t *p)
+{
+    return p->segs[p->n_segs - 1];
+}
+
+static void bk_partition__set_hw(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos)
+{
+    if (offset < p->hw)
+        return;
+    if (p->hw_seg != seg) {
+        bk_segment_unref(p->hw_seg);
+        p->hw_seg = bk_segment_ref(seg);
+    }
+    p->hw = offset;
+    p->hw_pos = pos;
+}
+
+int bk_partition_create(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+                        const char *label, bk_partition_t **out)
+{
+    if (cm_fs_mkdirs(dir) != CM_OK) {
+        cm_log_error("cannot create partition directory", "dir=%s errno=%s", dir, strerror(errno));
+        return CM_EIO;
+    }
+    bk_segment_t *s;
+    if (bk_segment_create(dir, 0, &s) != CM_OK)
+        return CM_EIO;
+    bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
+    bk_partition__push_seg(p, s);
+    bk_partition__set_hw(p, s, 0, 0);
+    *out = p;
+    return CM_OK;
+}
+
+/* ---- opening and recovery ---- */
+
+static int bk_partition__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lists the base offsets of the segments in `dir`, sorted. */
+static int bk_partition__list(const char *dir, int64_t **bases, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return CM_EIO;
+    size_t cap = 16;
+    *bases = malloc(cap * sizeof(**bases));
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int64_t base = bk_segment_parse_name(e->d_name);
+        if (base < 0)
+            continue;
+        if (*n == cap) {
+            cap *= 2;
+            *bases = realloc(*bases, cap * sizeof(**bases));
+        }
+        if (*bases == NULL)
+            abort();
+        (*bases)[(*n)++] = base;
+    }
+    closedir(d);
+    qsort(*bases, *n, sizeof(**bases), bk_partition__cmp_i64);
+    return CM_OK;
+}
+
+static int64_t bk_partition__read_rp(const char *dir)
+{
+    char path[4096], *text;
+    size_t len;
+    snprintf(path, sizeof(path), "%s/recovery-point", dir);
+    if (cm_fs_read_file(path, 64, &text, &len) != CM_OK)
+        return 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    int ok = end != text && (*end == '\n' || *end == '\0') && v >= 0;
+    free(text);
+    return ok ? v : 0;
+}
+
+int bk_partition_write_rp(const char *dir, int64_t offset)
+{
+    char path[4096], text[32];
+    snprintf(path, sizeof(path), "%s/recovery-point", dir);
+    int n = snprintf(text, sizeof(text), "%" PRId64 "\n", offset);
+    return cm_fs_write_atomic(path, text, (size_t)n);
+}
+
+/* Opens the index files of the active segment for writing when it is sealed. */
+static int bk_partition__reopen_active(bk_segment_t *s)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s.index", s->path);
+    s->oidx_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(p, sizeof(p), "%s.timeindex", s->path);
+    s->tidx_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return s->oidx_fd >= 0 && s->tidx_fd >= 0 ? CM_OK : CM_EIO;
+}
+
+/* Deletes the segments at `bases` (recovery found them after a corrupt point). */
+static void bk_partition__drop_after(const char *dir, const char *label, const int64_t *bases,
+                                     size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        bk_segment_t *later;
+        if (bk_segment_open(dir, bases[k], &later) != CM_OK)
+            continue;
+        cm_log_warn("recovery removed a segment that followed a corrupt one",
+                    "partition=%s segment=%s bytes=%" PRId64, label, later->path, later->size);
+        bk_segment_delete(later);
+        bk_segment_unref(later);
+    }
+}
+
+static const char *bk_partition__reason(int reason)
+{
+    return reason == BK_SCAN_EOFFSET ? "offsets are not contiguous" : cm_batch_strerror(reason);
+}
+
+/* Recovers segment i; returns CM_OK and whether it was cut short. */
+static int bk_partition__recover_seg(bk_partition_t *p, bk_segment_t *s, bool *cut)
+{
+    bk_scan_result_t res;
+    int64_t interval = p->broker->cfg.index_interval_bytes;
+    if (bk_segment_recover(s, interval, &res) != CM_OK) {
+        cm_log_error("cannot read segment during recovery", "partition=%s segment=%s", p->label,
+                     s->path);
+        return CM_EIO;
+    }
+    *cut = res.truncated_bytes > 0;
+    if (*cut) {
+        cm_log_warn("recovery truncated a corrupt or torn segment tail",
+                    "partition=%s segment=%s at=%" PRId64 " bytes=%" PRId64 " reason=\"%s\"",
+                    p->label, s->path, res.at, res.truncated_bytes,
+                    bk_partition__reason(res.reason));
+        bk_metrics_add(&p->broker->metrics.recovery_truncated_bytes,
+                       (unsigned long long)res.truncated_bytes);
+    }
+    return CM_OK;
+}
+
+int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+                      const char *label, bk_partition_t **out)
+{
+    int64_t *bases = NULL;
+    size_t n = 0;
+    if (bk_partition__list(dir, &bases, &n) != CM_OK || n == 0) {
+        free(bases);
+        if (n == 0 && cm_fs_mkdirs(dir) == CM_OK) {
+            cm_log_warn("partition had no segments; starting it empty", "partition=%s", label);
+            return bk_partition_create(b, cfg, id, dir, label, out);
+        }
+        return CM_EIO;
+    }
+    int64_t rp = bk_partition__read_rp(dir);
+    bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
+    int rc = CM_OK;
+    for (size_t i = 0; i < n; i++) {
+        bk_segment_t *s;
+        if (bk_segment_open(dir, bases[i], &s) != CM_OK) {
+            rc = CM_EIO;
+            break;
+        }
+        bk_partition__push_seg(p, s);
+        bool last = i + 1 == n, cut = false;
+        int64_t expect_next = last ? -1 : bases[i + 1];
+        /* Segments wholly below the recovery point were fsynced with their indexes. */
+        if (!last && expect_next <= rp &&
+            bk_segment_load(s, expect_next, b->cfg.index_interval_bytes) == CM_OK)
+            continue;
+        if ((rc = bk_partition__recover_seg(p, s, &cut)) != CM_OK)
+            break;
+        if (!last && (cut || s->next_offset != expect_next)) {
+            /* Nothing after a corrupt point or a gap can be trusted to follow it: the cut
+             * segment becomes the active one. */
+            bk_partition__drop_after(dir, label, bases + i + 1, n - i - 1);
+            n = i + 1;
+            last = true;
+        }
+        if (!last) {
+            bk_segment_seal(s);
+            if (bk_partition__reopen_active(s) != CM_OK || bk_segment_write_indexes(s) != CM_OK) {
+                rc = CM_EIO;
+                break;
+            }
+        }
+    }
+    free(bases);
+    if (rc != CM_OK) {
+        bk_partition_unref(p);
+        return rc;
+    }
+    bk_segment_t *active = bk_partition__active(p);
+    active->sealed = false;
+    if (active->oidx_fd < 0 && bk_partition__reopen_active(active) != CM_OK) {
+        bk_partition_unref(p);
+        return CM_EIO;
+    }
+    /* What survived recovery is the log; make it durable before anyone reads it. */
+    if (fdatasync(active->fd) != 0 || cm_fs_sync_dir(dir) != CM_OK) {
+        bk_partition_unref(p);
+        return CM_EIO;
+    }
+    for (size_t k = 0; k < p->n_segs; k++)
+        p->log_bytes += p->segs[k]->size;
+    p->leo = active->next_offset;
+    p->durable = p->leo;
+    bk_partition__set_hw(p, active, p->leo, active->size);
+    if (bk_partition_write_rp(dir, active->base_offset) != CM_OK) {
+        bk_partition_unref(p);
+        return CM_EIO;
+    }
+    *out = p;
+    return CM_OK;
+}
+
+/* ---- appending ---- */
+
+static bool bk_partition__roll_due(const bk_partition_t *p, const bk_segment_t *s, size_t len,
+                                   const cm_batch_hdr_t *h, int64_t now_ms)
+{
+    if (s->size == 0)
+        return false;
+    return s->size + (int64_t)len > p->cfg->segment_bytes ||
+           (s->first_append_ms >= 0 && now_ms - s->first_append_ms >= p->cfg->segment_ms) ||
+           p->leo + h->last_offset_delta - s->base_offset >= INT32_MAX ||
+           s->size + (int64_t)len > UINT32_MAX;
+}
+
+/* Seals the active segment and starts a new one at the log end. */
+static int bk_partition__roll(bk_partition_t *p)
+{
+    bk_segment_t *old = bk_partition__active(p), *s;
+    if (bk_segment_create(p->dir, p->leo, &s) != CM_OK)
+        return CM_EIO;
+    bk_segment_seal(old);
+    bk_partition__push_seg(p, s);
+    bk_flusher_seal(p->broker->flusher, p, old);
+    bk_metrics_add(&p->broker->metrics.segments_rolled, 1);
+    cm_log_debug("segment rolled", "partition=%s base=%" PRId64, p->label, p->leo);
+    return CM_OK;
+}
+
+/* Wakes every long-poll watch (they re-check and may re-register). */
+static void bk_partition__wake(bk_partition_t *p)
+{
+    bk_watch_t *w = p->watches.next;
+    while (w != &p->watches) {
+        bk_watch_t *next = w->next;
+        w->wake(w);
+        w = next;
+    }
+}
+
+/* Completes produce waiters whose offsets are now below the high watermark. */
+static void bk_partition__complete_acks(bk_partition_t *p, int16_t err)
+{
+    while (p->acks_head != NULL && (err != 0 || p->acks_head->need <= p->hw)) {
+        bk_ack_waiter_t *w = p->acks_head;
+        p->acks_head = w->next;
+        if (p->acks_head == NULL)
+            p->acks_tail = NULL;
+        w->done(w, err);
+    }
+}
+
+int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
+                            int64_t *base_offset)
+{
+    if (p->deleted || p->cfg == NULL)
+        return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    int64_t now_ms = cm_now_ms();
+    bk_segment_t *s = bk_partition__active(p);
+    if (bk_partition__roll_due(p, s, len, h, now_ms)) {
+        if (bk_partition__roll(p) != CM_OK)
+            return CM_KERR_KAFKA_STORAGE_ERROR;
+        s = bk_partition__active(p);
+    }
+    cm_batch_assign(batch, p->leo, BK_PARTITION__LEADER_EPOCH);
+    h->base_offset = p->leo;
+    h->leader_epoch = BK_PARTITION__LEADER_EPOCH;
+    if (bk_segment_append(s, batch, len, h, p->broker->cfg.index_interval_bytes, now_ms) != CM_OK)
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    *base_offset = p->leo;
+    p->leo = cm_batch_last_offset(h) + 1;
+    p->log_bytes += (int64_t)len;
+
+    if (p->cfg->flush_ms == 0) {
+        bk_flusher_sync(p->broker->flusher, p, s, p->leo, s->size);
+    } else {
+        /* Interval mode: visible and acknowledged now, fsynced by the next tick. */
+        p->dirty = true;
+        bk_partition__set_hw(p, s, p->leo, s->size);
+        bk_partition__complete_acks(p, 0);
+        bk_partition__wake(p);
+    }
+    return 0;
+}
+
+void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w)
+{
+    w->next = NULL;
+    if (w->need <= p->hw) {
+        w->done(w, 0);
+        return;
+    }
+    if (p->acks_tail)
+        p->acks_tail->next = w;
+    else
+        p->acks_head = w;
+    p->acks_tail = w;
+}
+
+void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos)
+{
+    if (offset > p->durable)
+        p->durable = offset;
+    if (p->deleted)
+        return;
+    /* In either mode a durable offset is visible (a topic may have switched modes while
+     * this sync was in flight). */
+    if (offset > p->hw) {
+        bk_partition__set_hw(p, seg, offset, pos);
+        bk_partition__complete_acks(p, 0);
+        bk_partition__wake(p);
+    }
+}
+
+void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms)
+{
+    if (p->deleted || p->cfg == NULL)
+        return;
+    /* A topic switched back to fsync-per-ack still owes its pending waiters a flush. */
+    if (p->cfg->flush_ms == 0 && p->dirty) {
+        p->dirty = false;
+        bk_segment_t *s = bk_partition__active(p);
+        bk_flusher_sync(p->broker->flusher, p, s, p->leo, s->size);
+        return;
+    }
+    if (p->cfg->flush_ms > 0 && p->dirty && now_mono_ms - p->flushed_ms >= p->cfg->flush_ms) {
+        bk_segment_t *s = bk_partition__active(p);
+        p->dirty = false;
+        p->flushed_ms = now_mono_ms;
+        bk_flusher_sync(p->broker->flusher, p, s, p->leo, s->size);
+    }
+}
+
+/* ---- reading ---- */
+
+/* The file position below which `s` is visible to consumers. */
+static int64_t bk_partition__visible_end(const bk_partition_t *p, const bk_segment_t *s)
+{
+    if (p->hw_seg == NULL || s->base_offset > p->hw_seg->base_offset)
+        return 0;
+    if (s == p->hw_seg)
+        return p->hw_pos;
+    return s->size;
+}
+
+/* The segment holding `offset`: the last one whose base is <= offset. */
+static size_t bk_partition__find_seg(const bk_partition_t *p, int64_t offset)
+{
+    size_t lo = 0, hi = p->n_segs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : lo - 1;
+}
+
+void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                       bk_read_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->hw = p->hw;
+    out->leo = p->leo;
+    out->log_start = bk_partition_log_start(p);
+    if (offset < out->log_start || offset > p->leo) {
+        out->err = CM_KERR_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    if (offset >= p->hw)
+        return;
+    for (size_t i = bk_partition__find_seg(p, offset); i < p->n_segs; i++) {
+        bk_segment_t *s = p->segs[i];
+        int64_t limit = bk_partition__visible_end(p, s);
+        int64_t pos;
+        cm_batch_hdr_t h;
+        int r = bk_segment_locate(s, offset, limit, &pos, &h);
+        if (r < 0) {
+            cm_log_error("cannot read segment", "partition=%s segment=%s err=%s", p->label, s->path,
+                         cm_err_name(r));
+            out->err = CM_KERR_KAFKA_STORAGE_ERROR;
+            return;
+        }
+        if (r == 0)
+            continue;
+        int64_t len = limit - pos;
+        if (len > max_bytes)
+            len = max_bytes;
+        /* KIP-74: the first batch goes out whole even past the limits, so progress is
+         * always possible. */
+        if (min_one && len < cm_batch_size(&h))
+            len = cm_batch_size(&h) < limit - pos ? cm_batch_size(&h) : limit - pos;
+        if (len <= 0)
+            return;
+        out->seg = bk_segment_ref(s);
+        out->pos = pos;
+        out->len = len;
+        return;
+    }
+}
+
+int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *offset,
+                                     int64_t *found_ts)
+{
+    *offset = -1;
+    *found_ts = -1;
+    for (size_t i = 0; i < p->n_segs; i++) {
+        bk_segment_t *s = p->segs[i];
+        int r = bk_segment_find_time(s, ts, bk_partition__visible_end(p, s), offset, found_ts);
+        if (r < 0)
+            return CM_KERR_KAFKA_STORAGE_ERROR;
+        if (r == 1)
+            return 0;
+    }
+    return 0;
+}
+
+void bk_partition_watch(bk_partition_t *p, bk_watch_t *w)
+{
+    w->next = &p->watches;
+    w->prev = p->watches.prev;
+    p->watches.prev->next = w;
+    p->watches.prev = w;
+}
+
+void bk_partition_unwatch(bk_watch_t *w)
+{
+    if (w->next == NULL)
+        return;
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+}
+
+/* ---- retention ---- */
+
+int bk_partition_retain(bk_partition_t *p, int64_t now_ms)
+{
+    if (p->deleted || p->cfg == NULL)
+        return 0;
+    int deleted = 0;
+    int64_t rms = p->cfg->retention_ms, rbytes = p->cfg->retention_bytes;
+    for (;;) {
+        bk_segment_t *s = p->segs[0];
+        bool by_time = rms >= 0 && s->size > 0 && s->max_timestamp < now_ms - rms;
+        bool by_size = rbytes >= 0 && p->log_bytes - s->size >= rbytes && s->size > 0;
+        if (!by_time && !by_size)
+            break;
+        /* Only what every consumer may already have read (below hw) is deleted. */
+        if (s->next_offset > p->hw)
+            break;
+        if (p->n_segs == 1) {
+            /* The active segment expired whole: roll, then delete it like any other. */
+            if (!by_time || bk_partition__roll(p) != CM_OK)
+                break;
+            if (p->hw_seg == s)
+                bk_partition__set_hw(p, bk_partition__active(p), p->hw, 0);
+        }
+        if (p->hw_seg == s)
+            break;
+        cm_log_info("retention deleted a segment",
+                    "partition=%s base=%" PRId64 " next=%" PRId64 " bytes=%" PRId64 " by=%s",
+                    p->label, s->base_offset, s->next_offset, s->size, by_time ? "time" : "size");
+        p->log_bytes -= s->size;
+        memmove(p->segs, p->segs + 1, (p->n_segs - 1) * sizeof(*p->segs));
+        p->n_segs--;
+        bk_segment_delete(s);
+        bk_segment_unref(s);
+        bk_metrics_add(&p->broker->metrics.segments_deleted, 1);
+        deleted++;
+    }
+    return deleted;
+}
+
+/* ---- lifetime ---- */
+
+void bk_partition_close(bk_partition_t *p)
+{
+    p->deleted = true;
+    p->cfg = NULL;
+    bk_partition__complete_acks(p, CM_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+    bk_partition__wake(p);
+}
+
+bk_partition_t *bk_partition_ref(bk_partition_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void bk_partition_unref(bk_partition_t *p)
+{
+    if (p == NULL || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < p->n_segs; i++)
+        bk_segment_unref(p->segs[i]);
+    bk_segment_unref(p->hw_seg);
+    bk_segment_unref(p->fl.seg);
+    free(p->segs);
+    free(p->dir);
+    free(p->label);
+    free(p);
+}

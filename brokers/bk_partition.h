@@ -1,0 +1,150 @@
+/*
+ * A partition's log: an ordered list of segments (the last one active), the offsets that
+ * matter (log start, high watermark, log end), and the requests waiting on them.
+ *
+ *   log_start  first offset still stored (retention moves it)
+ *   hw         high watermark: consumers read below it. With flush.ms=0 it is the durable
+ *              offset (fsynced), so nobody reads what a crash could take back; with
+ *              flush.ms>0 it follows the log end.
+ *   leo        log end offset: the next offset to assign.
+ *
+ * Produce requests with acks != 0 wait in `acks` (FIFO, by offset) until hw reaches their
+ * last offset. Long-poll fetches register a watch and are woken when hw moves.
+ *
+ * Threads: the event loop owns everything except `fl`, which the flusher shares under its
+ * mutex. Partitions are refcounted: the topic, the flusher and waiting requests hold refs.
+ */
+#ifndef BK_PARTITION_H
+#define BK_PARTITION_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bk_broker.h"
+#include "bk_segment.h"
+#include "bk_tconfig.h"
+#include "cm_krecord.h"
+
+typedef struct bk_partition bk_partition_t;
+
+/** A produce waiting for the high watermark to reach `need`. */
+typedef struct bk_ack_waiter {
+    struct bk_ack_waiter *next;
+    int64_t need;
+    /** Called once on the event loop, with 0 or a Kafka error code. */
+    void (*done)(struct bk_ack_waiter *w, int16_t err);
+} bk_ack_waiter_t;
+
+/** A long-poll fetch watching a partition for new data. */
+typedef struct bk_watch {
+    struct bk_watch *prev;
+    struct bk_watch *next;
+    void (*wake)(struct bk_watch *w);
+} bk_watch_t;
+
+struct bk_partition {
+    atomic_int refs;
+    bk_broker_t *broker;
+    const bk_tconfig_t *cfg; /* the topic's config, NULL once the topic is deleted */
+    int32_t id;
+    char *dir;
+    char *label; /* "topic/partition" for logs */
+
+    bk_segment_t **segs; /* by base offset; segs[n_segs - 1] is active */
+    size_t n_segs;
+    size_t cap_segs;
+    int64_t log_bytes;
+
+    int64_t leo;
+    int64_t hw;
+    bk_segment_t *hw_seg; /* ref: the segment holding hw's position */
+    int64_t hw_pos;
+    int64_t durable;    /* fsynced through this offset */
+    int64_t flushed_ms; /* monotonic time of the last flush request (flush.ms > 0) */
+    bool dirty;         /* appended since the last flush request */
+
+    bk_ack_waiter_t *acks_head;
+    bk_ack_waiter_t *acks_tail;
+    bk_watch_t watches; /* sentinel of a circular list */
+
+    /* Shared with the flusher under its mutex: the newest sync wanted. */
+    struct {
+        bk_segment_t *seg;
+        int64_t offset;
+        int64_t pos;
+        bool queued;
+    } fl;
+    bool deleted;
+};
+
+/** What a read found: a file range to send, or nothing (len 0), and the offsets. */
+typedef struct bk_read {
+    int16_t err;
+    int64_t hw;
+    int64_t leo;
+    int64_t log_start;
+    bk_segment_t *seg; /* a ref when len > 0; release with bk_segment_unref */
+    int64_t pos;
+    int64_t len;
+} bk_read_t;
+
+/** Creates an empty partition (directory and first segment) under `dir`. */
+int bk_partition_create(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+                        const char *label, bk_partition_t **out);
+
+/**
+ * Opens an existing partition: trusts segments below its recovery point, recovers the rest
+ * (CRC check, index rebuild, tail truncation), and makes the log end durable.
+ */
+int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+                      const char *label, bk_partition_t **out);
+
+/**
+ * Appends one validated batch: assigns its offsets (rewriting its header in place), rolls
+ * the segment when due, writes it, and schedules the fsync. Returns 0 with the batch's
+ * base offset, or a Kafka error (KAFKA_STORAGE_ERROR).
+ */
+int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
+                            int64_t *base_offset);
+
+/** Queues `w` until hw >= w->need (or calls it at once if already so). */
+void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w);
+
+/** Plans a read of up to `max_bytes` from `offset` below hw (KIP-74: `min_one` batch). */
+void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                       bk_read_t *out);
+
+/** ListOffsets by timestamp: first offset with timestamp >= ts, or -1 (offset and ts). */
+int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *offset,
+                                     int64_t *found_ts);
+
+/** Registers and unregisters a long-poll watch. */
+void bk_partition_watch(bk_partition_t *p, bk_watch_t *w);
+void bk_partition_unwatch(bk_watch_t *w);
+
+/** Flusher completion: data through `offset` (at `pos` of `seg`) is durable. */
+void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos);
+
+/** Periodic work: interval flushes (flush.ms > 0). */
+void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms);
+
+/** Applies retention.ms and retention.bytes; returns segments deleted. */
+int bk_partition_retain(bk_partition_t *p, int64_t now_ms);
+
+/** Log start offset. */
+static inline int64_t bk_partition_log_start(const bk_partition_t *p)
+{
+    return p->segs[0]->base_offset;
+}
+
+/** Records that everything below `offset` is durable (flusher, after sealing a segment). */
+int bk_partition_write_rp(const char *dir, int64_t offset);
+
+/** Detaches a partition from its deleted topic: waiters fail, no more appends. */
+void bk_partition_close(bk_partition_t *p);
+
+bk_partition_t *bk_partition_ref(bk_partition_t *p);
+void bk_partition_unref(bk_partition_t *p);
+
+#endif

@@ -1,0 +1,504 @@
+#include "bk_segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cm_err.h"
+#include "cm_log.h"
+
+#define BK_SEGMENT__SCAN_CHUNK (1 << 20)
+#define BK_SEGMENT__HDR_CHUNK  8192
+/* Inflating one batch to look for a timestamp never takes more than this. */
+#define BK_SEGMENT__INFLATE_MAX (64 << 20)
+
+static char *bk_segment__file(const bk_segment_t *s, const char *ext, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s", s->path, ext);
+    return buf;
+}
+
+static bk_segment_t *bk_segment__new(const char *dir, int64_t base)
+{
+    bk_segment_t *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        abort();
+    atomic_init(&s->refs, 1);
+    atomic_init(&s->dir_synced, false);
+    s->base_offset = base;
+    s->next_offset = base;
+    s->max_timestamp = -1;
+    s->first_append_ms = -1;
+    s->fd = s->oidx_fd = s->tidx_fd = -1;
+    bk_index_init(&s->oidx, BK_OINDEX_ENTRY);
+    bk_index_init(&s->tidx, BK_TINDEX_ENTRY);
+    if (asprintf(&s->path, "%s/%020" PRId64, dir, base) < 0)
+        abort();
+    return s;
+}
+
+int64_t bk_segment_parse_name(const char *name)
+{
+    if (strlen(name) != 24 || strcmp(name + 20, ".log") != 0)
+        return -1;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+int bk_segment_create(const char *dir, int64_t base, bk_segment_t **out)
+{
+    char p[4096];
+    bk_segment_t *s = bk_segment__new(dir, base);
+    s->fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                 0644);
+    if (s->fd < 0)
+        goto out_free;
+    s->oidx_fd = open(bk_segment__file(s, ".index", p, sizeof(p)),
+                      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    s->tidx_fd = open(bk_segment__file(s, ".timeindex", p, sizeof(p)),
+                      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (s->oidx_fd < 0 || s->tidx_fd < 0)
+        goto out_unlink;
+    *out = s;
+    return CM_OK;
+
+out_unlink:
+    bk_segment_delete(s);
+out_free:
+    cm_log_error("cannot create segment", "path=%s errno=%s", s->path, strerror(errno));
+    bk_segment_unref(s);
+    return CM_EIO;
+}
+
+int bk_segment_open(const char *dir, int64_t base, bk_segment_t **out)
+{
+    char p[4096];
+    bk_segment_t *s = bk_segment__new(dir, base);
+    s->fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (s->fd < 0 || fstat(s->fd, &st) != 0) {
+        cm_log_error("cannot open segment", "path=%s errno=%s", p, strerror(errno));
+        bk_segment_unref(s);
+        return CM_EIO;
+    }
+    s->size = st.st_size;
+    atomic_store(&s->dir_synced, true);
+    *out = s;
+    return CM_OK;
+}
+
+/* Reads exactly `len` bytes at `pos`; returns bytes read (short only at end of file). */
+static ssize_t bk_segment__pread(int fd, void *buf, size_t len, int64_t pos)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(pos + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Adds the index entries due before a batch of `len` bytes at `pos` with base `base`. */
+static void bk_segment__index(bk_segment_t *s, int64_t pos, int64_t len, const cm_batch_hdr_t *h,
+                              int64_t interval)
+{
+    uint32_t rel = (uint32_t)(h->base_offset - s->base_offset);
+    if (s->size > 0 && s->oidx_since >= interval) {
+        bk_index_add_offset(&s->oidx, rel, (uint32_t)pos);
+        s->oidx_since = 0;
+    }
+    if (s->size > 0 && s->tidx_since >= interval) {
+        int64_t last = s->tidx.n ? bk_index_ts(&s->tidx, s->tidx.n - 1) : -1;
+        if (s->max_timestamp > last) {
+            bk_index_add_time(&s->tidx, s->max_timestamp, rel);
+            s->tidx_since = 0;
+        }
+    }
+    s->oidx_since += len;
+    s->tidx_since += len;
+}
+
+/* Accounts for a batch now present at the end of the log. */
+static void bk_segment__account(bk_segment_t *s, int64_t len, const cm_batch_hdr_t *h)
+{
+    s->size += len;
+    s->next_offset = cm_batch_last_offset(h) + 1;
+    if (h->max_timestamp > s->max_timestamp)
+        s->max_timestamp = h->max_timestamp;
+}
+
+int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const cm_batch_hdr_t *h,
+                      int64_t index_interval, int64_t now_ms)
+{
+    /* Integrity: the leader assigns contiguous offsets and positions fit the index. */
+    if (h->base_offset != s->next_offset || s->sealed || s->size + (int64_t)len > UINT32_MAX) {
+        cm_log_error("refusing an append that breaks the log",
+                     "path=%s base=%" PRId64 " expected=%" PRId64, s->path, h->base_offset,
+                     s->next_offset);
+        abort();
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = pwrite(s->fd, batch + done, len - done, (off_t)(s->size + (int64_t)done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            /* Leave no torn batch behind: the log ends at the last whole batch. */
+            if (ftruncate(s->fd, (off_t)s->size) != 0)
+                cm_log_error("cannot cut back a failed write", "path=%s errno=%s", s->path,
+                             strerror(errno));
+            cm_log_error("segment write failed", "path=%s errno=%s", s->path, strerror(e));
+            return CM_EIO;
+        }
+        done += (size_t)w;
+    }
+    bk_segment__index(s, s->size, (int64_t)len, h, index_interval);
+    bk_segment__account(s, (int64_t)len, h);
+    if (s->first_append_ms < 0)
+        s->first_append_ms = now_ms;
+    return CM_OK;
+}
+
+void bk_segment_seal(bk_segment_t *s)
+{
+    if (s->sealed)
+        return;
+    int64_t last = s->tidx.n ? bk_index_ts(&s->tidx, s->tidx.n - 1) : -1;
+    uint32_t end_rel = (uint32_t)(s->next_offset - s->base_offset);
+    uint32_t last_rel = s->tidx.n ? bk_index_rel(&s->tidx, s->tidx.n - 1) : 0;
+    if (s->size > 0 && (s->tidx.n == 0 || (s->max_timestamp >= last && end_rel > last_rel)))
+        bk_index_add_time(&s->tidx, s->max_timestamp, end_rel);
+    s->sealed = true;
+}
+
+int bk_segment_write_indexes(bk_segment_t *s)
+{
+    int rc = CM_OK;
+    if (s->oidx_fd >= 0) {
+        if (bk_index_write(&s->oidx, s->oidx_fd) != CM_OK || fsync(s->oidx_fd) != 0)
+            rc = CM_EIO;
+        close(s->oidx_fd);
+        s->oidx_fd = -1;
+    }
+    if (s->tidx_fd >= 0) {
+        if (bk_index_write(&s->tidx, s->tidx_fd) != CM_OK || fsync(s->tidx_fd) != 0)
+            rc = CM_EIO;
+        close(s->tidx_fd);
+        s->tidx_fd = -1;
+    }
+    return rc;
+}
+
+/*
+ * Walks batch headers from `pos` (a batch boundary) towards `limit`, calling `fn` on each
+ * until it returns non-zero. Reads headers through a small buffer so that many small
+ * batches cost one pread.
+ */
+typedef int (*bk_segment__hdr_fn)(void *ctx, int64_t pos, const cm_batch_hdr_t *h);
+
+static int bk_segment__walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segment__hdr_fn fn,
+                            void *ctx)
+{
+    uint8_t buf[BK_SEGMENT__HDR_CHUNK];
+    int64_t buf_pos = 0;
+    ssize_t buf_len = 0;
+    while (pos + CM_BATCH_HEADER_SIZE <= limit) {
+        if (pos < buf_pos || pos + CM_BATCH_HEADER_SIZE > buf_pos + buf_len) {
+            buf_pos = pos;
+            buf_len = bk_segment__pread(s->fd, buf, sizeof(buf), pos);
+            if (buf_len < CM_BATCH_HEADER_SIZE)
+                return buf_len < 0 ? CM_EIO : CM_ECORRUPT;
+        }
+        cm_batch_hdr_t h;
+        cm_batch_hdr_parse(buf + (pos - buf_pos), &h);
+        if (h.magic != CM_BATCH_MAGIC || h.batch_length < CM_BATCH_HEADER_SIZE - 12)
+            return CM_ECORRUPT;
+        int r = fn(ctx, pos, &h);
+        if (r != 0)
+            return r;
+        pos += cm_batch_size(&h);
+    }
+    return 0;
+}
+
+typedef struct {
+    int64_t offset;
+    int64_t pos;
+    cm_batch_hdr_t h;
+} bk_segment__locate_ctx_t;
+
+static int bk_segment__locate_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
+{
+    bk_segment__locate_ctx_t *c = ctx;
+    if (cm_batch_last_offset(h) < c->offset)
+        return 0;
+    c->pos = pos;
+    c->h = *h;
+    return 1;
+}
+
+int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *pos,
+                      cm_batch_hdr_t *h)
+{
+    uint32_t found_rel;
+    uint32_t rel = offset <= s->base_offset ? 0 : (uint32_t)(offset - s->base_offset);
+    int64_t start = bk_index_lookup_offset(&s->oidx, rel, &found_rel);
+    bk_segment__locate_ctx_t c = { .offset = offset };
+    int r = bk_segment__walk(s, start, limit, bk_segment__locate_fn, &c);
+    if (r == 1) {
+        *pos = c.pos;
+        *h = c.h;
+    }
+    return r;
+}
+
+typedef struct {
+    bk_segment_t *s;
+    int64_t ts;
+    int64_t offset;
+    int64_t found_ts;
+    int err;
+} bk_segment__time_ctx_t;
+
+/* The first record of a batch with timestamp >= ts. */
+static int bk_segment__first_at_time(const uint8_t *batch, const cm_batch_hdr_t *h, int64_t ts,
+                                     int64_t *offset, int64_t *found_ts)
+{
+    cm_record_iter_t it;
+    uint8_t *owned;
+    if (cm_batch_records(batch, h, BK_SEGMENT__INFLATE_MAX, &it, &owned) != CM_BATCH_OK)
+        return CM_ECORRUPT;
+    cm_record_t r;
+    int got;
+    while ((got = cm_record_next(&it, &r)) == 1) {
+        int64_t t = cm_record_timestamp(h, &r);
+        if (t >= ts) {
+            *offset = h->base_offset + r.offset_delta;
+            *found_ts = t;
+            break;
+        }
+    }
+    free(owned);
+    return got == 1 ? CM_OK : CM_ECORRUPT;
+}
+
+static int bk_segment__time_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
+{
+    bk_segment__time_ctx_t *c = ctx;
+    if (h->max_timestamp < c->ts)
+        return 0;
+    /* This batch holds the first record at or after ts: read it to find which one. */
+    size_t len = (size_t)cm_batch_size(h);
+    uint8_t *batch = malloc(len);
+    if (batch == NULL)
+        abort();
+    int rc = 1;
+    if (bk_segment__pread(c->s->fd, batch, len, pos) != (ssize_t)len)
+        rc = CM_EIO;
+    else if (bk_segment__first_at_time(batch, h, c->ts, &c->offset, &c->found_ts) != CM_OK)
+        rc = CM_ECORRUPT;
+    free(batch);
+    return rc;
+}
+
+int bk_segment_find_time(bk_segment_t *s, int64_t ts, int64_t limit, int64_t *offset,
+                         int64_t *found_ts)
+{
+    if (s->max_timestamp < ts)
+        return 0;
+    uint32_t rel = bk_index_lookup_time(&s->tidx, ts), found_rel;
+    int64_t start = bk_index_lookup_offset(&s->oidx, rel, &found_rel);
+    bk_segment__time_ctx_t c = { .s = s, .ts = ts };
+    int r = bk_segment__walk(s, start, limit, bk_segment__time_fn, &c);
+    if (r == 1) {
+        *offset = c.offset;
+        *found_ts = c.found_ts;
+    }
+    return r;
+}
+
+/* The end of the last batch, walking from the last offset-index entry. */
+typedef struct {
+    int64_t end;
+    cm_batch_hdr_t last;
+    int64_t batches;
+} bk_segment__end_ctx_t;
+
+static int bk_segment__end_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
+{
+    bk_segment__end_ctx_t *c = ctx;
+    c->end = pos + cm_batch_size(h);
+    c->last = *h;
+    c->batches++;
+    return 0;
+}
+
+int bk_segment_load(bk_segment_t *s, int64_t next_base, int64_t index_interval)
+{
+    char p[4096];
+    if (bk_index_load(&s->oidx, bk_segment__file(s, ".index", p, sizeof(p)), BK_OINDEX_ENTRY) !=
+            CM_OK ||
+        bk_index_load(&s->tidx, bk_segment__file(s, ".timeindex", p, sizeof(p)), BK_TINDEX_ENTRY) !=
+            CM_OK)
+        goto out_corrupt;
+    if (s->size == 0 || s->tidx.n == 0)
+        goto out_corrupt;
+    /* The sealing entry says where the segment ends; the log must agree exactly. */
+    int64_t end_offset = s->base_offset + bk_index_rel(&s->tidx, s->tidx.n - 1);
+    if (end_offset != next_base)
+        goto out_corrupt;
+    if (s->oidx.n > 0 && bk_index_pos(&s->oidx, s->oidx.n - 1) >= s->size)
+        goto out_corrupt;
+    uint32_t found_rel;
+    int64_t start =
+        s->oidx.n ? bk_index_lookup_offset(&s->oidx, UINT32_MAX, &found_rel) : (int64_t)0;
+    bk_segment__end_ctx_t c = { .end = start };
+    if (bk_segment__walk(s, start, s->size, bk_segment__end_fn, &c) != 0 || c.end != s->size ||
+        c.batches == 0 || cm_batch_last_offset(&c.last) + 1 != next_base)
+        goto out_corrupt;
+    s->next_offset = next_base;
+    s->max_timestamp = bk_index_ts(&s->tidx, s->tidx.n - 1);
+    s->sealed = true;
+    (void)index_interval;
+    return CM_OK;
+
+out_corrupt:
+    bk_index_free(&s->oidx);
+    bk_index_free(&s->tidx);
+    return CM_ECORRUPT;
+}
+
+/* A read window over the log file for recovery: [pos, pos + len) of the file in buf. */
+typedef struct {
+    uint8_t *buf;
+    size_t cap;
+    int64_t pos;
+    size_t len;
+} bk_segment__window_t;
+
+/* Makes [at, at + need) available in the window (reading ahead as far as it holds).
+ * Returns the bytes available from `at` (less than `need` only at the end of the file). */
+static ssize_t bk_segment__window_get(bk_segment__window_t *w, int fd, int64_t file_size,
+                                      int64_t at, size_t need)
+{
+    if (at >= w->pos && at + (int64_t)need <= w->pos + (int64_t)w->len)
+        return (ssize_t)(w->pos + (int64_t)w->len - at);
+    if (need > w->cap) {
+        w->cap = need;
+        w->buf = realloc(w->buf, w->cap);
+        if (w->buf == NULL)
+            abort();
+    }
+    int64_t left = file_size - at;
+    size_t want = left < (int64_t)w->cap ? (size_t)left : w->cap;
+    ssize_t got = bk_segment__pread(fd, w->buf, want, at);
+    if (got < 0)
+        return -1;
+    w->pos = at;
+    w->len = (size_t)got;
+    return got;
+}
+
+int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    int64_t file_size = s->size;
+    bk_index_clear(&s->oidx);
+    bk_index_clear(&s->tidx);
+    s->size = 0;
+    s->next_offset = s->base_offset;
+    s->max_timestamp = -1;
+    s->oidx_since = s->tidx_since = 0;
+
+    bk_segment__window_t w = { .cap = BK_SEGMENT__SCAN_CHUNK };
+    w.buf = malloc(w.cap);
+    if (w.buf == NULL)
+        abort();
+    int err = CM_BATCH_OK;
+    while (s->size < file_size) {
+        int64_t pos = s->size;
+        ssize_t avail = bk_segment__window_get(&w, s->fd, file_size, pos, CM_BATCH_HEADER_SIZE);
+        if (avail < 0)
+            goto out_eio;
+        cm_batch_hdr_t h;
+        err = cm_batch_check(w.buf + (pos - w.pos), (size_t)avail, &h);
+        if (err == CM_BATCH_ETRUNC && avail >= CM_BATCH_HEADER_SIZE &&
+            pos + cm_batch_size(&h) <= file_size) {
+            /* The batch is whole in the file but not in the window: read all of it. */
+            avail = bk_segment__window_get(&w, s->fd, file_size, pos, (size_t)cm_batch_size(&h));
+            if (avail < 0)
+                goto out_eio;
+            err = cm_batch_check(w.buf + (pos - w.pos), (size_t)avail, &h);
+        }
+        if (err == CM_BATCH_OK && (h.base_offset != s->next_offset || h.last_offset_delta < 0 ||
+                                   h.records_count != h.last_offset_delta + 1))
+            err = BK_SCAN_EOFFSET;
+        if (err != CM_BATCH_OK)
+            break;
+        bk_segment__index(s, pos, cm_batch_size(&h), &h, index_interval);
+        bk_segment__account(s, cm_batch_size(&h), &h);
+        res->batches++;
+    }
+    free(w.buf);
+    if (s->size < file_size) {
+        res->truncated_bytes = file_size - s->size;
+        res->at = s->size;
+        res->reason = err;
+        if (ftruncate(s->fd, (off_t)s->size) != 0 || fdatasync(s->fd) != 0)
+            return CM_EIO;
+    }
+    return CM_OK;
+
+out_eio:
+    free(w.buf);
+    return CM_EIO;
+}
+
+void bk_segment_delete(bk_segment_t *s)
+{
+    char p[4096];
+    static const char *exts[] = { ".log", ".index", ".timeindex" };
+    for (int i = 0; i < 3; i++)
+        if (unlink(bk_segment__file(s, exts[i], p, sizeof(p))) != 0 && errno != ENOENT)
+            cm_log_warn("cannot remove segment file", "path=%s errno=%s", p, strerror(errno));
+    s->deleted = true;
+}
+
+bk_segment_t *bk_segment_ref(bk_segment_t *s)
+{
+    atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+    return s;
+}
+
+void bk_segment_unref(bk_segment_t *s)
+{
+    if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->oidx_fd >= 0)
+        close(s->oidx_fd);
+    if (s->tidx_fd >= 0)
+        close(s->tidx_fd);
+    bk_index_free(&s->oidx);
+    bk_index_free(&s->tidx);
+    free(s->path);
+    free(s);
+}

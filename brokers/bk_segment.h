@@ -1,0 +1,107 @@
+/*
+ * A log segment: `<base offset, 20 digits>.log` holding record batches back to back, byte
+ * for byte as produced (only baseOffset and partitionLeaderEpoch assigned), with its
+ * offset index (.index) and time index (.timeindex); see bk_index.h.
+ *
+ * Threads: everything runs on the event loop except the flusher's fdatasync on `fd` and
+ * its writing of a sealed segment's index files. Segments are shared through refcounts
+ * (the partition, the flusher, and responses that sendfile from them each hold one); the
+ * files stay open until the last reference goes, so deleting a segment under a reader is
+ * safe.
+ */
+#ifndef BK_SEGMENT_H
+#define BK_SEGMENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bk_index.h"
+#include "cm_krecord.h"
+
+typedef struct bk_segment {
+    atomic_int refs;
+    int64_t base_offset;
+    int fd;      /* the .log file */
+    int oidx_fd; /* active only: index files, written when sealed */
+    int tidx_fd;
+    int64_t size;            /* bytes of whole batches in the log file */
+    int64_t next_offset;     /* offset after the last batch */
+    int64_t max_timestamp;   /* newest record timestamp, -1 when empty */
+    int64_t first_append_ms; /* wall clock of the first append, for segment.ms; -1 */
+    int64_t oidx_since;      /* log bytes since the last offset-index entry */
+    int64_t tidx_since;      /* log bytes since the last time-index entry */
+    bk_index_t oidx;
+    bk_index_t tidx;
+    bool sealed;
+    bool deleted;
+    atomic_bool dir_synced; /* the flusher has fsynced the directory entry */
+    char *path;             /* "<dir>/<base>" without extension */
+} bk_segment_t;
+
+/** Why recovery cut a segment short. */
+typedef struct bk_scan_result {
+    int64_t batches;
+    int64_t truncated_bytes; /* bytes cut off the end, 0 if the segment was whole */
+    int reason;              /* cm_batch_err_t, or BK_SCAN_EOFFSET for an offset gap */
+    int64_t at;              /* file position of the first bad byte */
+} bk_scan_result_t;
+
+#define BK_SCAN_EOFFSET (-100)
+
+/** Creates a new empty segment (its three files) in `dir`. */
+int bk_segment_create(const char *dir, int64_t base, bk_segment_t **out);
+
+/** Opens an existing segment's log file; call bk_segment_load or bk_segment_recover next. */
+int bk_segment_open(const char *dir, int64_t base, bk_segment_t **out);
+
+/**
+ * Trusts a segment that a recovery point says is durable: maps its indexes and checks
+ * they agree with the log (the last batch ends exactly at the end of the file and at
+ * `next_base`). Returns CM_ECORRUPT when they do not: recover it instead.
+ */
+int bk_segment_load(bk_segment_t *s, int64_t next_base, int64_t index_interval);
+
+/**
+ * Reads the whole log, checks every batch (framing, CRC32C, contiguous offsets), rebuilds
+ * both indexes, and truncates the file at the first bad batch. Fills `res`.
+ */
+int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res);
+
+/**
+ * Appends one validated batch (offsets already assigned) at the end of the log and
+ * updates the indexes. On a write error the file is cut back to its previous size.
+ */
+int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const cm_batch_hdr_t *h,
+                      int64_t index_interval, int64_t now_ms);
+
+/** Marks the segment read-only and closes its time index with the final entry. */
+void bk_segment_seal(bk_segment_t *s);
+
+/** Flusher: writes a sealed segment's index files, fsyncs them and closes them. */
+int bk_segment_write_indexes(bk_segment_t *s);
+
+/**
+ * Finds the batch holding `offset`, or the first batch after it, below file position
+ * `limit`. Returns 1 with its position and header, 0 if none, CM_EIO/CM_ECORRUPT.
+ */
+int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *pos,
+                      cm_batch_hdr_t *h);
+
+/**
+ * The offset of the first record with timestamp >= `ts` below `limit`, with its timestamp,
+ * or 0 when there is none in this segment. Inflates compressed batches to look inside.
+ */
+int bk_segment_find_time(bk_segment_t *s, int64_t ts, int64_t limit, int64_t *offset,
+                         int64_t *found_ts);
+
+/** Removes the segment's files; the open descriptors live until the last unref. */
+void bk_segment_delete(bk_segment_t *s);
+
+bk_segment_t *bk_segment_ref(bk_segment_t *s);
+void bk_segment_unref(bk_segment_t *s);
+
+/** Parses "<20 digits>.log" into a base offset; -1 if the name is not a segment. */
+int64_t bk_segment_parse_name(const char *name);
+
+#endif

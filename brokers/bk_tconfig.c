@@ -1,0 +1,120 @@
+#include "bk_tconfig.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_kproto.h"
+
+#define KEY(name, ctype, lo, hi, field, doc)                                                       \
+    {                                                                                              \
+        name, ctype, lo, hi, offsetof(bk_tconfig_t, field), offsetof(bk_config_t, field), NULL,    \
+            doc                                                                                    \
+    }
+
+const bk_tconfig_key_t bk_tconfig_keys[] = {
+    KEY("retention.ms", BK_CTYPE_LONG, -1, INT64_MAX, retention_ms,
+        "Delete sealed segments whose newest record is older than this; -1 keeps them."),
+    KEY("retention.bytes", BK_CTYPE_LONG, -1, INT64_MAX, retention_bytes,
+        "Delete the oldest sealed segments while a partition is larger; -1 for no limit."),
+    KEY("segment.bytes", BK_CTYPE_INT, 14, INT32_MAX, segment_bytes,
+        "Roll the active segment when it would grow past this size."),
+    KEY("segment.ms", BK_CTYPE_LONG, 1, INT64_MAX, segment_ms,
+        "Roll the active segment when it is older than this."),
+    KEY("flush.ms", BK_CTYPE_LONG, 0, INT64_MAX, flush_ms,
+        "0: acknowledged writes are fsynced before the ack. N: fsync every N ms without "
+        "waiting; a machine crash can lose the last N ms of acknowledged records."),
+    KEY("max.message.bytes", BK_CTYPE_INT, 0, 1073741824, max_message_bytes,
+        "The largest record batch the topic accepts."),
+    { "cleanup.policy", BK_CTYPE_LIST, 0, 0, -1, -1, "delete",
+      "Old segments are deleted by retention; compaction is not offered." },
+};
+
+const size_t bk_tconfig_keys_n = sizeof(bk_tconfig_keys) / sizeof(bk_tconfig_keys[0]);
+
+const bk_tconfig_key_t *bk_tconfig_key(cm_kstr_t name)
+{
+    for (size_t i = 0; i < bk_tconfig_keys_n; i++)
+        if (cm_kstr_eq_c(name, bk_tconfig_keys[i].name))
+            return &bk_tconfig_keys[i];
+    return NULL;
+}
+
+static uint32_t bk_tconfig__bit(const bk_tconfig_key_t *k)
+{
+    return 1u << (k - bk_tconfig_keys);
+}
+
+void bk_tconfig_init(bk_tconfig_t *tc, const bk_config_t *cfg)
+{
+    memset(tc, 0, sizeof(*tc));
+    for (size_t i = 0; i < bk_tconfig_keys_n; i++)
+        bk_tconfig_reset(tc, &bk_tconfig_keys[i], cfg);
+}
+
+void bk_tconfig_reset(bk_tconfig_t *tc, const bk_tconfig_key_t *k, const bk_config_t *cfg)
+{
+    if (k->offset >= 0)
+        *(int64_t *)((char *)tc + k->offset) =
+            *(const int64_t *)((const char *)cfg + k->def_offset);
+    tc->set &= ~bk_tconfig__bit(k);
+}
+
+int bk_tconfig_set(bk_tconfig_t *tc, const bk_tconfig_key_t *k, cm_kstr_t value, char *msg,
+                   size_t msg_cap)
+{
+    char text[64];
+    if (value.len < 0 || value.len >= (int32_t)sizeof(text)) {
+        snprintf(msg, msg_cap, "%s needs a value of at most 63 characters", k->name);
+        return CM_KERR_INVALID_CONFIG;
+    }
+    memcpy(text, value.ptr, (size_t)value.len);
+    text[value.len] = '\0';
+    if (k->offset < 0) {
+        if (strcmp(text, k->fixed) != 0) {
+            snprintf(msg, msg_cap, "%s=%s is not supported; the only value is '%s'", k->name, text,
+                     k->fixed);
+            return CM_KERR_INVALID_CONFIG;
+        }
+        tc->set |= bk_tconfig__bit(k);
+        return 0;
+    }
+    errno = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0') {
+        snprintf(msg, msg_cap, "%s=%s is not an integer", k->name, text);
+        return CM_KERR_INVALID_CONFIG;
+    }
+    if (v < k->min || v > k->max) {
+        snprintf(msg, msg_cap, "%s=%lld is out of range [%" PRId64 ", %" PRId64 "]", k->name, v,
+                 k->min, k->max);
+        return CM_KERR_INVALID_CONFIG;
+    }
+    *(int64_t *)((char *)tc + k->offset) = v;
+    tc->set |= bk_tconfig__bit(k);
+    return 0;
+}
+
+bool bk_tconfig_is_set(const bk_tconfig_t *tc, const bk_tconfig_key_t *k)
+{
+    return (tc->set & bk_tconfig__bit(k)) != 0;
+}
+
+void bk_tconfig_value(const bk_tconfig_t *tc, const bk_tconfig_key_t *k, char *buf, size_t cap)
+{
+    if (k->offset < 0)
+        snprintf(buf, cap, "%s", k->fixed);
+    else
+        snprintf(buf, cap, "%" PRId64, *(const int64_t *)((const char *)tc + k->offset));
+}
+
+void bk_tconfig_default(const bk_tconfig_key_t *k, const bk_config_t *cfg, char *buf, size_t cap)
+{
+    if (k->offset < 0)
+        snprintf(buf, cap, "%s", k->fixed);
+    else
+        snprintf(buf, cap, "%" PRId64, *(const int64_t *)((const char *)cfg + k->def_offset));
+}

@@ -1,0 +1,67 @@
+/*
+ * Topics: the registry of this broker's topics, their partitions and configs, and their
+ * place on disk:
+ *
+ *   <data_dir>/topics/<name>/topic.properties   id, partition count, explicitly set configs
+ *   <data_dir>/topics/<name>/<partition>/        segments (see bk_segment.h)
+ *
+ * topic.properties is written last on create (atomically), so a directory without it is
+ * an interrupted creation and is removed at start. Deletion renames the directory into
+ * <data_dir>/deleted/ first (atomic), then removes it in the background.
+ *
+ * Event-loop thread only.
+ */
+#ifndef BK_TOPIC_H
+#define BK_TOPIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bk_broker.h"
+#include "bk_partition.h"
+#include "bk_tconfig.h"
+#include "cm_kbuf.h"
+
+struct bk_topic {
+    char *name;
+    cm_kuuid_t id;
+    int32_t n_parts;
+    bk_partition_t **parts;
+    bk_tconfig_t cfg;
+    char *dir;
+};
+
+/** Topic name rules (Kafka's): 1..249 of [a-zA-Z0-9._-], not "." or "..". */
+bool bk_topic_name_valid(cm_kstr_t name, char *msg, size_t cap);
+
+/** Opens every topic under the data directory, recovering their partitions. */
+int bk_topics_load(bk_broker_t *b);
+
+/** Closes every topic (shutdown). */
+void bk_topics_close(bk_broker_t *b);
+
+/** Looks a topic up by name or by id; NULL if there is none. */
+bk_topic_t *bk_topic_find(bk_broker_t *b, cm_kstr_t name);
+bk_topic_t *bk_topic_find_id(bk_broker_t *b, cm_kuuid_t id);
+
+/** A partition of a topic, or NULL when out of range. */
+bk_partition_t *bk_topic_partition(bk_topic_t *t, int32_t id);
+
+/**
+ * Checks a creation (name, count, limits) and, unless `validate_only`, creates the topic
+ * on disk and registers it. Returns 0 or a Kafka error with a message in `msg`.
+ */
+int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const bk_tconfig_t *cfg,
+                        bool validate_only, char *msg, size_t cap, bk_topic_t **out);
+
+/** Unregisters a topic and removes its data. Its waiters fail; readers finish first. */
+void bk_topic_delete(bk_broker_t *b, bk_topic_t *t);
+
+/** Persists a topic's configs after an alter. Returns 0 or a Kafka error. */
+int16_t bk_topic_save(bk_broker_t *b, bk_topic_t *t);
+
+/** Formats a topic id as 32 hex digits. */
+void bk_uuid_hex(cm_kuuid_t id, char out[33]);
+
+#endif

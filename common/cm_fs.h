@@ -1,0 +1,32 @@
+/*
+ * Filesystem helpers with the durability steps spelled out: atomic replace of a small
+ * file (write temp, fsync, rename, fsync directory), directory fsync, recursive removal.
+ * Blocking; call them off the event loop's hot path.
+ */
+#ifndef CM_FS_H
+#define CM_FS_H
+
+#include <stddef.h>
+
+/** Creates `path` and missing parents with mode 0755. Returns 0 or CM_EIO (errno set). */
+int cm_fs_mkdirs(const char *path);
+
+/** fsyncs a directory so that entries created or renamed in it are durable. */
+int cm_fs_sync_dir(const char *path);
+
+/**
+ * Replaces `path` with `len` bytes atomically and durably: readers see the old or the new
+ * content, never a mix, and the new content survives a crash once this returns 0.
+ */
+int cm_fs_write_atomic(const char *path, const void *data, size_t len);
+
+/**
+ * Reads a whole small file into a NUL-terminated malloc'd buffer (at most `max` bytes).
+ * Returns 0, CM_ENOENT, CM_ELIMIT (bigger than max) or CM_EIO.
+ */
+int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+/** Removes `path` and everything under it. Missing is not an error. */
+int cm_fs_remove_tree(const char *path);
+
+#endif

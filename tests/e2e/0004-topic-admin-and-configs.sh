@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# CreateTopics, DeleteTopics, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs,
+# with librdkafka's admin API and the raw probe: right answers, errors that say what is
+# wrong, and configs that persist across a restart.
+. "$(dirname "$0")/../lib/harness.sh"
+broker_start
+K="$BIN/kadmin -b $BROKER"
+P="$BIN/kprobe -b $BROKER"
+
+step "create with configs; describe shows them as topic-level"
+$K create cfg 2 retention.ms=3600000 segment.bytes=1048576 >/dev/null
+$K describe cfg >"$T/d"
+grep -qx 'retention.ms=3600000 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "retention.ms not set: $(cat "$T/d")"
+grep -qx 'segment.bytes=1048576 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "segment.bytes not set"
+grep -qx 'flush.ms=0 DEFAULT_CONFIG' "$T/d" || fail "flush.ms default missing"
+
+step "creation errors"
+$K create cfg 2 2>"$T/e" && fail "duplicate create succeeded"
+grep -q TOPIC_ALREADY_EXISTS "$T/e" || fail "duplicate: $(cat "$T/e")"
+$K create bad 1 retention.ms=soon 2>"$T/e" && fail "bad config value accepted"
+grep -q 'INVALID_CONFIG' "$T/e" || fail "bad value: $(cat "$T/e")"
+$K create bad 1 compression.level=3 2>"$T/e" && fail "unknown config accepted"
+grep -q "unknown topic config" "$T/e" || fail "unknown config: $(cat "$T/e")"
+$K create bad 1 cleanup.policy=compact 2>"$T/e" && fail "compaction accepted"
+$K create bad 1 --rf 3 2>"$T/e" && fail "replication factor 3 accepted"
+grep -q INVALID_REPLICATION_FACTOR "$T/e" || fail "rf: $(cat "$T/e")"
+$K create valid-only 1 --validate >/dev/null || fail "validate-only create failed"
+$K describe valid-only 2>/dev/null && fail "validate-only create created the topic"
+
+step "AlterConfigs replaces the whole set"
+$K alter cfg flush.ms=100 >/dev/null
+$K describe cfg >"$T/d"
+grep -qx 'flush.ms=100 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "flush.ms not altered"
+grep -qx 'retention.ms=604800000 DEFAULT_CONFIG' "$T/d" || fail "AlterConfigs kept an unlisted key"
+
+step "IncrementalAlterConfigs sets and deletes single keys"
+$P incremental-alter cfg retention.bytes=1000000 >/dev/null || fail "incremental set"
+$P incremental-alter cfg flush.ms! >/dev/null || fail "incremental delete"
+$K describe cfg >"$T/d"
+grep -qx 'retention.bytes=1000000 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "incremental set lost"
+grep -qx 'flush.ms=0 DEFAULT_CONFIG' "$T/d" || fail "incremental delete did not reset"
+$P incremental-alter cfg segment.bytes=1 >"$T/e" && fail "segment.bytes=1 accepted"
+grep -q 'INVALID_CONFIG' "$T/e" || fail "out of range: $(cat "$T/e")"
+$P incremental-alter nosuch retention.ms=1 >"$T/e" && fail "alter of unknown topic succeeded"
+grep -q UNKNOWN_TOPIC_OR_PARTITION "$T/e" || fail "unknown topic: $(cat "$T/e")"
+
+step "configs persist across a restart"
+broker_stop
+broker_start
+$K describe cfg >"$T/d"
+grep -qx 'retention.bytes=1000000 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "config lost at restart"
+
+step "delete; the name can be reused at once, empty"
+echo "x" | kcat -P -b "$BROKER" -t cfg -p 0
+$K delete cfg >/dev/null
+$K describe cfg 2>/dev/null && fail "deleted topic still described"
+$K delete cfg 2>"$T/e" && fail "second delete succeeded"
+grep -q UNKNOWN_TOPIC_OR_PARTITION "$T/e" || fail "second delete: $(cat "$T/e")"
+$K create cfg 1 >/dev/null
+[ "$("$BIN/kadmin" -b "$BROKER" offsets cfg 0 latest)" = 0 ] || fail "recreated topic is not empty"
+broker_stop
+echo PASS

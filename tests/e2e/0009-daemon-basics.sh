@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The daemon's contract: --help, a config file with environment and flag overrides,
+# /healthz, /readyz, /metrics, one broker per data directory, clean SIGTERM.
+. "$(dirname "$0")/../lib/harness.sh"
+
+step "--help lists every option with its default and variable"
+"$BIN/streamd-broker" --help >"$T/help"
+grep -q -- '--listen' "$T/help" && grep -q BROKER_LISTEN "$T/help" && grep -q 'default: 127.0.0.1:19092' "$T/help" \
+    || fail "--help is incomplete"
+"$BIN/streamd-broker" --no-such-option 2>"$T/e" && fail "unknown option accepted"
+grep -q "unknown option" "$T/e" || fail "unknown option message"
+
+step "config file, then environment, then flags"
+KPORT=$(free_port)
+APORT=$(free_port)
+cat >"$T/broker.conf" <<CONF
+# a comment
+node_id = 7
+default_partitions = 3
+auto_create_topics = true
+log_level = warn
+CONF
+BROKER_DEFAULT_PARTITIONS=5 BROKER_CONFIG="$T/broker.conf" broker_start --log_level=info
+kcat -L -b "$BROKER" -t auto-created -J >"$T/md" 2>/dev/null || true
+grep -q '"id":7' "$T/md" || fail "node_id from the file not applied: $(head -c 300 "$T/md")"
+[ "$(grep -o '"partition":' "$T/md" | wc -l)" -eq 5 ] || fail "environment did not override the file"
+grep -q 'broker ready' "$BROKER_LOG" || fail "the flag did not override log_level"
+
+step "HTTP endpoints"
+curl -sf "http://$ADMIN/healthz" | grep -qx ok || fail "/healthz"
+curl -sf "http://$ADMIN/readyz" | grep -qx ready || fail "/readyz"
+curl -sf "http://$ADMIN/metrics" >"$T/m"
+grep -q '^# TYPE streamd_broker_fsyncs_total counter' "$T/m" || fail "/metrics"
+grep -q '^streamd_broker_partitions 5' "$T/m" || fail "/metrics partitions"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$ADMIN/nope")" = 404 ] || fail "404"
+
+step "a second broker on the same data directory refuses to start"
+if "$BIN/streamd-broker" --listen=127.0.0.1:0 --admin_listen= --data_dir="$T/data" >"$T/second" 2>&1; then
+    fail "a second broker started on the same data directory"
+fi
+grep -q "in use by another broker" "$T/second" || fail "second broker: $(cat "$T/second")"
+
+step "invalid configuration is refused"
+"$BIN/streamd-broker" --segment_bytes=-5 2>"$T/e" && fail "segment_bytes=-5 accepted"
+grep -q "segment_bytes" "$T/e" || fail "bad value message"
+
+step "SIGTERM: clean exit"
+broker_stop
+grep -q 'broker stopped cleanly' "$BROKER_LOG" || fail "no clean stop logged"
+echo PASS
