@@ -19,22 +19,34 @@
 
 #define BK_ADMIN__REQ_MAX 8192
 
+typedef struct bk_admin__conn bk_admin__conn_t;
+
 struct bk_admin {
     bk_io_t io;
     bk_broker_t *b;
+    bk_admin__conn_t *conns; /* open connections, freed with the listener */
 };
 
-typedef struct {
+struct bk_admin__conn {
     bk_io_t io;
     bk_broker_t *b;
+    bk_admin_t *admin;
+    bk_admin__conn_t *prev;
+    bk_admin__conn_t *next;
     char req[BK_ADMIN__REQ_MAX];
     size_t req_len;
     cm_sbuf_t out;
     size_t sent;
-} bk_admin__conn_t;
+};
 
 static void bk_admin__close(bk_admin__conn_t *c)
 {
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->admin->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     bk_loop_del(c->b->loop, &c->io);
     close(c->io.fd);
     cm_sbuf_free(&c->out);
@@ -138,11 +150,17 @@ static void bk_admin__on_accept(bk_io_t *io, uint32_t events)
             abort();
         c->io = (bk_io_t){ .fd = fd, .cb = bk_admin__on_conn };
         c->b = a->b;
+        c->admin = a;
         cm_sbuf_init(&c->out);
         if (bk_loop_add(a->b->loop, &c->io, EPOLLIN) != 0) {
             close(fd);
             free(c);
+            continue;
         }
+        c->next = a->conns;
+        if (a->conns)
+            a->conns->prev = c;
+        a->conns = c;
     }
     (void)events;
 }
@@ -170,6 +188,8 @@ bk_admin_t *bk_admin_start(bk_broker_t *b, const char *hostport)
 
 void bk_admin_free(bk_admin_t *a)
 {
+    while (a->conns != NULL)
+        bk_admin__close(a->conns);
     bk_loop_del(a->b->loop, &a->io);
     close(a->io.fd);
     free(a);

@@ -33,8 +33,10 @@ typedef struct bk_broker {
     cm_strmap_t topics; /* name -> bk_topic_t* */
     int64_t n_partitions;
 
-    bk_metrics_t metrics; /* counters are atomics: the flusher adds to some */
-    bool ready;           /* recovery finished and listening */
+    bk_metrics_t metrics;        /* counters are atomics: the flusher adds to some */
+    bool ready;                  /* recovery finished and listening */
+    bool stopping;               /* SIGTERM: long polls answer now */
+    struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */
 } bk_broker_t;
 
 #endif

@@ -58,6 +58,9 @@ int bk_handle_describe_configs(bk_req_t *req);
 int bk_handle_alter_configs(bk_req_t *req);
 int bk_handle_incremental_alter_configs(bk_req_t *req);
 
+/** Shutdown: every waiting long-poll fetch answers with what it has now. */
+void bk_fetch_release_all(bk_broker_t *b);
+
 /** Copies a string view into the response arena (views into the frame die with it). */
 cm_kstr_t bk_req_keep(bk_req_t *req, cm_kstr_t s);
 

@@ -34,7 +34,9 @@ typedef struct {
 } bk_fetch__part_t;
 
 struct bk_fetch_op {
-    bk_timer_t timer; /* first: the timer callback gets this pointer */
+    bk_timer_t timer;         /* first: the timer callback gets this pointer */
+    struct bk_fetch_op *prev; /* in b->fetches while waiting */
+    struct bk_fetch_op *next;
     bk_resp_t *resp;
     bk_broker_t *b;
     cm_fetch_resp_t out;
@@ -107,6 +109,14 @@ static bool bk_fetch__satisfied(bk_fetch_op_t *op)
 
 static void bk_fetch__free(bk_fetch_op_t *op)
 {
+    if (op->waiting) {
+        if (op->prev)
+            op->prev->next = op->next;
+        else
+            op->b->fetches = op->next;
+        if (op->next)
+            op->next->prev = op->prev;
+    }
     for (int32_t i = 0; i < op->n_parts; i++) {
         bk_partition_unwatch(&op->parts[i].watch);
         bk_partition_unref(op->parts[i].p);
@@ -132,7 +142,8 @@ static void bk_fetch__finish(bk_fetch_op_t *op)
 static void bk_fetch__on_timer(bk_timer_t *t)
 {
     bk_fetch_op_t *op = (bk_fetch_op_t *)t;
-    if (op->resp->conn == NULL || cm_mono_ms() >= op->deadline_ms || bk_fetch__satisfied(op)) {
+    if (op->resp->conn == NULL || op->b->stopping || cm_mono_ms() >= op->deadline_ms ||
+        bk_fetch__satisfied(op)) {
         bk_fetch__finish(op);
         return;
     }
@@ -197,6 +208,12 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
     return 0;
 }
 
+void bk_fetch_release_all(bk_broker_t *b)
+{
+    for (bk_fetch_op_t *op = b->fetches; op != NULL; op = op->next)
+        bk_timer_start(b->loop, &op->timer, 0);
+}
+
 int bk_handle_fetch(bk_req_t *req)
 {
     int16_t v = req->hdr.api_version;
@@ -232,6 +249,11 @@ int bk_handle_fetch(bk_req_t *req)
         return BK_DEFER;
     }
     op->deadline_ms = cm_mono_ms() + wait;
+    op->waiting = true;
+    op->next = req->b->fetches;
+    if (op->next)
+        op->next->prev = op;
+    req->b->fetches = op;
     for (int32_t i = 0; i < op->n_parts; i++)
         if (op->parts[i].p != NULL)
             bk_partition_watch(op->parts[i].p, &op->parts[i].watch);

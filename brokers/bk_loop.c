@@ -168,6 +168,8 @@ int bk_loop_run(bk_loop_t *l)
     struct epoll_event evs[BK_LOOP__EVENTS];
     while (!l->stop) {
         int timeout = bk_loop__run_timers(l);
+        if (l->stop)
+            break; /* a timer asked to stop: do not sleep in epoll_wait first */
         int n = epoll_wait(l->epfd, evs, BK_LOOP__EVENTS, timeout);
         if (n < 0) {
             if (errno == EINTR)

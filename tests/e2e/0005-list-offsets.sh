@@ -7,7 +7,7 @@ K="$BIN/kadmin -b $BROKER"
 base=1700000000000
 for codec in none zstd; do
     step "$codec: 10000 records with timestamps base+seq"
-    $K create ts-$codec 1 >/dev/null
+    $K create ts-$codec 1 retention.ms=-1 >/dev/null
     "$BIN/kclient" produce -b "$BROKER" -t ts-$codec -n 10000 --timestamp-base $base \
         --compression $codec --linger-ms 50 >/dev/null
     [ "$($K offsets ts-$codec 0 earliest)" = 0 ] || fail "earliest"

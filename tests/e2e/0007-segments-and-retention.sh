@@ -33,7 +33,7 @@ kcat -C -b "$BROKER" -t roll -o beginning -c 1 -e -q -f '%o\n' | grep -qx "$star
     || fail "a consumer from the beginning does not start at $start"
 
 step "segment.ms rolls by age, retention.ms deletes by time"
-$K create aging 1 segment.ms=300 >/dev/null
+$K create aging 1 segment.ms=300 retention.ms=-1 >/dev/null
 "$BIN/kclient" produce -b "$BROKER" -t aging -n 100 --timestamp-base 1000 >/dev/null
 sleep 0.5
 "$BIN/kclient" produce -b "$BROKER" -t aging -n 100 --start 100 --timestamp-base 1000 >/dev/null

@@ -44,7 +44,19 @@ step "invalid configuration is refused"
 "$BIN/streamd-broker" --segment_bytes=-5 2>"$T/e" && fail "segment_bytes=-5 accepted"
 grep -q "segment_bytes" "$T/e" || fail "bad value message"
 
-step "SIGTERM: clean exit"
+step "SIGTERM: clean exit with idle connections and a long poll in flight"
+exec 3<>"/dev/tcp/127.0.0.1/$KPORT"
+exec 4<>"/dev/tcp/127.0.0.1/$APORT"
+"$BIN/kadmin" -b "$BROKER" create quiet 1 >/dev/null
+"$BIN/kprobe" -b "$BROKER" fetch-wait quiet 0 0 20000 >"$T/fw" &
+poller=$!
+sleep 0.3
+t0=$(date +%s%N)
 broker_stop
+ms=$((($(date +%s%N) - t0) / 1000000))
+wait $poller || fail "the long poll got no answer at shutdown"
+grep -q 'error=NONE' "$T/fw" || fail "long poll at shutdown: $(cat "$T/fw")"
+[ "$ms" -lt 3000 ] || fail "shutdown took $ms ms"
+exec 3>&- 4>&-
 grep -q 'broker stopped cleanly' "$BROKER_LOG" || fail "no clean stop logged"
 echo PASS

@@ -1,5 +1,5 @@
 # Sourced by the e2e and fault tests: a private temporary directory, free ports, and a
-# broker started and stopped for the test. Run a test through tests/run-tier.sh, which sets
+# broker started and stopped for the test. KEEP_FAILED=1 keeps a failed test's files. Run a test through tests/run-tier.sh, which sets
 # BIN (the build's bin/ directory: release or asan).
 set -euo pipefail
 
@@ -18,7 +18,11 @@ cleanup() {
         echo "--- broker log (last 40 lines) ---"
         tail -n 40 "$BROKER_LOG"
     fi
-    rm -rf "$T"
+    if [ $rc -ne 0 ] && [ -n "${KEEP_FAILED:-}" ]; then
+        echo "kept the test's files in $T (KEEP_FAILED is set)"
+    else
+        rm -rf "$T"
+    fi
     exit $rc
 }
 trap cleanup EXIT

@@ -3,7 +3,8 @@
  *
  *   kclient produce -b B -t TOPIC -n N [--start S] [--size 100] [--keys 1000] [--acks -1]
  *           [--compression none|gzip|snappy|lz4|zstd] [--acked FILE] [--no-retries]
- *           [--timestamp-base MS] [--linger-ms 5] [--batch-bytes B] [--timeout-ms 30000]
+ *           [--timestamp-base MS] [--linger-ms 5] [--batch-bytes B] [--rate N/s]
+ *           [--timeout-ms 30000] [--stop-on-error]
  *     Record `seq` (S .. S+N-1) has key "k<seq % keys>" and a value of --size bytes that
  *     starts with the sequence number, so a reader can check it byte for byte. With
  *     --acked, each acknowledged record is logged as "seq partition offset". With
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -44,6 +46,8 @@ typedef struct {
     long long ts_base;
     const char *linger;
     const char *batch_bytes;
+    long rate; /* produce: records per second, 0 = as fast as possible */
+    int stop_on_error;
     int timeout_ms;
     int partitions;
     long expect_start;
@@ -112,6 +116,8 @@ static int cmd_produce(opts_t *o)
     conf_set(c, "message.timeout.ms", buf);
     if (!o->retries)
         conf_set(c, "message.send.max.retries", "0");
+    if (getenv("KCLIENT_DEBUG"))
+        conf_set(c, "debug", getenv("KCLIENT_DEBUG"));
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_opaque(c, &st);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
@@ -120,8 +126,28 @@ static int cmd_produce(opts_t *o)
     if (o->n_acked > 0 && (st.acked = fopen(o->acked_path[0], "a")) == NULL)
         die(o->acked_path[0], strerror(errno));
 
+    /* Learn the topic's leaders before the clock starts: librdkafka 2.0.2 may otherwise
+     * spend most of a second on a brokers-only metadata round before its first produce. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
+    const struct rd_kafka_metadata *md;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+
     char *val = malloc((size_t)o->size + 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long seq_end = o->start;
     for (long seq = o->start; seq < o->start + o->n; seq++) {
+        if (o->rate > 0 && (seq - o->start) % 1000 == 0) {
+            /* Pace in steps of 1000 records: sleep until this record is due. */
+            double due = (double)(seq - o->start) / (double)o->rate;
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+            if (due > el)
+                usleep((useconds_t)((due - el) * 1e6));
+        }
         char key[32];
         int klen = snprintf(key, sizeof(key), "k%ld", seq % o->keys);
         payload(val, o->size, seq);
@@ -139,14 +165,18 @@ static int cmd_produce(opts_t *o)
                 die("produce", rd_kafka_err2str(e));
             break;
         }
+        seq_end = seq + 1;
         rd_kafka_poll(rk, 0);
+        if (o->stop_on_error && st.failed > 0)
+            break; /* the broker is gone: what was sent is all there is to account for */
     }
-    rd_kafka_flush(rk, o->timeout_ms + 5000);
+    rd_kafka_flush(rk, o->timeout_ms + 1000);
     free(val);
-    long unknown = o->n - st.ok - st.failed;
+    long sent = seq_end - o->start;
+    long unknown = sent - st.ok - st.failed;
     if (st.acked)
         fclose(st.acked);
-    printf("produced=%ld acked=%ld failed=%ld unresolved=%ld first_error=%s\n", o->n, st.ok,
+    printf("produced=%ld acked=%ld failed=%ld unresolved=%ld first_error=%s\n", sent, st.ok,
            st.failed, unknown, st.failed ? rd_kafka_err2name(st.first_err) : "none");
     rd_kafka_destroy(rk);
     return st.ok == o->n ? 0 : 3;
@@ -359,6 +389,8 @@ int main(int argc, char **argv)
             o.ts_base = atoll(v);
         else if (ARG("--produced"))
             o.produced = atol(v);
+        else if (ARG("--rate"))
+            o.rate = atol(v);
         else if (ARG("--batch-bytes"))
             o.batch_bytes = v;
         else if (ARG("--linger-ms"))
@@ -367,6 +399,8 @@ int main(int argc, char **argv)
             o.timeout_ms = atoi(v);
         else if (strcmp(a, "--no-retries") == 0)
             o.retries = 0;
+        else if (strcmp(a, "--stop-on-error") == 0)
+            o.stop_on_error = 1;
         else if (strcmp(a, "--expect-range") == 0 && i + 2 < argc) {
             o.expect_start = atol(argv[i + 1]);
             o.expect_n = atol(argv[i + 2]);
