@@ -101,13 +101,18 @@ $(BIN)/%: tests/tools/%.c $(LIBCOMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(COMPRESS_LIBS) $(RDKAFKA_LIBS) $(LDFLAGS)
 
-BENCH_BIN := $(BIN)/bench-kafka
+BENCH_BIN := $(BIN)/bench-kafka $(BIN)/bench-fsync
 BENCH_PEER_BIN := $(BIN)/bench-nats $(BIN)/bench-redis
 
 $(BIN)/bench-kafka: tests/bench/bench_kafka.c tests/bench/bench_common.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(RDKAFKA_LIBS) $(LDFLAGS) -lm
+
+$(BIN)/bench-fsync: tests/bench/bench_fsync.c tests/bench/bench_common.h
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS)
 
 $(BIN)/bench-nats: tests/bench/bench_nats.c tests/bench/bench_common.h
 	@mkdir -p $(dir $@)

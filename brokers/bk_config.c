@@ -44,6 +44,12 @@ static const cm_opt_t bk_config__opts[] = {
     BOOL(auto_create_topics, "false", "create unknown topics on Metadata requests"),
     INT(default_partitions, "1", 1, 100000, "partitions of a topic created without a count"),
     INT(index_interval_bytes, "4096", 64, 1048576, "log bytes between offset-index entries"),
+    INT(segment_preallocate_bytes, "1048576", 0, 1073741824,
+        "extend the active segment this far ahead with fallocate (0: off); appends into "
+        "allocated space make each fsync cheaper"),
+    BOOL(sync_in_loop, "true",
+         "the event loop runs the group-commit fsync itself when the flusher thread is idle "
+         "(lowest ack latency); false: the flusher thread always does"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
 
     INT(retention_ms, "604800000", -1, INT64_MAX,

@@ -33,6 +33,8 @@ typedef struct bk_config {
     bool auto_create_topics;
     int64_t default_partitions;
     int64_t index_interval_bytes;
+    int64_t segment_preallocate_bytes; /* fallocate step ahead of the active segment's end */
+    bool sync_in_loop; /* the loop runs fsync rounds itself when the flusher is idle */
     int64_t retention_check_ms;
 
     /* Topic config defaults (each topic may override them). */

@@ -47,6 +47,8 @@ struct bk_flusher {
     pthread_cond_t cond;
     int efd;
     bool stopping;
+    bool busy;    /* the thread is running a round (guarded by lock) */
+    bool in_loop; /* the loop may run sync rounds itself (cfg.sync_in_loop) */
     /* Guarded by lock. */
     bk_flusher__parts_t syncs;
     bk_flusher__seals_t seals;
@@ -88,6 +90,19 @@ static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
     bk_partition_unref(s->p);
 }
 
+/* Turns queued partitions into sync jobs, moving their refs. Caller holds the lock. */
+static void bk_flusher__take_syncs(bk_flusher__parts_t *syncs, bk_flusher__dones_t *jobs)
+{
+    for (size_t i = 0; i < syncs->n; i++) {
+        bk_partition_t *p = syncs->v[i];
+        bk_flush_done_t d = { p, p->fl.seg, p->fl.offset, p->fl.pos };
+        p->fl.seg = NULL;
+        p->fl.queued = false;
+        BK_VEC_PUSH(*jobs, d);
+    }
+    syncs->n = 0;
+}
+
 static void *bk_flusher__main(void *arg)
 {
     bk_flusher_t *f = arg;
@@ -114,13 +129,8 @@ static void *bk_flusher__main(void *arg)
         f->removals = removals;
         removals = t3;
         jobs.n = 0;
-        for (size_t i = 0; i < syncs.n; i++) {
-            bk_partition_t *p = syncs.v[i];
-            bk_flush_done_t d = { p, p->fl.seg, p->fl.offset, p->fl.pos };
-            p->fl.seg = NULL;
-            p->fl.queued = false;
-            BK_VEC_PUSH(jobs, d);
-        }
+        bk_flusher__take_syncs(&syncs, &jobs);
+        f->busy = true;
         pthread_mutex_unlock(&f->lock);
 
         for (size_t i = 0; i < seals.n; i++)
@@ -137,6 +147,7 @@ static void *bk_flusher__main(void *arg)
         removals.n = 0;
 
         pthread_mutex_lock(&f->lock);
+        f->busy = false;
         for (size_t i = 0; i < jobs.n; i++)
             BK_VEC_PUSH(f->done, jobs.v[i]);
         if (jobs.n > 0) {
@@ -159,6 +170,7 @@ bk_flusher_t *bk_flusher_start(bk_broker_t *b)
     if (f == NULL)
         abort();
     f->broker = b;
+    f->in_loop = b->cfg.sync_in_loop;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
     f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -208,9 +220,35 @@ void bk_flusher_sync(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg, int6
     if (!p->fl.queued) {
         p->fl.queued = true;
         BK_VEC_PUSH(f->syncs, bk_partition_ref(p));
-        pthread_cond_signal(&f->cond);
     }
     pthread_mutex_unlock(&f->lock);
+}
+
+bool bk_flusher_kick(bk_flusher_t *f)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->syncs.n == 0) {
+        pthread_mutex_unlock(&f->lock);
+        return false;
+    }
+    if (!f->in_loop || f->busy || f->seals.n > 0 || f->removals.n > 0) {
+        /* The thread's next round covers these; a round in progress picks them up when it
+         * ends, and seals queued before them keep running first. */
+        pthread_cond_signal(&f->cond);
+        pthread_mutex_unlock(&f->lock);
+        return false;
+    }
+    bk_flusher__dones_t jobs = { 0 };
+    bk_flusher__take_syncs(&f->syncs, &jobs);
+    pthread_mutex_unlock(&f->lock);
+    for (size_t i = 0; i < jobs.n; i++)
+        bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p->dir);
+    pthread_mutex_lock(&f->lock);
+    for (size_t i = 0; i < jobs.n; i++)
+        BK_VEC_PUSH(f->done, jobs.v[i]);
+    pthread_mutex_unlock(&f->lock);
+    free(jobs.v);
+    return true;
 }
 
 void bk_flusher_seal(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg)

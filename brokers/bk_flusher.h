@@ -1,9 +1,10 @@
 /*
  * The flusher: one thread that makes appended data durable, with group commit.
  *
- * The event loop appends with write(2) and asks for a sync; while an fdatasync runs,
- * further requests accumulate, and the next round covers all of them with one fdatasync
- * per dirty segment. A round:
+ * The event loop appends with write(2) and asks for a sync; at the end of its batch of
+ * events it starts a round (bk_flusher_kick). While a round's fdatasync runs, further
+ * requests accumulate, and the next round covers all of them with one fdatasync per dirty
+ * segment. A round:
  *   1. seals: write the sealed segments' index files, fsync them and the log, then record
  *      the partition's recovery point (everything below it is durable);
  *   2. syncs: fdatasync each dirty active segment (and its directory once, when new);
@@ -17,6 +18,7 @@
 #ifndef BK_FLUSHER_H
 #define BK_FLUSHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,9 +39,21 @@ bk_flusher_t *bk_flusher_start(bk_broker_t *b);
 /** Finishes every queued job, then stops and frees the flusher. */
 void bk_flusher_stop(bk_flusher_t *f);
 
-/** Loop thread: asks that `seg` be durable through file position `pos` (offset `offset`). */
+/**
+ * Loop thread: asks that `seg` be durable through file position `pos` (offset `offset`).
+ * Nothing happens until bk_flusher_kick(), which the loop calls after each batch of events,
+ * so that every request of the batch shares one round.
+ */
 void bk_flusher_sync(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg, int64_t offset,
                      int64_t pos);
+
+/**
+ * Loop thread, after a batch of events: starts a round for the queued syncs. When the
+ * flusher thread is idle and sync_in_loop is on, the loop runs the round itself (no thread
+ * hand-offs: the lowest latency for light loads) and returns true with the completions
+ * ready for bk_flusher_take(); otherwise the thread runs it and signals the eventfd.
+ */
+bool bk_flusher_kick(bk_flusher_t *f);
 
 /** Loop thread: a segment was sealed; persist its indexes and the recovery point. */
 void bk_flusher_seal(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg);

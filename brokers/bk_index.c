@@ -109,6 +109,19 @@ uint32_t bk_index_lookup_offset(const bk_index_t *ix, uint32_t rel, uint32_t *fo
     return bk_index_pos(ix, lo - 1);
 }
 
+uint32_t bk_index_lookup_pos(const bk_index_t *ix, uint32_t pos)
+{
+    size_t lo = 0, hi = ix->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bk_index_pos(ix, mid) <= pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : bk_index_pos(ix, lo - 1);
+}
+
 uint32_t bk_index_lookup_time(const bk_index_t *ix, int64_t ts)
 {
     size_t lo = 0, hi = ix->n;

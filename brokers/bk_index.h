@@ -59,6 +59,9 @@ int64_t bk_index_ts(const bk_index_t *ix, size_t i);
  */
 uint32_t bk_index_lookup_offset(const bk_index_t *ix, uint32_t rel, uint32_t *found_rel);
 
+/** Offset index: the file position of the last entry at or before position `pos`, or 0. */
+uint32_t bk_index_lookup_pos(const bk_index_t *ix, uint32_t pos);
+
 /** Time index: the relative offset of the last entry with timestamp < `ts`, or 0. */
 uint32_t bk_index_lookup_time(const bk_index_t *ix, int64_t ts);
 

@@ -330,7 +330,13 @@ int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_ba
     cm_batch_assign(batch, p->leo, BK_PARTITION__LEADER_EPOCH);
     h->base_offset = p->leo;
     h->leader_epoch = BK_PARTITION__LEADER_EPOCH;
-    if (bk_segment_append(s, batch, len, h, p->broker->cfg.index_interval_bytes, now_ms) != CM_OK)
+    /* Preallocating past segment.bytes is wasted: the segment rolls there. */
+    int64_t prealloc = p->broker->cfg.segment_preallocate_bytes;
+    int64_t room = p->cfg->segment_bytes - (s->size + (int64_t)len);
+    if (prealloc > room)
+        prealloc = room > 0 ? room : 0;
+    if (bk_segment_append(s, batch, len, h, p->broker->cfg.index_interval_bytes, prealloc,
+                          now_ms) != CM_OK)
         return CM_KERR_KAFKA_STORAGE_ERROR;
     *base_offset = p->leo;
     p->leo = cm_batch_last_offset(h) + 1;
@@ -450,8 +456,16 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
         if (r == 0)
             continue;
         int64_t len = limit - pos;
-        if (len > max_bytes)
-            len = max_bytes;
+        if (len > max_bytes) {
+            /* Whole batches only: a partial tail would be read, thrown away by the client
+             * and sent again by the next fetch. */
+            int64_t end = bk_segment_batch_end(s, pos, pos + max_bytes);
+            if (end < 0) {
+                out->err = CM_KERR_KAFKA_STORAGE_ERROR;
+                return;
+            }
+            len = end - pos;
+        }
         /* KIP-74: the first batch goes out whole even past the limits, so progress is
          * always possible. */
         if (min_one && len < cm_batch_size(&h))
@@ -542,6 +556,8 @@ int bk_partition_retain(bk_partition_t *p, int64_t now_ms)
 
 void bk_partition_close(bk_partition_t *p)
 {
+    if (!p->deleted && p->n_segs > 0)
+        bk_segment_trim(bk_partition__active(p));
     p->deleted = true;
     p->cfg = NULL;
     bk_partition__complete_acks(p, CM_KERR_UNKNOWN_TOPIC_OR_PARTITION);

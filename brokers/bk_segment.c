@@ -92,6 +92,7 @@ int bk_segment_open(const char *dir, int64_t base, bk_segment_t **out)
         return CM_EIO;
     }
     s->size = st.st_size;
+    s->alloc_end = st.st_size;
     atomic_store(&s->dir_synced, true);
     *out = s;
     return CM_OK;
@@ -143,8 +144,34 @@ static void bk_segment__account(bk_segment_t *s, int64_t len, const cm_batch_hdr
         s->max_timestamp = h->max_timestamp;
 }
 
+/* Makes sure [size, size + len) is allocated, extending by `step` at a time. */
+static void bk_segment__prealloc(bk_segment_t *s, size_t len, int64_t step)
+{
+    if (step <= 0 || s->size + (int64_t)len <= s->alloc_end)
+        return;
+    int64_t want = s->size + (int64_t)len + step;
+    if (fallocate(s->fd, 0, s->alloc_end, want - s->alloc_end) == 0) {
+        s->alloc_end = want;
+        return;
+    }
+    /* Not supported or no space: plain appends still work; they are only slower. */
+    cm_log_debug("segment preallocation failed", "path=%s errno=%s", s->path, strerror(errno));
+}
+
+int bk_segment_trim(bk_segment_t *s)
+{
+    if (s->alloc_end <= s->size)
+        return CM_OK;
+    if (ftruncate(s->fd, (off_t)s->size) != 0) {
+        cm_log_warn("cannot trim preallocated space", "path=%s errno=%s", s->path, strerror(errno));
+        return CM_EIO;
+    }
+    s->alloc_end = s->size;
+    return CM_OK;
+}
+
 int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const cm_batch_hdr_t *h,
-                      int64_t index_interval, int64_t now_ms)
+                      int64_t index_interval, int64_t prealloc, int64_t now_ms)
 {
     /* Integrity: the leader assigns contiguous offsets and positions fit the index. */
     if (h->base_offset != s->next_offset || s->sealed || s->size + (int64_t)len > UINT32_MAX) {
@@ -153,6 +180,7 @@ int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const c
                      s->next_offset);
         abort();
     }
+    bk_segment__prealloc(s, len, prealloc);
     size_t done = 0;
     while (done < len) {
         ssize_t w = pwrite(s->fd, batch + done, len - done, (off_t)(s->size + (int64_t)done));
@@ -161,6 +189,7 @@ int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const c
         if (w <= 0) {
             int e = errno;
             /* Leave no torn batch behind: the log ends at the last whole batch. */
+            s->alloc_end = s->size;
             if (ftruncate(s->fd, (off_t)s->size) != 0)
                 cm_log_error("cannot cut back a failed write", "path=%s errno=%s", s->path,
                              strerror(errno));
@@ -171,6 +200,8 @@ int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const c
     }
     bk_segment__index(s, s->size, (int64_t)len, h, index_interval);
     bk_segment__account(s, (int64_t)len, h);
+    if (s->alloc_end < s->size)
+        s->alloc_end = s->size;
     if (s->first_append_ms < 0)
         s->first_append_ms = now_ms;
     return CM_OK;
@@ -180,6 +211,7 @@ void bk_segment_seal(bk_segment_t *s)
 {
     if (s->sealed)
         return;
+    bk_segment_trim(s);
     int64_t last = s->tidx.n ? bk_index_ts(&s->tidx, s->tidx.n - 1) : -1;
     uint32_t end_rel = (uint32_t)(s->next_offset - s->base_offset);
     uint32_t last_rel = s->tidx.n ? bk_index_rel(&s->tidx, s->tidx.n - 1) : 0;
@@ -267,6 +299,32 @@ int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *p
         *h = c.h;
     }
     return r;
+}
+
+typedef struct {
+    int64_t to;
+    int64_t end;
+} bk_segment__end_before_ctx_t;
+
+static int bk_segment__end_before_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
+{
+    bk_segment__end_before_ctx_t *c = ctx;
+    if (pos + cm_batch_size(h) > c->to)
+        return 1;
+    c->end = pos + cm_batch_size(h);
+    return 0;
+}
+
+int64_t bk_segment_batch_end(bk_segment_t *s, int64_t from, int64_t to)
+{
+    /* Start at the last index entry before `to` (a batch boundary), not at `from`: the walk
+     * then covers at most one index interval, whatever the size of the range. */
+    int64_t start = bk_index_lookup_pos(&s->oidx, (uint32_t)(to < UINT32_MAX ? to : UINT32_MAX));
+    if (start < from)
+        start = from;
+    bk_segment__end_before_ctx_t c = { .to = to, .end = start };
+    int r = bk_segment__walk(s, start, to, bk_segment__end_before_fn, &c);
+    return r < 0 ? r : c.end;
 }
 
 typedef struct {
@@ -416,6 +474,23 @@ static ssize_t bk_segment__window_get(bk_segment__window_t *w, int fd, int64_t f
     return got;
 }
 
+/* 1 when [from, to) of the file holds only zero bytes (preallocated, never written). */
+static int bk_segment__all_zero(int fd, int64_t from, int64_t to)
+{
+    uint8_t buf[65536];
+    while (from < to) {
+        size_t want = to - from < (int64_t)sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
+        ssize_t got = bk_segment__pread(fd, buf, want, from);
+        if (got <= 0)
+            return got < 0 ? -1 : 0;
+        for (ssize_t i = 0; i < got; i++)
+            if (buf[i] != 0)
+                return 0;
+        from += got;
+    }
+    return 1;
+}
+
 int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res)
 {
     memset(res, 0, sizeof(*res));
@@ -458,12 +533,20 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
     }
     free(w.buf);
     if (s->size < file_size) {
-        res->truncated_bytes = file_size - s->size;
-        res->at = s->size;
-        res->reason = err;
+        int zeros = bk_segment__all_zero(s->fd, s->size, file_size);
+        if (zeros < 0)
+            return CM_EIO;
+        if (zeros) {
+            res->zero_tail = file_size - s->size;
+        } else {
+            res->truncated_bytes = file_size - s->size;
+            res->at = s->size;
+            res->reason = err;
+        }
         if (ftruncate(s->fd, (off_t)s->size) != 0 || fdatasync(s->fd) != 0)
             return CM_EIO;
     }
+    s->alloc_end = s->size;
     return CM_OK;
 
 out_eio:

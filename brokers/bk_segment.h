@@ -26,6 +26,7 @@ typedef struct bk_segment {
     int oidx_fd; /* active only: index files, written when sealed */
     int tidx_fd;
     int64_t size;            /* bytes of whole batches in the log file */
+    int64_t alloc_end;       /* file length on disk: size plus preallocated zeros */
     int64_t next_offset;     /* offset after the last batch */
     int64_t max_timestamp;   /* newest record timestamp, -1 when empty */
     int64_t first_append_ms; /* wall clock of the first append, for segment.ms; -1 */
@@ -45,6 +46,7 @@ typedef struct bk_scan_result {
     int64_t truncated_bytes; /* bytes cut off the end, 0 if the segment was whole */
     int reason;              /* cm_batch_err_t, or BK_SCAN_EOFFSET for an offset gap */
     int64_t at;              /* file position of the first bad byte */
+    int64_t zero_tail;       /* preallocated zeros after the last batch (not damage) */
 } bk_scan_result_t;
 
 #define BK_SCAN_EOFFSET (-100)
@@ -71,9 +73,18 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
 /**
  * Appends one validated batch (offsets already assigned) at the end of the log and
  * updates the indexes. On a write error the file is cut back to its previous size.
+ *
+ * With `prealloc` > 0 the file is extended with fallocate() in steps of that many bytes
+ * ahead of the data, so that most appends land in allocated space and their fdatasync
+ * flushes data alone instead of also committing the filesystem journal (file growth).
+ * The zeros are cut off when the segment is sealed or trimmed, and recovery treats a zero
+ * tail as the clean end of the log.
  */
 int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const cm_batch_hdr_t *h,
-                      int64_t index_interval, int64_t now_ms);
+                      int64_t index_interval, int64_t prealloc, int64_t now_ms);
+
+/** Cuts preallocated zeros off the end of the file (seal, shutdown). */
+int bk_segment_trim(bk_segment_t *s);
 
 /** Marks the segment read-only and closes its time index with the final entry. */
 void bk_segment_seal(bk_segment_t *s);
@@ -87,6 +98,12 @@ int bk_segment_write_indexes(bk_segment_t *s);
  */
 int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *pos,
                       cm_batch_hdr_t *h);
+
+/**
+ * The end of the last whole batch in [from, to), where `from` is a batch boundary; `from`
+ * itself when not even the first batch fits. Returns CM_EIO/CM_ECORRUPT on a bad read.
+ */
+int64_t bk_segment_batch_end(bk_segment_t *s, int64_t from, int64_t to);
 
 /**
  * The offset of the first record with timestamp >= `ts` below `limit`, with its timestamp,

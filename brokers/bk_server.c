@@ -100,9 +100,13 @@ void bk_server_conn_closed(bk_server_t *s, bk_conn_t *c)
     atomic_fetch_sub(&s->b->metrics.connections_open, 1);
 }
 
+static void bk_server__apply_syncs(bk_server_t *s);
+
 static void bk_server__after_batch(void *arg)
 {
     bk_server_t *s = arg;
+    if (bk_flusher_kick(s->b->flusher))
+        bk_server__apply_syncs(s);
     while (s->closed != NULL) {
         bk_conn_t *c = s->closed;
         s->closed = c->next;
@@ -112,7 +116,13 @@ static void bk_server__after_batch(void *arg)
 
 static void bk_server__on_flusher(bk_io_t *io, uint32_t events)
 {
-    bk_server_t *s = (bk_server_t *)((char *)io - offsetof(bk_server_t, flusher_io));
+    bk_server__apply_syncs((bk_server_t *)((char *)io - offsetof(bk_server_t, flusher_io)));
+    (void)events;
+}
+
+/* Applies completed syncs: high watermarks move, acks go out, long polls wake. */
+static void bk_server__apply_syncs(bk_server_t *s)
+{
     bk_flush_done_t *done;
     size_t n = bk_flusher_take(s->b->flusher, &done);
     for (size_t i = 0; i < n; i++) {
@@ -121,7 +131,6 @@ static void bk_server__on_flusher(bk_io_t *io, uint32_t events)
         bk_partition_unref(done[i].p);
     }
     free(done);
-    (void)events;
 }
 
 /* Calls fn on every partition of every topic. */
@@ -154,6 +163,8 @@ static void bk_server__on_tick(bk_timer_t *t)
     bk_broker_t *b = s->b;
     int64_t mono = cm_mono_ms();
     bk_server__each_partition(b, bk_partition_tick, mono);
+    if (bk_flusher_kick(b->flusher))
+        bk_server__apply_syncs(s);
     if (mono - s->last_retention_ms >= b->cfg.retention_check_ms) {
         s->last_retention_ms = mono;
         bk_server__each_partition(b, bk_server__retain, cm_now_ms());

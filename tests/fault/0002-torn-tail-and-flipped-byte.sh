@@ -10,7 +10,9 @@ seg="$T/data/topics/torn/0/00000000000000000000.log"
 
 step "1000 records, then one more batch that will be damaged"
 "$BIN/kclient" produce -b "$BROKER" -t torn -n 1000 >/dev/null
+broker_stop # a clean stop trims the preallocated space: the file is the log
 good=$(stat -c %s "$seg")
+broker_start
 "$BIN/kclient" produce -b "$BROKER" -t torn -n 1 --start 1000 >/dev/null
 broker_stop
 size=$(stat -c %s "$seg")
