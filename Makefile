@@ -136,7 +136,10 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@deploy/run-local.sh
+	@deploy/run-local.sh $(CURDIR)/$(BIN)
+
+stop:
+	@deploy/stop-local.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -4,18 +4,13 @@
 
 #include "cm_config.h"
 
-#define STR(f, def, help)                                                                          \
-    {                                                                                              \
-#f, CM_OPT_STR, def, 0, 0, offsetof(bk_config_t, f), help                                  \
-    }
-#define INT(f, def, lo, hi, help)                                                                  \
-    {                                                                                              \
-#f, CM_OPT_INT, def, lo, hi, offsetof(bk_config_t, f), help                                \
-    }
-#define BOOL(f, def, help)                                                                         \
-    {                                                                                              \
-#f, CM_OPT_BOOL, def, 0, 0, offsetof(bk_config_t, f), help                                 \
-    }
+/* clang-format off */
+#define STR(f, def, help) { #f, CM_OPT_STR, def, 0, 0, offsetof(bk_config_t, f), help }
+#define INT(f, def, lo, hi, help) { #f, CM_OPT_INT, def, lo, hi, offsetof(bk_config_t, f), help }
+#define BOOL(f, def, help) { #f, CM_OPT_BOOL, def, 0, 0, offsetof(bk_config_t, f), help }
+#define TOPIC(f, def, lo, hi, help)                                                                \
+    { #f, CM_OPT_INT, def, lo, hi, offsetof(bk_config_t, topic_defaults.f), help }
+/* clang-format on */
 
 static const cm_opt_t bk_config__opts[] = {
     STR(listen, "127.0.0.1:19092", "Kafka protocol listener (host:port)"),
@@ -52,15 +47,15 @@ static const cm_opt_t bk_config__opts[] = {
          "(lowest ack latency); false: the flusher thread always does"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
 
-    INT(retention_ms, "604800000", -1, INT64_MAX,
-        "topic default: delete segments older than this (-1: never)"),
-    INT(retention_bytes, "-1", -1, INT64_MAX,
-        "topic default: delete old segments beyond this size per partition (-1: never)"),
-    INT(segment_bytes, "1073741824", 14, 2147483647, "topic default: roll segments at this size"),
-    INT(segment_ms, "604800000", 1, INT64_MAX, "topic default: roll segments at this age"),
-    INT(flush_ms, "0", 0, INT64_MAX,
-        "topic default: 0 = fsync before every ack; N = fsync every N ms (a loss window)"),
-    INT(max_message_bytes, "1048588", 0, 1073741824, "topic default: largest record batch"),
+    TOPIC(retention_ms, "604800000", -1, INT64_MAX,
+          "topic default: delete segments older than this (-1: never)"),
+    TOPIC(retention_bytes, "-1", -1, INT64_MAX,
+          "topic default: delete old segments beyond this size per partition (-1: never)"),
+    TOPIC(segment_bytes, "1073741824", 14, 2147483647, "topic default: roll segments at this size"),
+    TOPIC(segment_ms, "604800000", 1, INT64_MAX, "topic default: roll segments at this age"),
+    TOPIC(flush_ms, "0", 0, INT64_MAX,
+          "topic default: 0 = fsync before every ack; N = fsync every N ms (a loss window)"),
+    TOPIC(max_message_bytes, "1048588", 0, 1073741824, "topic default: largest record batch"),
 };
 
 static const cm_config_spec_t bk_config__spec = {

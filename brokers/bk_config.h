@@ -8,6 +8,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/**
+ * The values of a topic's configs (keys, bounds and docs in bk_tconfig.h). The broker's
+ * defaults are one of these, and each topic holds its own copy.
+ */
+typedef struct bk_tconfig {
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t flush_ms;
+    int64_t max_message_bytes;
+    uint32_t set; /* bit i: key i was set explicitly on this topic */
+} bk_tconfig_t;
+
 typedef struct bk_config {
     char *listen;            /* Kafka listener, host:port */
     char *advertised_host;   /* host clients are told to connect to ("" = listen host) */
@@ -38,12 +52,7 @@ typedef struct bk_config {
     int64_t retention_check_ms;
 
     /* Topic config defaults (each topic may override them). */
-    int64_t retention_ms;
-    int64_t retention_bytes;
-    int64_t segment_bytes;
-    int64_t segment_ms;
-    int64_t flush_ms;
-    int64_t max_message_bytes;
+    bk_tconfig_t topic_defaults;
 } bk_config_t;
 
 /**

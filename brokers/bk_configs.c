@@ -251,38 +251,59 @@ static int16_t bk_configs__alter(bk_req_t *req, int8_t type, cm_kstr_t name, boo
     return CM_KERR_INVALID_REQUEST;
 }
 
+/*
+ * One resource of either alter API: `ch` holds its `n` changes in the common form. Fills
+ * the resource's answer (error code and message). Returns -1 when the arena is exhausted.
+ */
+static int bk_configs__alter_resource(bk_req_t *req, int8_t type, cm_kstr_t name, bool replace,
+                                      const bk_configs__change_t *ch, int32_t n, bool validate_only,
+                                      int16_t *err, cm_kstr_t *err_msg)
+{
+    if (ch == NULL)
+        return -1;
+    char msg[256] = "";
+    *err = bk_configs__alter(req, type, name, replace, ch, n, validate_only, msg, sizeof(msg));
+    *err_msg = bk_req_msg(req, msg);
+    return 0;
+}
+
+/* An array for `n` changes (at least one element) from the request's arena. */
+static bk_configs__change_t *bk_configs__changes(bk_req_t *req, int32_t n)
+{
+    return cm_arena_calloc(&req->resp->arena, (size_t)(n > 0 ? n : 1),
+                           sizeof(bk_configs__change_t));
+}
+
 int bk_handle_alter_configs(bk_req_t *req)
 {
     int16_t v = req->hdr.api_version;
-    cm_arena_t *a = &req->resp->arena;
     cm_alter_configs_req_t r;
-    if (cm_alter_configs_req_decode(&req->body, v, a, &r) != 0)
+    if (cm_alter_configs_req_decode(&req->body, v, &req->resp->arena, &r) != 0)
         return BK_CLOSE;
     cm_alter_configs_resp_t resp;
     cm_alter_configs_resp_init(&resp);
     int32_t n = r.resources_n > 0 ? r.resources_n : 0;
-    resp.responses = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.responses));
+    resp.responses =
+        cm_arena_calloc(&req->resp->arena, (size_t)(n ? n : 1), sizeof(*resp.responses));
     if (resp.responses == NULL)
         return BK_CLOSE;
     resp.responses_n = n;
     for (int32_t i = 0; i < n; i++) {
-        cm_alter_configs_req_resource_t *res = &r.resources[i];
+        const cm_alter_configs_req_resource_t *in = &r.resources[i];
         cm_alter_configs_resp_resource_response_t *out = &resp.responses[i];
         cm_alter_configs_resp_resource_response_init(out);
-        out->resource_type = res->resource_type;
-        out->resource_name = res->resource_name;
-        int32_t nc = res->configs_n > 0 ? res->configs_n : 0;
-        bk_configs__change_t *ch = cm_arena_calloc(a, (size_t)(nc ? nc : 1), sizeof(*ch));
-        if (ch == NULL)
-            return BK_CLOSE;
-        for (int32_t j = 0; j < nc; j++)
+        out->resource_type = in->resource_type;
+        out->resource_name = in->resource_name;
+        /* The legacy API replaces the whole set; a null value removes a key. */
+        bk_configs__change_t *ch = bk_configs__changes(req, in->configs_n);
+        for (int32_t j = 0; ch != NULL && j < in->configs_n; j++)
             ch[j] =
-                (bk_configs__change_t){ res->configs[j].name, res->configs[j].value,
-                                        res->configs[j].value.len < 0 ? BK_OP_DELETE : BK_OP_SET };
-        char msg[256] = "";
-        out->error_code = bk_configs__alter(req, res->resource_type, res->resource_name, true, ch,
-                                            nc, r.validate_only, msg, sizeof(msg));
-        out->error_message = bk_req_msg(req, msg);
+                (bk_configs__change_t){ in->configs[j].name, in->configs[j].value,
+                                        in->configs[j].value.len < 0 ? BK_OP_DELETE : BK_OP_SET };
+        if (bk_configs__alter_resource(req, in->resource_type, in->resource_name, true, ch,
+                                       in->configs_n > 0 ? in->configs_n : 0, r.validate_only,
+                                       &out->error_code, &out->error_message) != 0)
+            return BK_CLOSE;
     }
     cm_alter_configs_resp_encode(&req->resp->w, v, &resp);
     return BK_DONE;
@@ -291,35 +312,32 @@ int bk_handle_alter_configs(bk_req_t *req)
 int bk_handle_incremental_alter_configs(bk_req_t *req)
 {
     int16_t v = req->hdr.api_version;
-    cm_arena_t *a = &req->resp->arena;
     cm_incremental_alter_configs_req_t r;
-    if (cm_incremental_alter_configs_req_decode(&req->body, v, a, &r) != 0)
+    if (cm_incremental_alter_configs_req_decode(&req->body, v, &req->resp->arena, &r) != 0)
         return BK_CLOSE;
     cm_incremental_alter_configs_resp_t resp;
     cm_incremental_alter_configs_resp_init(&resp);
     int32_t n = r.resources_n > 0 ? r.resources_n : 0;
-    resp.responses = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.responses));
+    resp.responses =
+        cm_arena_calloc(&req->resp->arena, (size_t)(n ? n : 1), sizeof(*resp.responses));
     if (resp.responses == NULL)
         return BK_CLOSE;
     resp.responses_n = n;
     for (int32_t i = 0; i < n; i++) {
-        cm_incremental_alter_configs_req_alter_configs_resource_t *res = &r.resources[i];
+        const cm_incremental_alter_configs_req_alter_configs_resource_t *in = &r.resources[i];
         cm_incremental_alter_configs_resp_alter_configs_resource_response_t *out =
             &resp.responses[i];
         cm_incremental_alter_configs_resp_alter_configs_resource_response_init(out);
-        out->resource_type = res->resource_type;
-        out->resource_name = res->resource_name;
-        int32_t nc = res->configs_n > 0 ? res->configs_n : 0;
-        bk_configs__change_t *ch = cm_arena_calloc(a, (size_t)(nc ? nc : 1), sizeof(*ch));
-        if (ch == NULL)
+        out->resource_type = in->resource_type;
+        out->resource_name = in->resource_name;
+        bk_configs__change_t *ch = bk_configs__changes(req, in->configs_n);
+        for (int32_t j = 0; ch != NULL && j < in->configs_n; j++)
+            ch[j] = (bk_configs__change_t){ in->configs[j].name, in->configs[j].value,
+                                            in->configs[j].config_operation };
+        if (bk_configs__alter_resource(req, in->resource_type, in->resource_name, false, ch,
+                                       in->configs_n > 0 ? in->configs_n : 0, r.validate_only,
+                                       &out->error_code, &out->error_message) != 0)
             return BK_CLOSE;
-        for (int32_t j = 0; j < nc; j++)
-            ch[j] = (bk_configs__change_t){ res->configs[j].name, res->configs[j].value,
-                                            res->configs[j].config_operation };
-        char msg[256] = "";
-        out->error_code = bk_configs__alter(req, res->resource_type, res->resource_name, false, ch,
-                                            nc, r.validate_only, msg, sizeof(msg));
-        out->error_message = bk_req_msg(req, msg);
     }
     cm_incremental_alter_configs_resp_encode(&req->resp->w, v, &resp);
     return BK_DONE;

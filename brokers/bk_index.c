@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cm_err.h"
+#include "cm_fs.h"
 #include "cm_kbuf.h"
 
 void bk_index_init(bk_index_t *ix, size_t esize)
@@ -90,49 +91,56 @@ int64_t bk_index_ts(const bk_index_t *ix, size_t i)
     return (int64_t)cm_be64(ix->data + i * ix->esize);
 }
 
-uint32_t bk_index_lookup_offset(const bk_index_t *ix, uint32_t rel, uint32_t *found_rel)
+static int64_t bk_index__rel_key(const bk_index_t *ix, size_t i)
 {
-    /* Bisect for the last entry <= rel: O(log n) over the mapped or in-memory entries. */
+    return bk_index_rel(ix, i);
+}
+
+static int64_t bk_index__pos_key(const bk_index_t *ix, size_t i)
+{
+    return bk_index_pos(ix, i);
+}
+
+static int64_t bk_index__ts_key(const bk_index_t *ix, size_t i)
+{
+    return bk_index_ts(ix, i);
+}
+
+/* How many leading entries have key <= limit (keys are sorted): bisection, O(log n) over
+ * the mapped or in-memory entries. */
+static size_t bk_index__count_le(const bk_index_t *ix,
+                                 int64_t (*key)(const bk_index_t *ix, size_t i), int64_t limit)
+{
     size_t lo = 0, hi = ix->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (bk_index_rel(ix, mid) <= rel)
+        if (key(ix, mid) <= limit)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo == 0) {
-        *found_rel = 0;
-        return 0;
-    }
-    *found_rel = bk_index_rel(ix, lo - 1);
-    return bk_index_pos(ix, lo - 1);
+    return lo;
+}
+
+uint32_t bk_index_lookup_offset(const bk_index_t *ix, uint32_t rel, uint32_t *found_rel)
+{
+    size_t n = bk_index__count_le(ix, bk_index__rel_key, rel);
+    *found_rel = n ? bk_index_rel(ix, n - 1) : 0;
+    return n ? bk_index_pos(ix, n - 1) : 0;
 }
 
 uint32_t bk_index_lookup_pos(const bk_index_t *ix, uint32_t pos)
 {
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (bk_index_pos(ix, mid) <= pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? 0 : bk_index_pos(ix, lo - 1);
+    size_t n = bk_index__count_le(ix, bk_index__pos_key, pos);
+    return n ? bk_index_pos(ix, n - 1) : 0;
 }
 
 uint32_t bk_index_lookup_time(const bk_index_t *ix, int64_t ts)
 {
-    size_t lo = 0, hi = ix->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (bk_index_ts(ix, mid) < ts)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? 0 : bk_index_rel(ix, lo - 1);
+    if (ts == INT64_MIN)
+        return 0;
+    size_t n = bk_index__count_le(ix, bk_index__ts_key, ts - 1); /* strictly below ts */
+    return n ? bk_index_rel(ix, n - 1) : 0;
 }
 
 int bk_index_load(bk_index_t *ix, const char *path, size_t esize)
@@ -177,14 +185,8 @@ int bk_index_load(bk_index_t *ix, const char *path, size_t esize)
 
 int bk_index_write(const bk_index_t *ix, int fd)
 {
-    size_t len = ix->n * ix->esize, done = 0;
-    while (done < len) {
-        ssize_t w = pwrite(fd, ix->data + done, len - done, (off_t)done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return CM_EIO;
-        done += (size_t)w;
-    }
-    return ftruncate(fd, (off_t)len) == 0 ? CM_OK : CM_EIO;
+    size_t len = ix->n * ix->esize;
+    if (cm_fs_pwrite_all(fd, ix->data, len, 0) != 0 || ftruncate(fd, (off_t)len) != 0)
+        return CM_EIO;
+    return CM_OK;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cm_err.h"
+#include "cm_fs.h"
 #include "cm_log.h"
 
 #define BK_SEGMENT__SCAN_CHUNK (1 << 20)
@@ -98,23 +99,6 @@ int bk_segment_open(const char *dir, int64_t base, bk_segment_t **out)
     return CM_OK;
 }
 
-/* Reads exactly `len` bytes at `pos`; returns bytes read (short only at end of file). */
-static ssize_t bk_segment__pread(int fd, void *buf, size_t len, int64_t pos)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(pos + (int64_t)got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Adds the index entries due before a batch of `len` bytes at `pos` with base `base`. */
 static void bk_segment__index(bk_segment_t *s, int64_t pos, int64_t len, const cm_batch_hdr_t *h,
                               int64_t interval)
@@ -181,22 +165,15 @@ int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const c
         abort();
     }
     bk_segment__prealloc(s, len, prealloc);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = pwrite(s->fd, batch + done, len - done, (off_t)(s->size + (int64_t)done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            /* Leave no torn batch behind: the log ends at the last whole batch. */
-            s->alloc_end = s->size;
-            if (ftruncate(s->fd, (off_t)s->size) != 0)
-                cm_log_error("cannot cut back a failed write", "path=%s errno=%s", s->path,
-                             strerror(errno));
-            cm_log_error("segment write failed", "path=%s errno=%s", s->path, strerror(e));
-            return CM_EIO;
-        }
-        done += (size_t)w;
+    if (cm_fs_pwrite_all(s->fd, batch, len, s->size) != 0) {
+        int e = errno;
+        /* Leave no torn batch behind: the log ends at the last whole batch. */
+        s->alloc_end = s->size;
+        if (ftruncate(s->fd, (off_t)s->size) != 0)
+            cm_log_error("cannot cut back a failed write", "path=%s errno=%s", s->path,
+                         strerror(errno));
+        cm_log_error("segment write failed", "path=%s errno=%s", s->path, strerror(e));
+        return CM_EIO;
     }
     bk_segment__index(s, s->size, (int64_t)len, h, index_interval);
     bk_segment__account(s, (int64_t)len, h);
@@ -254,7 +231,7 @@ static int bk_segment__walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segm
     while (pos + CM_BATCH_HEADER_SIZE <= limit) {
         if (pos < buf_pos || pos + CM_BATCH_HEADER_SIZE > buf_pos + buf_len) {
             buf_pos = pos;
-            buf_len = bk_segment__pread(s->fd, buf, sizeof(buf), pos);
+            buf_len = cm_fs_pread_full(s->fd, buf, sizeof(buf), pos);
             if (buf_len < CM_BATCH_HEADER_SIZE)
                 return buf_len < 0 ? CM_EIO : CM_ECORRUPT;
         }
@@ -368,7 +345,7 @@ static int bk_segment__time_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
     if (batch == NULL)
         abort();
     int rc = 1;
-    if (bk_segment__pread(c->s->fd, batch, len, pos) != (ssize_t)len)
+    if (cm_fs_pread_full(c->s->fd, batch, len, pos) != (ssize_t)len)
         rc = CM_EIO;
     else if (bk_segment__first_at_time(batch, h, c->ts, &c->offset, &c->found_ts) != CM_OK)
         rc = CM_ECORRUPT;
@@ -466,7 +443,7 @@ static ssize_t bk_segment__window_get(bk_segment__window_t *w, int fd, int64_t f
     }
     int64_t left = file_size - at;
     size_t want = left < (int64_t)w->cap ? (size_t)left : w->cap;
-    ssize_t got = bk_segment__pread(fd, w->buf, want, at);
+    ssize_t got = cm_fs_pread_full(fd, w->buf, want, at);
     if (got < 0)
         return -1;
     w->pos = at;
@@ -480,7 +457,7 @@ static int bk_segment__all_zero(int fd, int64_t from, int64_t to)
     uint8_t buf[65536];
     while (from < to) {
         size_t want = to - from < (int64_t)sizeof(buf) ? (size_t)(to - from) : sizeof(buf);
-        ssize_t got = bk_segment__pread(fd, buf, want, from);
+        ssize_t got = cm_fs_pread_full(fd, buf, want, from);
         if (got <= 0)
             return got < 0 ? -1 : 0;
         for (ssize_t i = 0; i < got; i++)

@@ -8,11 +8,10 @@
 
 #include "cm_kproto.h"
 
-#define KEY(name, ctype, lo, hi, field, doc)                                                       \
-    {                                                                                              \
-        name, ctype, lo, hi, offsetof(bk_tconfig_t, field), offsetof(bk_config_t, field), NULL,    \
-            doc                                                                                    \
-    }
+/* clang-format off */
+#define KEY(name, ctype, lo, hi, field, doc) \
+    { name, ctype, lo, hi, offsetof(bk_tconfig_t, field), NULL, doc }
+/* clang-format on */
 
 const bk_tconfig_key_t bk_tconfig_keys[] = {
     KEY("retention.ms", BK_CTYPE_LONG, -1, INT64_MAX, retention_ms,
@@ -28,7 +27,7 @@ const bk_tconfig_key_t bk_tconfig_keys[] = {
         "waiting; a machine crash can lose the last N ms of acknowledged records."),
     KEY("max.message.bytes", BK_CTYPE_INT, 0, 1073741824, max_message_bytes,
         "The largest record batch the topic accepts."),
-    { "cleanup.policy", BK_CTYPE_LIST, 0, 0, -1, -1, "delete",
+    { "cleanup.policy", BK_CTYPE_LIST, 0, 0, -1, "delete",
       "Old segments are deleted by retention; compaction is not offered." },
 };
 
@@ -49,16 +48,15 @@ static uint32_t bk_tconfig__bit(const bk_tconfig_key_t *k)
 
 void bk_tconfig_init(bk_tconfig_t *tc, const bk_config_t *cfg)
 {
-    memset(tc, 0, sizeof(*tc));
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++)
-        bk_tconfig_reset(tc, &bk_tconfig_keys[i], cfg);
+    *tc = cfg->topic_defaults;
+    tc->set = 0;
 }
 
 void bk_tconfig_reset(bk_tconfig_t *tc, const bk_tconfig_key_t *k, const bk_config_t *cfg)
 {
     if (k->offset >= 0)
         *(int64_t *)((char *)tc + k->offset) =
-            *(const int64_t *)((const char *)cfg + k->def_offset);
+            *(const int64_t *)((const char *)&cfg->topic_defaults + k->offset);
     tc->set &= ~bk_tconfig__bit(k);
 }
 
@@ -116,5 +114,5 @@ void bk_tconfig_default(const bk_tconfig_key_t *k, const bk_config_t *cfg, char 
     if (k->offset < 0)
         snprintf(buf, cap, "%s", k->fixed);
     else
-        snprintf(buf, cap, "%" PRId64, *(const int64_t *)((const char *)cfg + k->def_offset));
+        bk_tconfig_value(&cfg->topic_defaults, k, buf, cap);
 }

@@ -22,16 +22,6 @@
 #include "bk_config.h"
 #include "cm_kbuf.h"
 
-typedef struct bk_tconfig {
-    int64_t retention_ms;
-    int64_t retention_bytes;
-    int64_t segment_bytes;
-    int64_t segment_ms;
-    int64_t flush_ms;
-    int64_t max_message_bytes;
-    uint32_t set; /* bit i: key i was set explicitly on this topic */
-} bk_tconfig_t;
-
 /** DescribeConfigs config_type values (KIP-569). */
 enum { BK_CTYPE_STRING = 2, BK_CTYPE_INT = 3, BK_CTYPE_LONG = 5, BK_CTYPE_LIST = 7 };
 
@@ -40,9 +30,8 @@ typedef struct bk_tconfig_key {
     int ctype; /* BK_CTYPE_* */
     int64_t min;
     int64_t max;
-    ptrdiff_t offset;     /* field in bk_tconfig_t, -1 for fixed-value keys */
-    ptrdiff_t def_offset; /* default in bk_config_t, -1 for fixed-value keys */
-    const char *fixed;    /* the only value of a fixed-value key */
+    ptrdiff_t offset;  /* field in bk_tconfig_t, -1 for fixed-value keys */
+    const char *fixed; /* the only value of a fixed-value key */
     const char *doc;
 } bk_tconfig_key_t;
 

@@ -43,6 +43,41 @@ int cm_fs_sync_dir(const char *path)
     return rc;
 }
 
+int cm_fs_pwrite_all(int fd, const void *buf, size_t len, int64_t off)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = pwrite(fd, p, len, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += w;
+        off += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+long cm_fs_pread_full(int fd, void *buf, size_t len, int64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (long)got;
+}
+
 int cm_fs_write_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[4096], dir[4096];
@@ -51,18 +86,7 @@ int cm_fs_write_atomic(const char *path, const void *data, size_t len)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return CM_EIO;
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto out_unlink;
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0)
+    if (cm_fs_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0)
         goto out_unlink;
     close(fd);
     fd = -1;

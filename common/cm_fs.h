@@ -7,6 +7,7 @@
 #define CM_FS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /** Creates `path` and missing parents with mode 0755. Returns 0 or CM_EIO (errno set). */
 int cm_fs_mkdirs(const char *path);
@@ -25,6 +26,15 @@ int cm_fs_write_atomic(const char *path, const void *data, size_t len);
  * Returns 0, CM_ENOENT, CM_ELIMIT (bigger than max) or CM_EIO.
  */
 int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len);
+
+/** Writes all `len` bytes at `off`, retrying short writes and EINTR. 0, or -1 (errno). */
+int cm_fs_pwrite_all(int fd, const void *buf, size_t len, int64_t off);
+
+/**
+ * Reads `len` bytes at `off`, retrying short reads and EINTR. Returns the bytes read (fewer
+ * only at the end of the file), or -1 (errno).
+ */
+long cm_fs_pread_full(int fd, void *buf, size_t len, int64_t off);
 
 /** Removes `path` and everything under it. Missing is not an error. */
 int cm_fs_remove_tree(const char *path);

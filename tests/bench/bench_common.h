@@ -38,6 +38,7 @@ typedef struct bench_opts {
     int seconds;        /* latency: how long */
     int server_pid;     /* for server_rss_kb; 0 to skip */
     int partitions;     /* systems with partitions: how many to spread over */
+    const char *label;  /* overrides the system name in the report */
 } bench_opts_t;
 
 static inline void bench_usage(const char *prog, const char *defaults_addr)
@@ -51,7 +52,8 @@ static inline void bench_usage(const char *prog, const char *defaults_addr)
             "  --rate N             latency test: records per second (default 2000)\n"
             "  --seconds N          latency test: duration (default 10)\n"
             "  --partitions N       partitions, where the system has them (default 1)\n"
-            "  --server-pid PID     report the server's resident memory\n",
+            "  --server-pid PID     report the server's resident memory\n"
+            "  --label NAME         system name to report (default: the program's)\n",
             prog, defaults_addr);
 }
 
@@ -77,6 +79,7 @@ static inline void bench_parse(int argc, char **argv, const char *default_addr, 
         { "seconds", required_argument, 0, 'd' },
         { "server-pid", required_argument, 0, 'p' },
         { "partitions", required_argument, 0, 'P' },
+        { "label", required_argument, 0, 'L' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -109,6 +112,9 @@ static inline void bench_parse(int argc, char **argv, const char *default_addr, 
             break;
         case 'P':
             o->partitions = atoi(optarg);
+            break;
+        case 'L':
+            o->label = optarg;
             break;
         default:
             bench_usage(argv[0], default_addr);
@@ -204,7 +210,7 @@ static inline void bench_report(const char *system, const bench_opts_t *o, long 
     double rps = seconds > 0 ? (double)records / seconds : 0;
     double mbps = rps * o->size / 1e6;
     printf("system=%s test=%s records=%ld size=%d seconds=%.3f rec_per_s=%.0f mb_per_s=%.1f",
-           system, o->test, records, o->size, seconds, rps, mbps);
+           o->label ? o->label : system, o->test, records, o->size, seconds, rps, mbps);
     if (lat != NULL && lat->n > 0) {
         double p50 = bench_lat_quantile_us(lat, 0.50), p99 = bench_lat_quantile_us(lat, 0.99);
         double p999 = bench_lat_quantile_us(lat, 0.999);

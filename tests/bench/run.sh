@@ -17,7 +17,7 @@ RATE=${RATE:-2000}
 DURATION=${DURATION:-10}
 PARTITIONS=${PARTITIONS:-6}
 REPEAT=${REPEAT:-3}
-ONLY=${ONLY:-"disk streamd nats redis tmpfs"}
+ONLY=${ONLY:-"disk streamd tmpfs nats redis"}
 out="$top/$build/bench"
 work="$out/work"
 rm -rf "$work"
@@ -43,11 +43,17 @@ echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "# disk: $(df -T "$work" | awk 'NR==2 {print $1, $2}'), data under $work"
 echo "# workload: $RECORDS records of 100 bytes; latency at $RATE records/s for ${DURATION} s, one in flight"
 
-if want disk; then
-    run "$BIN/bench-fsync" --test latency --target "$work" --rate "$RATE" --seconds "$DURATION"
-fi
+# The disk's own write+fdatasync latency, measured right before each system's latency test.
+disk_probe() {
+    want disk || return 0
+    run "$BIN/bench-fsync" --test latency --target "$work" --rate "$RATE" --seconds "$DURATION" \
+        --label "disk-before-$1"
+}
 
-# streamd: start a broker on data directory $1, create the topic, run the three tests.
+# Each system: latency first, on a fresh server and a quiet disk (no writeback of earlier
+# throughput runs competing with its fsyncs), then produce, then consume.
+
+# streamd: start a broker on data directory $1, create the topics, run the tests.
 streamd_run() {
     local data=$1 label=$2 port aport
     port=$(free_port)
@@ -58,8 +64,10 @@ streamd_run() {
     for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$aport/readyz" >/dev/null && break; sleep 0.05; done
     "$BIN/kadmin" -b "127.0.0.1:$port" create bench "$PARTITIONS" >/dev/null
     "$BIN/kadmin" -b "127.0.0.1:$port" create latency "$PARTITIONS" >/dev/null
-    local common=(--addr "127.0.0.1:$port" --partitions "$PARTITIONS" --server-pid "$BROKER_PID")
-    if [ "$label" = disk ]; then
+    local common=(--addr "127.0.0.1:$port" --partitions "$PARTITIONS" --server-pid "$BROKER_PID" --label "$label")
+    if [ "$label" = streamd ]; then disk_probe streamd; fi
+    run "$BIN/bench-kafka" --test latency --target latency --rate "$RATE" --seconds "$DURATION" "${common[@]}"
+    if [ "$label" = streamd ]; then
         for _ in $(seq "$REPEAT"); do
             run "$BIN/bench-kafka" --test produce --target bench --records "$RECORDS" "${common[@]}"
         done
@@ -67,48 +75,39 @@ streamd_run() {
             run "$BIN/bench-kafka" --test consume --target bench --records "$RECORDS" "${common[@]}"
         done
     fi
-    run "$BIN/bench-kafka" --test latency --target latency --rate "$RATE" --seconds "$DURATION" "${common[@]}" \
-        | sed "s/^system=streamd/system=streamd$([ "$label" = tmpfs ] && echo '-tmpfs')/"
     kill "$BROKER_PID"
     wait "$BROKER_PID" || true
     BROKER_PID=
 }
 
 if want streamd; then
-    streamd_run "$work/streamd" disk
+    streamd_run "$work/streamd" streamd
 fi
 if want tmpfs && [ -d /dev/shm ]; then
     # Diagnostic only: fsync is free on tmpfs, so this shows the broker's own path.
     shm=$(mktemp -d /dev/shm/streamd-bench-XXXXXX)
-    streamd_run "$shm" tmpfs
+    streamd_run "$shm" streamd-tmpfs
     rm -rf "$shm"
 fi
-if want nats; then
+# A peer: start it with peer_start_$1, run the tests with bench-$1, stop it.
+peer_run() {
+    local name=$1 port pid
     port=$(free_port)
-    peer_start_nats "$work/nats" "$port" >/dev/null
+    "peer_start_$name" "$work/$name" "$port" >/dev/null
     pid=$PEER_PID
+    disk_probe "$name"
+    run "$BIN/bench-$name" --test latency --target latency --addr "127.0.0.1:$port" --rate "$RATE" \
+        --seconds "$DURATION" --server-pid "$pid"
     for t in produce consume; do
         for _ in $(seq "$REPEAT"); do
-            run "$BIN/bench-nats" --test $t --addr "127.0.0.1:$port" --records "$RECORDS" --server-pid "$pid"
+            run "$BIN/bench-$name" --test $t --addr "127.0.0.1:$port" --records "$RECORDS" --server-pid "$pid"
         done
     done
-    run "$BIN/bench-nats" --test latency --target latency --addr "127.0.0.1:$port" --rate "$RATE" \
-        --seconds "$DURATION" --server-pid "$pid"
     peer_stop "$pid"
-fi
-if want redis; then
-    port=$(free_port)
-    peer_start_redis "$work/redis" "$port" >/dev/null
-    pid=$PEER_PID
-    for t in produce consume; do
-        for _ in $(seq "$REPEAT"); do
-            run "$BIN/bench-redis" --test $t --addr "127.0.0.1:$port" --records "$RECORDS" --server-pid "$pid"
-        done
-    done
-    run "$BIN/bench-redis" --test latency --target latency --addr "127.0.0.1:$port" --rate "$RATE" \
-        --seconds "$DURATION" --server-pid "$pid"
-    peer_stop "$pid"
-fi
+}
+
+if want nats; then peer_run nats; fi
+if want redis; then peer_run redis; fi
 
 echo
 echo "| system | test | records/s (median) | range | MB/s | p50 µs | p99 µs | p99.9 µs | max µs | server RSS KiB |"

@@ -293,12 +293,12 @@ static void env_init(env_t *e)
 {
     memset(e, 0, sizeof(*e));
     e->b.cfg.index_interval_bytes = 1024;
-    e->b.cfg.retention_ms = -1;
-    e->b.cfg.retention_bytes = -1;
-    e->b.cfg.segment_bytes = 8192;
-    e->b.cfg.segment_ms = 3600000;
-    e->b.cfg.flush_ms = 0;
-    e->b.cfg.max_message_bytes = 1 << 20;
+    e->b.cfg.topic_defaults.retention_ms = -1;
+    e->b.cfg.topic_defaults.retention_bytes = -1;
+    e->b.cfg.topic_defaults.segment_bytes = 8192;
+    e->b.cfg.topic_defaults.segment_ms = 3600000;
+    e->b.cfg.topic_defaults.flush_ms = 0;
+    e->b.cfg.topic_defaults.max_message_bytes = 1 << 20;
     bk_tconfig_init(&e->tc, &e->b.cfg);
     e->b.flusher = bk_flusher_start(&e->b);
 }
