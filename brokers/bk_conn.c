@@ -15,7 +15,7 @@
 #include "cm_log.h"
 #include "cm_time.h"
 
-#define BK_CONN__RBUF_MIN (64 * 1024)
+#define BK_CONN__RBUF_MIN (16 * 1024)
 #define BK_CONN__IOV_MAX  64
 
 /*
@@ -309,7 +309,14 @@ static void bk_conn__process(bk_conn_t *c)
     bk_conn__update_events(c);
 }
 
-/* Makes room for the next read: the whole pending frame, or at least 64 KiB. */
+/* True when the buffer holds at least one whole unprocessed request frame. */
+static bool bk_conn__has_frame(const bk_conn_t *c)
+{
+    size_t avail = c->rlen - c->rpos;
+    return avail >= 4 && avail - 4 >= (size_t)cm_be32(c->rbuf + c->rpos);
+}
+
+/* Makes room for the next read: the whole pending frame, or at least 16 KiB. */
 static void bk_conn__reserve(bk_conn_t *c)
 {
     size_t want = c->rlen + BK_CONN__RBUF_MIN;
@@ -354,7 +361,9 @@ static void bk_conn__on_io(bk_io_t *io, uint32_t events)
             ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
             if (n > 0) {
                 c->rlen += (size_t)n;
-                if (c->rlen < c->rcap)
+                /* Stop once a whole request is buffered: it is processed before more is
+                 * read, so the buffer never holds more than one request and a read ahead. */
+                if (c->rlen < c->rcap || bk_conn__has_frame(c))
                     break;
                 continue;
             }
