@@ -6,7 +6,8 @@
 #
 # Groups:
 #   build  compilers and libraries to build every daemon and tool
-#   test   what `make test` drives: real Kafka clients (kcat, librdkafka), sanitizer runtime
+#   test   what `make test` drives: real Kafka clients (kcat, librdkafka; kafkajs through
+#          Node.js), curl, python3
 #   bench  peers measured beside us by `make bench`: NATS JetStream, Redis Streams
 set -euo pipefail
 
@@ -21,6 +22,13 @@ want=()
 for g in "$@"; do
     [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2; }
     for p in ${group[$g]}; do want+=("$p"); done
+done
+
+# kafkajs runs on Node.js: the machine's own when it has one, else Debian's.
+for g in "$@"; do
+    if [ "$g" = test ] && ! command -v node >/dev/null 2>&1; then
+        want+=(nodejs npm)
+    fi
 done
 
 missing=()
