@@ -30,7 +30,8 @@ typedef struct bk_broker {
     bk_flusher_t *flusher;
     bk_server_t *server;
 
-    cm_strmap_t topics; /* name -> bk_topic_t* */
+    cm_strmap_t topics;       /* name -> bk_topic_t* */
+    cm_strmap_t topics_by_id; /* 16-byte topic id -> bk_topic_t* */
     int64_t n_partitions;
 
     bk_metrics_t metrics;        /* counters are atomics: the flusher adds to some */

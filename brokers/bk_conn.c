@@ -1,6 +1,7 @@
 #include "bk_conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +143,9 @@ static void bk_conn__after_send(bk_conn_t *c)
     if (c->paused && !c->processing && !c->draining && c->inflight < inflight_max &&
         c->out_bytes < out_max) {
         c->paused = false;
-        bk_conn__process(c); /* frames buffered while paused */
+        /* Frames buffered while paused are handled from a timer, not here: this may run
+         * inside another request's handler (a completion), which must not nest. */
+        bk_timer_start(c->broker->loop, &c->resume, 0);
     }
     if (!c->closed)
         bk_conn__update_events(c);
@@ -156,6 +159,14 @@ void bk_resp_ready(bk_resp_t *r)
     bk_conn_t *c = r->conn;
     if (c == NULL || c->closed)
         return;
+    if (r->w.err) {
+        /* A frame that could not be encoded whole must not go out: the client would read
+         * garbage. Closing tells it to retry. */
+        cm_log_error("closing connection: a response could not be encoded", "peer=%s api_key=%d",
+                     c->peer, r->api_key);
+        bk_conn_close(c, "response too large");
+        return;
+    }
     c->out_bytes += cm_kw_total(&r->w) - r->frame_start;
     if (c->head == r) {
         if (bk_conn__send(c) != 0) {
@@ -166,19 +177,28 @@ void bk_resp_ready(bk_resp_t *r)
     }
 }
 
+static void bk_resp__release(bk_resp_t *r, int n);
+
 bk_resp_t *bk_resp_ref(bk_resp_t *r)
 {
     r->refs++;
     return r;
 }
 
-void bk_resp_unref(bk_resp_t *r)
+/* Drops `n` refs at once. */
+static void bk_resp__release(bk_resp_t *r, int n)
 {
-    if (--r->refs > 0)
+    r->refs -= n;
+    if (r->refs > 0)
         return;
     cm_kw_free(&r->w);
     cm_arena_free(&r->arena);
     free(r);
+}
+
+void bk_resp_unref(bk_resp_t *r)
+{
+    bk_resp__release(r, 1);
 }
 
 /* Creates the response slot for a request and queues it (not ready). */
@@ -187,12 +207,14 @@ static bk_resp_t *bk_conn__slot(bk_conn_t *c, const cm_kreq_hdr_t *h, size_t fra
     bk_resp_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         abort();
-    r->refs = 1;
+    r->refs = 1; /* the frame handler's; the queue takes its own */
     r->conn = c;
     r->api_key = h->api_key;
     r->api_version = h->api_version;
     r->start_us = cm_mono_us();
-    cm_kw_init(&r->w, (size_t)c->broker->cfg.fetch_response_bytes_max + (1 << 20));
+    /* Record data is spliced from files and only the framing is in memory, so the limit is
+     * the frame's: a first batch of a fetch may exceed the fetch's own limits (KIP-74). */
+    cm_kw_init(&r->w, INT32_MAX);
     /* Decoding a request may take a multiple of its size; responses draw on broker state
      * (topics, partitions), which the broker limits on its own. */
     size_t arena_max = 32 * frame_len + (64u << 20);
@@ -211,11 +233,10 @@ static void bk_conn__enqueue(bk_conn_t *c, bk_resp_t *r)
     c->inflight++;
 }
 
-/* Takes back the slot just queued for a request that gets no answer. */
+/* Takes back the slot just queued for a request that gets no answer; the caller releases
+ * the queue's ref. */
 static void bk_conn__drop_tail(bk_conn_t *c, bk_resp_t *r)
 {
-    if (c->closed)
-        return; /* closing already released every slot */
     c->tail = r->prev;
     if (c->tail)
         c->tail->next = NULL;
@@ -223,7 +244,6 @@ static void bk_conn__drop_tail(bk_conn_t *c, bk_resp_t *r)
         c->head = NULL;
     c->inflight--;
     r->conn = NULL;
-    bk_resp_unref(r);
 }
 
 /* Handles one complete frame. Returns -1 to close the connection. */
@@ -241,19 +261,23 @@ static int bk_conn__frame(bk_conn_t *c, uint8_t *frame, size_t len)
     bk_req_t req = {
         .conn = c, .b = c->broker, .hdr = h, .body = rd, .frame = frame, .frame_len = len, .resp = r
     };
-    /* The slot is queued first so that a handler completing it at once keeps the order. */
-    bk_conn__enqueue(c, r);
-    int rc = bk_dispatch(&req);
-    switch (rc) {
-    case BK_DONE:
+    /* The slot is queued first so that a handler completing it at once keeps the order.
+     * A ref of our own keeps it alive should the handler cause this connection to close
+     * (closing drops the queue's refs). */
+    bk_conn__enqueue(c, bk_resp_ref(r));
+    int rc = bk_dispatch(&req), refs = 1;
+    if (c->closed) {
+        rc = BK_CLOSE; /* closing released the queue's ref */
+    } else if (rc == BK_DONE) {
         bk_resp_ready(r);
-        return c->closed ? -1 : 0;
-    case BK_DEFER:
-        return 0; /* the handler holds its own ref and readies it later */
-    default:
+    } else if (rc != BK_DEFER) {
         bk_conn__drop_tail(c, r);
-        return rc == BK_NONE ? 0 : -1;
+        refs = 2;
     }
+    bk_resp__release(r, refs);
+    if (rc == BK_CLOSE || c->closed)
+        return -1;
+    return 0; /* BK_DEFER: the handler holds its own ref and readies the slot later */
 }
 
 static void bk_conn__process(bk_conn_t *c)
@@ -309,6 +333,15 @@ static void bk_conn__process(bk_conn_t *c)
     bk_conn__update_events(c);
 }
 
+/* True when the next frame's size field is already known to be out of bounds. */
+static bool bk_conn__bad_size(const bk_conn_t *c)
+{
+    if (c->rlen - c->rpos < 4)
+        return false;
+    int32_t size = (int32_t)cm_be32(c->rbuf + c->rpos);
+    return size < 8 || size > c->broker->cfg.request_bytes_max;
+}
+
 /* True when the buffer holds at least one whole unprocessed request frame. */
 static bool bk_conn__has_frame(const bk_conn_t *c)
 {
@@ -336,6 +369,13 @@ static void bk_conn__reserve(bk_conn_t *c)
     c->rcap = cap;
 }
 
+static void bk_conn__on_resume(bk_timer_t *t)
+{
+    bk_conn_t *c = (bk_conn_t *)((char *)t - offsetof(bk_conn_t, resume));
+    if (!c->closed && !c->paused)
+        bk_conn__process(c);
+}
+
 static void bk_conn__on_io(bk_io_t *io, uint32_t events)
 {
     bk_conn_t *c = (bk_conn_t *)io;
@@ -357,6 +397,9 @@ static void bk_conn__on_io(bk_io_t *io, uint32_t events)
     }
     if ((events & EPOLLIN) && !c->paused) {
         for (;;) {
+            /* A size out of bounds is refused before the buffer grows for it. */
+            if (bk_conn__bad_size(c))
+                break;
             bk_conn__reserve(c);
             ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
             if (n > 0) {
@@ -396,6 +439,7 @@ bk_conn_t *bk_conn_new(bk_server_t *srv, int fd, const char *peer)
     if (c->rbuf == NULL)
         abort();
     c->last_active_ms = cm_mono_ms();
+    bk_timer_init(&c->resume, bk_conn__on_resume);
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     if (bk_loop_add(c->broker->loop, &c->io, EPOLLIN) != 0) {
         free(c->rbuf);
@@ -410,6 +454,7 @@ void bk_conn_close(bk_conn_t *c, const char *why)
     if (c->closed)
         return;
     c->closed = true;
+    bk_timer_stop(c->broker->loop, &c->resume);
     cm_log_debug("connection closed", "peer=%s why=\"%s\"", c->peer, why);
     bk_loop_del(c->broker->loop, &c->io);
     close(c->io.fd);

@@ -60,7 +60,8 @@ struct bk_conn {
     size_t out_bytes;
     bool paused;
     bool processing;
-    bool draining; /* shutting down: answer what is queued, read nothing new */
+    bool draining;     /* shutting down: answer what is queued, read nothing new */
+    bk_timer_t resume; /* handles frames buffered while reading was paused */
     bool closed;
     int64_t last_active_ms;
     char peer[64];

@@ -18,6 +18,7 @@
 #include "bk_loop.h"
 #include "bk_topic.h"
 #include "cm_kmsg.h"
+#include "cm_log.h"
 #include "cm_time.h"
 
 #define BK_FETCH__SESSION_ID_NOT_FOUND 70
@@ -58,6 +59,11 @@ static int64_t bk_fetch__collect(bk_fetch_op_t *op, bool keep)
         bk_fetch__part_t *fp = &op->parts[i];
         if (fp->p == NULL || fp->out->error_code != 0)
             continue;
+        if (fp->p->deleted) {
+            /* The topic went away while the fetch waited. */
+            fp->out->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
         int64_t room = op->max_bytes - total;
         if (room > fp->max_bytes)
             room = fp->max_bytes;
@@ -164,6 +170,12 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
     int32_t n_topics = r->topics_n > 0 ? r->topics_n : 0, n = 0;
     for (int32_t i = 0; i < n_topics; i++)
         n += r->topics[i].partitions_n > 0 ? r->topics[i].partitions_n : 0;
+    /* More partitions than the broker can hold is not a consumer's fetch. */
+    if (n > req->b->cfg.partitions_total_max) {
+        cm_log_warn("closing connection: a fetch names more partitions than the broker holds",
+                    "peer=%s partitions=%d", req->conn->peer, n);
+        return -1;
+    }
     op->parts = calloc((size_t)(n ? n : 1), sizeof(*op->parts));
     op->out.responses =
         cm_arena_calloc(a, (size_t)(n_topics ? n_topics : 1), sizeof(*op->out.responses));
@@ -208,6 +220,27 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
     return 0;
 }
 
+static int bk_fetch__cmp_part(const void *a, const void *b)
+{
+    const bk_fetch__part_t *x = *(bk_fetch__part_t *const *)a, *y = *(bk_fetch__part_t *const *)b;
+    return (uintptr_t)x->p < (uintptr_t)y->p ? -1 : (uintptr_t)x->p > (uintptr_t)y->p;
+}
+
+/* Watches each distinct partition once, however often the request names it. */
+static void bk_fetch__watch_all(bk_fetch_op_t *op)
+{
+    bk_fetch__part_t **by_p = malloc((size_t)(op->n_parts ? op->n_parts : 1) * sizeof(*by_p));
+    if (by_p == NULL)
+        abort();
+    for (int32_t i = 0; i < op->n_parts; i++)
+        by_p[i] = &op->parts[i];
+    qsort(by_p, (size_t)op->n_parts, sizeof(*by_p), bk_fetch__cmp_part);
+    for (int32_t i = 0; i < op->n_parts; i++)
+        if (by_p[i]->p != NULL && (i == 0 || by_p[i]->p != by_p[i - 1]->p))
+            bk_partition_watch(by_p[i]->p, &by_p[i]->watch);
+    free(by_p);
+}
+
 void bk_fetch_release_all(bk_broker_t *b)
 {
     for (bk_fetch_op_t *op = b->fetches; op != NULL; op = op->next)
@@ -249,14 +282,12 @@ int bk_handle_fetch(bk_req_t *req)
         return BK_DEFER;
     }
     op->deadline_ms = cm_mono_ms() + wait;
+    bk_fetch__watch_all(op);
     op->waiting = true;
     op->next = req->b->fetches;
     if (op->next)
         op->next->prev = op;
     req->b->fetches = op;
-    for (int32_t i = 0; i < op->n_parts; i++)
-        if (op->parts[i].p != NULL)
-            bk_partition_watch(op->parts[i].p, &op->parts[i].watch);
     bk_timer_start(req->b->loop, &op->timer, wait);
     return BK_DEFER;
 }

@@ -63,13 +63,12 @@ static void bk_flusher__fatal(const char *what, const char *path)
     abort();
 }
 
-static void bk_flusher__datasync(bk_flusher_t *f, bk_segment_t *seg, const char *dir)
+static void bk_flusher__datasync(bk_flusher_t *f, bk_segment_t *seg, const bk_partition_t *p)
 {
     int64_t t0 = cm_mono_us();
     if (!atomic_load(&seg->dir_synced)) {
-        /* A missing directory means the topic was deleted meanwhile: nothing to keep. */
-        if (cm_fs_sync_dir(dir) != 0 && errno != ENOENT)
-            bk_flusher__fatal("fsync directory", dir);
+        if (fsync(p->dir_fd) != 0)
+            bk_flusher__fatal("fsync directory", p->dir);
         atomic_store(&seg->dir_synced, true);
     }
     if (fdatasync(seg->fd) != 0)
@@ -82,8 +81,10 @@ static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
 {
     if (bk_segment_write_indexes(s->seg) != 0)
         bk_flusher__fatal("write indexes", s->seg->path);
-    bk_flusher__datasync(f, s->seg, s->p->dir);
-    if (bk_partition_write_rp(s->p->dir, s->seg->next_offset) != 0 && errno != ENOENT)
+    bk_flusher__datasync(f, s->seg, s->p);
+    /* Through the directory descriptor: a topic deleted (renamed away) and created again
+     * under its name meanwhile never gets this partition's recovery point. */
+    if (bk_partition_write_rp(s->p, s->seg->next_offset) != 0)
         cm_log_warn("cannot write recovery point; the next start will recover more",
                     "partition=%s errno=%s", s->p->label, strerror(errno));
     bk_segment_unref(s->seg);
@@ -137,7 +138,7 @@ static void *bk_flusher__main(void *arg)
             bk_flusher__run_seal(f, &seals.v[i]);
         seals.n = 0;
         for (size_t i = 0; i < jobs.n; i++)
-            bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p->dir);
+            bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p);
         syncs.n = 0; /* their refs moved into the completions */
         for (size_t i = 0; i < removals.n; i++) {
             if (cm_fs_remove_tree(removals.v[i]) != 0)
@@ -242,7 +243,7 @@ bool bk_flusher_kick(bk_flusher_t *f)
     bk_flusher__take_syncs(&f->syncs, &jobs);
     pthread_mutex_unlock(&f->lock);
     for (size_t i = 0; i < jobs.n; i++)
-        bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p->dir);
+        bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p);
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < jobs.n; i++)
         BK_VEC_PUSH(f->done, jobs.v[i]);

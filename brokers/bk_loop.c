@@ -168,6 +168,10 @@ int bk_loop_run(bk_loop_t *l)
     struct epoll_event evs[BK_LOOP__EVENTS];
     while (!l->stop) {
         int timeout = bk_loop__run_timers(l);
+        /* Timers handle requests too (resumed connections): their work gets the same
+         * end-of-batch step (the group-commit kick) as events do. */
+        if (l->after)
+            l->after(l->after_arg);
         if (l->stop)
             break; /* a timer asked to stop: do not sleep in epoll_wait first */
         int n = epoll_wait(l->epfd, evs, BK_LOOP__EVENTS, timeout);

@@ -45,8 +45,9 @@ void bk_timer_start(bk_loop_t *l, bk_timer_t *t, int64_t delay_ms);
 void bk_timer_stop(bk_loop_t *l, bk_timer_t *t);
 
 /**
- * Sets a function run after each batch of events: objects closed by a callback are freed
- * there, never while later events of the same batch may still point at them.
+ * Sets a function run after each batch of events and after each run of timers: objects
+ * closed by a callback are freed there, never while later events of the same batch may
+ * still point at them.
  */
 void bk_loop_set_after(bk_loop_t *l, void (*fn)(void *arg), void *arg);
 

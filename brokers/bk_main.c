@@ -138,6 +138,7 @@ int main(int argc, char **argv)
 
     int exit_code = 1, lock_fd = -1;
     cm_strmap_init(&b->topics);
+    cm_strmap_init(&b->topics_by_id);
     if (asprintf(&b->topics_dir, "%s/topics", b->cfg.data_dir) < 0 ||
         asprintf(&b->deleted_dir, "%s/deleted", b->cfg.data_dir) < 0)
         abort();
@@ -195,6 +196,7 @@ out_flusher:
     close(sig_io.fd);
 out_config:
     cm_strmap_free(&b->topics);
+    cm_strmap_free(&b->topics_by_id);
     free(b->topics_dir);
     free(b->deleted_dir);
     if (lock_fd >= 0)

@@ -29,6 +29,7 @@ static bk_partition_t *bk_partition__new(bk_broker_t *b, const bk_tconfig_t *cfg
     p->cfg = cfg;
     p->id = id;
     p->dir = strdup(dir);
+    p->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     p->label = strdup(label);
     p->watches.prev = p->watches.next = &p->watches;
     p->flushed_ms = cm_mono_ms();
@@ -75,6 +76,10 @@ int bk_partition_create(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, con
         return CM_EIO;
     bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
     bk_partition__push_seg(p, s);
+    if (p->dir_fd < 0) {
+        bk_partition_unref(p);
+        return CM_EIO;
+    }
     bk_partition__set_hw(p, s, 0, 0);
     *out = p;
     return CM_OK;
@@ -129,12 +134,11 @@ static int64_t bk_partition__read_rp(const char *dir)
     return ok ? v : 0;
 }
 
-int bk_partition_write_rp(const char *dir, int64_t offset)
+int bk_partition_write_rp(const bk_partition_t *p, int64_t offset)
 {
-    char path[4096], text[32];
-    snprintf(path, sizeof(path), "%s/recovery-point", dir);
+    char text[32];
     int n = snprintf(text, sizeof(text), "%" PRId64 "\n", offset);
-    return cm_fs_write_atomic(path, text, (size_t)n);
+    return cm_fs_write_atomic_at(p->dir_fd, "recovery-point", text, (size_t)n);
 }
 
 /* Opens the index files of the active segment for writing when it is sealed. */
@@ -205,8 +209,8 @@ int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const
     }
     int64_t rp = bk_partition__read_rp(dir);
     bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
-    int rc = CM_OK;
-    for (size_t i = 0; i < n; i++) {
+    int rc = p->dir_fd >= 0 ? CM_OK : CM_EIO;
+    for (size_t i = 0; rc == CM_OK && i < n; i++) {
         bk_segment_t *s;
         if (bk_segment_open(dir, bases[i], &s) != CM_OK) {
             rc = CM_EIO;
@@ -229,8 +233,11 @@ int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const
             last = true;
         }
         if (!last) {
+            /* What the scan found may exist only in the page cache (a kill -9): make it
+             * durable before the recovery point moves past it. */
             bk_segment_seal(s);
-            if (bk_partition__reopen_active(s) != CM_OK || bk_segment_write_indexes(s) != CM_OK) {
+            if (bk_partition__reopen_active(s) != CM_OK || bk_segment_write_indexes(s) != CM_OK ||
+                fdatasync(s->fd) != 0) {
                 rc = CM_EIO;
                 break;
             }
@@ -257,7 +264,7 @@ int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const
     p->leo = active->next_offset;
     p->durable = p->leo;
     bk_partition__set_hw(p, active, p->leo, active->size);
-    if (bk_partition_write_rp(dir, active->base_offset) != CM_OK) {
+    if (bk_partition_write_rp(p, active->base_offset) != CM_OK) {
         bk_partition_unref(p);
         return CM_EIO;
     }
@@ -579,6 +586,8 @@ void bk_partition_unref(bk_partition_t *p)
     bk_segment_unref(p->hw_seg);
     bk_segment_unref(p->fl.seg);
     free(p->segs);
+    if (p->dir_fd >= 0)
+        close(p->dir_fd);
     free(p->dir);
     free(p->label);
     free(p);

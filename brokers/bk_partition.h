@@ -49,6 +49,7 @@ struct bk_partition {
     const bk_tconfig_t *cfg; /* the topic's config, NULL once the topic is deleted */
     int32_t id;
     char *dir;
+    int dir_fd;  /* the directory itself: follows it if the topic is renamed away */
     char *label; /* "topic/partition" for logs */
 
     bk_segment_t **segs; /* by base offset; segs[n_segs - 1] is active */
@@ -139,7 +140,7 @@ static inline int64_t bk_partition_log_start(const bk_partition_t *p)
 }
 
 /** Records that everything below `offset` is durable (flusher, after sealing a segment). */
-int bk_partition_write_rp(const char *dir, int64_t offset);
+int bk_partition_write_rp(const bk_partition_t *p, int64_t offset);
 
 /** Detaches a partition from its deleted topic: waiters fail, no more appends. */
 void bk_partition_close(bk_partition_t *p);

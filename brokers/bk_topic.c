@@ -74,13 +74,15 @@ bk_topic_t *bk_topic_find(bk_broker_t *b, cm_kstr_t name)
 
 bk_topic_t *bk_topic_find_id(bk_broker_t *b, cm_kuuid_t id)
 {
-    /* O(topics): ids arrive only in newer request versions and topics number thousands. */
-    size_t it = 0;
-    bk_topic_t *t;
-    while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL)
-        if (memcmp(t->id.b, id.b, 16) == 0)
-            return t;
-    return NULL;
+    return cm_strmap_get(&b->topics_by_id, (const char *)id.b, sizeof(id.b));
+}
+
+/* Enters a topic in both registries. */
+static void bk_topic__register(bk_broker_t *b, bk_topic_t *t)
+{
+    cm_strmap_put(&b->topics, t->name, strlen(t->name), t);
+    cm_strmap_put(&b->topics_by_id, (const char *)t->id.b, sizeof(t->id.b), t);
+    b->n_partitions += t->n_parts;
 }
 
 bk_partition_t *bk_topic_partition(bk_topic_t *t, int32_t id)
@@ -227,8 +229,7 @@ static int bk_topic__load_one(bk_broker_t *b, const char *name)
         bk_topic__free(t);
         return CM_EIO;
     }
-    cm_strmap_put(&b->topics, t->name, strlen(t->name), t);
-    b->n_partitions += t->n_parts;
+    bk_topic__register(b, t);
     cm_log_info("topic loaded", "topic=%s partitions=%d", t->name, t->n_parts);
     return CM_OK;
 }
@@ -266,6 +267,8 @@ void bk_topics_close(bk_broker_t *b)
         bk_topic__free(t);
     cm_strmap_free(&b->topics);
     cm_strmap_init(&b->topics);
+    cm_strmap_free(&b->topics_by_id);
+    cm_strmap_init(&b->topics_by_id);
 }
 
 int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const bk_tconfig_t *cfg,
@@ -308,8 +311,7 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const b
         bk_topic__free(t);
         return CM_KERR_KAFKA_STORAGE_ERROR;
     }
-    cm_strmap_put(&b->topics, t->name, strlen(t->name), t);
-    b->n_partitions += n_parts;
+    bk_topic__register(b, t);
     cm_log_info("topic created", "topic=%s partitions=%d", t->name, n_parts);
     if (out)
         *out = t;
@@ -322,6 +324,7 @@ void bk_topic_delete(bk_broker_t *b, bk_topic_t *t)
     bk_uuid_hex(t->id, hex);
     snprintf(gone, sizeof(gone), "%s/%s-%s", b->deleted_dir, t->name, hex);
     cm_strmap_del(&b->topics, t->name, strlen(t->name));
+    cm_strmap_del(&b->topics_by_id, (const char *)t->id.b, sizeof(t->id.b));
     b->n_partitions -= t->n_parts;
     if (rename(t->dir, gone) != 0 || cm_fs_sync_dir(b->topics_dir) != CM_OK)
         cm_log_error("cannot move a deleted topic aside", "topic=%s errno=%s", t->name,

@@ -107,6 +107,27 @@ out_unlink:
     return CM_EIO;
 }
 
+int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t len)
+{
+    char tmp[512];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
+        return CM_EINVAL;
+    int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return CM_EIO;
+    if (cm_fs_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+        close(fd);
+        unlinkat(dir_fd, tmp, 0);
+        return CM_EIO;
+    }
+    close(fd);
+    if (renameat(dir_fd, tmp, dir_fd, name) != 0) {
+        unlinkat(dir_fd, tmp, 0);
+        return CM_EIO;
+    }
+    return fsync(dir_fd) == 0 ? CM_OK : CM_EIO;
+}
+
 int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

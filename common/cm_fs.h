@@ -27,6 +27,12 @@ int cm_fs_write_atomic(const char *path, const void *data, size_t len);
  */
 int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len);
 
+/**
+ * cm_fs_write_atomic for the file `name` inside the directory open as `dir_fd`. Writing
+ * through the descriptor follows the directory if it is renamed meanwhile.
+ */
+int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t len);
+
 /** Writes all `len` bytes at `off`, retrying short writes and EINTR. 0, or -1 (errno). */
 int cm_fs_pwrite_all(int fd, const void *buf, size_t len, int64_t off);
 

@@ -19,6 +19,27 @@ s.settimeout(5)
 sys.exit(0 if s.recv(1) == b"" else 1)
 PY
 
+step "an oversize size field followed by plenty of data: closed, no buffer growth"
+python3 - "$KPORT" <<'PY' || fail "an oversize frame header was not refused"
+import socket, struct, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+try:
+    s.sendall(b"\xff\xff\xff\xff" + b"\0" * (1 << 20))
+except OSError:
+    pass  # the broker may close while we are still sending
+try:
+    sys.exit(0 if s.recv(1) == b"" else 1)
+except ConnectionResetError:
+    sys.exit(0)
+PY
+rss=$(awk '/VmRSS/ { print $2 }' /proc/$BROKER_PID/status)
+[ "$rss" -lt 200000 ] || fail "the broker grew to $rss KiB on a bad size field"
+
+step "a fetch naming more partitions than the broker holds closes the connection"
+"$BIN/kprobe" -b "$BROKER" fetch-many victim 25000 | grep -q closed || fail "huge fetch not refused"
+kill -0 "$BROKER_PID" || fail "the broker died"
+
 step "random garbage on many connections"
 python3 - "$KPORT" <<'PY'
 import os, random, socket, sys

@@ -25,6 +25,17 @@ out=$("$BIN/kprobe" -b "$BROKER" fetch-wait lp 0 1 60000)
 ms=$(echo "$out" | sed -E 's/ms=([0-9]+).*/\1/')
 [ "$ms" -lt 4000 ] || fail "fetch_wait_max_ms=2000 did not cap a 60 s wait ($ms ms)"
 
+step "deleting the topic ends a long poll on it with UNKNOWN_TOPIC_OR_PARTITION"
+"$BIN/kadmin" -b "$BROKER" create doomed 1 >/dev/null
+"$BIN/kprobe" -b "$BROKER" fetch-wait doomed 0 0 10000 >"$T/fw" &
+pid=$!
+sleep 0.3
+"$BIN/kadmin" -b "$BROKER" delete doomed >/dev/null
+wait $pid
+grep -q 'error=UNKNOWN_TOPIC_OR_PARTITION' "$T/fw" || fail "long poll on a deleted topic: $(cat "$T/fw")"
+ms=$(sed -E 's/ms=([0-9]+).*/\1/' "$T/fw")
+[ "$ms" -lt 5000 ] || fail "the long poll outlived its topic by $ms ms"
+
 step "fetch beyond the log end is OFFSET_OUT_OF_RANGE"
 "$BIN/kprobe" -b "$BROKER" fetch-wait lp 0 99 100 | grep -q OFFSET_OUT_OF_RANGE || fail "out of range"
 broker_stop

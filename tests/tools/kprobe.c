@@ -13,6 +13,8 @@
  *       Prints the error code and the number of APIs listed.
  *   kprobe -b HOST:PORT fetch-wait TOPIC PARTITION OFFSET MAX_WAIT_MS
  *       One long-poll Fetch (min_bytes 1); prints "ms=<elapsed> bytes=<records bytes>".
+ *   kprobe -b HOST:PORT fetch-many TOPIC N
+ *       One Fetch naming partition 0 of TOPIC N times; prints "answered" or "closed".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -490,6 +492,34 @@ static int fetch_wait(const char *topic, int32_t part, int64_t offset, int32_t w
     return 0;
 }
 
+static int fetch_many(const char *topic, int32_t n)
+{
+    int fd = dial();
+    cm_arena_t a;
+    cm_arena_init(&a, 1 << 26);
+    cm_fetch_req_partition_t *ps = cm_arena_calloc(&a, (size_t)n, sizeof(*ps));
+    for (int32_t i = 0; i < n; i++) {
+        cm_fetch_req_partition_init(&ps[i]);
+        ps[i].partition_max_bytes = 1024;
+    }
+    cm_fetch_req_topic_t t;
+    cm_fetch_req_topic_init(&t);
+    t.topic = cm_kstr_c(topic);
+    t.partitions = ps;
+    t.partitions_n = n;
+    cm_fetch_req_t req;
+    cm_fetch_req_init(&req);
+    req.max_wait_ms = 100;
+    req.topics = &t;
+    req.topics_n = 1;
+    cm_fetch_resp_t resp;
+    int rc = ROUNDTRIP(fd, CM_KAPI_FETCH, 11, fetch, &req, &a, &resp);
+    printf("%s\n", rc == 0 ? "answered" : "closed");
+    cm_arena_free(&a);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
@@ -505,6 +535,8 @@ int main(int argc, char **argv)
         return incremental_alter(argv[4], argc - 5, argv + 5);
     if (strcmp(cmd, "api-versions") == 0 && argc == 5)
         return api_versions((int16_t)atoi(argv[4]));
+    if (strcmp(cmd, "fetch-many") == 0 && argc == 6)
+        return fetch_many(argv[4], atoi(argv[5]));
     if (strcmp(cmd, "fetch-wait") == 0 && argc == 8)
         return fetch_wait(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]));
     fprintf(stderr, "kprobe: unknown command or wrong arguments\n");
