@@ -102,6 +102,8 @@ static int64_t bk_fetch__collect(bk_fetch_op_t *op, bool keep)
 /* True when the fetch can be answered now: enough data, an error, or time is up. */
 static bool bk_fetch__satisfied(bk_fetch_op_t *op)
 {
+    if (op->min_bytes <= 0)
+        return true;
     for (int32_t i = 0; i < op->n_parts; i++) {
         bk_fetch__part_t *fp = &op->parts[i];
         if (fp->out->error_code != 0 || (fp->p != NULL && fp->p->deleted))
@@ -109,7 +111,13 @@ static bool bk_fetch__satisfied(bk_fetch_op_t *op)
         if (fp->p != NULL &&
             (fp->offset > fp->p->leo || fp->offset < bk_partition_log_start(fp->p)))
             return true;
+        /* The usual min_bytes of 1 needs no read planning: any record below the high
+         * watermark will do (finish plans the reads once). */
+        if (op->min_bytes == 1 && fp->p != NULL && fp->offset < fp->p->hw)
+            return true;
     }
+    if (op->min_bytes == 1)
+        return false;
     return bk_fetch__collect(op, false) >= op->min_bytes;
 }
 
