@@ -11,6 +11,8 @@
 #
 # Warnings are errors in every flavour.
 
+.DEFAULT_GOAL := all
+
 SAN ?= 0
 CC ?= gcc
 

@@ -8,19 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/**
- * The values of a topic's configs (keys, bounds and docs in bk_tconfig.h). The broker's
- * defaults are one of these, and each topic holds its own copy.
- */
-typedef struct bk_tconfig {
-    int64_t retention_ms;
-    int64_t retention_bytes;
-    int64_t segment_bytes;
-    int64_t segment_ms;
-    int64_t flush_ms;
-    int64_t max_message_bytes;
-    uint32_t set; /* bit i: key i was set explicitly on this topic */
-} bk_tconfig_t;
+#include "cm_tconfig.h"
 
 typedef struct bk_config {
     char *listen;            /* Kafka listener, host:port */
@@ -52,7 +40,7 @@ typedef struct bk_config {
     int64_t retention_check_ms;
 
     /* Topic config defaults (each topic may override them). */
-    bk_tconfig_t topic_defaults;
+    cm_tconfig_t topic_defaults;
 } bk_config_t;
 
 /**

@@ -1,7 +1,7 @@
 /*
  * DescribeConfigs, AlterConfigs (whole-set replace) and IncrementalAlterConfigs.
  *
- * TOPIC resources hold the topic configs of bk_tconfig.h; changes apply at once (segment
+ * TOPIC resources hold the topic configs of cm_tconfig.h; changes apply at once (segment
  * sizes at the next roll, retention at its next run, flush.ms at the next append) and are
  * persisted in topic.properties before the answer. The BROKER resource describes the
  * broker-wide defaults, which are static (set in the broker's config file).
@@ -19,7 +19,7 @@ enum { BK_SRC_DYNAMIC_TOPIC = 1, BK_SRC_STATIC_BROKER = 4, BK_SRC_DEFAULT = 5 };
 enum { BK_OP_SET = 0, BK_OP_DELETE = 1, BK_OP_APPEND = 2, BK_OP_SUBTRACT = 3 };
 
 /* The broker config behind each topic config (Kafka's names, for synonyms). */
-static const char *bk_configs__broker_name(const bk_tconfig_key_t *k)
+static const char *bk_configs__broker_name(const cm_tconfig_key_t *k)
 {
     static const char *names[][2] = {
         { "retention.ms", "log.retention.ms" },     { "retention.bytes", "log.retention.bytes" },
@@ -48,20 +48,20 @@ static void bk_configs__describe_topic(bk_req_t *req, const cm_describe_configs_
                                        const bk_topic_t *t, cm_describe_configs_resp_result_t *out)
 {
     cm_arena_t *a = &req->resp->arena;
-    out->configs = cm_arena_calloc(a, bk_tconfig_keys_n, sizeof(*out->configs));
+    out->configs = cm_arena_calloc(a, cm_tconfig_keys_n, sizeof(*out->configs));
     if (out->configs == NULL)
         return;
     int32_t n = 0;
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++) {
-        const bk_tconfig_key_t *k = &bk_tconfig_keys[i];
+    for (size_t i = 0; i < cm_tconfig_keys_n; i++) {
+        const cm_tconfig_key_t *k = &cm_tconfig_keys[i];
         if (!bk_configs__wanted(res, k->name))
             continue;
         cm_describe_configs_resp_resource_result_t *c = &out->configs[n++];
         cm_describe_configs_resp_resource_result_init(c);
         char v[64], d[64];
-        bk_tconfig_value(&t->cfg, k, v, sizeof(v));
-        bk_tconfig_default(k, &req->b->cfg, d, sizeof(d));
-        bool set = bk_tconfig_is_set(&t->cfg, k);
+        cm_tconfig_value(&t->cfg, k, v, sizeof(v));
+        cm_tconfig_default(k, &req->b->cfg.topic_defaults, d, sizeof(d));
+        bool set = cm_tconfig_is_set(&t->cfg, k);
         c->name = cm_kstr_c(k->name);
         c->value = bk_req_msg(req, v);
         c->read_only = k->offset < 0;
@@ -96,17 +96,17 @@ static void bk_configs__describe_broker(bk_req_t *req,
                                         cm_describe_configs_resp_result_t *out)
 {
     cm_arena_t *a = &req->resp->arena;
-    out->configs = cm_arena_calloc(a, bk_tconfig_keys_n, sizeof(*out->configs));
+    out->configs = cm_arena_calloc(a, cm_tconfig_keys_n, sizeof(*out->configs));
     if (out->configs == NULL)
         return;
     int32_t n = 0;
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++) {
-        const bk_tconfig_key_t *k = &bk_tconfig_keys[i];
+    for (size_t i = 0; i < cm_tconfig_keys_n; i++) {
+        const cm_tconfig_key_t *k = &cm_tconfig_keys[i];
         const char *name = bk_configs__broker_name(k);
         if (!bk_configs__wanted(res, name))
             continue;
         char d[64];
-        bk_tconfig_default(k, &req->b->cfg, d, sizeof(d));
+        cm_tconfig_default(k, &req->b->cfg.topic_defaults, d, sizeof(d));
         cm_describe_configs_resp_resource_result_t *c = &out->configs[n++];
         cm_describe_configs_resp_resource_result_init(c);
         c->name = cm_kstr_c(name);
@@ -189,11 +189,11 @@ static int16_t bk_configs__alter_topic(bk_req_t *req, cm_kstr_t topic, bool repl
         snprintf(msg, cap, "this topic does not exist");
         return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    bk_tconfig_t next = t->cfg;
+    cm_tconfig_t next = t->cfg;
     if (replace)
-        bk_tconfig_init(&next, &req->b->cfg);
+        cm_tconfig_init(&next, &req->b->cfg.topic_defaults);
     for (int32_t i = 0; i < n; i++) {
-        const bk_tconfig_key_t *k = bk_tconfig_key(ch[i].name);
+        const cm_tconfig_key_t *k = cm_tconfig_key(ch[i].name);
         if (k == NULL) {
             snprintf(msg, cap, "unknown topic config '%.*s'", ch[i].name.len, ch[i].name.ptr);
             return CM_KERR_INVALID_CONFIG;
@@ -205,13 +205,13 @@ static int16_t bk_configs__alter_topic(bk_req_t *req, cm_kstr_t topic, bool repl
             }
         switch (ch[i].op) {
         case BK_OP_SET: {
-            int16_t err = (int16_t)bk_tconfig_set(&next, k, ch[i].value, msg, cap);
+            int16_t err = (int16_t)cm_tconfig_set(&next, k, ch[i].value, msg, cap);
             if (err != 0)
                 return err;
             break;
         }
         case BK_OP_DELETE:
-            bk_tconfig_reset(&next, k, &req->b->cfg);
+            cm_tconfig_reset(&next, k, &req->b->cfg.topic_defaults);
             break;
         case BK_OP_APPEND:
         case BK_OP_SUBTRACT:
@@ -227,7 +227,7 @@ static int16_t bk_configs__alter_topic(bk_req_t *req, cm_kstr_t topic, bool repl
     }
     if (validate_only)
         return 0;
-    bk_tconfig_t prev = t->cfg;
+    cm_tconfig_t prev = t->cfg;
     t->cfg = next;
     int16_t err = bk_topic_save(req->b, t);
     if (err != 0) {

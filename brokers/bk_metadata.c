@@ -95,8 +95,8 @@ int bk_handle_metadata(bk_req_t *req)
             continue;
         } else if ((t = bk_topic_find(req->b, in->name)) == NULL) {
             bool create = req->b->cfg.auto_create_topics && (v < 4 || r.allow_auto_topic_creation);
-            bk_tconfig_t cfg;
-            bk_tconfig_init(&cfg, &req->b->cfg);
+            cm_tconfig_t cfg;
+            cm_tconfig_init(&cfg, &req->b->cfg.topic_defaults);
             int16_t err =
                 create ? bk_topic_create(req->b, in->name, (int32_t)req->b->cfg.default_partitions,
                                          &cfg, false, msg, sizeof(msg), &t)

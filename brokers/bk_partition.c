@@ -18,7 +18,7 @@
 
 #define BK_PARTITION__LEADER_EPOCH 0
 
-static bk_partition_t *bk_partition__new(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id,
+static bk_partition_t *bk_partition__new(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id,
                                          const char *dir, const char *label)
 {
     bk_partition_t *p = calloc(1, sizeof(*p));
@@ -64,7 +64,7 @@ static void bk_partition__set_hw(bk_partition_t *p, bk_segment_t *seg, int64_t o
     p->hw_pos = pos;
 }
 
-int bk_partition_create(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+int bk_partition_create(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const char *dir,
                         const char *label, bk_partition_t **out)
 {
     if (cm_fs_mkdirs(dir) != CM_OK) {
@@ -194,7 +194,7 @@ static int bk_partition__recover_seg(bk_partition_t *p, bk_segment_t *s, bool *c
     return CM_OK;
 }
 
-int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const char *dir,
                       const char *label, bk_partition_t **out)
 {
     int64_t *bases = NULL;

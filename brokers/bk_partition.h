@@ -23,7 +23,7 @@
 
 #include "bk_broker.h"
 #include "bk_segment.h"
-#include "bk_tconfig.h"
+#include "cm_tconfig.h"
 #include "cm_krecord.h"
 
 typedef struct bk_partition bk_partition_t;
@@ -46,7 +46,7 @@ typedef struct bk_watch {
 struct bk_partition {
     atomic_int refs;
     bk_broker_t *broker;
-    const bk_tconfig_t *cfg; /* the topic's config, NULL once the topic is deleted */
+    const cm_tconfig_t *cfg; /* the topic's config, NULL once the topic is deleted */
     int32_t id;
     char *dir;
     int dir_fd;  /* the directory itself: follows it if the topic is renamed away */
@@ -91,14 +91,14 @@ typedef struct bk_read {
 } bk_read_t;
 
 /** Creates an empty partition (directory and first segment) under `dir`. */
-int bk_partition_create(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+int bk_partition_create(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const char *dir,
                         const char *label, bk_partition_t **out);
 
 /**
  * Opens an existing partition: trusts segments below its recovery point, recovers the rest
  * (CRC check, index rebuild, tail truncation), and makes the log end durable.
  */
-int bk_partition_open(bk_broker_t *b, const bk_tconfig_t *cfg, int32_t id, const char *dir,
+int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const char *dir,
                       const char *label, bk_partition_t **out);
 
 /**

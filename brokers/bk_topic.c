@@ -120,11 +120,11 @@ static void bk_topic__props(const bk_topic_t *t, cm_sbuf_t *out)
     bk_uuid_hex(t->id, hex);
     cm_sbuf_printf(out, "# streamd topic metadata; written atomically by the broker\n");
     cm_sbuf_printf(out, "id=%s\npartitions=%d\n", hex, t->n_parts);
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++) {
-        if (!bk_tconfig_is_set(&t->cfg, &bk_tconfig_keys[i]))
+    for (size_t i = 0; i < cm_tconfig_keys_n; i++) {
+        if (!cm_tconfig_is_set(&t->cfg, &cm_tconfig_keys[i]))
             continue;
-        bk_tconfig_value(&t->cfg, &bk_tconfig_keys[i], v, sizeof(v));
-        cm_sbuf_printf(out, "config.%s=%s\n", bk_tconfig_keys[i].name, v);
+        cm_tconfig_value(&t->cfg, &cm_tconfig_keys[i], v, sizeof(v));
+        cm_sbuf_printf(out, "config.%s=%s\n", cm_tconfig_keys[i].name, v);
     }
 }
 
@@ -167,7 +167,7 @@ static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, const cha
 {
     bool have_id = false;
     t->n_parts = 0;
-    bk_tconfig_init(&t->cfg, &b->cfg);
+    cm_tconfig_init(&t->cfg, &b->cfg.topic_defaults);
     for (char *line = text, *next; line != NULL; line = next) {
         next = strchr(line, '\n');
         if (next)
@@ -187,9 +187,9 @@ static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, const cha
             long n = strtol(v, NULL, 10);
             t->n_parts = n > 0 && n <= b->cfg.partitions_max ? (int32_t)n : 0;
         } else if (strncmp(k, "config.", 7) == 0) {
-            const bk_tconfig_key_t *key = bk_tconfig_key(cm_kstr_c(k + 7));
+            const cm_tconfig_key_t *key = cm_tconfig_key(cm_kstr_c(k + 7));
             char msg[256];
-            if (key == NULL || bk_tconfig_set(&t->cfg, key, cm_kstr_c(v), msg, sizeof(msg)) != 0)
+            if (key == NULL || cm_tconfig_set(&t->cfg, key, cm_kstr_c(v), msg, sizeof(msg)) != 0)
                 cm_log_warn("ignoring an invalid stored topic config", "topic=%s key=%s", t->name,
                             k + 7);
         }
@@ -271,7 +271,7 @@ void bk_topics_close(bk_broker_t *b)
     cm_strmap_init(&b->topics_by_id);
 }
 
-int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const bk_tconfig_t *cfg,
+int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const cm_tconfig_t *cfg,
                         bool validate_only, char *msg, size_t cap, bk_topic_t **out)
 {
     if (!bk_topic_name_valid(name, msg, cap))

@@ -20,7 +20,7 @@
 
 #include "bk_broker.h"
 #include "bk_partition.h"
-#include "bk_tconfig.h"
+#include "cm_tconfig.h"
 #include "cm_kbuf.h"
 
 struct bk_topic {
@@ -28,7 +28,7 @@ struct bk_topic {
     cm_kuuid_t id;
     int32_t n_parts;
     bk_partition_t **parts;
-    bk_tconfig_t cfg;
+    cm_tconfig_t cfg;
     char *dir;
 };
 
@@ -52,7 +52,7 @@ bk_partition_t *bk_topic_partition(bk_topic_t *t, int32_t id);
  * Checks a creation (name, count, limits) and, unless `validate_only`, creates the topic
  * on disk and registers it. Returns 0 or a Kafka error with a message in `msg`.
  */
-int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const bk_tconfig_t *cfg,
+int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const cm_tconfig_t *cfg,
                         bool validate_only, char *msg, size_t cap, bk_topic_t **out);
 
 /** Unregisters a topic and removes its data. Its waiters fail; readers finish first. */

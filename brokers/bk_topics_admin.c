@@ -11,11 +11,11 @@
 
 /* Applies a creation's configs onto the defaults. Returns 0 or INVALID_CONFIG + msg. */
 static int16_t bk_create__configs(bk_req_t *req, const cm_create_topics_req_creatable_topic_t *in,
-                                  bk_tconfig_t *cfg, char *msg, size_t cap)
+                                  cm_tconfig_t *cfg, char *msg, size_t cap)
 {
-    bk_tconfig_init(cfg, &req->b->cfg);
+    cm_tconfig_init(cfg, &req->b->cfg.topic_defaults);
     for (int32_t k = 0; k < in->configs_n; k++) {
-        const bk_tconfig_key_t *key = bk_tconfig_key(in->configs[k].name);
+        const cm_tconfig_key_t *key = cm_tconfig_key(in->configs[k].name);
         if (key == NULL) {
             snprintf(msg, cap, "unknown topic config '%.*s'", in->configs[k].name.len,
                      in->configs[k].name.ptr);
@@ -25,7 +25,7 @@ static int16_t bk_create__configs(bk_req_t *req, const cm_create_topics_req_crea
             snprintf(msg, cap, "topic config '%s' needs a value", key->name);
             return CM_KERR_INVALID_CONFIG;
         }
-        int16_t err = (int16_t)bk_tconfig_set(cfg, key, in->configs[k].value, msg, cap);
+        int16_t err = (int16_t)cm_tconfig_set(cfg, key, in->configs[k].value, msg, cap);
         if (err != 0)
             return err;
     }
@@ -65,22 +65,22 @@ static int16_t bk_create__count(bk_req_t *req, const cm_create_topics_req_creata
 }
 
 /* Lists a topic's configs in a CreateTopics v5+ answer. */
-static void bk_create__describe(bk_req_t *req, const bk_tconfig_t *cfg,
+static void bk_create__describe(bk_req_t *req, const cm_tconfig_t *cfg,
                                 cm_create_topics_resp_creatable_topic_result_t *out)
 {
-    out->configs = cm_arena_calloc(&req->resp->arena, bk_tconfig_keys_n, sizeof(*out->configs));
+    out->configs = cm_arena_calloc(&req->resp->arena, cm_tconfig_keys_n, sizeof(*out->configs));
     if (out->configs == NULL)
         return;
-    out->configs_n = (int32_t)bk_tconfig_keys_n;
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++) {
+    out->configs_n = (int32_t)cm_tconfig_keys_n;
+    for (size_t i = 0; i < cm_tconfig_keys_n; i++) {
         char v[64];
-        const bk_tconfig_key_t *k = &bk_tconfig_keys[i];
+        const cm_tconfig_key_t *k = &cm_tconfig_keys[i];
         cm_create_topics_resp_creatable_topic_configs_init(&out->configs[i]);
-        bk_tconfig_value(cfg, k, v, sizeof(v));
+        cm_tconfig_value(cfg, k, v, sizeof(v));
         out->configs[i].name = cm_kstr_c(k->name);
         out->configs[i].value = bk_req_msg(req, v);
         out->configs[i].config_source =
-            bk_tconfig_is_set(cfg, k) ? BK_SOURCE_DYNAMIC_TOPIC : BK_SOURCE_DEFAULT;
+            cm_tconfig_is_set(cfg, k) ? BK_SOURCE_DYNAMIC_TOPIC : BK_SOURCE_DEFAULT;
     }
 }
 
@@ -105,7 +105,7 @@ int bk_handle_create_topics(bk_req_t *req)
         out->name = in->name;
         char msg[256] = "";
         int32_t count = 0;
-        bk_tconfig_t cfg;
+        cm_tconfig_t cfg;
         bool dup = false;
         for (int32_t j = 0; j < n; j++)
             dup |= j != i && cm_kstr_eq(r.topics[j].name, in->name);

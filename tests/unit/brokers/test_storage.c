@@ -286,7 +286,7 @@ static void test_segment__zero_tail_from_preallocation_is_a_clean_end(void **sta
 
 typedef struct {
     bk_broker_t b;
-    bk_tconfig_t tc;
+    cm_tconfig_t tc;
 } env_t;
 
 static void env_init(env_t *e)
@@ -299,7 +299,7 @@ static void env_init(env_t *e)
     e->b.cfg.topic_defaults.segment_ms = 3600000;
     e->b.cfg.topic_defaults.flush_ms = 0;
     e->b.cfg.topic_defaults.max_message_bytes = 1 << 20;
-    bk_tconfig_init(&e->tc, &e->b.cfg);
+    cm_tconfig_init(&e->tc, &e->b.cfg.topic_defaults);
     e->b.flusher = bk_flusher_start(&e->b);
 }
 

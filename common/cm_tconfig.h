@@ -12,55 +12,69 @@
  *   max.message.bytes   largest record batch accepted
  *   cleanup.policy      "delete" (the only policy; compaction is not offered)
  */
-#ifndef BK_TCONFIG_H
-#define BK_TCONFIG_H
+#ifndef CM_TCONFIG_H
+#define CM_TCONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bk_config.h"
 #include "cm_kbuf.h"
 
-/** DescribeConfigs config_type values (KIP-569). */
-enum { BK_CTYPE_STRING = 2, BK_CTYPE_INT = 3, BK_CTYPE_LONG = 5, BK_CTYPE_LIST = 7 };
+/**
+ * The values of a topic's configs. A daemon's defaults are one of these, and each topic
+ * holds its own copy.
+ */
+typedef struct cm_tconfig {
+    int64_t retention_ms;
+    int64_t retention_bytes;
+    int64_t segment_bytes;
+    int64_t segment_ms;
+    int64_t flush_ms;
+    int64_t max_message_bytes;
+    uint32_t set; /* bit i: key i was set explicitly on this topic */
+} cm_tconfig_t;
 
-typedef struct bk_tconfig_key {
+/** DescribeConfigs config_type values (KIP-569). */
+enum { CM_CTYPE_STRING = 2, CM_CTYPE_INT = 3, CM_CTYPE_LONG = 5, CM_CTYPE_LIST = 7 };
+
+typedef struct cm_tconfig_key {
     const char *name;
-    int ctype; /* BK_CTYPE_* */
+    int ctype; /* CM_CTYPE_* */
     int64_t min;
     int64_t max;
-    ptrdiff_t offset;  /* field in bk_tconfig_t, -1 for fixed-value keys */
+    ptrdiff_t offset;  /* field in cm_tconfig_t, -1 for fixed-value keys */
     const char *fixed; /* the only value of a fixed-value key */
     const char *doc;
-} bk_tconfig_key_t;
+} cm_tconfig_key_t;
 
-extern const bk_tconfig_key_t bk_tconfig_keys[];
-extern const size_t bk_tconfig_keys_n;
+extern const cm_tconfig_key_t cm_tconfig_keys[];
+extern const size_t cm_tconfig_keys_n;
 
 /** The key named `name`, or NULL. */
-const bk_tconfig_key_t *bk_tconfig_key(cm_kstr_t name);
+const cm_tconfig_key_t *cm_tconfig_key(cm_kstr_t name);
 
-/** Fills `tc` with the broker's defaults, nothing set explicitly. */
-void bk_tconfig_init(bk_tconfig_t *tc, const bk_config_t *cfg);
+/** Fills `tc` with `defaults`, nothing set explicitly. */
+void cm_tconfig_init(cm_tconfig_t *tc, const cm_tconfig_t *defaults);
 
 /**
  * Sets a key from its text value. Returns 0, or CM_KERR_INVALID_CONFIG with a message
  * for the client in `msg` (value not a number, out of bounds, not allowed).
  */
-int bk_tconfig_set(bk_tconfig_t *tc, const bk_tconfig_key_t *k, cm_kstr_t value, char *msg,
+int cm_tconfig_set(cm_tconfig_t *tc, const cm_tconfig_key_t *k, cm_kstr_t value, char *msg,
                    size_t msg_cap);
 
 /** Returns a key to its default. */
-void bk_tconfig_reset(bk_tconfig_t *tc, const bk_tconfig_key_t *k, const bk_config_t *cfg);
+void cm_tconfig_reset(cm_tconfig_t *tc, const cm_tconfig_key_t *k, const cm_tconfig_t *defaults);
 
 /** True when the key was set on the topic (its source is the topic, not the default). */
-bool bk_tconfig_is_set(const bk_tconfig_t *tc, const bk_tconfig_key_t *k);
+bool cm_tconfig_is_set(const cm_tconfig_t *tc, const cm_tconfig_key_t *k);
 
 /** Writes the key's current value as text. */
-void bk_tconfig_value(const bk_tconfig_t *tc, const bk_tconfig_key_t *k, char *buf, size_t cap);
+void cm_tconfig_value(const cm_tconfig_t *tc, const cm_tconfig_key_t *k, char *buf, size_t cap);
 
 /** Writes the key's default value as text. */
-void bk_tconfig_default(const bk_tconfig_key_t *k, const bk_config_t *cfg, char *buf, size_t cap);
+void cm_tconfig_default(const cm_tconfig_key_t *k, const cm_tconfig_t *defaults, char *buf,
+                        size_t cap);
 
 #endif

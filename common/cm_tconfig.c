@@ -1,4 +1,4 @@
-#include "bk_tconfig.h"
+#include "cm_tconfig.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,57 +10,57 @@
 
 /* clang-format off */
 #define KEY(name, ctype, lo, hi, field, doc) \
-    { name, ctype, lo, hi, offsetof(bk_tconfig_t, field), NULL, doc }
+    { name, ctype, lo, hi, offsetof(cm_tconfig_t, field), NULL, doc }
 /* clang-format on */
 
-const bk_tconfig_key_t bk_tconfig_keys[] = {
-    KEY("retention.ms", BK_CTYPE_LONG, -1, INT64_MAX, retention_ms,
+const cm_tconfig_key_t cm_tconfig_keys[] = {
+    KEY("retention.ms", CM_CTYPE_LONG, -1, INT64_MAX, retention_ms,
         "Delete sealed segments whose newest record is older than this; -1 keeps them."),
-    KEY("retention.bytes", BK_CTYPE_LONG, -1, INT64_MAX, retention_bytes,
+    KEY("retention.bytes", CM_CTYPE_LONG, -1, INT64_MAX, retention_bytes,
         "Delete the oldest sealed segments while a partition is larger; -1 for no limit."),
-    KEY("segment.bytes", BK_CTYPE_INT, 14, INT32_MAX, segment_bytes,
+    KEY("segment.bytes", CM_CTYPE_INT, 14, INT32_MAX, segment_bytes,
         "Roll the active segment when it would grow past this size."),
-    KEY("segment.ms", BK_CTYPE_LONG, 1, INT64_MAX, segment_ms,
+    KEY("segment.ms", CM_CTYPE_LONG, 1, INT64_MAX, segment_ms,
         "Roll the active segment when it is older than this."),
-    KEY("flush.ms", BK_CTYPE_LONG, 0, INT64_MAX, flush_ms,
+    KEY("flush.ms", CM_CTYPE_LONG, 0, INT64_MAX, flush_ms,
         "0: acknowledged writes are fsynced before the ack. N: fsync every N ms without "
         "waiting; a machine crash can lose the last N ms of acknowledged records."),
-    KEY("max.message.bytes", BK_CTYPE_INT, 0, 1073741824, max_message_bytes,
+    KEY("max.message.bytes", CM_CTYPE_INT, 0, 1073741824, max_message_bytes,
         "The largest record batch the topic accepts."),
-    { "cleanup.policy", BK_CTYPE_LIST, 0, 0, -1, "delete",
+    { "cleanup.policy", CM_CTYPE_LIST, 0, 0, -1, "delete",
       "Old segments are deleted by retention; compaction is not offered." },
 };
 
-const size_t bk_tconfig_keys_n = sizeof(bk_tconfig_keys) / sizeof(bk_tconfig_keys[0]);
+const size_t cm_tconfig_keys_n = sizeof(cm_tconfig_keys) / sizeof(cm_tconfig_keys[0]);
 
-const bk_tconfig_key_t *bk_tconfig_key(cm_kstr_t name)
+const cm_tconfig_key_t *cm_tconfig_key(cm_kstr_t name)
 {
-    for (size_t i = 0; i < bk_tconfig_keys_n; i++)
-        if (cm_kstr_eq_c(name, bk_tconfig_keys[i].name))
-            return &bk_tconfig_keys[i];
+    for (size_t i = 0; i < cm_tconfig_keys_n; i++)
+        if (cm_kstr_eq_c(name, cm_tconfig_keys[i].name))
+            return &cm_tconfig_keys[i];
     return NULL;
 }
 
-static uint32_t bk_tconfig__bit(const bk_tconfig_key_t *k)
+static uint32_t cm_tconfig__bit(const cm_tconfig_key_t *k)
 {
-    return 1u << (k - bk_tconfig_keys);
+    return 1u << (k - cm_tconfig_keys);
 }
 
-void bk_tconfig_init(bk_tconfig_t *tc, const bk_config_t *cfg)
+void cm_tconfig_init(cm_tconfig_t *tc, const cm_tconfig_t *defaults)
 {
-    *tc = cfg->topic_defaults;
+    *tc = *defaults;
     tc->set = 0;
 }
 
-void bk_tconfig_reset(bk_tconfig_t *tc, const bk_tconfig_key_t *k, const bk_config_t *cfg)
+void cm_tconfig_reset(cm_tconfig_t *tc, const cm_tconfig_key_t *k, const cm_tconfig_t *defaults)
 {
     if (k->offset >= 0)
         *(int64_t *)((char *)tc + k->offset) =
-            *(const int64_t *)((const char *)&cfg->topic_defaults + k->offset);
-    tc->set &= ~bk_tconfig__bit(k);
+            *(const int64_t *)((const char *)defaults + k->offset);
+    tc->set &= ~cm_tconfig__bit(k);
 }
 
-int bk_tconfig_set(bk_tconfig_t *tc, const bk_tconfig_key_t *k, cm_kstr_t value, char *msg,
+int cm_tconfig_set(cm_tconfig_t *tc, const cm_tconfig_key_t *k, cm_kstr_t value, char *msg,
                    size_t msg_cap)
 {
     char text[64];
@@ -76,7 +76,7 @@ int bk_tconfig_set(bk_tconfig_t *tc, const bk_tconfig_key_t *k, cm_kstr_t value,
                      k->fixed);
             return CM_KERR_INVALID_CONFIG;
         }
-        tc->set |= bk_tconfig__bit(k);
+        tc->set |= cm_tconfig__bit(k);
         return 0;
     }
     errno = 0;
@@ -92,16 +92,16 @@ int bk_tconfig_set(bk_tconfig_t *tc, const bk_tconfig_key_t *k, cm_kstr_t value,
         return CM_KERR_INVALID_CONFIG;
     }
     *(int64_t *)((char *)tc + k->offset) = v;
-    tc->set |= bk_tconfig__bit(k);
+    tc->set |= cm_tconfig__bit(k);
     return 0;
 }
 
-bool bk_tconfig_is_set(const bk_tconfig_t *tc, const bk_tconfig_key_t *k)
+bool cm_tconfig_is_set(const cm_tconfig_t *tc, const cm_tconfig_key_t *k)
 {
-    return (tc->set & bk_tconfig__bit(k)) != 0;
+    return (tc->set & cm_tconfig__bit(k)) != 0;
 }
 
-void bk_tconfig_value(const bk_tconfig_t *tc, const bk_tconfig_key_t *k, char *buf, size_t cap)
+void cm_tconfig_value(const cm_tconfig_t *tc, const cm_tconfig_key_t *k, char *buf, size_t cap)
 {
     if (k->offset < 0)
         snprintf(buf, cap, "%s", k->fixed);
@@ -109,10 +109,11 @@ void bk_tconfig_value(const bk_tconfig_t *tc, const bk_tconfig_key_t *k, char *b
         snprintf(buf, cap, "%" PRId64, *(const int64_t *)((const char *)tc + k->offset));
 }
 
-void bk_tconfig_default(const bk_tconfig_key_t *k, const bk_config_t *cfg, char *buf, size_t cap)
+void cm_tconfig_default(const cm_tconfig_key_t *k, const cm_tconfig_t *defaults, char *buf,
+                        size_t cap)
 {
     if (k->offset < 0)
         snprintf(buf, cap, "%s", k->fixed);
     else
-        bk_tconfig_value(&cfg->topic_defaults, k, buf, cap);
+        cm_tconfig_value(defaults, k, buf, cap);
 }
