@@ -36,14 +36,18 @@ endif
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
         -Wmissing-prototypes -Wstrict-prototypes -Wvla
+# libh2o's .pc file leaves out H2O_USE_LIBUV=0, without which its structs mismatch.
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -pthread $(OPT) $(WARN) -MMD -MP \
-          -Icommon -Icommon/kmsg $(EXTRA_CFLAGS)
+          -Icommon -Icommon/kmsg -I/usr/include/postgresql -DH2O_USE_LIBUV=0 $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(OPT) $(EXTRA_LDFLAGS)
 # Generated codecs: warnings that their uniform shape triggers are not bugs.
 KMSG_CFLAGS := -Wno-missing-prototypes -Wno-unused-function
 
 COMPRESS_LIBS := -lz -llz4 -lzstd -lsnappy
 RDKAFKA_LIBS := -lrdkafka
+PG_LIBS := -lpq
+HTTP_LIBS := -lh2o-evloop -lssl -lcrypto
+CURL_LIBS := -lcurl
 
 # ---- shared library --------------------------------------------------------
 
@@ -83,25 +87,67 @@ $(BROKER): $(B)/brokers/bk_main.o $(LIBBROKER) $(LIBCOMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(BROKER_LIBS)
 
+# ---- control plane ---------------------------------------------------------
+
+# The SQL migrations are compiled in (tools/embed-sql.sh), so the daemon never reads them
+# from disk at run time.
+MIGRATIONS := $(sort $(wildcard control-plane/migrations/*.sql))
+CP_GEN := $(B)/control-plane/cp_migrations.c
+CP_SRC := $(filter-out control-plane/cp_main.c,$(wildcard control-plane/*.c))
+CP_OBJ := $(CP_SRC:%.c=$(B)/%.o) $(B)/control-plane/cp_migrations.o
+LIBCP := $(B)/libcp.a
+CONTROL_PLANE := $(BIN)/streamd-control-plane
+STREAMCTL := $(BIN)/streamctl
+CP_LIBS := $(LIBCP) $(LIBCOMMON) $(HTTP_LIBS) $(PG_LIBS) $(COMPRESS_LIBS)
+
+$(CP_GEN): $(MIGRATIONS) tools/embed-sql.sh
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)tools/embed-sql.sh $@ $(MIGRATIONS)
+
+$(B)/control-plane/cp_migrations.o: $(CP_GEN)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Icontrol-plane -c $< -o $@
+
+$(B)/control-plane/%.o: control-plane/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Icontrol-plane -c $< -o $@
+
+$(LIBCP): $(CP_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+$(CONTROL_PLANE): $(B)/control-plane/cp_main.o $(LIBCP) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(CP_LIBS)
+
+$(STREAMCTL): control-plane/cli/streamctl.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(CURL_LIBS) $(LDFLAGS)
+
 # ---- test programs and tools -----------------------------------------------
 
 # Unit tests: one binary per tests/unit/<dir>/test_*.c, linked with the libraries.
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
 
-$(B)/tests/unit/%: tests/unit/%.c $(LIBBROKER) $(LIBCOMMON)
+$(B)/tests/unit/%: tests/unit/%.c $(LIBBROKER) $(LIBCP) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Ibrokers -Itests/unit -o $@ $< $(BROKER_LIBS) -lcmocka $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -Ibrokers -Icontrol-plane -Itests/unit -o $@ $< $(LIBBROKER) $(CP_LIBS) \
+		-lcmocka $(LDFLAGS)
 
 # Test tools and benchmarks: one binary per C file, built on librdkafka and our codec.
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BIN)/%)
 
-$(BIN)/%: tests/tools/%.c $(LIBCOMMON)
+$(BIN)/%: tests/tools/%.c $(LIBCP) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(COMPRESS_LIBS) $(RDKAFKA_LIBS) $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -Icontrol-plane -o $@ $< $(CP_LIBS) $(RDKAFKA_LIBS) $(LDFLAGS)
 
 BENCH_BIN := $(BIN)/bench-kafka $(BIN)/bench-fsync
 BENCH_PEER_BIN := $(BIN)/bench-nats $(BIN)/bench-redis
@@ -131,7 +177,7 @@ $(BIN)/bench-redis: tests/bench/bench_redis.c tests/bench/bench_common.h
 .PHONY: all deps run stop test test-unit test-e2e test-fault test-asan bench format \
         regen-kafka clean
 
-all: $(BROKER) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BROKER) $(CONTROL_PLANE) $(STREAMCTL) $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
 	@deploy/deps.sh build test
@@ -178,4 +224,5 @@ regen-kafka:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d
+-include $(COMMON_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d $(CP_OBJ:.o=.d) \
+         $(B)/control-plane/cp_main.d

@@ -1,0 +1,90 @@
+/*
+ * The HTTP server glue shared by the control plane and the gateway, on libh2o's evloop:
+ * a listener that hands every request to one function, JSON responses and errors in the
+ * shape users expect ({"error_code": N, "message": "..."}), and request helpers (path
+ * segments, query parameters, bearer tokens, JSON bodies).
+ *
+ * HTTP/1.1 and h2c both work. Request bodies are buffered by h2o and capped at the
+ * server's `body_max`; larger ones get 413 before the handler runs.
+ *
+ * Event-loop thread only.
+ */
+#ifndef CM_HTTP_H
+#define CM_HTTP_H
+
+#ifndef H2O_USE_LIBUV
+#define H2O_USE_LIBUV 0
+#endif
+#include <h2o.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cm_arena.h"
+#include "cm_json.h"
+#include "cm_sbuf.h"
+
+/** Handles one request; must send a response (synchronously or later) and return 0. */
+typedef int (*cm_http_handler_fn)(void *ud, h2o_req_t *req);
+
+typedef struct cm_http_server cm_http_server_t;
+
+/**
+ * Listens on `addr` ("host:port"; port 0 picks one) in `loop`, sending every request to
+ * `fn`. Returns NULL with a reason in `err` if the address cannot be bound.
+ */
+cm_http_server_t *cm_http_server_start(h2o_evloop_t *loop, const char *addr, size_t body_max,
+                                       cm_http_handler_fn fn, void *ud, char *err, size_t cap);
+
+/** The bound port. */
+int cm_http_server_port(const cm_http_server_t *s);
+
+/** Stops accepting; open connections finish what they are doing. */
+void cm_http_server_stop(cm_http_server_t *s);
+
+/** Frees the server after the loop has stopped running it. */
+void cm_http_server_free(cm_http_server_t *s);
+
+/** Sends `body` with the given status and content type. */
+void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body, size_t len);
+
+/** Sends a JSON body (an sbuf the caller then frees). */
+void cm_http_send_json(h2o_req_t *req, int status, const cm_sbuf_t *body);
+
+/**
+ * Sends {"error_code": code, "message": "..."} with `status`. `code` is the HTTP status or a
+ * finer five-digit code (40401). A 429 or 503 carries Retry-After: `retry_after_s` when > 0.
+ */
+void cm_http_send_error(h2o_req_t *req, int status, int code, int retry_after_s, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+
+/** A standard reason phrase for `status`. */
+const char *cm_http_reason(int status);
+
+/** True when the request's method is `m` ("GET"). */
+bool cm_http_method_is(const h2o_req_t *req, const char *m);
+
+#define CM_HTTP_SEGMENTS_MAX 12
+
+/**
+ * Splits the path (without its query) into segments allocated in `a`. Returns the count,
+ * or -1 when there are more than `max` or a segment is empty or holds '%'. The path
+ * "/v1/tenants/acme" gives {"v1", "tenants", "acme"}.
+ */
+int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int max);
+
+/** The URL-decoded value of query parameter `name`, allocated in `a`; NULL when absent. */
+const char *cm_http_query(const h2o_req_t *req, cm_arena_t *a, const char *name);
+
+/** The value of header `name` (lower case) allocated in `a`, or NULL. */
+const char *cm_http_header(const h2o_req_t *req, cm_arena_t *a, const char *name);
+
+/** The token of "Authorization: Bearer <token>", allocated in `a`, or NULL. */
+const char *cm_http_bearer(const h2o_req_t *req, cm_arena_t *a);
+
+/**
+ * Parses the request body as a JSON object into `a`, whatever its content type. On
+ * failure sends 400 (413 past the arena's limit) itself and returns NULL.
+ */
+const cm_json_t *cm_http_json_body(h2o_req_t *req, cm_arena_t *a);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * Credentials: random identifiers and secrets, and the one-way form in which secrets are
+ * stored. A secret is kept only as "pbkdf2-sha256$<iterations>$<salt>$<hash>" (salt and
+ * hash in unpadded base64url), so a copy of the database reveals no usable credential.
+ *
+ * Thread-safe.
+ */
+#ifndef CM_SECRET_H
+#define CM_SECRET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Iterations of PBKDF2-HMAC-SHA256 for new hashes (about 10 ms on this class of CPU). */
+#define CM_SECRET_PBKDF2_ITERATIONS 20000
+
+/** Longest hash string cm_secret_hash writes, with its NUL. */
+#define CM_SECRET_HASH_MAX 128
+
+/** Fills `buf` with `n` bytes from the kernel's CSPRNG. Aborts if it cannot. */
+void cm_secret_random(void *buf, size_t n);
+
+/** Writes `n` random characters of [A-Z0-9] and a NUL (API key ids). */
+void cm_secret_random_id(char *out, size_t n);
+
+/** Writes a random secret: `n_bytes` random bytes in unpadded base64url, and a NUL. */
+void cm_secret_random_token(char *out, size_t cap, size_t n_bytes);
+
+/** Unpadded base64url of `n` bytes; `cap` must be at least 4 * ceil(n / 3) + 1. */
+void cm_secret_b64url(const uint8_t *in, size_t n, char *out, size_t cap);
+
+/** Hashes `secret` with a fresh salt into `out` (CM_SECRET_HASH_MAX bytes). */
+void cm_secret_hash(const char *secret, char out[CM_SECRET_HASH_MAX]);
+
+/**
+ * True when `secret` matches `stored` (a cm_secret_hash string). Malformed stored strings
+ * never match. Runs in time independent of where the hashes differ.
+ */
+bool cm_secret_verify(const char *secret, const char *stored);
+
+/** Lower-case hex SHA-256 of `n` bytes: 64 characters and a NUL. */
+void cm_secret_sha256_hex(const void *data, size_t n, char out[65]);
+
+/** Compares two strings in time that depends only on their lengths. */
+bool cm_secret_equal(const char *a, const char *b);
+
+#endif

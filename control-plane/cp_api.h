@@ -1,0 +1,122 @@
+/*
+ * The operator API's internals: the per-request context, the route handlers, and the
+ * helpers they share (field checks, database error mapping, JSON from queries, audit).
+ * Event-loop thread only.
+ */
+#ifndef CP_API_H
+#define CP_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cm_http.h"
+#include "cp.h"
+
+typedef struct cp_req {
+    cp_t *cp;
+    h2o_req_t *req;
+    cm_arena_t arena; /* everything request-scoped; freed after the handler */
+    const char *seg[CM_HTTP_SEGMENTS_MAX];
+    int nseg;
+    char actor[64]; /* the operator credential's name, for the audit log */
+    int status;     /* what was sent, for metrics */
+} cp_req_t;
+
+/** Sends a JSON body with `status`. */
+void cp_api_reply(cp_req_t *r, int status, const cm_sbuf_t *body);
+
+/** Sends an error and remembers its status. */
+void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * Answers a failed statement: 503 (with Retry-After) when the database is unreachable,
+ * 409 on a uniqueness conflict, 500 otherwise (logged). `what` names the operation.
+ */
+void cp_api_db_error(cp_req_t *r, const PGresult *res, const char *what);
+
+/**
+ * Runs a query whose first row's first column is a JSON document and sends it with
+ * `status`; sends 404 "`not_found`" when there is no row (or NULL), and maps failures.
+ */
+void cp_api_send_query(cp_req_t *r, int status, const char *not_found, const char *sql,
+                       int n_params, const char *const *params);
+
+/** Records a change in the audit log, inside the caller's transaction. */
+bool cp_api_audit(cp_req_t *r, const char *action, const char *tenant_id, const char *target,
+                  const char *details_json);
+
+/** Runs `sql` in the open transaction; on failure answers, rolls back, returns NULL. */
+PGresult *cp_api_tx_exec(cp_req_t *r, const char *what, const char *sql, int n_params,
+                         const char *const *params);
+
+/** COMMIT; on failure answers and returns false. */
+bool cp_api_commit(cp_req_t *r, const char *what);
+
+/** BEGIN; on failure answers and returns false. */
+bool cp_api_begin(cp_req_t *r);
+
+/** The parsed JSON object body, or NULL after answering 400/413/415. */
+const cm_json_t *cp_api_body(cp_req_t *r, const char *const *allowed_fields);
+
+/**
+ * Reads an optional/required string field. Returns true (with *out NULL when absent and
+ * optional) or false after answering 400.
+ */
+bool cp_api_str(cp_req_t *r, const cm_json_t *o, const char *key, bool required, const char **out);
+
+/** Reads an integer field within [lo, hi]; *present says whether it was there. */
+bool cp_api_int(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
+                int64_t hi, int64_t *out, bool *present);
+
+/**
+ * Finds a tenant by name: its id (uuid text) and pool id. Answers 404 (or the database
+ * error) and returns false when it does not exist.
+ */
+bool cp_api_tenant(cp_req_t *r, const char *name, char id[40], char pool_id[24]);
+
+/** Name rules. Each writes why a name is refused into `why`. */
+bool cp_name_tenant_ok(const char *s, char *why, size_t cap); /* also pools */
+bool cp_name_topic_ok(const char *s, size_t tenant_len, char *why, size_t cap);
+bool cp_name_principal_ok(const char *s, char *why, size_t cap);
+
+/* Route handlers, one file per resource family. */
+void cp_api_tenant_create(cp_req_t *r);
+void cp_api_tenant_list(cp_req_t *r);
+void cp_api_tenant_get(cp_req_t *r);
+void cp_api_tenant_update(cp_req_t *r);
+void cp_api_tenant_delete(cp_req_t *r);
+void cp_api_sa_create(cp_req_t *r);
+void cp_api_sa_list(cp_req_t *r);
+void cp_api_sa_delete(cp_req_t *r);
+void cp_api_key_create(cp_req_t *r);
+void cp_api_key_list(cp_req_t *r);
+void cp_api_key_revoke(cp_req_t *r);
+void cp_api_issuer_create(cp_req_t *r);
+void cp_api_issuer_list(cp_req_t *r);
+void cp_api_issuer_delete(cp_req_t *r);
+void cp_api_quota_get(cp_req_t *r);
+void cp_api_quota_set(cp_req_t *r);
+
+void cp_api_topic_create(cp_req_t *r);
+void cp_api_topic_list(cp_req_t *r);
+void cp_api_topic_get(cp_req_t *r);
+void cp_api_topic_update(cp_req_t *r);
+void cp_api_topic_delete(cp_req_t *r);
+void cp_api_partitions_add(cp_req_t *r);
+void cp_api_leader_set(cp_req_t *r);
+
+void cp_api_acl_create(cp_req_t *r);
+void cp_api_acl_list(cp_req_t *r);
+void cp_api_acl_delete(cp_req_t *r);
+
+void cp_api_pool_create(cp_req_t *r);
+void cp_api_pool_list(cp_req_t *r);
+void cp_api_pool_get(cp_req_t *r);
+void cp_api_pool_delete(cp_req_t *r);
+void cp_api_broker_list(cp_req_t *r);
+void cp_api_broker_get(cp_req_t *r);
+void cp_api_broker_delete(cp_req_t *r);
+void cp_api_audit_list(cp_req_t *r);
+
+#endif

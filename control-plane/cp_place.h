@@ -1,0 +1,39 @@
+/*
+ * Partition placement and leadership: pure functions (no database), so the rules can be
+ * tested alone, and the compare-and-set that is the only way a leader changes.
+ */
+#ifndef CP_PLACE_H
+#define CP_PLACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cm_pg.h"
+
+typedef struct cp_place_broker {
+    int32_t id;
+    char rack[65];
+    int64_t replicas; /* replicas it holds now */
+    int64_t leaders;  /* partitions it leads now */
+} cp_place_broker_t;
+
+/**
+ * Chooses `rf` distinct brokers for each of `n_parts` new partitions, writing them to
+ * out[i * rf + j], the intended leader first. Each replica goes to the broker holding the
+ * fewest replicas so far (ties: the lowest id), preferring racks the partition does not
+ * use yet; the leader is the chosen broker leading the fewest partitions. `brokers`' counts
+ * are updated as it goes. Returns 0, or -1 when there are fewer than `rf` brokers.
+ */
+int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int32_t *out);
+
+/**
+ * Makes `leader` the leader of a partition if and only if its leader epoch is still
+ * `expected_epoch` and `leader` is in its in-sync replicas (or is -1, for no leader).
+ * The epoch is incremented. Returns 1 when this call won (new epoch in *new_epoch), 0 when
+ * the epoch had moved on or the replica is not in sync, -1 on a database error (pg->err).
+ * Safe against any number of concurrent callers: exactly one wins per epoch.
+ */
+int cp_partition_cas_leader(cm_pg_t *pg, const char *topic_id, int32_t partition, int32_t leader,
+                            int32_t expected_epoch, int32_t *new_epoch);
+
+#endif
