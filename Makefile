@@ -4,7 +4,7 @@
 #   make SAN=1           the same with AddressSanitizer + UBSan (build/asan/)
 #   make run             install missing packages, build, start the local stack
 #   make test            install missing packages, build, run every test tier
-#   make test-unit       cmocka unit tests            (also: test-e2e, test-fault, test-asan)
+#   make test-unit       cmocka unit tests  (also: test-component, test-e2e, test-fault, test-asan)
 #   make bench           benchmarks beside NATS JetStream and Redis Streams
 #   make format          clang-format every C file
 #   make regen-kafka SCHEMAS=../shared/kafka-protocol/messages   regenerate common/kmsg/
@@ -76,7 +76,7 @@ BROKER_SRC := $(filter-out brokers/bk_main.c,$(wildcard brokers/*.c))
 BROKER_OBJ := $(BROKER_SRC:%.c=$(B)/%.o)
 LIBBROKER := $(B)/libbroker.a
 BROKER := $(BIN)/streamd-broker
-BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS)
+BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS) $(PG_LIBS)
 
 $(LIBBROKER): $(BROKER_OBJ)
 	@rm -f $@
@@ -174,13 +174,13 @@ $(BIN)/bench-redis: tests/bench/bench_redis.c tests/bench/bench_common.h
 
 # ---- top-level targets -----------------------------------------------------
 
-.PHONY: all deps run stop test test-unit test-e2e test-fault test-asan bench format \
+.PHONY: all deps run stop test test-unit test-component test-e2e test-fault test-asan bench format \
         regen-kafka clean
 
 all: $(BROKER) $(CONTROL_PLANE) $(STREAMCTL) $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
-	@deploy/deps.sh build test
+	@deploy/deps.sh build test run
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -191,11 +191,14 @@ stop:
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test-unit test-e2e test-fault
+	@$(MAKE) --no-print-directory test-unit test-component test-e2e test-fault
 	@$(MAKE) --no-print-directory test-asan
 
 test-unit: all
 	@tests/run-tier.sh unit $(B)
+
+test-component: all
+	@tests/run-tier.sh component $(B)
 
 test-e2e: all
 	@tests/run-tier.sh e2e $(B)
@@ -207,6 +210,7 @@ test-fault: all
 test-asan:
 	@$(MAKE) --no-print-directory SAN=1 all
 	@tests/run-tier.sh unit build/asan
+	@tests/run-tier.sh component build/asan
 	@tests/run-tier.sh e2e build/asan
 
 bench: deps

@@ -38,6 +38,8 @@ typedef struct bk_broker {
     bool ready;                  /* recovery finished and listening */
     bool stopping;               /* SIGTERM: long polls answer now */
     struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */
+    struct bk_cluster *cluster;  /* managed: the control plane's view (NULL: none yet) */
+    struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */
 } bk_broker_t;
 
 #endif

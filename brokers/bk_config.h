@@ -19,6 +19,13 @@ typedef struct bk_config {
     char *data_dir;
     char *log_level;
 
+    /* Control plane (managed mode when database_url is set). */
+    char *database_url; /* the control plane's Postgres ("": unmanaged, standalone) */
+    char *pool;         /* the broker pool this broker serves */
+    char *rack;         /* placement spreads replicas across racks */
+    int64_t lease_ms;   /* registration lease; renewed every lease_ms / 3 */
+    int64_t resync_ms;  /* full re-read of the cluster even without notifications */
+
     /* Limits. */
     int64_t request_bytes_max;        /* largest request frame; bigger closes the connection */
     int64_t connections_max;          /* open client connections */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bk_cluster.h"
 #include "bk_dispatch.h"
 #include "bk_loop.h"
 #include "bk_topic.h"
@@ -217,10 +218,10 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
             fp->offset = ti->partitions[j].fetch_offset;
             fp->max_bytes = ti->partitions[j].partition_max_bytes;
             fp->watch.wake = bk_fetch__on_wake;
-            bk_partition_t *p = t ? bk_topic_partition(t, po->partition_index) : NULL;
+            int16_t perr;
+            bk_partition_t *p = bk_cluster_led(req->b, t, ti->topic, po->partition_index, &perr);
             if (p == NULL)
-                po->error_code = t == NULL && v >= 13 ? CM_KERR_UNKNOWN_TOPIC_ID
-                                                      : CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                po->error_code = t == NULL && v >= 13 ? CM_KERR_UNKNOWN_TOPIC_ID : perr;
             else
                 fp->p = bk_partition_ref(p);
         }

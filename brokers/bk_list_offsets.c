@@ -1,4 +1,5 @@
 /* ListOffsets: earliest, latest, max-timestamp, or the first offset at or after a time. */
+#include "bk_cluster.h"
 #include "bk_dispatch.h"
 #include "bk_topic.h"
 #include "cm_kmsg.h"
@@ -73,9 +74,10 @@ int bk_handle_list_offsets(bk_req_t *req)
             po->partition_index = ti->partitions[j].partition_index;
             po->offset = -1;
             po->timestamp = -1;
-            bk_partition_t *p = t ? bk_topic_partition(t, po->partition_index) : NULL;
+            int16_t perr;
+            bk_partition_t *p = bk_cluster_led(req->b, t, ti->name, po->partition_index, &perr);
             if (p == NULL)
-                po->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                po->error_code = perr;
             else
                 bk_list_offsets__one(p, ti->partitions[j].timestamp, po);
         }

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "bk_broker.h"
+#include "bk_cluster.h"
+#include "bk_cplane.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
 #include "bk_server.h"
@@ -173,6 +175,8 @@ int main(int argc, char **argv)
         goto out_topics;
     if (b->adv_port == 0)
         b->adv_port = bk_server_port(bk_main__server);
+    if (b->cfg.database_url[0] != '\0')
+        b->cplane = bk_cplane_start(b);
     b->ready = true;
     cm_log_info("broker ready",
                 "kafka=%s:%d admin=%s node_id=%" PRId64 " cluster_id=%s data_dir=%s", b->adv_host,
@@ -182,6 +186,8 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     exit_code = bk_loop_run(b->loop) == 0 ? 0 : 1;
+    bk_cplane_stop(b->cplane);
+    b->cplane = NULL;
     bk_server_free(bk_main__server);
     bk_main__server = NULL;
 out_topics:
@@ -189,6 +195,8 @@ out_topics:
     bk_flusher_stop(b->flusher);
     b->flusher = NULL;
     bk_topics_close(b);
+    bk_cluster_free(b->cluster);
+    b->cluster = NULL;
 out_flusher:
     if (b->flusher)
         bk_flusher_stop(b->flusher);

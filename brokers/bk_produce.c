@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bk_cluster.h"
 #include "bk_dispatch.h"
 #include "bk_topic.h"
 #include "cm_kmsg.h"
@@ -156,14 +157,15 @@ int bk_handle_produce(bk_req_t *req)
             cm_produce_resp_partition_produce_response_t *po = &to->partition_responses[j];
             cm_produce_resp_partition_produce_response_init(po);
             po->index = pd->index;
-            bk_partition_t *p = t ? bk_topic_partition(t, pd->index) : NULL;
+            int16_t perr;
+            bk_partition_t *p = bk_cluster_led(req->b, t, td->name, pd->index, &perr);
             msg[0] = '\0';
             int64_t base = -1, last = -1;
             if (bad_acks) {
                 po->error_code = CM_KERR_INVALID_REQUIRED_ACKS;
                 snprintf(msg, sizeof(msg), "acks must be -1, 0 or 1");
             } else if (p == NULL) {
-                po->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                po->error_code = perr;
             } else {
                 po->error_code =
                     bk_produce__partition(req, p, &pd->records, &base, &last, msg, sizeof(msg));

@@ -271,8 +271,9 @@ void bk_topics_close(bk_broker_t *b)
     cm_strmap_init(&b->topics_by_id);
 }
 
-int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const cm_tconfig_t *cfg,
-                        bool validate_only, char *msg, size_t cap, bk_topic_t **out)
+int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, int32_t n_parts,
+                        const cm_tconfig_t *cfg, bool validate_only, char *msg, size_t cap,
+                        bk_topic_t **out)
 {
     if (!bk_topic_name_valid(name, msg, cap))
         return CM_KERR_INVALID_TOPIC_EXCEPTION;
@@ -300,7 +301,9 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const c
     bk_topic_t *t = bk_topic__new(b, name.ptr, (size_t)name.len);
     t->n_parts = n_parts;
     t->cfg = *cfg;
-    if (getrandom(t->id.b, sizeof(t->id.b), 0) != (ssize_t)sizeof(t->id.b))
+    if (id != NULL)
+        t->id = *id;
+    else if (getrandom(t->id.b, sizeof(t->id.b), 0) != (ssize_t)sizeof(t->id.b))
         abort();
     /* A leftover directory of an interrupted creation or deletion goes first. */
     cm_fs_remove_tree(t->dir);

@@ -50,10 +50,12 @@ bk_partition_t *bk_topic_partition(bk_topic_t *t, int32_t id);
 
 /**
  * Checks a creation (name, count, limits) and, unless `validate_only`, creates the topic
- * on disk and registers it. Returns 0 or a Kafka error with a message in `msg`.
+ * on disk and registers it, with topic id `id` (NULL: a random one). Returns 0 or a Kafka
+ * error with a message in `msg`.
  */
-int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, int32_t n_parts, const cm_tconfig_t *cfg,
-                        bool validate_only, char *msg, size_t cap, bk_topic_t **out);
+int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, int32_t n_parts,
+                        const cm_tconfig_t *cfg, bool validate_only, char *msg, size_t cap,
+                        bk_topic_t **out);
 
 /** Unregisters a topic and removes its data. Its waiters fail; readers finish first. */
 void bk_topic_delete(bk_broker_t *b, bk_topic_t *t);

@@ -116,7 +116,7 @@ int bk_handle_create_topics(bk_req_t *req)
                      in->name.len, in->name.ptr);
         } else if ((out->error_code = bk_create__count(req, in, &count, msg, sizeof(msg))) == 0 &&
                    (out->error_code = bk_create__configs(req, in, &cfg, msg, sizeof(msg))) == 0) {
-            out->error_code = bk_topic_create(req->b, in->name, count, &cfg,
+            out->error_code = bk_topic_create(req->b, in->name, NULL, count, &cfg,
                                               v >= 1 && r.validate_only, msg, sizeof(msg), &t);
         }
         out->error_message = bk_req_msg(req, msg);

@@ -1,0 +1,360 @@
+#include "bk_cplane.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "bk_cluster.h"
+#include "bk_loop.h"
+#include "cm_json.h"
+#include "cm_log.h"
+#include "cm_pg.h"
+#include "cm_time.h"
+
+#define BK_CPLANE__RETRY_MS    1000
+#define BK_CPLANE__DEBOUNCE_MS 20 /* notifications arriving together cost one snapshot */
+
+struct bk_cplane {
+    bk_broker_t *b;
+    pthread_t thread;
+    cm_pg_t pg;
+    int stop_fd;        /* eventfd: the thread's poll wakes up on stop */
+    bk_io_t ready_io;   /* eventfd: the loop wakes up for a new snapshot */
+    pthread_mutex_t mu; /* guards `pending` and `stopping` */
+    bk_cluster_t *pending;
+    bool stopping;
+    /* Thread-only state. */
+    uint64_t generation;
+    bool registered;
+    int64_t next_heartbeat;
+    int64_t next_resync;
+};
+
+/* ---- the control-plane thread -------------------------------------------------------- */
+
+static bool bk_cplane__register(bk_cplane_t *cp)
+{
+    bk_broker_t *b = cp->b;
+    char id[24], port[16], lease[24];
+    snprintf(id, sizeof(id), "%" PRId64, b->cfg.node_id);
+    snprintf(port, sizeof(port), "%d", b->adv_port);
+    snprintf(lease, sizeof(lease), "%" PRId64, b->cfg.lease_ms);
+    const char *p[] = { id, b->cfg.pool, b->adv_host, port, b->cfg.rack, lease };
+    /* A broker id belongs to one pool: a broker configured with another pool is refused
+     * rather than moved, since its replicas would silently change pools. */
+    PGresult *r = cm_pg_exec(
+        &cp->pg,
+        "INSERT INTO brokers (id, pool_id, host, port, rack, state, lease_expires_at)"
+        " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond'"
+        " FROM broker_pools p WHERE p.name = $2"
+        " ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
+        " rack = EXCLUDED.rack, state = 'up', lease_expires_at = EXCLUDED.lease_expires_at,"
+        " registered_at = now(), heartbeat_at = now() WHERE brokers.pool_id = EXCLUDED.pool_id"
+        " RETURNING id",
+        6, p);
+    bool ok = cm_pg_ok(r) && PQntuples(r) == 1;
+    if (!ok)
+        cm_log_error("cannot register with the control plane",
+                     "node_id=%s pool=%s err=\"%s\" hint=\"%s\"", id, b->cfg.pool,
+                     cm_pg_ok(r) ? "no such pool, or the id is registered in another pool"
+                                 : cp->pg.err,
+                     "create the pool (streamctl pools create NAME) or fix node_id/pool");
+    else
+        cm_log_info("registered with the control plane", "node_id=%s pool=%s addr=%s:%s", id,
+                    b->cfg.pool, b->adv_host, port);
+    PQclear(r);
+    return ok;
+}
+
+static void bk_cplane__heartbeat(bk_cplane_t *cp)
+{
+    char id[24], lease[24];
+    snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
+    snprintf(lease, sizeof(lease), "%" PRId64, cp->b->cfg.lease_ms);
+    const char *p[] = { id, lease };
+    /* state = 'up' again too: a broker marked down while cut off comes back by renewing. */
+    PGresult *r = cm_pg_exec(&cp->pg,
+                             "UPDATE brokers SET lease_expires_at = now() + $2 * interval"
+                             " '1 millisecond', heartbeat_at = now(), state = 'up'"
+                             " WHERE id = $1 RETURNING id",
+                             2, p);
+    if (cm_pg_ok(r) && PQntuples(r) == 0)
+        cp->registered = false; /* deleted by an operator meanwhile: register again */
+    PQclear(r);
+}
+
+static void bk_cplane__read_brokers(bk_cluster_t *c, PGresult *r)
+{
+    int n = PQntuples(r);
+    c->brokers = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->brokers));
+    if (c->brokers == NULL)
+        return;
+    for (int i = 0; i < n; i++) {
+        bk_cluster_broker_t *x = &c->brokers[c->n_brokers++];
+        x->id = atoi(PQgetvalue(r, i, 0));
+        x->host = cm_arena_strndup(&c->arena, PQgetvalue(r, i, 1), strlen(PQgetvalue(r, i, 1)));
+        x->port = atoi(PQgetvalue(r, i, 2));
+        x->rack = cm_arena_strndup(&c->arena, PQgetvalue(r, i, 3), strlen(PQgetvalue(r, i, 3)));
+        x->up = strcmp(PQgetvalue(r, i, 4), "up") == 0;
+    }
+}
+
+/* Fills a topic's configs from the stored JSON, over the broker's defaults. */
+static void bk_cplane__configs(bk_cplane_t *cp, bk_cluster_topic_t *t, const char *json)
+{
+    cm_tconfig_init(&t->cfg, &cp->b->cfg.topic_defaults);
+    cm_arena_t a;
+    cm_arena_init(&a, 1u << 20);
+    cm_json_t *doc;
+    char err[128];
+    if (cm_json_parse(&a, json, strlen(json), 4, &doc, err, sizeof(err)) == 0 &&
+        doc->type == CM_JSON_OBJECT) {
+        for (const cm_json_t *m = doc->child; m != NULL; m = m->next) {
+            const cm_tconfig_key_t *k = cm_tconfig_key(cm_kstr_c(m->key));
+            char msg[256];
+            if (k == NULL || m->type != CM_JSON_STRING ||
+                cm_tconfig_set(&t->cfg, k, cm_kstr_c(m->str), msg, sizeof(msg)) != 0)
+                cm_log_warn("ignoring a topic config from the control plane", "topic=%s key=%s",
+                            t->name, m->key);
+        }
+    }
+    cm_arena_free(&a);
+}
+
+static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r)
+{
+    int n = PQntuples(r);
+    c->topics = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->topics));
+    if (c->topics == NULL)
+        return false;
+    bk_cluster_topic_t *t = NULL;
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(r, i, 0);
+        if (t == NULL || strcmp(t->name, name) != 0) {
+            t = &c->topics[c->n_topics++];
+            t->name = cm_arena_strndup(&c->arena, name, strlen(name));
+            t->n_parts = atoi(PQgetvalue(r, i, 2));
+            t->parts = cm_arena_calloc(&c->arena, (size_t)t->n_parts + 1, sizeof(*t->parts));
+            if (t->name == NULL || t->parts == NULL ||
+                !bk_cluster_parse_uuid(PQgetvalue(r, i, 1), &t->id))
+                return false;
+            for (int32_t p = 0; p < t->n_parts; p++)
+                t->parts[p].leader = -1;
+            bk_cplane__configs(cp, t, PQgetvalue(r, i, 3));
+        }
+        int32_t p = atoi(PQgetvalue(r, i, 4));
+        if (p < 0 || p >= t->n_parts)
+            continue; /* a partition row beyond the count: added while we read */
+        bk_cluster_part_t *x = &t->parts[p];
+        x->leader = atoi(PQgetvalue(r, i, 5));
+        x->epoch = atoi(PQgetvalue(r, i, 6));
+        if (bk_cluster_parse_ints(&c->arena, PQgetvalue(r, i, 7), &x->replicas, &x->n_replicas) !=
+                0 ||
+            bk_cluster_parse_ints(&c->arena, PQgetvalue(r, i, 8), &x->isr, &x->n_isr) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* Reads the pool's brokers and topics in one consistent snapshot. */
+static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
+{
+    const char *p[] = { cp->b->cfg.pool };
+    if (!cm_pg_run(&cp->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
+        return NULL;
+    PGresult *rb = cm_pg_exec(&cp->pg,
+                              "SELECT b.id, b.host, b.port, b.rack, b.state FROM brokers b"
+                              " JOIN broker_pools p ON p.id = b.pool_id WHERE p.name = $1"
+                              " ORDER BY b.id",
+                              1, p);
+    PGresult *rt = cm_pg_exec(
+        &cp->pg,
+        "SELECT tn.name || '.' || t.name, t.id, t.partitions, t.configs::text, x.partition,"
+        " x.leader, x.leader_epoch, x.replicas::text, x.isr::text"
+        " FROM topics t JOIN tenants tn ON tn.id = t.tenant_id"
+        " JOIN broker_pools bp ON bp.id = tn.pool_id JOIN partitions x ON x.topic_id = t.id"
+        " WHERE bp.name = $1 ORDER BY 1, x.partition",
+        1, p);
+    bk_cluster_t *c = NULL;
+    if (cm_pg_ok(rb) && cm_pg_ok(rt)) {
+        c = bk_cluster_new();
+        bk_cplane__read_brokers(c, rb);
+        if (c->brokers == NULL || !bk_cplane__read_topics(cp, c, rt)) {
+            cm_log_error("cannot read the cluster snapshot", "pool=%s", cp->b->cfg.pool);
+            bk_cluster_free(c);
+            c = NULL;
+        } else {
+            bk_cluster_index(c, (int32_t)cp->b->cfg.node_id);
+        }
+    }
+    PQclear(rb);
+    PQclear(rt);
+    cm_pg_run(&cp->pg, "COMMIT", 0, NULL);
+    return c;
+}
+
+static void bk_cplane__publish(bk_cplane_t *cp, bk_cluster_t *c)
+{
+    pthread_mutex_lock(&cp->mu);
+    bk_cluster_t *old = cp->pending;
+    cp->pending = c;
+    pthread_mutex_unlock(&cp->mu);
+    bk_cluster_free(old); /* superseded before the loop took it */
+    uint64_t one = 1;
+    if (write(cp->ready_io.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        cm_log_error("cannot wake the event loop", "errno=%s", strerror(errno));
+}
+
+static void bk_cplane__sync(bk_cplane_t *cp)
+{
+    bk_cluster_t *c = bk_cplane__snapshot(cp);
+    if (c == NULL)
+        return;
+    cm_log_debug("cluster snapshot", "brokers=%d topics=%d", c->n_brokers, c->n_topics);
+    bk_cplane__publish(cp, c);
+    cp->next_resync = cm_mono_ms() + cp->b->cfg.resync_ms;
+}
+
+/* Waits for a notification, a stop, or `ms`; true when notifications arrived. */
+static bool bk_cplane__wait(bk_cplane_t *cp, int64_t ms)
+{
+    struct pollfd fds[2] = { { .fd = cp->stop_fd, .events = POLLIN },
+                             { .fd = cp->pg.conn ? PQsocket(cp->pg.conn) : -1, .events = POLLIN } };
+    if (poll(fds, 2, (int)(ms < 0 ? 0 : ms)) <= 0 || !(fds[1].revents & POLLIN))
+        return false;
+    if (!PQconsumeInput(cp->pg.conn)) {
+        cm_log_warn("control-plane database connection lost", "err=\"%s\"",
+                    PQerrorMessage(cp->pg.conn));
+        cm_pg_reset(&cp->pg);
+        return false;
+    }
+    bool any = false;
+    PGnotify *n;
+    while ((n = PQnotifies(cp->pg.conn)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
+static bool bk_cplane__stopping(bk_cplane_t *cp)
+{
+    pthread_mutex_lock(&cp->mu);
+    bool s = cp->stopping;
+    pthread_mutex_unlock(&cp->mu);
+    return s;
+}
+
+static void *bk_cplane__main(void *arg)
+{
+    bk_cplane_t *cp = arg;
+    while (!bk_cplane__stopping(cp)) {
+        int64_t now = cm_mono_ms();
+        if (!cm_pg_ensure(&cp->pg)) {
+            bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
+            continue;
+        }
+        if (cp->pg.generation != cp->generation) {
+            /* A new connection: LISTEN first, so no change slips between it and the read. */
+            if (!cm_pg_run(&cp->pg, "LISTEN streamd_metadata", 0, NULL))
+                continue;
+            cp->generation = cp->pg.generation;
+            cp->registered = false;
+            cm_log_info("connected to the control-plane database", "generation=%" PRIu64,
+                        cp->generation);
+        }
+        if (!cp->registered) {
+            cp->registered = bk_cplane__register(cp);
+            cp->next_heartbeat = now + cp->b->cfg.lease_ms / 3;
+            if (!cp->registered) {
+                bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
+                continue;
+            }
+            bk_cplane__sync(cp);
+        }
+        if (now >= cp->next_heartbeat) {
+            bk_cplane__heartbeat(cp);
+            cp->next_heartbeat = now + cp->b->cfg.lease_ms / 3;
+        }
+        if (now >= cp->next_resync)
+            bk_cplane__sync(cp);
+        int64_t until = cp->next_heartbeat < cp->next_resync ? cp->next_heartbeat : cp->next_resync;
+        if (bk_cplane__wait(cp, until - cm_mono_ms())) {
+            bk_cplane__wait(cp, BK_CPLANE__DEBOUNCE_MS);
+            bk_cplane__sync(cp);
+        }
+    }
+    if (cp->registered && cp->pg.conn != NULL) {
+        /* A clean stop gives the lease back, so leadership moves now rather than at expiry. */
+        char id[24];
+        snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
+        const char *p[] = { id };
+        cm_pg_run(&cp->pg,
+                  "UPDATE brokers SET state = 'down', lease_expires_at = now() WHERE id = $1", 1,
+                  p);
+    }
+    cm_pg_free(&cp->pg);
+    return NULL;
+}
+
+/* ---- the event-loop side ------------------------------------------------------------- */
+
+static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
+{
+    bk_cplane_t *cp = (bk_cplane_t *)((char *)io - offsetof(bk_cplane_t, ready_io));
+    uint64_t v;
+    if (read(io->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    pthread_mutex_lock(&cp->mu);
+    bk_cluster_t *c = cp->pending;
+    cp->pending = NULL;
+    pthread_mutex_unlock(&cp->mu);
+    if (c != NULL)
+        bk_cluster_apply(cp->b, c);
+    (void)events;
+}
+
+bk_cplane_t *bk_cplane_start(bk_broker_t *b)
+{
+    bk_cplane_t *cp = calloc(1, sizeof(*cp));
+    if (cp == NULL)
+        abort();
+    cp->b = b;
+    pthread_mutex_init(&cp->mu, NULL);
+    cm_pg_init(&cp->pg, b->cfg.database_url, "streamd-broker", b->cfg.lease_ms / 3);
+    cp->pg.retry_ms = BK_CPLANE__RETRY_MS;
+    cp->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    cp->ready_io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    cp->ready_io.cb = bk_cplane__on_ready;
+    if (cp->stop_fd < 0 || cp->ready_io.fd < 0 ||
+        bk_loop_add(b->loop, &cp->ready_io, EPOLLIN) != 0 ||
+        pthread_create(&cp->thread, NULL, bk_cplane__main, cp) != 0)
+        abort();
+    return cp;
+}
+
+void bk_cplane_stop(bk_cplane_t *cp)
+{
+    if (cp == NULL)
+        return;
+    pthread_mutex_lock(&cp->mu);
+    cp->stopping = true;
+    pthread_mutex_unlock(&cp->mu);
+    uint64_t one = 1;
+    if (write(cp->stop_fd, &one, sizeof(one)) < 0)
+        cm_log_error("cannot stop the control-plane thread", "errno=%s", strerror(errno));
+    pthread_join(cp->thread, NULL);
+    bk_loop_del(cp->b->loop, &cp->ready_io);
+    close(cp->ready_io.fd);
+    close(cp->stop_fd);
+    bk_cluster_free(cp->pending);
+    pthread_mutex_destroy(&cp->mu);
+    free(cp);
+}

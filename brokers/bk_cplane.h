@@ -1,0 +1,27 @@
+/*
+ * A managed broker's link to the control plane, on its own thread with its own Postgres
+ * connection (the data path never waits on Postgres):
+ *
+ *   - registers the broker in its pool and renews its lease every lease_ms / 3;
+ *   - LISTENs on streamd_metadata and reads a fresh snapshot of the pool (bk_cluster.h)
+ *     on every notification, after every reconnect (notifications sent while it was cut
+ *     off are lost) and every resync_ms as a safety net;
+ *   - hands each snapshot to the event loop, which applies it.
+ *
+ * When Postgres is away the broker keeps serving from its last snapshot and retries every
+ * second; nothing is lost, because the first thing after a reconnect is a full snapshot.
+ */
+#ifndef BK_CPLANE_H
+#define BK_CPLANE_H
+
+#include "bk_broker.h"
+
+typedef struct bk_cplane bk_cplane_t;
+
+/** Starts the thread (event-loop thread, once, after the listener is up). */
+bk_cplane_t *bk_cplane_start(bk_broker_t *b);
+
+/** Stops and joins the thread (event-loop thread, at shutdown). */
+void bk_cplane_stop(bk_cplane_t *cp);
+
+#endif
