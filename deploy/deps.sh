@@ -8,19 +8,21 @@
 #   build  compilers and libraries to build every daemon and tool
 #   test   what `make test` drives: real Kafka clients (kcat, librdkafka; kafkajs through
 #          Node.js), curl, python3
+#   run    the local stack's private Postgres (make run)
 #   bench  peers measured beside us by `make bench`: NATS JetStream, Redis Streams
 set -euo pipefail
 
 declare -A group
-group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev"
-group[test]="kcat python3 curl procps coreutils"
+group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev"
+group[test]="kcat python3 curl procps coreutils postgresql-15 postgresql-client-15"
+group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 
 [ $# -gt 0 ] || set -- build test
 
 want=()
 for g in "$@"; do
-    [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, bench)" >&2; exit 2; }
+    [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, run, bench)" >&2; exit 2; }
     for p in ${group[$g]}; do want+=("$p"); done
 done
 

@@ -1,64 +1,143 @@
 #!/usr/bin/env bash
-# The local stack behind `make run`: one broker with its data under var/, in the
-# foreground. Ctrl-C (or `make stop` from another terminal) stops it cleanly; running it
-# again reuses the data.
+# The local stack behind `make run`, in the foreground, everything under var/:
+#
+#   Postgres     var/pg/ on 127.0.0.1:55432 (a private cluster, run as the postgres user
+#                when started as root), unless STREAMD_DATABASE_URL names another database
+#   control plane  operator API on 127.0.0.1:8090
+#   brokers      pool "default": broker N on 127.0.0.1:19092+N-1 (BROKERS=3 for three)
+#   a tenant     "demo" with an API key and a topic "orders" (3 partitions), made on the
+#                first run and kept in var/
+#
+# Ctrl-C (or `make stop` from another terminal) stops everything cleanly; running it again
+# reuses the data.
 #
 #   deploy/run-local.sh [BIN_DIR]        (default build/release/bin)
-#
-# Environment: BROKER_* variables configure the broker (see `streamd-broker --help`).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$top/build/release/bin}
 var="$top/var"
+brokers=${BROKERS:-1}
 mkdir -p "$var"
-pidfile="$var/broker-1.pid"
+pids=()
 
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    echo "run-local: a broker is already running (pid $(cat "$pidfile")); stop it with 'make stop'" >&2
+die() { echo "run-local: $*" >&2; stop_all; exit 1; }
+
+stop_all() {
+    local i
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        kill -TERM "${pids[$i]}" 2>/dev/null || true
+        wait "${pids[$i]}" 2>/dev/null || true
+    done
+    pids=()
+    [ -z "${pg_started:-}" ] || pg_as "$pg_bin/pg_ctl" -D "$var/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -f "$var/run.pids"
+}
+
+if [ -f "$var/run.pids" ] && kill -0 "$(head -n 1 "$var/run.pids")" 2>/dev/null; then
+    echo "run-local: the local stack is already running; stop it with 'make stop'" >&2
     exit 1
 fi
+echo $$ >"$var/run.pids"
 
-listen=${BROKER_LISTEN:-127.0.0.1:19092}
-admin=${BROKER_ADMIN_LISTEN:-127.0.0.1:19192}
-"$bin/streamd-broker" --data_dir="$var/broker-1" --listen="$listen" --admin_listen="$admin" \
-    >>"$var/broker-1.log" 2>&1 &
-pid=$!
-echo "$pid" >"$pidfile"
-stop() {
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    rm -f "$pidfile"
-}
-trap 'echo; echo "stopping the broker"; stop; exit 0' INT TERM
+pg_as() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# ---- Postgres ----
+db_url=${STREAMD_DATABASE_URL:-}
+if [ -z "$db_url" ]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$pg_bin" ] || die "no Postgres server under /usr/lib/postgresql (run deploy/deps.sh run)"
+    mkdir -p "$var/pg"
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$var/pg"
+        runuser -u postgres -- test -x "$var/pg" ||
+            die "the postgres user cannot reach $var/pg; move the checkout where others may traverse, or set STREAMD_DATABASE_URL"
+    fi
+    if [ ! -f "$var/pg/data/PG_VERSION" ]; then
+        echo "run-local: creating the private Postgres cluster in $var/pg"
+        pg_as "$pg_bin/initdb" -D "$var/pg/data" -U streamd -A trust -E UTF8 >"$var/pg/initdb.log" 2>&1 ||
+            die "initdb failed; see $var/pg/initdb.log"
+    fi
+    pg_as "$pg_bin/pg_ctl" -D "$var/pg/data" -l "$var/pg/server.log" -w -t 30 \
+        -o "-p 55432 -k $var/pg -c listen_addresses=127.0.0.1" start >/dev/null ||
+        die "Postgres did not start; see $var/pg/server.log"
+    pg_started=1
+    psql -X -qAt -h 127.0.0.1 -p 55432 -U streamd -d postgres \
+        -c "SELECT 1 FROM pg_database WHERE datname = 'streamd'" | grep -q 1 ||
+        psql -X -q -h 127.0.0.1 -p 55432 -U streamd -d postgres -c 'CREATE DATABASE streamd' ||
+        die "cannot create the database"
+    db_url=postgresql://streamd@127.0.0.1:55432/streamd
+fi
+trap 'echo; echo "stopping the local stack"; stop_all; exit 0' INT TERM
+
+# ---- control plane ----
+[ -s "$var/operator-token" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$var/operator-token")
+token=$(cat "$var/operator-token")
+cp_addr=127.0.0.1:8090
+CP_OPERATOR_TOKENS="admin=$token" "$bin/streamd-control-plane" --listen="$cp_addr" \
+    --database_url="$db_url" >>"$var/control-plane.log" 2>&1 &
+pids+=($!)
+echo $! >>"$var/run.pids"
 for _ in $(seq 1 100); do
-    curl -sf "http://$admin/readyz" >/dev/null 2>&1 && break
-    kill -0 "$pid" 2>/dev/null || { echo "run-local: the broker exited; see $var/broker-1.log" >&2; tail -5 "$var/broker-1.log" >&2; exit 1; }
+    curl -sf "http://$cp_addr/readyz" >/dev/null 2>&1 && break
+    kill -0 "${pids[0]}" 2>/dev/null || die "the control plane exited; see $var/control-plane.log"
     sleep 0.1
 done
-# A first topic, so that a Kafka client works at once.
-"$bin/kadmin" -b "$listen" create demo 3 >/dev/null 2>&1 || true
+api() { curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://$cp_addr$2"; }
+api POST /v1/pools '{"name":"default"}' >/dev/null
+
+# ---- brokers ----
+for n in $(seq 1 "$brokers"); do
+    port=$((19092 + n - 1)) admin=$((19192 + n - 1))
+    "$bin/streamd-broker" --node_id="$n" --data_dir="$var/broker-$n" --listen="127.0.0.1:$port" \
+        --admin_listen="127.0.0.1:$admin" --database_url="$db_url" --pool=default \
+        >>"$var/broker-$n.log" 2>&1 &
+    pids+=($!)
+    echo $! >>"$var/run.pids"
+done
+for n in $(seq 1 "$brokers"); do
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$((19192 + n - 1))/readyz" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+done
+sleep 0.3 # registration happens right after readiness
+
+# ---- a first tenant (once) ----
+if [ ! -s "$var/demo-api-key.json" ]; then
+    api POST /v1/tenants '{"name":"demo"}' >/dev/null
+    (umask 077 && api POST /v1/tenants/demo/api-keys '{"description":"made by make run"}' >"$var/demo-api-key.json")
+    api POST /v1/tenants/demo/topics '{"name":"orders","partitions":3}' >/dev/null
+fi
+key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
+secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
 
 cat <<MSG
 
 streamd local stack is up.
 
-  broker (Kafka protocol)   $listen
-  admin (health, metrics)   http://$admin/healthz  /readyz  /metrics
-  data and logs             $var/broker-1/  $var/broker-1.log
-  topic ready to use        demo (3 partitions)
+  control plane (operator API)  http://$cp_addr     token: $token
+  brokers (Kafka, internal)     $(for n in $(seq 1 "$brokers"); do printf '127.0.0.1:%d ' $((19092 + n - 1)); done)
+  Postgres                      $db_url
+  data and logs                 $var/
+
+  tenant "demo"                 API key $key
+                                secret  $secret
+  topic                         demo.orders inside the brokers (3 partitions)
 
 Try it:
-  echo 'hello' | kcat -P -b $listen -t demo
-  kcat -C -b $listen -t demo -e
-  $bin/kadmin -b $listen create orders 6 retention.ms=86400000
+  export STREAMD_TOKEN=$token
+  $bin/streamctl tenants list
+  $bin/streamctl topics create demo payments --partitions 6
+  echo hello | kcat -P -b 127.0.0.1:19092 -t demo.orders
+  kcat -C -b 127.0.0.1:19092 -t demo.orders -e
+  curl -H "Authorization: Bearer \$STREAMD_TOKEN" http://$cp_addr/v1/tenants/demo/topics
 
 Ctrl-C or 'make stop' stops it; 'make run' again reuses the data.
 MSG
 
-# Wait for the broker (wait is interrupted by the trap on Ctrl-C).
+# Wait until a daemon exits (or the trap fires on Ctrl-C / make stop).
 rc=0
-wait "$pid" || rc=$?
-rm -f "$pidfile"
-[ $rc -eq 0 ] || echo "run-local: the broker exited with status $rc; see $var/broker-1.log" >&2
-exit $rc
+wait -n "${pids[@]}" || rc=$?
+echo "run-local: a daemon exited (status $rc); stopping the rest; see $var/*.log" >&2
+stop_all
+exit 1
