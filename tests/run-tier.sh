@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs one test tier against one build flavour.
 #
-#   tests/run-tier.sh unit|e2e|fault BUILD_DIR
+#   tests/run-tier.sh unit|component|e2e|fault BUILD_DIR
 #
 # unit   runs every cmocka binary under BUILD_DIR/tests/unit/
+# component runs every tests/component/NNNN-*.sh (one daemon and a real Postgres)
 # e2e    runs every tests/e2e/NNNN-*.sh (the broker with real Kafka clients)
 # fault  runs every tests/fault/NNNN-*.sh (kill -9, torn tails, corrupt bytes)
 #
@@ -20,7 +21,7 @@ mkdir -p "$logs"
 
 case "$tier" in
 unit) mapfile -t tests < <(find "$build/tests/unit" -type f -name 'test_*' -perm -u+x 2>/dev/null | sort) ;;
-e2e | fault) mapfile -t tests < <(ls "$top/tests/$tier"/[0-9]*.sh 2>/dev/null | sort) ;;
+component | e2e | fault) mapfile -t tests < <(ls "$top/tests/$tier"/[0-9]*.sh 2>/dev/null | sort) ;;
 *) echo "run-tier.sh: unknown tier '$tier'" >&2; exit 2 ;;
 esac
 

@@ -10,6 +10,12 @@ BROKER_LOG="$T/broker.log"
 
 cleanup() {
     local rc=$?
+    [ -z "${CP_PID:-}" ] || { kill -9 "$CP_PID" 2>/dev/null || true; wait "$CP_PID" 2>/dev/null || true; }
+    if [ $rc -ne 0 ] && [ -f "$T/control-plane.log" ]; then
+        echo "--- control-plane log (last 40 lines) ---"
+        tail -n 40 "$T/control-plane.log"
+    fi
+    [ -z "${PGDATA_DIR:-}" ] || pg_stop >/dev/null 2>&1 || true
     if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
         kill -9 "$BROKER_PID" 2>/dev/null || true
         wait "$BROKER_PID" 2>/dev/null || true
@@ -82,4 +88,111 @@ broker_kill() {
 # The value of a Prometheus counter or gauge on the broker's /metrics page.
 metric() {
     curl -sf "http://$ADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# ---- Postgres and the control plane -------------------------------------------------
+
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PGDATA_DIR=
+
+# Runs a Postgres server binary; as root it runs as the postgres user (Postgres refuses
+# to run as root).
+pg_as() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# pg_start: a private Postgres cluster in $T/pg on a free port (fsync off: tests only).
+# Sets PGPORT and PG_URL (database "streamd", user "streamd"). A second call restarts the
+# same cluster on the same port.
+pg_start() {
+    [ -n "$PG_BIN" ] || fail "no Postgres server binaries under /usr/lib/postgresql"
+    : "${PGPORT:=$(free_port)}"
+    if [ -z "$PGDATA_DIR" ]; then
+        PGDATA_DIR="$T/pg"
+        mkdir -p "$PGDATA_DIR"
+        if [ "$(id -u)" -eq 0 ]; then
+            chmod 711 "$T"
+            chown postgres "$PGDATA_DIR"
+        fi
+        pg_as "$PG_BIN/initdb" -D "$PGDATA_DIR/data" -U streamd -A trust --no-sync -E UTF8 \
+            >"$T/pg-initdb.log" 2>&1 || { cat "$T/pg-initdb.log"; fail "initdb failed"; }
+        local fresh=1
+    fi
+    pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_DIR/data" -l "$PGDATA_DIR/server.log" -w -t 30 \
+        -o "-p $PGPORT -k $PGDATA_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start \
+        >/dev/null || { cat "$PGDATA_DIR/server.log"; fail "postgres did not start"; }
+    if [ -n "${fresh:-}" ]; then
+        psql -X -q -h 127.0.0.1 -p "$PGPORT" -U streamd -d postgres -c 'CREATE DATABASE streamd' \
+            || fail "createdb failed"
+    fi
+    PG_URL="postgresql://streamd@127.0.0.1:$PGPORT/streamd"
+}
+
+# pg_stop: a fast shutdown (open connections are cut, as in an outage).
+pg_stop() {
+    pg_as "$PG_BIN/pg_ctl" -D "$PGDATA_DIR/data" -m fast -w stop >/dev/null
+}
+
+# psql_q SQL: one query against the test database, unaligned output.
+psql_q() {
+    psql -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U streamd -d streamd -c "$1"
+}
+
+OPTOKEN=test-operator-token-0123456789
+CP_PID=
+
+# cp_start [--flag=value ...]: the control plane on a free port against $PG_URL; waits
+# for /readyz. Sets CP (host:port). Keeps its port across restarts.
+cp_start() {
+    : "${CPPORT:=$(free_port)}"
+    CP="127.0.0.1:$CPPORT"
+    CP_OPERATOR_TOKENS="admin=$OPTOKEN,ops2=second-token-abcdefghij" \
+        "$BIN/streamd-control-plane" --listen="$CP" --database_url="$PG_URL" \
+        --reconcile_ms=200 "$@" >>"$T/control-plane.log" 2>&1 &
+    CP_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        curl -sf "http://$CP/readyz" >/dev/null 2>&1 && return 0
+        kill -0 "$CP_PID" 2>/dev/null || fail "control plane exited during start"
+        sleep 0.05
+    done
+    fail "control plane not ready after 10 s"
+}
+
+# cp_stop: SIGTERM; the exit status must be 0.
+cp_stop() {
+    kill -TERM "$CP_PID"
+    local rc=0
+    wait "$CP_PID" || rc=$?
+    CP_PID=
+    [ $rc -eq 0 ] || fail "control plane exited with status $rc after SIGTERM"
+}
+
+# api METHOD PATH [JSON]: calls the operator API with the operator token. Prints the body;
+# sets STATUS to the HTTP status.
+api() {
+    local out
+    out=$(curl -s -X "$1" -H "Authorization: Bearer $OPTOKEN" -H 'Content-Type: application/json' \
+        ${3:+--data-binary "$3"} -w '\n%{http_code}' "http://$CP$2")
+    STATUS=${out##*$'\n'}
+    BODY=${out%$'\n'*}
+    printf '%s\n' "$BODY"
+}
+
+# expect_status CODE METHOD PATH [JSON]: api, and fail unless the status is CODE.
+expect_status() {
+    local want=$1
+    shift
+    api "$@" >/dev/null
+    [ "$STATUS" = "$want" ] || fail "$1 $2: status $STATUS, want $want: $BODY"
+}
+
+# json_get FIELD: reads a field of the JSON on stdin (a dotted path; numbers index arrays).
+json_get() {
+    python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v if not isinstance(v, (dict, list, bool)) else json.dumps(v))' "$1"
 }
