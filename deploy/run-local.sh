@@ -126,8 +126,7 @@ streamd local stack is up.
 
 Try it:
   export STREAMD_TOKEN=$token
-  $bin/streamctl tenants list
-  $bin/streamctl topics create demo payments --partitions 6
+  curl -H "Authorization: Bearer \$STREAMD_TOKEN" -d '{"name":"payments","partitions":6}' http://$cp_addr/v1/tenants/demo/topics
   echo hello | kcat -P -b 127.0.0.1:19092 -t demo.orders
   kcat -C -b 127.0.0.1:19092 -t demo.orders -e
   curl -H "Authorization: Bearer \$STREAMD_TOKEN" http://$cp_addr/v1/tenants/demo/topics
