@@ -191,8 +191,11 @@ bool cm_http_method_is(const h2o_req_t *req, const char *m)
 
 int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int max)
 {
-    const char *p = req->path_normalized.base;
-    size_t len = req->path_normalized.len, i = 0;
+    /* The raw path, never h2o's normalized one: that one decodes %2F and resolves "..",
+     * which would let an encoded name step into another resource's path. Segments are
+     * names that never need escaping, so '%', "." and ".." are refused outright. */
+    const char *p = req->path.base;
+    size_t len = req->query_at != SIZE_MAX ? req->query_at : req->path.len, i = 0;
     int n = 0;
     if (len == 0 || p[0] != '/')
         return -1;
@@ -206,6 +209,8 @@ int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int 
         for (size_t k = i; k < j; k++)
             if (p[k] == '%' || (unsigned char)p[k] < 0x20)
                 return -1;
+        if ((j - i == 1 && p[i] == '.') || (j - i == 2 && p[i] == '.' && p[i + 1] == '.'))
+            return -1;
         seg[n] = cm_arena_strndup(a, p + i, j - i);
         if (seg[n] == NULL)
             return -1;

@@ -67,7 +67,8 @@ bool cm_http_method_is(const h2o_req_t *req, const char *m);
 
 /**
  * Splits the path (without its query) into segments allocated in `a`. Returns the count,
- * or -1 when there are more than `max` or a segment is empty or holds '%'. The path
+ * or -1 when there are more than `max` or a segment is empty, "." or "..", or holds '%'
+ * (the raw path is used, so nothing encoded can reach another resource). The path
  * "/v1/tenants/acme" gives {"v1", "tenants", "acme"}.
  */
 int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int max);
