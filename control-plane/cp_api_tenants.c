@@ -2,6 +2,7 @@
  * Tenants and what belongs to them besides topics: service accounts, API keys, JWT
  * issuers and quotas. Every change runs in one transaction with its audit record.
  */
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -18,6 +19,19 @@
     " 'topics', (SELECT count(*) FROM topics WHERE tenant_id = t.id),"                             \
     " 'partitions', (SELECT coalesce(sum(partitions), 0) FROM topics WHERE tenant_id = "           \
     "t.id))" CP_TENANT__FROM
+
+/* Plan names follow the schema's rule; checked here so that a bad one is a 400. */
+static bool cp_tenant__plan_ok(cp_req_t *r, const char *plan)
+{
+    size_t n = strlen(plan);
+    bool ok = n >= 1 && n <= 40;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (plan[i] >= 'a' && plan[i] <= 'z') || (plan[i] >= '0' && plan[i] <= '9') ||
+             plan[i] == '_' || plan[i] == '-';
+    if (!ok)
+        cp_api_error(r, 400, "plan must be 1 to 40 of a-z, 0-9, '_' and '-'");
+    return ok;
+}
 
 static void cp_tenant__send(cp_req_t *r, int status, const char *name)
 {
@@ -40,6 +54,8 @@ void cp_api_tenant_create(cp_req_t *r)
     }
     if (plan == NULL)
         plan = "standard";
+    if (!cp_tenant__plan_ok(r, plan))
+        return;
     if (pool == NULL)
         pool = r->cp->cfg.default_pool;
     if (!cp_api_begin(r))
@@ -117,6 +133,8 @@ void cp_api_tenant_update(cp_req_t *r)
         cp_api_error(r, 400, "state must be \"active\" or \"suspended\"");
         return;
     }
+    if (plan != NULL && !cp_tenant__plan_ok(r, plan))
+        return;
     char id[40];
     if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))
         return;
@@ -403,16 +421,56 @@ static int cp_issuer__key_type(const char *alg)
     return EVP_PKEY_ED25519;
 }
 
-/* Checks that `pem` holds one or more public keys of the algorithm's type. */
+/* The curve an ES* algorithm needs (OpenSSL's group name), or NULL. */
+static const char *cp_issuer__curve(const char *alg)
+{
+    if (strcmp(alg, "ES256") == 0)
+        return "prime256v1";
+    if (strcmp(alg, "ES384") == 0)
+        return "secp384r1";
+    if (strcmp(alg, "ES512") == 0)
+        return "secp521r1";
+    return NULL;
+}
+
+/* True when every "-----BEGIN X-----" line in `pem` is a PUBLIC KEY. */
+static bool cp_issuer__only_public(const char *pem)
+{
+    for (const char *p = strstr(pem, "-----BEGIN "); p != NULL; p = strstr(p + 1, "-----BEGIN "))
+        if (strncmp(p, "-----BEGIN PUBLIC KEY-----", 26) != 0)
+            return false;
+    return true;
+}
+
+/* Checks that `pem` holds one or more public keys of the algorithm's type and curve. */
 static bool cp_issuer__keys_ok(const char *pem, const char *alg, char *why, size_t cap)
 {
     BIO *bio = BIO_new_mem_buf(pem, (int)strlen(pem));
     int n = 0, want = cp_issuer__key_type(alg);
     bool ok = true;
     EVP_PKEY *k;
+    /* Every block must be a public key: the reader skips others, and a pasted private key
+     * would otherwise be stored and handed back by the list. */
+    if (strstr(pem, "-----BEGIN ") != NULL && cp_issuer__only_public(pem) == false) {
+        snprintf(why, cap,
+                 "public_keys may hold only PEM \"PUBLIC KEY\" blocks (never a "
+                 "private key)");
+        BIO_free(bio);
+        return false;
+    }
     while (ok && (k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) != NULL) {
+        const char *curve = cp_issuer__curve(alg);
+        char group[64] = "";
+        size_t glen = 0;
         if (EVP_PKEY_base_id(k) != want) {
             snprintf(why, cap, "public key %d is not of the type %s needs", n + 1, alg);
+            ok = false;
+        } else if (curve != NULL &&
+                   (EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                                   sizeof(group), &glen) != 1 ||
+                    strcmp(group, curve) != 0)) {
+            snprintf(why, cap, "public key %d is on curve %s; %s needs %s", n + 1,
+                     group[0] ? group : "?", alg, curve);
             ok = false;
         }
         EVP_PKEY_free(k);

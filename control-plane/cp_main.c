@@ -32,8 +32,9 @@ static void cp_main__on_signal(h2o_socket_t *sock, const char *err)
     /* h2o has already read the signalfd into the socket's input buffer. */
     if (err != NULL || sock->input->size < sizeof(struct signalfd_siginfo))
         return;
-    const struct signalfd_siginfo *si = (const void *)sock->input->bytes;
-    cm_log_info("shutting down", "signal=%s", strsignal((int)si->ssi_signo));
+    struct signalfd_siginfo si; /* copied out: h2o's buffer gives no alignment */
+    memcpy(&si, sock->input->bytes, sizeof(si));
+    cm_log_info("shutting down", "signal=%s", strsignal((int)si.ssi_signo));
     h2o_buffer_consume(&sock->input, sock->input->size);
     cp_main__cp.stopping = true;
 }

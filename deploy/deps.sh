@@ -14,7 +14,7 @@ set -euo pipefail
 
 declare -A group
 group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev"
-group[test]="kcat python3 curl procps coreutils postgresql-15 postgresql-client-15"
+group[test]="kcat python3 curl procps coreutils openssl postgresql-15 postgresql-client-15"
 group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 

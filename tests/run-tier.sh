@@ -35,6 +35,8 @@ selected() {
 }
 
 export BUILD_DIR="$build" BIN="$build/bin" TOP="$top"
+# One leak inside libh2o 2.2 itself (its context queue) is suppressed; any other fails.
+export LSAN_OPTIONS="suppressions=$top/tests/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0 fail=0 failed=()
 start_all=$(date +%s)
 for t in "${tests[@]}"; do

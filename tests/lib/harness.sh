@@ -1,6 +1,7 @@
-# Sourced by the e2e and fault tests: a private temporary directory, free ports, and a
-# broker started and stopped for the test. KEEP_FAILED=1 keeps a failed test's files. Run a test through tests/run-tier.sh, which sets
-# BIN (the build's bin/ directory: release or asan).
+# Sourced by the component, e2e and fault tests: a private temporary directory, free ports,
+# and a broker, or a Postgres cluster and control planes, started and stopped for the test.
+# KEEP_FAILED=1 keeps a failed test's files. Run a test through tests/run-tier.sh, which
+# sets BIN (the build's bin/ directory: release or asan).
 set -euo pipefail
 
 : "${BIN:?run this test through tests/run-tier.sh (or set BIN=build/release/bin)}"
@@ -11,9 +12,14 @@ BROKER_LOG="$T/broker.log"
 cleanup() {
     local rc=$?
     [ -z "${CP_PID:-}" ] || { kill -9 "$CP_PID" 2>/dev/null || true; wait "$CP_PID" 2>/dev/null || true; }
+    [ -z "${CP2_PID:-}" ] || { kill -9 "$CP2_PID" 2>/dev/null || true; wait "$CP2_PID" 2>/dev/null || true; }
     if [ $rc -ne 0 ] && [ -f "$T/control-plane.log" ]; then
         echo "--- control-plane log (last 40 lines) ---"
         tail -n 40 "$T/control-plane.log"
+    fi
+    if [ $rc -ne 0 ] && [ -f "$T/control-plane-2.log" ]; then
+        echo "--- second control-plane log (last 40 lines) ---"
+        tail -n 40 "$T/control-plane-2.log"
     fi
     [ -z "${PGDATA_DIR:-}" ] || pg_stop >/dev/null 2>&1 || true
     if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -166,6 +172,36 @@ cp_stop() {
     wait "$CP_PID" || rc=$?
     CP_PID=
     [ $rc -eq 0 ] || fail "control plane exited with status $rc after SIGTERM"
+}
+
+CP2_PID=
+
+# cp2_start [--flag=value ...]: a second control plane beside cp_start's, against the same
+# database, on its own free port, logging to $T/control-plane-2.log; waits for /readyz.
+# Sets CP2 (host:port). Keeps its port across restarts.
+cp2_start() {
+    : "${CP2PORT:=$(free_port)}"
+    CP2="127.0.0.1:$CP2PORT"
+    CP_OPERATOR_TOKENS="admin=$OPTOKEN,ops2=second-token-abcdefghij" \
+        "$BIN/streamd-control-plane" --listen="$CP2" --database_url="$PG_URL" \
+        --reconcile_ms=200 "$@" >>"$T/control-plane-2.log" 2>&1 &
+    CP2_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        curl -sf "http://$CP2/readyz" >/dev/null 2>&1 && return 0
+        kill -0 "$CP2_PID" 2>/dev/null || fail "second control plane exited during start"
+        sleep 0.05
+    done
+    fail "second control plane not ready after 10 s"
+}
+
+# cp2_stop: SIGTERM to the second control plane; the exit status must be 0.
+cp2_stop() {
+    kill -TERM "$CP2_PID"
+    local rc=0
+    wait "$CP2_PID" || rc=$?
+    CP2_PID=
+    [ $rc -eq 0 ] || fail "second control plane exited with status $rc after SIGTERM"
 }
 
 # api METHOD PATH [JSON]: calls the operator API with the operator token. Prints the body;
