@@ -73,6 +73,32 @@ void cp_api_reply(cp_req_t *r, int status, const cm_sbuf_t *body)
     cm_http_send_json(r->req, status, body);
 }
 
+void cp_api_no_content(cp_req_t *r)
+{
+    r->status = 204;
+    cm_http_send(r->req, 204, "application/json", "", 0);
+}
+
+void cp_api_delete_owned(cp_req_t *r, const char *kind, const char *sql, const char *action)
+{
+    char id[40];
+    if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))
+        return;
+    const char *p[] = { id, r->seg[4] };
+    PGresult *res = cp_api_tx_exec(r, action, sql, 2, p);
+    if (res == NULL)
+        return;
+    bool gone = atoi(PQcmdTuples(res)) >= 1;
+    PQclear(res);
+    if (!gone) {
+        cm_pg_rollback(&r->cp->pg);
+        cp_api_error(r, 404, "no %s \"%.64s\" in tenant \"%s\"", kind, r->seg[4], r->seg[2]);
+        return;
+    }
+    if (cp_api_audit(r, action, id, r->seg[4], NULL) && cp_api_commit(r, action))
+        cp_api_no_content(r);
+}
+
 void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
 {
     char msg[1024];

@@ -25,6 +25,17 @@ typedef struct cp_req {
 /** Sends a JSON body with `status`. */
 void cp_api_reply(cp_req_t *r, int status, const cm_sbuf_t *body);
 
+/** Sends 204 No Content. */
+void cp_api_no_content(cp_req_t *r);
+
+/**
+ * The shared shape of deleting one thing a tenant owns, named by the path's last segment:
+ * looks up the tenant (seg[2]), runs `sql` with $1 = tenant id and $2 = seg[4] in a
+ * transaction, answers 404 "no <kind> ..." when no row went, else records `action` in the
+ * audit log and answers 204.
+ */
+void cp_api_delete_owned(cp_req_t *r, const char *kind, const char *sql, const char *action);
+
 /** Sends an error and remembers its status. */
 void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

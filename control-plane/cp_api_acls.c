@@ -119,23 +119,6 @@ void cp_api_acl_list(cp_req_t *r)
 
 void cp_api_acl_delete(cp_req_t *r)
 {
-    char id[40];
-    if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))
-        return;
-    const char *p[] = { id, r->seg[4] };
-    PGresult *res = cp_api_tx_exec(r, "ACL deletion",
-                                   "DELETE FROM acls WHERE tenant_id = $1 AND id::text = $2", 2, p);
-    if (res == NULL)
-        return;
-    bool gone = atoi(PQcmdTuples(res)) == 1;
-    PQclear(res);
-    if (!gone) {
-        cm_pg_rollback(&r->cp->pg);
-        cp_api_error(r, 404, "no ACL \"%.40s\" in tenant \"%s\"", r->seg[4], r->seg[2]);
-        return;
-    }
-    if (cp_api_audit(r, "acl.delete", id, r->seg[4], NULL) && cp_api_commit(r, "ACL deletion")) {
-        r->status = 204;
-        cm_http_send(r->req, 204, "application/json", "", 0);
-    }
+    cp_api_delete_owned(r, "ACL", "DELETE FROM acls WHERE tenant_id = $1 AND id::text = $2",
+                        "acl.delete");
 }

@@ -85,11 +85,8 @@ void cp_api_pool_delete(cp_req_t *r)
                               p)) == NULL)
         return;
     PQclear(res);
-    if (cp_api_audit(r, "pool.delete", NULL, r->seg[2], NULL) &&
-        cp_api_commit(r, "pool deletion")) {
-        r->status = 204;
-        cm_http_send(r->req, 204, "application/json", "", 0);
-    }
+    if (cp_api_audit(r, "pool.delete", NULL, r->seg[2], NULL) && cp_api_commit(r, "pool deletion"))
+        cp_api_no_content(r);
 }
 
 #define CP_BROKER__VIEW                                                                            \
@@ -169,10 +166,8 @@ void cp_api_broker_delete(cp_req_t *r)
         NULL)
         return;
     PQclear(res);
-    if (cp_api_audit(r, "broker.delete", NULL, id, NULL) && cp_api_commit(r, "broker deletion")) {
-        r->status = 204;
-        cm_http_send(r->req, 204, "application/json", "", 0);
-    }
+    if (cp_api_audit(r, "broker.delete", NULL, id, NULL) && cp_api_commit(r, "broker deletion"))
+        cp_api_no_content(r);
 }
 
 void cp_api_audit_list(cp_req_t *r)

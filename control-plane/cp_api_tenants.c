@@ -196,8 +196,7 @@ void cp_api_tenant_delete(cp_req_t *r)
     if (!cp_api_audit(r, "tenant.delete", id, r->seg[2], NULL) ||
         !cp_api_commit(r, "tenant deletion"))
         return;
-    r->status = 204;
-    cm_http_send(r->req, 204, "application/json", "", 0);
+    cp_api_no_content(r);
 }
 
 /* ---- service accounts --------------------------------------------------------------- */
@@ -266,29 +265,11 @@ void cp_api_sa_list(cp_req_t *r)
 
 void cp_api_sa_delete(cp_req_t *r)
 {
-    char id[40];
-    if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))
-        return;
-    const char *p[] = { id, r->seg[4] };
     /* Its keys go with it (ON DELETE CASCADE); its ACLs name it by text and stay until
      * removed, so that re-creating the account does not silently change access. */
-    PGresult *res =
-        cp_api_tx_exec(r, "service account deletion",
-                       "DELETE FROM principals WHERE tenant_id = $1 AND name = $2", 2, p);
-    if (res == NULL)
-        return;
-    bool gone = atoi(PQcmdTuples(res)) == 1;
-    PQclear(res);
-    if (!gone) {
-        cm_pg_rollback(&r->cp->pg);
-        cp_api_error(r, 404, "no service account \"%.64s\" in tenant \"%s\"", r->seg[4], r->seg[2]);
-        return;
-    }
-    if (cp_api_audit(r, "service_account.delete", id, r->seg[4], NULL) &&
-        cp_api_commit(r, "service account deletion")) {
-        r->status = 204;
-        cm_http_send(r->req, 204, "application/json", "", 0);
-    }
+    cp_api_delete_owned(r, "service account",
+                        "DELETE FROM principals WHERE tenant_id = $1 AND name = $2",
+                        "service_account.delete");
 }
 
 /* ---- API keys ------------------------------------------------------------------------ */
@@ -561,29 +542,10 @@ void cp_api_issuer_list(cp_req_t *r)
 
 void cp_api_issuer_delete(cp_req_t *r)
 {
-    char id[40];
-    if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))
-        return;
-    const char *p[] = { id, r->seg[4] };
     /* The id is compared as text so that a malformed one is simply not found. */
-    PGresult *res = cp_api_tx_exec(r, "JWT issuer deletion",
-                                   "DELETE FROM jwt_issuers WHERE tenant_id = $1"
-                                   " AND id::text = $2",
-                                   2, p);
-    if (res == NULL)
-        return;
-    bool gone = atoi(PQcmdTuples(res)) == 1;
-    PQclear(res);
-    if (!gone) {
-        cm_pg_rollback(&r->cp->pg);
-        cp_api_error(r, 404, "no JWT issuer \"%.40s\" in tenant \"%s\"", r->seg[4], r->seg[2]);
-        return;
-    }
-    if (cp_api_audit(r, "jwt_issuer.delete", id, r->seg[4], NULL) &&
-        cp_api_commit(r, "JWT issuer deletion")) {
-        r->status = 204;
-        cm_http_send(r->req, 204, "application/json", "", 0);
-    }
+    cp_api_delete_owned(r, "JWT issuer",
+                        "DELETE FROM jwt_issuers WHERE tenant_id = $1 AND id::text = $2",
+                        "jwt_issuer.delete");
 }
 
 /* ---- quotas -------------------------------------------------------------------------- */

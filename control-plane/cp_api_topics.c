@@ -355,8 +355,7 @@ void cp_api_topic_delete(cp_req_t *r)
         !cp_api_commit(r, "topic deletion"))
         return;
     cm_log_info("topic deleted", "tenant=%s topic=%s actor=%s", r->seg[2], r->seg[4], r->actor);
-    r->status = 204;
-    cm_http_send(r->req, 204, "application/json", "", 0);
+    cp_api_no_content(r);
 }
 
 void cp_api_partitions_add(cp_req_t *r)
