@@ -123,10 +123,12 @@ $(CONTROL_PLANE): $(B)/control-plane/cp_main.o $(LIBCP) $(LIBCOMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(CP_LIBS)
 
-$(STREAMCTL): control-plane/cli/streamctl.c $(LIBCOMMON)
+STREAMCTL_SRC := $(wildcard control-plane/cli/*.c)
+
+$(STREAMCTL): $(STREAMCTL_SRC) control-plane/cli/streamctl_internal.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(CURL_LIBS) $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(STREAMCTL_SRC) $(LIBCOMMON) $(CURL_LIBS) $(LDFLAGS)
 
 # ---- test programs and tools -----------------------------------------------
 
