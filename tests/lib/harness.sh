@@ -53,6 +53,25 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# wait_ready URL PID WHAT: polls URL until it answers 2xx (10 s), failing if PID exits.
+wait_ready() {
+    local i
+    for i in $(seq 1 200); do
+        curl -sf "$1" >/dev/null 2>&1 && return 0
+        kill -0 "$2" 2>/dev/null || fail "$3 exited during start"
+        sleep 0.05
+    done
+    fail "$3 not ready after 10 s"
+}
+
+# stop_daemon PID WHAT: SIGTERM, then the exit status must be 0 (a sanitizer finding is not).
+stop_daemon() {
+    kill -TERM "$1"
+    local rc=0
+    wait "$1" || rc=$?
+    [ $rc -eq 0 ] || fail "$2 exited with status $rc after SIGTERM"
+}
+
 # broker_start [--flag=value ...]: starts a broker on free ports with data in $T/data and
 # waits until /readyz answers. Sets BROKER (host:port), ADMIN (host:port), BROKER_PID.
 # Keeps the ports of an earlier start so a restarted broker is found at the same address.
@@ -64,24 +83,14 @@ broker_start() {
     "$BIN/streamd-broker" --listen="$BROKER" --admin_listen="$ADMIN" --data_dir="$T/data" \
         --retention_check_ms=200 "$@" >>"$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
-    local i
-    for i in $(seq 1 200); do
-        if curl -sf "http://$ADMIN/readyz" >/dev/null 2>&1; then
-            return 0
-        fi
-        kill -0 "$BROKER_PID" 2>/dev/null || fail "broker exited during start"
-        sleep 0.05
-    done
-    fail "broker not ready after 10 s"
+    wait_ready "http://$ADMIN/readyz" "$BROKER_PID" broker
 }
 
 # broker_stop: SIGTERM, then the exit status must be 0 (a sanitizer finding is not).
 broker_stop() {
-    kill -TERM "$BROKER_PID"
-    local rc=0
-    wait "$BROKER_PID" || rc=$?
+    local pid=$BROKER_PID
     BROKER_PID=
-    [ $rc -eq 0 ] || fail "broker exited with status $rc after SIGTERM"
+    stop_daemon "$pid" broker
 }
 
 # broker_kill: SIGKILL, no chance to flush or close anything.
@@ -156,22 +165,14 @@ cp_start() {
         "$BIN/streamd-control-plane" --listen="$CP" --database_url="$PG_URL" \
         --reconcile_ms=200 "$@" >>"$T/control-plane.log" 2>&1 &
     CP_PID=$!
-    local i
-    for i in $(seq 1 200); do
-        curl -sf "http://$CP/readyz" >/dev/null 2>&1 && return 0
-        kill -0 "$CP_PID" 2>/dev/null || fail "control plane exited during start"
-        sleep 0.05
-    done
-    fail "control plane not ready after 10 s"
+    wait_ready "http://$CP/readyz" "$CP_PID" "control plane"
 }
 
 # cp_stop: SIGTERM; the exit status must be 0.
 cp_stop() {
-    kill -TERM "$CP_PID"
-    local rc=0
-    wait "$CP_PID" || rc=$?
+    local pid=$CP_PID
     CP_PID=
-    [ $rc -eq 0 ] || fail "control plane exited with status $rc after SIGTERM"
+    stop_daemon "$pid" "control plane"
 }
 
 CP2_PID=
@@ -186,22 +187,14 @@ cp2_start() {
         "$BIN/streamd-control-plane" --listen="$CP2" --database_url="$PG_URL" \
         --reconcile_ms=200 "$@" >>"$T/control-plane-2.log" 2>&1 &
     CP2_PID=$!
-    local i
-    for i in $(seq 1 200); do
-        curl -sf "http://$CP2/readyz" >/dev/null 2>&1 && return 0
-        kill -0 "$CP2_PID" 2>/dev/null || fail "second control plane exited during start"
-        sleep 0.05
-    done
-    fail "second control plane not ready after 10 s"
+    wait_ready "http://$CP2/readyz" "$CP2_PID" "second control plane"
 }
 
 # cp2_stop: SIGTERM to the second control plane; the exit status must be 0.
 cp2_stop() {
-    kill -TERM "$CP2_PID"
-    local rc=0
-    wait "$CP2_PID" || rc=$?
+    local pid=$CP2_PID
     CP2_PID=
-    [ $rc -eq 0 ] || fail "second control plane exited with status $rc after SIGTERM"
+    stop_daemon "$pid" "second control plane"
 }
 
 # api METHOD PATH [JSON]: calls the operator API with the operator token. Prints the body;
