@@ -76,7 +76,7 @@ BROKER_SRC := $(filter-out brokers/bk_main.c,$(wildcard brokers/*.c))
 BROKER_OBJ := $(BROKER_SRC:%.c=$(B)/%.o)
 LIBBROKER := $(B)/libbroker.a
 BROKER := $(BIN)/streamd-broker
-BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS) $(PG_LIBS)
+BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS) $(PG_LIBS) $(CURL_LIBS)
 
 $(LIBBROKER): $(BROKER_OBJ)
 	@rm -f $@
@@ -140,7 +140,7 @@ $(B)/tests/unit/%: tests/unit/%.c $(LIBBROKER) $(LIBCP) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibrokers -Icontrol-plane -Itests/unit -o $@ $< $(LIBBROKER) $(CP_LIBS) \
-		-lcmocka $(LDFLAGS)
+		$(CURL_LIBS) -lcmocka $(LDFLAGS)
 
 # Test tools and benchmarks: one binary per C file, built on librdkafka and our codec.
 TOOL_SRC := $(wildcard tests/tools/*.c)

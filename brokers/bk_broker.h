@@ -40,6 +40,7 @@ typedef struct bk_broker {
     struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */
     struct bk_cluster *cluster;  /* managed: the control plane's view (NULL: none yet) */
     struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */
+    struct bk_fwd *fwd;          /* managed: admin requests to the control plane (bk_forward.h) */
 } bk_broker_t;
 
 #endif

@@ -99,9 +99,14 @@ static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
         else
             cm_log_info("topic configs changed by the control plane", "topic=%s", t->name);
     }
-    if (t->n_parts < ct->n_parts)
-        cm_log_warn("partition count grew; new partitions are not opened here yet",
-                    "topic=%s local=%d cluster=%d", t->name, t->n_parts, ct->n_parts);
+    if (t->n_parts < ct->n_parts) {
+        char msg[256];
+        int16_t err = bk_topic_grow(b, t, ct->n_parts, false, msg, sizeof(msg));
+        if (err != 0)
+            cm_log_error("cannot add the partitions the control plane assigned here",
+                         "topic=%s local=%d cluster=%d kafka_error=%d err=\"%s\"", t->name,
+                         t->n_parts, ct->n_parts, err, msg);
+    }
 }
 
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)

@@ -49,6 +49,7 @@ typedef struct bk_cluster_topic {
 
 typedef struct bk_cluster {
     cm_arena_t arena; /* everything below */
+    uint64_t ticket;  /* bk_cplane_want_sync() requests this snapshot answers */
     bk_cluster_broker_t *brokers;
     int32_t n_brokers;
     bk_cluster_topic_t *topics;

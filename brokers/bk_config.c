@@ -28,6 +28,13 @@ static const cm_opt_t bk_config__opts[] = {
         "registration lease; the broker is marked down this long after its last renewal"),
     INT(resync_ms, "30000", 1000, 3600000,
         "full re-read of the cluster from the control plane, besides notifications"),
+    STR(control_plane_url, "http://127.0.0.1:8090",
+        "the control plane's operator API; Kafka admin requests (CreateTopics, DeleteTopics, "
+        "CreatePartitions, AlterConfigs) are carried out there (managed mode)"),
+    STR(control_plane_token, "",
+        "operator token for control_plane_url (managed mode; empty: admin requests are "
+        "refused); prefer the environment (BROKER_CONTROL_PLANE_TOKEN) or the config file"),
+    INT(control_plane_timeout_ms, "15000", 100, 600000, "time limit of one forwarded admin call"),
 
     INT(request_bytes_max, "104857600", 1024, 1073741824,
         "largest request frame in bytes; a bigger one closes the connection"),

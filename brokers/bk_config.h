@@ -20,11 +20,14 @@ typedef struct bk_config {
     char *log_level;
 
     /* Control plane (managed mode when database_url is set). */
-    char *database_url; /* the control plane's Postgres ("": unmanaged, standalone) */
-    char *pool;         /* the broker pool this broker serves */
-    char *rack;         /* placement spreads replicas across racks */
-    int64_t lease_ms;   /* registration lease; renewed every lease_ms / 3 */
-    int64_t resync_ms;  /* full re-read of the cluster even without notifications */
+    char *database_url;               /* the control plane's Postgres ("": unmanaged, standalone) */
+    char *pool;                       /* the broker pool this broker serves */
+    char *rack;                       /* placement spreads replicas across racks */
+    int64_t lease_ms;                 /* registration lease; renewed every lease_ms / 3 */
+    int64_t resync_ms;                /* full re-read of the cluster even without notifications */
+    char *control_plane_url;          /* operator API, for forwarded Kafka admin requests */
+    char *control_plane_token;        /* operator token for it ("": admin requests refused) */
+    int64_t control_plane_timeout_ms; /* per forwarded call */
 
     /* Limits. */
     int64_t request_bytes_max;        /* largest request frame; bigger closes the connection */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bk_cluster.h"
+#include "bk_forward.h"
 #include "bk_loop.h"
 #include "cm_json.h"
 #include "cm_log.h"
@@ -25,11 +26,13 @@ struct bk_cplane {
     bk_broker_t *b;
     pthread_t thread;
     cm_pg_t pg;
-    int stop_fd;        /* eventfd: the thread's poll wakes up on stop */
+    int wake_fd;        /* eventfd: the thread's poll wakes up (stop, snapshot wanted) */
     bk_io_t ready_io;   /* eventfd: the loop wakes up for a new snapshot */
-    pthread_mutex_t mu; /* guards `pending` and `stopping` */
+    pthread_mutex_t mu; /* guards `pending`, `stopping` and `wanted` */
     bk_cluster_t *pending;
     bool stopping;
+    uint64_t wanted; /* snapshot requests (bk_cplane_want_sync) */
+    uint64_t served; /* thread only: requests the last published snapshot answers */
     /* Thread-only state. */
     uint64_t generation;
     bool registered;
@@ -212,22 +215,39 @@ static void bk_cplane__publish(bk_cplane_t *cp, bk_cluster_t *c)
         cm_log_error("cannot wake the event loop", "errno=%s", strerror(errno));
 }
 
-static void bk_cplane__sync(bk_cplane_t *cp)
+static uint64_t bk_cplane__wanted(bk_cplane_t *cp)
 {
+    pthread_mutex_lock(&cp->mu);
+    uint64_t w = cp->wanted;
+    pthread_mutex_unlock(&cp->mu);
+    return w;
+}
+
+static bool bk_cplane__sync(bk_cplane_t *cp)
+{
+    uint64_t ticket = bk_cplane__wanted(cp); /* read before the snapshot starts */
     bk_cluster_t *c = bk_cplane__snapshot(cp);
     if (c == NULL)
-        return;
+        return false;
+    c->ticket = ticket;
+    cp->served = ticket;
     cm_log_debug("cluster snapshot", "brokers=%d topics=%d", c->n_brokers, c->n_topics);
     bk_cplane__publish(cp, c);
     cp->next_resync = cm_mono_ms() + cp->b->cfg.resync_ms;
+    return true;
 }
 
 /* Waits for a notification, a stop, or `ms`; true when notifications arrived. */
 static bool bk_cplane__wait(bk_cplane_t *cp, int64_t ms)
 {
-    struct pollfd fds[2] = { { .fd = cp->stop_fd, .events = POLLIN },
+    struct pollfd fds[2] = { { .fd = cp->wake_fd, .events = POLLIN },
                              { .fd = cp->pg.conn ? PQsocket(cp->pg.conn) : -1, .events = POLLIN } };
-    if (poll(fds, 2, (int)(ms < 0 ? 0 : ms)) <= 0 || !(fds[1].revents & POLLIN))
+    if (poll(fds, 2, (int)(ms < 0 ? 0 : ms)) <= 0)
+        return false;
+    uint64_t v;
+    if ((fds[0].revents & POLLIN) && read(cp->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        cm_log_error("cannot read the wake-up eventfd", "errno=%s", strerror(errno));
+    if (!(fds[1].revents & POLLIN))
         return false;
     if (!PQconsumeInput(cp->pg.conn)) {
         cm_log_warn("control-plane database connection lost", "err=\"%s\"",
@@ -283,8 +303,11 @@ static void *bk_cplane__main(void *arg)
             bk_cplane__heartbeat(cp);
             cp->next_heartbeat = now + cp->b->cfg.lease_ms / 3;
         }
-        if (now >= cp->next_resync)
-            bk_cplane__sync(cp);
+        if ((now >= cp->next_resync || bk_cplane__wanted(cp) > cp->served) &&
+            !bk_cplane__sync(cp)) {
+            bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
+            continue;
+        }
         int64_t until = cp->next_heartbeat < cp->next_resync ? cp->next_heartbeat : cp->next_resync;
         if (bk_cplane__wait(cp, until - cm_mono_ms())) {
             bk_cplane__wait(cp, BK_CPLANE__DEBOUNCE_MS);
@@ -316,9 +339,23 @@ static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
     bk_cluster_t *c = cp->pending;
     cp->pending = NULL;
     pthread_mutex_unlock(&cp->mu);
-    if (c != NULL)
+    if (c != NULL) {
+        uint64_t ticket = c->ticket;
         bk_cluster_apply(cp->b, c);
+        bk_fwd_applied(cp->b->fwd, ticket);
+    }
     (void)events;
+}
+
+uint64_t bk_cplane_want_sync(bk_cplane_t *cp)
+{
+    pthread_mutex_lock(&cp->mu);
+    uint64_t t = ++cp->wanted;
+    pthread_mutex_unlock(&cp->mu);
+    uint64_t one = 1;
+    if (write(cp->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        cm_log_error("cannot wake the control-plane thread", "errno=%s", strerror(errno));
+    return t;
 }
 
 bk_cplane_t *bk_cplane_start(bk_broker_t *b)
@@ -330,10 +367,10 @@ bk_cplane_t *bk_cplane_start(bk_broker_t *b)
     pthread_mutex_init(&cp->mu, NULL);
     cm_pg_init(&cp->pg, b->cfg.database_url, "streamd-broker", b->cfg.lease_ms / 3);
     cp->pg.retry_ms = BK_CPLANE__RETRY_MS;
-    cp->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    cp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     cp->ready_io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     cp->ready_io.cb = bk_cplane__on_ready;
-    if (cp->stop_fd < 0 || cp->ready_io.fd < 0 ||
+    if (cp->wake_fd < 0 || cp->ready_io.fd < 0 ||
         bk_loop_add(b->loop, &cp->ready_io, EPOLLIN) != 0 ||
         pthread_create(&cp->thread, NULL, bk_cplane__main, cp) != 0)
         abort();
@@ -348,12 +385,12 @@ void bk_cplane_stop(bk_cplane_t *cp)
     cp->stopping = true;
     pthread_mutex_unlock(&cp->mu);
     uint64_t one = 1;
-    if (write(cp->stop_fd, &one, sizeof(one)) < 0)
+    if (write(cp->wake_fd, &one, sizeof(one)) < 0)
         cm_log_error("cannot stop the control-plane thread", "errno=%s", strerror(errno));
     pthread_join(cp->thread, NULL);
     bk_loop_del(cp->b->loop, &cp->ready_io);
     close(cp->ready_io.fd);
-    close(cp->stop_fd);
+    close(cp->wake_fd);
     bk_cluster_free(cp->pending);
     pthread_mutex_destroy(&cp->mu);
     free(cp);

@@ -21,6 +21,12 @@ typedef struct bk_cplane bk_cplane_t;
 /** Starts the thread (event-loop thread, once, after the listener is up). */
 bk_cplane_t *bk_cplane_start(bk_broker_t *b);
 
+/**
+ * Asks for a fresh snapshot now (any thread). Returns a ticket: the installed snapshot's
+ * b->cluster->ticket reaches it once a snapshot read after this call has been applied.
+ */
+uint64_t bk_cplane_want_sync(bk_cplane_t *cp);
+
 /** Stops and joins the thread (event-loop thread, at shutdown). */
 void bk_cplane_stop(bk_cplane_t *cp);
 

@@ -15,6 +15,7 @@ const bk_api_t bk_apis[] = {
     { CM_KAPI_DESCRIBE_CONFIGS, 0, 4, bk_handle_describe_configs },
     { CM_KAPI_ALTER_CONFIGS, 0, 2, bk_handle_alter_configs },
     { CM_KAPI_INCREMENTAL_ALTER_CONFIGS, 0, 1, bk_handle_incremental_alter_configs },
+    { CM_KAPI_CREATE_PARTITIONS, 0, 3, bk_handle_create_partitions },
 };
 
 const size_t bk_apis_n = sizeof(bk_apis) / sizeof(bk_apis[0]);

@@ -54,6 +54,7 @@ int bk_handle_fetch(bk_req_t *req);
 int bk_handle_list_offsets(bk_req_t *req);
 int bk_handle_create_topics(bk_req_t *req);
 int bk_handle_delete_topics(bk_req_t *req);
+int bk_handle_create_partitions(bk_req_t *req);
 int bk_handle_describe_configs(bk_req_t *req);
 int bk_handle_alter_configs(bk_req_t *req);
 int bk_handle_incremental_alter_configs(bk_req_t *req);

@@ -3,6 +3,7 @@
  * partition, then serves the Kafka protocol until SIGTERM or SIGINT, when it stops
  * accepting, answers what is queued (acks included), fsyncs, and exits 0.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +21,7 @@
 #include "bk_broker.h"
 #include "bk_cluster.h"
 #include "bk_cplane.h"
+#include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
 #include "bk_server.h"
@@ -136,6 +138,10 @@ int main(int argc, char **argv)
     if (bk_main__advertise(b) != 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "streamd-broker: cannot initialise libcurl\n");
+        return 1;
+    }
     bk_main__raise_fd_limit();
 
     int exit_code = 1, lock_fd = -1;
@@ -175,8 +181,10 @@ int main(int argc, char **argv)
         goto out_topics;
     if (b->adv_port == 0)
         b->adv_port = bk_server_port(bk_main__server);
-    if (b->cfg.database_url[0] != '\0')
+    if (b->cfg.database_url[0] != '\0') {
         b->cplane = bk_cplane_start(b);
+        b->fwd = bk_fwd_start(b);
+    }
     b->ready = true;
     cm_log_info("broker ready",
                 "kafka=%s:%d admin=%s node_id=%" PRId64 " cluster_id=%s data_dir=%s", b->adv_host,
@@ -186,6 +194,8 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     exit_code = bk_loop_run(b->loop) == 0 ? 0 : 1;
+    bk_fwd_stop(b->fwd); /* first: its thread asks the control-plane thread for snapshots */
+    b->fwd = NULL;
     bk_cplane_stop(b->cplane);
     b->cplane = NULL;
     bk_server_free(bk_main__server);
@@ -212,5 +222,6 @@ out_config:
     if (exit_code == 0)
         cm_log_info("broker stopped cleanly", "node_id=%" PRId64, b->cfg.node_id);
     bk_config_free(&b->cfg);
+    curl_global_cleanup();
     return exit_code;
 }

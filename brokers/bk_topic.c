@@ -321,6 +321,62 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
     return 0;
 }
 
+int16_t bk_topic_grow(bk_broker_t *b, bk_topic_t *t, int32_t n, bool validate_only, char *msg,
+                      size_t cap)
+{
+    int32_t old = t->n_parts;
+    if (n <= old) {
+        snprintf(msg, cap, "the topic has %d partitions; the new count must be larger", old);
+        return CM_KERR_INVALID_PARTITIONS;
+    }
+    if (n > b->cfg.partitions_max) {
+        snprintf(msg, cap, "partition count must be between 1 and %" PRId64, b->cfg.partitions_max);
+        return CM_KERR_INVALID_PARTITIONS;
+    }
+    if (b->n_partitions + (n - old) > b->cfg.partitions_total_max) {
+        snprintf(msg, cap, "this broker cannot hold %d more partitions (limit %" PRId64 ")",
+                 n - old, b->cfg.partitions_total_max);
+        return CM_KERR_POLICY_VIOLATION;
+    }
+    if (validate_only)
+        return 0;
+    bk_partition_t **parts = realloc(t->parts, (size_t)n * sizeof(*parts));
+    if (parts == NULL)
+        abort();
+    t->parts = parts;
+    int32_t made = old;
+    int rc = CM_OK;
+    for (; made < n && rc == CM_OK; made++) {
+        char dir[4096], label[512];
+        snprintf(dir, sizeof(dir), "%s/%d", t->dir, made);
+        snprintf(label, sizeof(label), "%s/%d", t->name, made);
+        /* A directory beyond the stored count is left from an interrupted grow. */
+        cm_fs_remove_tree(dir);
+        parts[made] = NULL;
+        rc = bk_partition_create(b, &t->cfg, made, dir, label, &parts[made]);
+    }
+    t->n_parts = n;
+    /* The count is stored last: a crash before it leaves the topic at its old size. */
+    if (rc != CM_OK || bk_topic_save(b, t) != 0 || cm_fs_sync_dir(t->dir) != CM_OK) {
+        for (int32_t i = old; i < n; i++) {
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s/%d", t->dir, i);
+            if (i < made && parts[i] != NULL) {
+                bk_partition_close(parts[i]);
+                bk_partition_unref(parts[i]);
+            }
+            cm_fs_remove_tree(dir);
+        }
+        t->n_parts = old;
+        bk_topic_save(b, t);
+        snprintf(msg, cap, "the broker could not write the new partitions to disk");
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    }
+    b->n_partitions += n - old;
+    cm_log_info("partitions added", "topic=%s from=%d to=%d", t->name, old, n);
+    return 0;
+}
+
 void bk_topic_delete(bk_broker_t *b, bk_topic_t *t)
 {
     char gone[4096], hex[33];

@@ -57,6 +57,14 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
                         const cm_tconfig_t *cfg, bool validate_only, char *msg, size_t cap,
                         bk_topic_t **out);
 
+/**
+ * Adds partitions to a topic until it has `n` (CreatePartitions; a managed broker when the
+ * control plane's count grows). Returns 0 or a Kafka error with a message in `msg`; on an
+ * error the topic is as it was.
+ */
+int16_t bk_topic_grow(bk_broker_t *b, bk_topic_t *t, int32_t n, bool validate_only, char *msg,
+                      size_t cap);
+
 /** Unregisters a topic and removes its data. Its waiters fail; readers finish first. */
 void bk_topic_delete(bk_broker_t *b, bk_topic_t *t);
 

@@ -99,15 +99,28 @@ void cp_api_delete_owned(cp_req_t *r, const char *kind, const char *sql, const c
         cp_api_no_content(r);
 }
 
-void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
+static void cp_api__verror(cp_req_t *r, int status, int code, const char *fmt, va_list ap)
 {
     char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    r->status = status;
+    cm_http_send_error(r->req, status, code, status == 503 ? 1 : 0, "%s", msg);
+}
+
+void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    cp_api__verror(r, status, status, fmt, ap);
     va_end(ap);
-    r->status = status;
-    cm_http_send_error(r->req, status, status, status == 503 ? 1 : 0, "%s", msg);
+}
+
+void cp_api_error_code(cp_req_t *r, int status, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cp_api__verror(r, status, code, fmt, ap);
+    va_end(ap);
 }
 
 void cp_api_db_error(cp_req_t *r, const PGresult *res, const char *what)
@@ -232,25 +245,51 @@ bool cp_api_str(cp_req_t *r, const cm_json_t *o, const char *key, bool required,
     return true;
 }
 
-bool cp_api_int(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
-                int64_t hi, int64_t *out, bool *present)
+static bool cp_api__int(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
+                        int64_t hi, int code, int64_t *out, bool *present)
 {
     const cm_json_t *v = cm_json_get(o, key);
     if (present != NULL)
         *present = false;
     if (v == NULL) {
         if (required)
-            cp_api_error(r, 400, "the field \"%s\" is required", key);
+            cp_api_error_code(r, 400, code, "the field \"%s\" is required", key);
         return !required;
     }
     if (v->type != CM_JSON_NUMBER || !v->is_int || v->i < lo || v->i > hi) {
-        cp_api_error(r, 400, "the field \"%s\" must be an integer in [%lld, %lld]", key,
-                     (long long)lo, (long long)hi);
+        cp_api_error_code(r, 400, code, "the field \"%s\" must be an integer in [%lld, %lld]", key,
+                          (long long)lo, (long long)hi);
         return false;
     }
     *out = v->i;
     if (present != NULL)
         *present = true;
+    return true;
+}
+
+bool cp_api_int(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
+                int64_t hi, int64_t *out, bool *present)
+{
+    return cp_api__int(r, o, key, required, lo, hi, 400, out, present);
+}
+
+bool cp_api_int_code(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
+                     int64_t hi, int code, int64_t *out)
+{
+    return cp_api__int(r, o, key, required, lo, hi, code, out, NULL);
+}
+
+bool cp_api_bool(cp_req_t *r, const cm_json_t *o, const char *key, bool *out)
+{
+    const cm_json_t *v = cm_json_get(o, key);
+    *out = false;
+    if (v == NULL)
+        return true;
+    if (v->type != CM_JSON_BOOL) {
+        cp_api_error(r, 400, "the field \"%s\" must be true or false", key);
+        return false;
+    }
+    *out = v->b;
     return true;
 }
 

@@ -36,9 +36,27 @@ void cp_api_no_content(cp_req_t *r);
  */
 void cp_api_delete_owned(cp_req_t *r, const char *kind, const char *sql, const char *action);
 
-/** Sends an error and remembers its status. */
+/** Sends an error (error_code = status) and remembers its status. */
 void cp_api_error(cp_req_t *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * Refined error codes, status * 100 + n, for the errors a program must tell apart (the
+ * brokers map them to Kafka error codes). Every other error's code is its HTTP status.
+ * Listed in docs/api/operator.md.
+ */
+enum {
+    CP_ERR_TOPIC_NAME = 40001,         /* the topic name breaks the naming rules */
+    CP_ERR_TOPIC_CONFIG = 40002,       /* an unknown topic config, or a value out of range */
+    CP_ERR_PARTITIONS = 40003,         /* a partition count that is out of range or not larger */
+    CP_ERR_REPLICATION = 40004,        /* a replication factor out of range */
+    CP_ERR_QUOTA = 42201,              /* the tenant's partition quota would be exceeded */
+    CP_ERR_NOT_ENOUGH_BROKERS = 42202, /* fewer brokers up than the replication factor */
+};
+
+/** Sends an error with a refined `code` (see above). */
+void cp_api_error_code(cp_req_t *r, int status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /**
  * Answers a failed statement: 503 (with Retry-After) when the database is unreachable,
@@ -79,6 +97,13 @@ bool cp_api_str(cp_req_t *r, const cm_json_t *o, const char *key, bool required,
 /** Reads an integer field within [lo, hi]; *present says whether it was there. */
 bool cp_api_int(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
                 int64_t hi, int64_t *out, bool *present);
+
+/** cp_api_int answering with a refined error `code`. */
+bool cp_api_int_code(cp_req_t *r, const cm_json_t *o, const char *key, bool required, int64_t lo,
+                     int64_t hi, int code, int64_t *out);
+
+/** Reads an optional boolean field (false when absent). False after answering 400. */
+bool cp_api_bool(cp_req_t *r, const cm_json_t *o, const char *key, bool *out);
 
 /**
  * Finds a tenant by name: its id (uuid text) and pool id. Answers 404 (or the database

@@ -42,6 +42,21 @@ static void cp_topic__send(cp_req_t *r, int status, const char *tenant, const ch
 }
 
 /*
+ * Ends a change: commits it and sends the topic; or, when `validate_only`, sends the topic
+ * as the change would leave it and rolls everything back (audit row included).
+ */
+static void cp_topic__finish(cp_req_t *r, bool validate_only, const char *what, int status,
+                             const char *topic)
+{
+    if (validate_only) {
+        cp_topic__send(r, 200, r->seg[2], topic);
+        cm_pg_rollback(&r->cp->pg);
+    } else if (cp_api_commit(r, what)) {
+        cp_topic__send(r, status, r->seg[2], topic);
+    }
+}
+
+/*
  * Checks a "configs" object against the topic config rules. Values may be strings or
  * integers; with `allow_null`, null removes a key. Writes the keys to set as a JSON object
  * into `set` and the keys to remove as a Postgres text-array literal into `unset`.
@@ -55,14 +70,14 @@ static bool cp_topic__configs(cp_req_t *r, const cm_json_t *c, bool allow_null, 
     cm_sbuf_printf(unset, "{");
     bool first_unset = true;
     if (c != NULL && c->type != CM_JSON_OBJECT) {
-        cp_api_error(r, 400, "configs must be an object of name: value");
+        cp_api_error_code(r, 400, CP_ERR_TOPIC_CONFIG, "configs must be an object of name: value");
         return false;
     }
     for (const cm_json_t *m = c != NULL ? c->child : NULL; m != NULL; m = m->next) {
         const cm_tconfig_key_t *k = cm_tconfig_key(cm_kstr_c(m->key));
         if (k == NULL) {
-            cp_api_error(r, 400, "unknown topic config \"%.64s\"; see docs/api/operator.md",
-                         m->key);
+            cp_api_error_code(r, 400, CP_ERR_TOPIC_CONFIG,
+                              "unknown topic config \"%.64s\"; see docs/api/operator.md", m->key);
             return false;
         }
         char text[64], msg[256];
@@ -76,12 +91,13 @@ static bool cp_topic__configs(cp_req_t *r, const cm_json_t *c, bool allow_null, 
         else if (m->type == CM_JSON_STRING && m->len < sizeof(text))
             snprintf(text, sizeof(text), "%s", m->str);
         else {
-            cp_api_error(r, 400, "config %s needs a string or integer value", k->name);
+            cp_api_error_code(r, 400, CP_ERR_TOPIC_CONFIG,
+                              "config %s needs a string or integer value", k->name);
             return false;
         }
         cm_tconfig_t scratch = { 0 };
         if (cm_tconfig_set(&scratch, k, cm_kstr_c(text), msg, sizeof(msg)) != 0) {
-            cp_api_error(r, 400, "%s", msg);
+            cp_api_error_code(r, 400, CP_ERR_TOPIC_CONFIG, "%s", msg);
             return false;
         }
         cm_jw_kstr(&w, k->name, text);
@@ -133,9 +149,10 @@ static bool cp_topic__place(cp_req_t *r, const char *topic_id, const char *pool_
     }
     if (cp_place(brokers, nb, rf, n, reps) != 0) {
         cm_pg_rollback(&r->cp->pg);
-        cp_api_error(r, 422,
-                     "replication factor %d needs %d brokers up in the tenant's pool; %d %s up", rf,
-                     rf, nb, nb == 1 ? "is" : "are");
+        cp_api_error_code(
+            r, 422, CP_ERR_NOT_ENOUGH_BROKERS,
+            "replication factor %d needs %d brokers up in the tenant's pool; %d %s up", rf, rf, nb,
+            nb == 1 ? "is" : "are");
         return false;
     }
     for (int i = 0; i < n; i++) {
@@ -180,10 +197,10 @@ static bool cp_topic__quota(cp_req_t *r, const char *tenant_id, int64_t adding)
         int64_t max = atoll(PQgetvalue(res, 0, 0)), used = atoll(PQgetvalue(res, 0, 1));
         if (used + adding > max) {
             cm_pg_rollback(&r->cp->pg);
-            cp_api_error(r, 422,
-                         "the tenant's partition quota is %lld and %lld are in use; %lld more "
-                         "would exceed it",
-                         (long long)max, (long long)used, (long long)adding);
+            cp_api_error_code(r, 422, CP_ERR_QUOTA,
+                              "the tenant's partition quota is %lld and %lld are in use; %lld "
+                              "more would exceed it",
+                              (long long)max, (long long)used, (long long)adding);
             ok = false;
         }
     }
@@ -193,18 +210,21 @@ static bool cp_topic__quota(cp_req_t *r, const char *tenant_id, int64_t adding)
 
 void cp_api_topic_create(cp_req_t *r)
 {
-    static const char *const fields[] = { "name", "partitions", "replication_factor", "configs",
-                                          NULL };
+    static const char *const fields[] = { "name",    "partitions",    "replication_factor",
+                                          "configs", "validate_only", NULL };
     const cm_json_t *o = cp_api_body(r, fields);
     const char *name;
     int64_t parts = r->cp->cfg.partitions_default, rf = r->cp->cfg.replication_factor_default;
     char why[256], tenant_id[40], pool_id[24];
+    bool validate;
     if (o == NULL || !cp_api_str(r, o, "name", true, &name) ||
-        !cp_api_int(r, o, "partitions", false, 1, r->cp->cfg.partitions_max, &parts, NULL) ||
-        !cp_api_int(r, o, "replication_factor", false, 1, 16, &rf, NULL))
+        !cp_api_int_code(r, o, "partitions", false, 1, r->cp->cfg.partitions_max, CP_ERR_PARTITIONS,
+                         &parts) ||
+        !cp_api_int_code(r, o, "replication_factor", false, 1, 16, CP_ERR_REPLICATION, &rf) ||
+        !cp_api_bool(r, o, "validate_only", &validate))
         return;
     if (!cp_name_topic_ok(name, strlen(r->seg[2]), why, sizeof(why))) {
-        cp_api_error(r, 400, "%s", why);
+        cp_api_error_code(r, 400, CP_ERR_TOPIC_NAME, "%s", why);
         return;
     }
     cm_sbuf_t set, unset;
@@ -241,12 +261,12 @@ void cp_api_topic_create(cp_req_t *r)
     char details[96];
     snprintf(details, sizeof(details), "{\"partitions\": %lld, \"replication_factor\": %lld}",
              (long long)parts, (long long)rf);
-    if (!cp_api_audit(r, "topic.create", tenant_id, name, details) ||
-        !cp_api_commit(r, "topic creation"))
+    if (!cp_api_audit(r, "topic.create", tenant_id, name, details))
         goto out;
-    cm_log_info("topic created", "tenant=%s topic=%s partitions=%lld rf=%lld actor=%s", r->seg[2],
-                name, (long long)parts, (long long)rf, r->actor);
-    cp_topic__send(r, 201, r->seg[2], name);
+    cp_topic__finish(r, validate, "topic creation", 201, name);
+    if (!validate && r->status == 201)
+        cm_log_info("topic created", "tenant=%s topic=%s partitions=%lld rf=%lld actor=%s",
+                    r->seg[2], name, (long long)parts, (long long)rf, r->actor);
 out:
     cm_sbuf_free(&set);
     cm_sbuf_free(&unset);
@@ -302,13 +322,14 @@ static bool cp_topic__lock(cp_req_t *r, const char *tenant_id, char topic_id[40]
 
 void cp_api_topic_update(cp_req_t *r)
 {
-    static const char *const fields[] = { "configs", NULL };
+    static const char *const fields[] = { "configs", "validate_only", NULL };
     const cm_json_t *o = cp_api_body(r, fields);
     char tenant_id[40], topic_id[40];
+    bool validate;
     cm_sbuf_t set, unset;
     cm_sbuf_init(&set);
     cm_sbuf_init(&unset);
-    if (o == NULL)
+    if (o == NULL || !cp_api_bool(r, o, "validate_only", &validate))
         goto out;
     if (cm_json_get(o, "configs") == NULL) {
         cp_api_error(r, 400, "send {\"configs\": {\"name\": \"value\" or null}}");
@@ -330,11 +351,9 @@ void cp_api_topic_update(cp_req_t *r)
     cm_sbuf_t d;
     cm_sbuf_init(&d);
     cm_sbuf_printf(&d, "{\"set\": %s, \"unset\": \"%s\"}", set.buf, unset.buf);
-    bool ok = cp_api_audit(r, "topic.configs", tenant_id, r->seg[4], d.buf) &&
-              cp_api_commit(r, "config change");
+    if (cp_api_audit(r, "topic.configs", tenant_id, r->seg[4], d.buf))
+        cp_topic__finish(r, validate, "config change", 200, r->seg[4]);
     cm_sbuf_free(&d);
-    if (ok)
-        cp_topic__send(r, 200, r->seg[2], r->seg[4]);
 out:
     cm_sbuf_free(&set);
     cm_sbuf_free(&unset);
@@ -360,21 +379,25 @@ void cp_api_topic_delete(cp_req_t *r)
 
 void cp_api_partitions_add(cp_req_t *r)
 {
-    static const char *const fields[] = { "count", NULL };
+    static const char *const fields[] = { "count", "validate_only", NULL };
     const cm_json_t *o = cp_api_body(r, fields);
     int64_t count;
     int parts, rf;
+    bool validate;
     char tenant_id[40], pool_id[24], topic_id[40];
-    if (o == NULL || !cp_api_int(r, o, "count", true, 1, r->cp->cfg.partitions_max, &count, NULL) ||
+    if (o == NULL ||
+        !cp_api_int_code(r, o, "count", true, 1, r->cp->cfg.partitions_max, CP_ERR_PARTITIONS,
+                         &count) ||
+        !cp_api_bool(r, o, "validate_only", &validate) ||
         !cp_api_tenant(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r) ||
         !cp_topic__lock(r, tenant_id, topic_id, &parts, &rf))
         return;
     if (count <= parts) {
         cm_pg_rollback(&r->cp->pg);
-        cp_api_error(r, 400,
-                     "the topic has %d partitions; count must be larger (partitions "
-                     "cannot be removed)",
-                     parts);
+        cp_api_error_code(r, 400, CP_ERR_PARTITIONS,
+                          "the topic has %d partitions; count must be larger (partitions "
+                          "cannot be removed)",
+                          parts);
         return;
     }
     const char *pp[] = { pool_id };
@@ -396,9 +419,8 @@ void cp_api_partitions_add(cp_req_t *r)
     PQclear(res);
     char details[64];
     snprintf(details, sizeof(details), "{\"from\": %d, \"to\": %lld}", parts, (long long)count);
-    if (cp_api_audit(r, "topic.partitions", tenant_id, r->seg[4], details) &&
-        cp_api_commit(r, "partition creation"))
-        cp_topic__send(r, 200, r->seg[2], r->seg[4]);
+    if (cp_api_audit(r, "topic.partitions", tenant_id, r->seg[4], details))
+        cp_topic__finish(r, validate, "partition creation", 200, r->seg[4]);
 }
 
 void cp_api_leader_set(cp_req_t *r)
@@ -458,7 +480,6 @@ void cp_api_leader_set(cp_req_t *r)
     char details[96];
     snprintf(details, sizeof(details), "{\"partition\": %ld, \"leader\": %lld, \"epoch\": %d}",
              part, (long long)leader, new_epoch);
-    if (cp_api_audit(r, "partition.leader", tenant_id, r->seg[4], details) &&
-        cp_api_commit(r, "leader change"))
-        cp_topic__send(r, 200, r->seg[2], r->seg[4]);
+    if (cp_api_audit(r, "partition.leader", tenant_id, r->seg[4], details))
+        cp_topic__finish(r, false, "leader change", 200, r->seg[4]);
 }

@@ -70,10 +70,15 @@ fi
 trap 'echo; echo "stopping the local stack"; stop_all; exit 0' INT TERM
 
 # ---- control plane ----
-[ -s "$var/operator-token" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$var/operator-token")
+# Two operator credentials: one for people and scripts, one the brokers use to carry Kafka
+# admin requests (CreateTopics, ...) to the control plane; the audit log tells them apart.
+for f in operator-token brokers-token; do
+    [ -s "$var/$f" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$var/$f")
+done
 token=$(cat "$var/operator-token")
 cp_addr=127.0.0.1:8090
-CP_OPERATOR_TOKENS="admin=$token" "$bin/streamd-control-plane" --listen="$cp_addr" \
+CP_OPERATOR_TOKENS="admin=$token,brokers=$(cat "$var/brokers-token")" \
+    "$bin/streamd-control-plane" --listen="$cp_addr" \
     --database_url="$db_url" >>"$var/control-plane.log" 2>&1 &
 pids+=($!)
 echo $! >>"$var/run.pids"
@@ -88,9 +93,10 @@ api POST /v1/pools '{"name":"default"}' >/dev/null
 # ---- brokers ----
 for n in $(seq 1 "$brokers"); do
     port=$((19092 + n - 1)) admin=$((19192 + n - 1))
-    "$bin/streamd-broker" --node_id="$n" --data_dir="$var/broker-$n" --listen="127.0.0.1:$port" \
+    BROKER_CONTROL_PLANE_TOKEN=$(cat "$var/brokers-token") \
+        "$bin/streamd-broker" --node_id="$n" --data_dir="$var/broker-$n" --listen="127.0.0.1:$port" \
         --admin_listen="127.0.0.1:$admin" --database_url="$db_url" --pool=default \
-        >>"$var/broker-$n.log" 2>&1 &
+        --control_plane_url="http://$cp_addr" >>"$var/broker-$n.log" 2>&1 &
     pids+=($!)
     echo $! >>"$var/run.pids"
 done

@@ -51,89 +51,38 @@ cm_jw_t *streamctl_body(streamctl_ctx_t *c)
     return &c->jw;
 }
 
-static size_t streamctl__on_data(char *p, size_t size, size_t n, void *ud)
-{
-    streamctl_answer_t *a = ud;
-    size_t len = size * n;
-    if (len > STREAMCTL__ANSWER_BYTES_MAX - a->body.len) {
-        a->too_big = true;
-        return 0;
-    }
-    cm_sbuf_append(&a->body, p, len);
-    return len;
-}
-
-static void streamctl__setup(streamctl_ctx_t *c, const char *method, const char *url,
-                             struct curl_slist *headers, streamctl_answer_t *a, char *err)
-{
-    CURL *h = c->curl;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, STREAMCTL__CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, STREAMCTL__TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "streamctl");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, streamctl__on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, err);
-    if (c->body.len > 0) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body.buf);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body.len);
-    }
-    if (strcmp(method, "GET") == 0)
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-    else
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-}
-
-static void streamctl__header(struct curl_slist **list, const char *h)
-{
-    struct curl_slist *l = curl_slist_append(*list, h);
-    if (l == NULL)
-        abort();
-    *list = l;
-}
-
 /*
  * Sends c->path with c->body (if any) and fills `a`, which the caller frees. Returns 0 when
  * an answer arrived, whatever its status; else prints why and returns 1 or 3.
  */
 int streamctl_http(streamctl_ctx_t *c, const char *method, streamctl_answer_t *a)
 {
-    char auth[sizeof("Authorization: Bearer ") + STREAMCTL__TOKEN_BYTES_MAX];
-    char err[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL;
     cm_sbuf_t url;
-    int rc = STREAMCTL_EXIT_UNREACHABLE;
-    *a = (streamctl_answer_t){ 0 };
-    cm_sbuf_init(&a->body);
     cm_sbuf_init(&url);
     cm_sbuf_printf(&url, "%s%s", c->url, c->path.buf);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token != NULL ? c->token : "");
-    streamctl__header(&headers, "Accept: application/json");
-    streamctl__header(&headers, "Expect:"); /* no 100-continue round trip */
-    if (c->body.len > 0)
-        streamctl__header(&headers, "Content-Type: application/json");
-    if (c->token != NULL)
-        streamctl__header(&headers, auth);
-    streamctl__setup(c, method, url.buf, headers, a, err);
-    CURLcode e = curl_easy_perform(c->curl);
-    if (a->too_big) {
-        streamctl_out(stderr, "streamctl: the answer from %s is larger than %zu MiB\n",
-                      c->url_shown, STREAMCTL__ANSWER_BYTES_MAX >> 20);
-        rc = STREAMCTL_EXIT_API;
-    } else if (e != CURLE_OK) {
-        streamctl_out(stderr, "streamctl: cannot reach the control plane at %s: %s\n", c->url_shown,
-                      err[0] != '\0' ? err : curl_easy_strerror(e));
-    } else {
-        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &a->status);
-        rc = 0;
+    cm_httpc_req_t q = {
+        .method = method,
+        .url = url.buf,
+        .token = c->token,
+        .body = c->body.len > 0 ? c->body.buf : NULL,
+        .body_len = c->body.len,
+        .connect_timeout_ms = STREAMCTL__CONNECT_TIMEOUT_MS,
+        .timeout_ms = STREAMCTL__TIMEOUT_MS,
+        .answer_bytes_max = STREAMCTL__ANSWER_BYTES_MAX,
+        .user_agent = "streamctl",
+    };
+    int rc = 0;
+    if (cm_httpc_call(c->curl, &q, a) != 0) {
+        if (a->too_big) {
+            streamctl_out(stderr, "streamctl: the answer from %s is larger than %zu MiB\n",
+                          c->url_shown, STREAMCTL__ANSWER_BYTES_MAX >> 20);
+            rc = STREAMCTL_EXIT_API;
+        } else {
+            streamctl_out(stderr, "streamctl: cannot reach the control plane at %s: %s\n",
+                          c->url_shown, a->err);
+            rc = STREAMCTL_EXIT_UNREACHABLE;
+        }
     }
-    curl_slist_free_all(headers);
-    explicit_bzero(auth, sizeof(auth));
     cm_sbuf_free(&url);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "cm_arena.h"
+#include "cm_httpc.h"
 #include "cm_json.h"
 #include "cm_sbuf.h"
 
@@ -111,11 +112,7 @@ typedef struct streamctl__view {
 } streamctl_view_t;
 
 /* The answer to one request. */
-typedef struct streamctl__answer {
-    long status;
-    cm_sbuf_t body;
-    bool too_big;
-} streamctl_answer_t;
+typedef cm_httpc_answer_t streamctl_answer_t;
 
 static const char *const streamctl__global_specs[] = { "url=", "token=", "json", NULL };
 static const char *const streamctl__no_specs[] = { NULL };

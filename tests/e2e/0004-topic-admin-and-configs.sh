@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# CreateTopics, DeleteTopics, DescribeConfigs, AlterConfigs and IncrementalAlterConfigs,
-# with librdkafka's admin API and the raw probe: right answers, errors that say what is
-# wrong, and configs that persist across a restart.
+# CreateTopics, DeleteTopics, CreatePartitions, DescribeConfigs, AlterConfigs and
+# IncrementalAlterConfigs, with librdkafka's admin API and the raw probe: right answers,
+# errors that say what is wrong, and configs and partitions that persist across a restart.
 . "$(dirname "$0")/../lib/harness.sh"
 broker_start
 K="$BIN/kadmin -b $BROKER"
@@ -49,6 +49,19 @@ broker_stop
 broker_start
 $K describe cfg >"$T/d"
 grep -qx 'retention.bytes=1000000 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "config lost at restart"
+
+step "CreatePartitions adds partitions that survive a restart; it never removes any"
+$K partitions cfg 4 --validate >/dev/null || fail "validate-only CreatePartitions"
+kcat -L -b "$BROKER" -t cfg | grep -q "2 partitions" || fail "validate-only added partitions"
+$K partitions cfg 4 >/dev/null || fail "CreatePartitions"
+echo "p3" | kcat -P -b "$BROKER" -t cfg -p 3
+broker_stop
+broker_start
+[ "$("$BIN/kadmin" -b "$BROKER" offsets cfg 3 latest)" = 1 ] || fail "partition 3 lost its record"
+$K partitions cfg 3 2>"$T/e" && fail "shrinking succeeded"
+grep -q INVALID_PARTITIONS "$T/e" || fail "shrink: $(cat "$T/e")"
+$K partitions nosuch 3 2>"$T/e" && fail "CreatePartitions of an unknown topic succeeded"
+grep -q UNKNOWN_TOPIC "$T/e" || fail "unknown: $(cat "$T/e")"
 
 step "delete; the name can be reused at once, empty"
 echo "x" | kcat -P -b "$BROKER" -t cfg -p 0

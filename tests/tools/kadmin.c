@@ -5,6 +5,7 @@
  *   kadmin -b HOST:PORT delete TOPIC
  *   kadmin -b HOST:PORT describe TOPIC            one "name=value source" line per config
  *   kadmin -b HOST:PORT alter TOPIC name=value ...  (AlterConfigs: replaces the set)
+ *   kadmin -b HOST:PORT partitions TOPIC COUNT [--validate]   (CreatePartitions)
  *   kadmin -b HOST:PORT offsets TOPIC PARTITION earliest|latest|TIMESTAMP_MS
  *
  * Prints results on stdout; on an error prints the broker's error name and message on
@@ -189,6 +190,33 @@ static int cmd_alter(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv)
     return rc;
 }
 
+static int cmd_partitions(rd_kafka_t *rk, rd_kafka_queue_t *q, int argc, char **argv)
+{
+    char err[512];
+    if (argc < 2)
+        return 2;
+    rd_kafka_NewPartitions_t *np =
+        rd_kafka_NewPartitions_new(argv[0], (size_t)atoi(argv[1]), err, sizeof(err));
+    if (np == NULL) {
+        fprintf(stderr, "kadmin: %s\n", err);
+        return 2;
+    }
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    if (argc > 2 && strcmp(argv[2], "--validate") == 0)
+        rd_kafka_AdminOptions_set_validate_only(opt, 1, err, sizeof(err));
+    rd_kafka_CreatePartitions(rk, &np, 1, opt, q);
+    rd_kafka_event_t *ev = wait_result(q, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT);
+    size_t n;
+    const rd_kafka_topic_result_t **res =
+        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
+    int rc = check_topic_results(res, n);
+    rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewPartitions_destroy(np);
+    return rc;
+}
+
 static int cmd_offsets(rd_kafka_t *rk, int argc, char **argv)
 {
     if (argc < 3)
@@ -222,7 +250,8 @@ static int cmd_offsets(rd_kafka_t *rk, int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
-        fprintf(stderr, "usage: kadmin -b HOST:PORT create|delete|describe|alter|offsets ...\n");
+        fprintf(stderr, "usage: kadmin -b HOST:PORT "
+                        "create|delete|describe|alter|partitions|offsets ...\n");
         return 2;
     }
     rd_kafka_t *rk = connect_admin(argv[2]);
@@ -239,6 +268,8 @@ int main(int argc, char **argv)
         rc = cmd_describe(rk, q, n, args);
     else if (strcmp(cmd, "alter") == 0)
         rc = cmd_alter(rk, q, n, args);
+    else if (strcmp(cmd, "partitions") == 0)
+        rc = cmd_partitions(rk, q, n, args);
     else if (strcmp(cmd, "offsets") == 0)
         rc = cmd_offsets(rk, n, args);
     else {
