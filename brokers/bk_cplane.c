@@ -237,9 +237,25 @@ static bool bk_cplane__sync(bk_cplane_t *cp)
     return true;
 }
 
+/* Takes the notifications libpq has queued; true when there were any. */
+static bool bk_cplane__drain(bk_cplane_t *cp)
+{
+    bool any = false;
+    PGnotify *n;
+    while (cp->pg.conn != NULL && (n = PQnotifies(cp->pg.conn)) != NULL) {
+        any = true;
+        PQfreemem(n);
+    }
+    return any;
+}
+
 /* Waits for a notification, a stop, or `ms`; true when notifications arrived. */
 static bool bk_cplane__wait(bk_cplane_t *cp, int64_t ms)
 {
+    /* Notifications that came in while our own statements ran (a heartbeat, a snapshot)
+     * were read off the socket by libpq then: they wait in its queue, not on the socket. */
+    if (bk_cplane__drain(cp))
+        return true;
     struct pollfd fds[2] = { { .fd = cp->wake_fd, .events = POLLIN },
                              { .fd = cp->pg.conn ? PQsocket(cp->pg.conn) : -1, .events = POLLIN } };
     if (poll(fds, 2, (int)(ms < 0 ? 0 : ms)) <= 0)
@@ -255,13 +271,7 @@ static bool bk_cplane__wait(bk_cplane_t *cp, int64_t ms)
         cm_pg_reset(&cp->pg);
         return false;
     }
-    bool any = false;
-    PGnotify *n;
-    while ((n = PQnotifies(cp->pg.conn)) != NULL) {
-        any = true;
-        PQfreemem(n);
-    }
-    return any;
+    return bk_cplane__drain(cp);
 }
 
 static bool bk_cplane__stopping(bk_cplane_t *cp)
@@ -342,6 +352,7 @@ static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
     if (c != NULL) {
         uint64_t ticket = c->ticket;
         bk_cluster_apply(cp->b, c);
+        bk_metrics_add(&cp->b->metrics.cluster_snapshots, 1);
         bk_fwd_applied(cp->b->fwd, ticket);
     }
     (void)events;

@@ -38,8 +38,8 @@ struct bk_fwd {
     bk_fwd_job_t *todo, **todo_tail;
     bk_fwd_job_t *done, **done_tail;
     bool stopping;
-    _Atomic bool cancel; /* abandons the call in flight (shutdown) */
-    bk_io_t done_io;     /* eventfd: finished jobs for the loop */
+    _Atomic bool cancel;  /* abandons the call in flight (shutdown) */
+    bk_io_t done_io;      /* eventfd: finished jobs for the loop */
     bk_fwd_job_t *parked; /* loop only: jobs waiting for their snapshot */
 };
 
@@ -68,10 +68,12 @@ static void bk_fwd__call(bk_fwd_t *f, CURL *curl, bk_fwd_call_t *c)
         c->status = a.status;
         c->answer = a.body;
     } else {
-        snprintf(c->why, sizeof(c->why), "%s",
-                 a.too_big ? "its answer is too large" : a.err);
+        snprintf(c->why, sizeof(c->why), "%s", a.too_big ? "its answer is too large" : a.err);
         cm_sbuf_free(&a.body);
     }
+    bk_metrics_add(&f->b->metrics.admin_forwarded, 1);
+    if (c->status == 0 || c->status >= 500)
+        bk_metrics_add(&f->b->metrics.admin_forward_errors, 1);
     cm_log_info("admin request forwarded to the control plane", "method=%s path=%s status=%ld%s%s",
                 c->method, c->path.buf, c->status, c->why[0] ? " err=" : "", c->why);
     cm_sbuf_free(&url);
@@ -232,8 +234,8 @@ static void bk_fwd__finish(bk_fwd_t *f, bk_fwd_job_t *j)
 static void bk_fwd__on_timer(bk_timer_t *t)
 {
     bk_fwd_job_t *j = (bk_fwd_job_t *)((char *)t - offsetof(bk_fwd_job_t, timer));
-    cm_log_warn("answering an admin request before this broker saw the change",
-                "waited_ms=%d", BK_FWD_SNAPSHOT_WAIT_MS);
+    cm_log_warn("answering an admin request before this broker saw the change", "waited_ms=%d",
+                BK_FWD_SNAPSHOT_WAIT_MS);
     bk_fwd__finish(j->b->fwd, j);
 }
 
@@ -303,8 +305,8 @@ bool bk_fwd_split(cm_kstr_t name, char tenant[64], char topic[256], char *msg, s
         topic[name.len - dot - 1] = '\0';
         ok = strcmp(topic, ".") != 0 && strcmp(topic, "..") != 0;
         for (const char *p = topic; ok && *p != '\0'; p++)
-            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                 (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-';
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '.' || *p == '_' || *p == '-';
     }
     if (!ok)
         snprintf(msg, cap,

@@ -47,7 +47,7 @@ struct bk_fwd_call {
     void *ok_arg;
     bool validate_only; /* a dry run: nothing changes */
     /* Filled on the forwarder thread. */
-    long status;   /* HTTP status; 0: no answer */
+    long status; /* HTTP status; 0: no answer */
     cm_sbuf_t answer;
     char why[256]; /* no answer: why */
 };

@@ -46,6 +46,12 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
     COUNTER(connections_rejected, "connections_rejected_total",
             "Connections refused at connections_max.");
     COUNTER(segments_rolled, "segments_rolled_total", "Segments sealed and rolled.");
+    COUNTER(cluster_snapshots, "cluster_snapshots_total",
+            "Managed: snapshots of the pool read from the control plane and applied.");
+    COUNTER(admin_forwarded, "admin_forwarded_total",
+            "Managed: calls to the control plane carrying Kafka admin requests.");
+    COUNTER(admin_forward_errors, "admin_forward_errors_total",
+            "Managed: forwarded calls that got no answer or a 5xx.");
     COUNTER(segments_deleted, "segments_deleted_total", "Segments deleted by retention.");
     COUNTER(recovery_truncated_bytes, "recovery_truncated_bytes_total",
             "Bytes cut off torn or corrupt segment tails at start.");

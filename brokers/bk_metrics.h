@@ -26,6 +26,9 @@ typedef struct bk_metrics {
     atomic_ullong fsyncs;
     cm_hist_t fsync_latency;
     atomic_ullong connections_accepted;
+    atomic_ullong cluster_snapshots;    /* managed: control-plane snapshots applied */
+    atomic_ullong admin_forwarded;      /* managed: admin calls made to the control plane */
+    atomic_ullong admin_forward_errors; /* ... of which got no answer or a 5xx */
     atomic_ullong connections_rejected;
     atomic_llong connections_open;
     atomic_ullong segments_rolled;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # A managed broker through the outages the control plane is built for:
+#   - idle, the broker re-reads nothing (heartbeats and reconciler passes notify no one);
 #   - the broker killed: its lease runs out and the operator API shows it down (and its
 #     partitions unavailable) within lease + 5 s; restarted, it registers again, leads its
 #     partitions again and serves every record it had;
@@ -54,6 +55,12 @@ wait_for 5 "the broker registered" broker_is up
 expect_status 201 POST /v1/tenants/acme/topics '{"name": "orders", "partitions": 3}'
 wait_for 5 "the broker serves acme.orders" served acme.orders 3
 "$BIN/kclient" produce -b "$BROKER" -t acme.orders -n 100 >/dev/null || fail "first produce"
+
+step "heartbeats and reconciler passes that change nothing wake no broker"
+before=$(metric streamd_broker_cluster_snapshots_total)
+sleep 3 # three heartbeats, fifteen reconciler passes
+[ "$(metric streamd_broker_cluster_snapshots_total)" = "$before" ] ||
+    fail "snapshots re-read while nothing changed: $before, then $(metric streamd_broker_cluster_snapshots_total)"
 
 step "the broker killed: down within lease + 5 s, its partitions unavailable"
 # The control plane expires no lease during its grace period after connecting.
