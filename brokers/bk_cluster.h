@@ -48,8 +48,9 @@ typedef struct bk_cluster_topic {
 } bk_cluster_topic_t;
 
 typedef struct bk_cluster {
-    cm_arena_t arena; /* everything below */
-    uint64_t ticket;  /* bk_cplane_want_sync() requests this snapshot answers */
+    cm_arena_t arena;       /* everything below */
+    uint64_t ticket;        /* bk_cplane_want_sync() requests this snapshot answers */
+    const char *cluster_id; /* the pool's, the same on each of its brokers */
     bk_cluster_broker_t *brokers;
     int32_t n_brokers;
     bk_cluster_topic_t *topics;

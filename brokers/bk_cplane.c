@@ -172,6 +172,13 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
     const char *p[] = { cp->b->cfg.pool };
     if (!cm_pg_run(&cp->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
         return NULL;
+    /* A Kafka-style 22-character id derived from the pool: the same on every broker. */
+    PGresult *rc = cm_pg_exec(
+        &cp->pg,
+        "SELECT translate(rtrim(encode(substr(sha256(convert_to(p.id || ':' || p.name || ':'"
+        " || p.created_at::text, 'UTF8')), 1, 16), 'base64'), '='), '+/', '-_')"
+        " FROM broker_pools p WHERE p.name = $1",
+        1, p);
     PGresult *rb = cm_pg_exec(&cp->pg,
                               "SELECT b.id, b.host, b.port, b.rack, b.state FROM brokers b"
                               " JOIN broker_pools p ON p.id = b.pool_id WHERE p.name = $1"
@@ -186,8 +193,11 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
         " WHERE bp.name = $1 ORDER BY 1, x.partition",
         1, p);
     bk_cluster_t *c = NULL;
-    if (cm_pg_ok(rb) && cm_pg_ok(rt)) {
+    if (cm_pg_ok(rc) && cm_pg_ok(rb) && cm_pg_ok(rt)) {
         c = bk_cluster_new();
+        if (PQntuples(rc) == 1)
+            c->cluster_id =
+                cm_arena_strndup(&c->arena, PQgetvalue(rc, 0, 0), strlen(PQgetvalue(rc, 0, 0)));
         bk_cplane__read_brokers(c, rb);
         if (c->brokers == NULL || !bk_cplane__read_topics(cp, c, rt)) {
             cm_log_error("cannot read the cluster snapshot", "pool=%s", cp->b->cfg.pool);
@@ -197,6 +207,7 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
             bk_cluster_index(c, (int32_t)cp->b->cfg.node_id);
         }
     }
+    PQclear(rc);
     PQclear(rb);
     PQclear(rt);
     cm_pg_run(&cp->pg, "COMMIT", 0, NULL);

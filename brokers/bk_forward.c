@@ -26,6 +26,7 @@ enum {
     BK_FWD__ERR_TOPIC_CONFIG = 40002,
     BK_FWD__ERR_PARTITIONS = 40003,
     BK_FWD__ERR_REPLICATION = 40004,
+    BK_FWD__ERR_TENANT_SUSPENDED = 40901,
     BK_FWD__ERR_QUOTA = 42201,
     BK_FWD__ERR_NOT_ENOUGH_BROKERS = 42202,
 };
@@ -141,6 +142,7 @@ static int16_t bk_fwd__kerr(const bk_fwd_call_t *c, long code)
     case BK_FWD__ERR_NOT_ENOUGH_BROKERS:
         return CM_KERR_INVALID_REPLICATION_FACTOR;
     case BK_FWD__ERR_QUOTA:
+    case BK_FWD__ERR_TENANT_SUSPENDED:
         return CM_KERR_POLICY_VIOLATION;
     }
     switch (c->status) {

@@ -92,7 +92,13 @@ static int bk_metadata__managed(bk_req_t *req, cm_metadata_req_t *r, cm_metadata
         x->host = cm_kstr_c(c->brokers[i].host);
         x->port = c->brokers[i].port;
         x->rack = c->brokers[i].rack[0] ? cm_kstr_c(c->brokers[i].rack) : (cm_kstr_t){ NULL, -1 };
+        /* Every broker of the pool names the same controller, the lowest live id; any of
+         * them carries admin requests to the control plane. */
+        if (resp->brokers_n == 1 || x->node_id < resp->controller_id)
+            resp->controller_id = x->node_id;
     }
+    if (c->cluster_id != NULL)
+        resp->cluster_id = cm_kstr_c(c->cluster_id);
     bool all = r->topics_n < 0 || (v == 0 && r->topics_n == 0);
     size_t n = all ? (size_t)c->n_topics : (size_t)r->topics_n;
     resp->topics = cm_arena_calloc(a, n + 1, sizeof(*resp->topics));

@@ -293,15 +293,21 @@ bool cp_api_bool(cp_req_t *r, const cm_json_t *o, const char *key, bool *out)
     return true;
 }
 
-bool cp_api_tenant(cp_req_t *r, const char *name, char id[40], char pool_id[24])
+static bool cp_api__tenant(cp_req_t *r, const char *name, bool active, char id[40],
+                           char pool_id[24])
 {
     const char *p[] = { name };
-    PGresult *res = cm_pg_exec(&r->cp->pg, "SELECT id, pool_id FROM tenants WHERE name = $1", 1, p);
+    PGresult *res =
+        cm_pg_exec(&r->cp->pg, "SELECT id, pool_id, state FROM tenants WHERE name = $1", 1, p);
     bool ok = false;
     if (!cm_pg_ok(res))
         cp_api_db_error(r, res, "tenant lookup");
     else if (PQntuples(res) == 0)
         cp_api_error(r, 404, "no tenant named \"%.64s\"", name);
+    else if (active && strcmp(PQgetvalue(res, 0, 2), "active") != 0)
+        cp_api_error_code(r, 409, CP_ERR_TENANT_SUSPENDED,
+                          "tenant \"%.64s\" is %s: resume it before changing its topics", name,
+                          PQgetvalue(res, 0, 2));
     else {
         snprintf(id, 40, "%s", PQgetvalue(res, 0, 0));
         if (pool_id != NULL)
@@ -310,6 +316,16 @@ bool cp_api_tenant(cp_req_t *r, const char *name, char id[40], char pool_id[24])
     }
     PQclear(res);
     return ok;
+}
+
+bool cp_api_tenant(cp_req_t *r, const char *name, char id[40], char pool_id[24])
+{
+    return cp_api__tenant(r, name, false, id, pool_id);
+}
+
+bool cp_api_tenant_active(cp_req_t *r, const char *name, char id[40], char pool_id[24])
+{
+    return cp_api__tenant(r, name, true, id, pool_id);
 }
 
 bool cp_name_tenant_ok(const char *s, char *why, size_t cap)

@@ -50,6 +50,7 @@ enum {
     CP_ERR_TOPIC_CONFIG = 40002,       /* an unknown topic config, or a value out of range */
     CP_ERR_PARTITIONS = 40003,         /* a partition count that is out of range or not larger */
     CP_ERR_REPLICATION = 40004,        /* a replication factor out of range */
+    CP_ERR_TENANT_SUSPENDED = 40901,   /* the tenant is suspended: its topics cannot change */
     CP_ERR_QUOTA = 42201,              /* the tenant's partition quota would be exceeded */
     CP_ERR_NOT_ENOUGH_BROKERS = 42202, /* fewer brokers up than the replication factor */
 };
@@ -110,6 +111,9 @@ bool cp_api_bool(cp_req_t *r, const cm_json_t *o, const char *key, bool *out);
  * error) and returns false when it does not exist.
  */
 bool cp_api_tenant(cp_req_t *r, const char *name, char id[40], char pool_id[24]);
+
+/** cp_api_tenant, answering 409 (CP_ERR_TENANT_SUSPENDED) for a suspended tenant. */
+bool cp_api_tenant_active(cp_req_t *r, const char *name, char id[40], char pool_id[24]);
 
 /** Name rules. Each writes why a name is refused into `why`. */
 bool cp_name_tenant_ok(const char *s, char *why, size_t cap); /* also pools */

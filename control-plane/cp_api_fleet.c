@@ -174,10 +174,13 @@ void cp_api_audit_list(cp_req_t *r)
 {
     const char *tenant = cm_http_query(r->req, &r->arena, "tenant");
     const char *limit = cm_http_query(r->req, &r->arena, "limit");
-    char lim[24];
-    long n = limit != NULL ? strtol(limit, NULL, 10) : 100;
-    if (n < 1 || n > r->cp->cfg.list_max)
-        n = n < 1 ? 1 : r->cp->cfg.list_max;
+    char lim[24], *end = NULL;
+    long n = limit != NULL ? strtol(limit, &end, 10) : 100;
+    if ((limit != NULL && (end == limit || *end != '\0')) || n < 1 || n > r->cp->cfg.list_max) {
+        cp_api_error(r, 400, "limit must be an integer in [1, %lld]",
+                     (long long)r->cp->cfg.list_max);
+        return;
+    }
     snprintf(lim, sizeof(lim), "%ld", n);
     const char *p[] = { tenant, lim };
     cp_api_send_query(

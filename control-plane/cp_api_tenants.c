@@ -2,6 +2,7 @@
  * Tenants and what belongs to them besides topics: service accounts, API keys, JWT
  * issuers and quotas. Every change runs in one transaction with its audit record.
  */
+#include <ctype.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -107,6 +108,10 @@ void cp_api_tenant_list(cp_req_t *r)
     char limit[24];
     snprintf(limit, sizeof(limit), "%lld", (long long)r->cp->cfg.list_max);
     const char *state = cm_http_query(r->req, &r->arena, "state");
+    if (state != NULL && strcmp(state, "active") != 0 && strcmp(state, "suspended") != 0) {
+        cp_api_error(r, 400, "state must be active or suspended");
+        return;
+    }
     const char *p[] = { limit, state };
     cp_api_send_query(r, 200, "no tenants",
                       "SELECT json_build_object('data', coalesce(json_agg(x.j ORDER BY x.name),"
@@ -424,6 +429,16 @@ static bool cp_issuer__only_public(const char *pem)
 }
 
 /* Checks that `pem` holds one or more public keys of the algorithm's type and curve. */
+/* The schema's rule for principal_claim: 1 to 64 of [a-zA-Z0-9_.:-]. */
+static bool cp_issuer__claim_ok(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)s[i]) || strchr("_.:-", s[i]) != NULL;
+    return ok;
+}
+
 static bool cp_issuer__keys_ok(const char *pem, const char *alg, char *why, size_t cap)
 {
     BIO *bio = BIO_new_mem_buf(pem, (int)strlen(pem));
@@ -501,8 +516,10 @@ void cp_api_issuer_create(cp_req_t *r)
         cp_api_error(r, 400, "%s", strlen(keys) > 65536 ? "public_keys is over 64 KiB" : why);
         return;
     }
-    if (claim != NULL && !cp_name_principal_ok(claim, why, sizeof(why))) {
-        cp_api_error(r, 400, "principal_claim: %s", why);
+    if (claim != NULL && !cp_issuer__claim_ok(claim)) {
+        cp_api_error(r, 400,
+                     "principal_claim names the JWT claim holding the principal: use 1 to 64 of "
+                     "a-z, A-Z, 0-9, '_', '.', ':' and '-'");
         return;
     }
     if (!cp_api_tenant(r, r->seg[2], id, NULL) || !cp_api_begin(r))

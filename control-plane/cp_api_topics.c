@@ -232,7 +232,7 @@ void cp_api_topic_create(cp_req_t *r)
     cm_sbuf_init(&unset);
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), false, &set, &unset))
         goto out;
-    if (!cp_api_tenant(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r))
+    if (!cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r))
         goto out;
     /* One placement at a time per pool, so that concurrent creations see each other's load. */
     const char *pp[] = { pool_id };
@@ -336,7 +336,7 @@ void cp_api_topic_update(cp_req_t *r)
         goto out;
     }
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), true, &set, &unset) ||
-        !cp_api_tenant(r, r->seg[2], tenant_id, NULL) || !cp_api_begin(r) ||
+        !cp_api_tenant_active(r, r->seg[2], tenant_id, NULL) || !cp_api_begin(r) ||
         !cp_topic__lock(r, tenant_id, topic_id, NULL, NULL))
         goto out;
     const char *p[] = { topic_id, set.buf, unset.buf };
@@ -389,7 +389,7 @@ void cp_api_partitions_add(cp_req_t *r)
         !cp_api_int_code(r, o, "count", true, 1, r->cp->cfg.partitions_max, CP_ERR_PARTITIONS,
                          &count) ||
         !cp_api_bool(r, o, "validate_only", &validate) ||
-        !cp_api_tenant(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r) ||
+        !cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r) ||
         !cp_topic__lock(r, tenant_id, topic_id, &parts, &rf))
         return;
     if (count <= parts) {

@@ -67,6 +67,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     cm_pg_init(&cp->pg, cp->cfg.database_url, "streamd-control-plane", cp->cfg.db_timeout_ms);
     cp->pg.retry_ms = 500;
+    if (cp->cfg.migrate_to != 0 && !cp->cfg.migrate_only) {
+        /* A daemon on an older schema than it was built for would fail at the first
+         * statement that needs a newer one. */
+        fprintf(stderr, "streamd-control-plane: migrate_to is for --migrate_only deploy steps; "
+                        "the daemon always runs the newest schema\n");
+        cp_config_free(&cp->cfg);
+        return 2;
+    }
     if (cp->cfg.migrate_only) {
         rc = cp_main__migrate_only(cp);
         cm_pg_free(&cp->pg);

@@ -123,5 +123,11 @@ fi
 grep -q 'cannot reach the database' "$T/migrate.out" || { cat "$T/migrate.out"; fail "no reason given"; }
 [ $((($(date +%s%N) - start) / 1000000)) -lt 5000 ] || fail "--migrate_only took over 5 s to give up"
 
+step "the daemon refuses --migrate_to: it always runs the newest schema"
+rc=0
+"$BIN/streamd-control-plane" --migrate_to=1 --database_url="$PG_URL" >"$T/migrate.out" 2>&1 || rc=$?
+[ $rc -eq 2 ] || fail "the daemon with --migrate_to exited $rc, want 2"
+grep -q 'migrate_only' "$T/migrate.out" || { cat "$T/migrate.out"; fail "no reason given"; }
+
 [ "$(schema streamd)" = "$(cat "$T/schema.empty")" ] || fail "the schema changed during the refusals"
 echo PASS

@@ -257,6 +257,9 @@ expect 200 PATCH /v1/tenants/globex '{"state": "suspended"}'
 jt 'd["state"] == "suspended"' "not suspended"
 expect 200 GET '/v1/tenants?state=suspended'
 jt '[t["name"] for t in d["data"]] == ["globex"]' "state filter"
+refused 400 GET '/v1/tenants?state=frozen'
+refused 409 POST /v1/tenants/globex/topics '{"name": "t"}'
+jt 'd["error_code"] == 40901 and "suspended" in d["message"]' "a suspended tenant's topic"
 expect 200 PATCH /v1/tenants/globex '{"state": "active"}'
 jt 'd["state"] == "active" and d["plan"] == "pro"' "not resumed"
 expect 200 PATCH /v1/tenants/globex '{"plan": "enterprise"}'
@@ -366,8 +369,8 @@ issuer() {
 expect 201 POST /v1/tenants/acme/jwt-issuers "$(issuer https://idp.acme RS256 rsa.pub)"
 jt 'd["algorithm"] == "RS256" and d["principal_claim"] == "sub" and "BEGIN PUBLIC KEY" in d["public_keys"]' "issuer view"
 RS_ISSUER=$(jv 'd["id"]')
-expect 201 POST /v1/tenants/acme/jwt-issuers "$(issuer https://idp.acme/ec ES256 ec.pub "principal_claim='client_id'")"
-jt 'd["principal_claim"] == "client_id"' "principal claim"
+expect 201 POST /v1/tenants/acme/jwt-issuers "$(issuer https://idp.acme/ec ES256 ec.pub "principal_claim='urn:acme:client_id'")"
+jt 'd["principal_claim"] == "urn:acme:client_id"' "principal claim"
 expect 201 POST /v1/tenants/acme/jwt-issuers "$(issuer https://idp.acme/ed EdDSA ed.pub)"
 expect 201 POST /v1/tenants/acme/jwt-issuers "$(body "issuer='https://idp.acme/two', audience='x', algorithm='PS256', public_keys=f('rsa.pub') * 2")"
 expect 201 POST /v1/tenants/globex/jwt-issuers "$(issuer https://idp.globex ES384 ec384.pub)"
@@ -388,6 +391,7 @@ refused 400 POST /v1/tenants/acme/jwt-issuers "$(body "issuer='https://x', audie
 refused 400 POST /v1/tenants/acme/jwt-issuers "$(issuer '' RS256 rsa.pub)"
 refused 400 POST /v1/tenants/acme/jwt-issuers "$(issuer "$(long i 1025)" RS256 rsa.pub)"
 refused 400 POST /v1/tenants/acme/jwt-issuers "$(issuer https://x RS256 rsa.pub "principal_claim='a b'")"
+refused 400 POST /v1/tenants/acme/jwt-issuers "$(issuer https://x RS256 rsa.pub "principal_claim='a/b'")"
 refused 400 POST /v1/tenants/acme/jwt-issuers "$(issuer https://x RS256 rsa.pub "jwks_uri='https://x/jwks'")"
 refused 409 POST /v1/tenants/acme/jwt-issuers "$(issuer https://idp.acme RS256 rsa.pub)"
 # (issuer, audience) names the tenant of a token, so it is unique across tenants too.
@@ -718,6 +722,9 @@ jt 'd["data"] and all(a["tenant"] == "globex" for a in d["data"])' "tenant filte
 jt '{a["action"] for a in d["data"]} >= {"tenant.create", "tenant.suspend", "tenant.update", "service_account.create", "api_key.create", "jwt_issuer.create", "acl.create"}' "globex's records"
 expect 200 GET '/v1/audit?limit=2'
 jt 'len(d["data"]) == 2 and d["data"][0]["actor"] == "ops2" and d["data"][0]["action"] == "pool.delete"' "limit, newest first"
+refused 400 GET '/v1/audit?limit=abc'
+refused 400 GET '/v1/audit?limit=0'
+refused 400 GET '/v1/audit?limit=2x'
 grep -qF -e "$SECRET1" -e "$SECRET2" <<<"$(curl -s -H "Authorization: Bearer $OPTOKEN" "http://$CP/v1/audit?limit=10000")" &&
     fail "the audit log shows a secret"
 
