@@ -68,6 +68,7 @@ if [ -z "$db_url" ]; then
     db_url=postgresql://streamd@127.0.0.1:55432/streamd
 fi
 trap 'echo; echo "stopping the local stack"; stop_all; exit 0' INT TERM
+trap 'echo "run-local: failed at line $LINENO; stopping what started" >&2; stop_all; exit 1' ERR
 
 # ---- control plane ----
 # Two operator credentials: one for people and scripts, one the brokers use to carry Kafka
@@ -82,11 +83,13 @@ CP_OPERATOR_TOKENS="admin=$token,brokers=$(cat "$var/brokers-token")" \
     --database_url="$db_url" >>"$var/control-plane.log" 2>&1 &
 pids+=($!)
 echo $! >>"$var/run.pids"
+ready=
 for _ in $(seq 1 100); do
-    curl -sf "http://$cp_addr/readyz" >/dev/null 2>&1 && break
+    curl -sf "http://$cp_addr/readyz" >/dev/null 2>&1 && { ready=1; break; }
     kill -0 "${pids[0]}" 2>/dev/null || die "the control plane exited; see $var/control-plane.log"
     sleep 0.1
 done
+[ -n "$ready" ] || die "the control plane is not ready after 10 s; see $var/control-plane.log"
 api() { curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://$cp_addr$2"; }
 api POST /v1/pools '{"name":"default"}' >/dev/null
 
@@ -100,19 +103,29 @@ for n in $(seq 1 "$brokers"); do
     pids+=($!)
     echo $! >>"$var/run.pids"
 done
-for n in $(seq 1 "$brokers"); do
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$((19192 + n - 1))/readyz" >/dev/null 2>&1 && break
-        sleep 0.1
-    done
+# Every broker registered with the control plane (its lease is up) before any placement.
+for _ in $(seq 1 100); do
+    up=$(api GET /v1/brokers | grep -o '"state" *: *"up"' | wc -l || true)
+    [ "$up" -ge "$brokers" ] && break
+    sleep 0.1
 done
-sleep 0.3 # registration happens right after readiness
+[ "$up" -ge "$brokers" ] || die "only $up of $brokers brokers registered after 10 s; see $var/broker-*.log"
 
-# ---- a first tenant (once) ----
+# ---- a first tenant (once; each step again until it holds) ----
+status() { curl -s -o /dev/null -w '%{http_code}' -X "$1" -H "Authorization: Bearer $token" ${3:+-d "$3"} "http://$cp_addr$2"; }
+case $(status GET /v1/tenants/demo) in
+200) ;;
+404) [ "$(status POST /v1/tenants '{"name":"demo"}')" = 201 ] || die "cannot create tenant demo" ;;
+*) die "the control plane does not answer; see $var/control-plane.log" ;;
+esac
 if [ ! -s "$var/demo-api-key.json" ]; then
-    api POST /v1/tenants '{"name":"demo"}' >/dev/null
-    (umask 077 && api POST /v1/tenants/demo/api-keys '{"description":"made by make run"}' >"$var/demo-api-key.json")
-    api POST /v1/tenants/demo/topics '{"name":"orders","partitions":3}' >/dev/null
+    (umask 077 && api POST /v1/tenants/demo/api-keys '{"description":"made by make run"}' >"$var/demo-api-key.json.tmp")
+    grep -q '"secret"' "$var/demo-api-key.json.tmp" || die "cannot create demo's API key: $(cat "$var/demo-api-key.json.tmp")"
+    mv "$var/demo-api-key.json.tmp" "$var/demo-api-key.json"
+fi
+if [ "$(status GET /v1/tenants/demo/topics/orders)" = 404 ]; then
+    [ "$(status POST /v1/tenants/demo/topics '{"name":"orders","partitions":3}')" = 201 ] ||
+        die "cannot create topic orders; see $var/control-plane.log"
 fi
 key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
 secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
