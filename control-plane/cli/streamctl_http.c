@@ -4,9 +4,9 @@
 /* ---- requests ----------------------------------------------------------------------- */
 
 /*
- * Appends "/seg" for each segment to c->path, percent-encoded. The server decodes the path
- * before routing and resolves "." and "..", so a name holding '/' or being a dot segment
- * would reach another route (even a DELETE of another resource); such names are refused.
+ * Appends "/seg" for each segment to c->path, percent-encoded. A name holding '/' or being
+ * a dot segment would address another route (even a DELETE of another resource), and the
+ * server refuses '%' and dot segments anyway: such names are refused here.
  */
 
 int streamctl_path(streamctl_ctx_t *c, ...)
