@@ -57,11 +57,16 @@ cm_kstr_t bk_req_keep(bk_req_t *req, cm_kstr_t s)
     return p ? (cm_kstr_t){ p, s.len } : CM_KSTR("");
 }
 
-cm_kstr_t bk_req_msg(bk_req_t *req, const char *msg)
+cm_kstr_t bk_resp_msg(bk_resp_t *r, const char *msg)
 {
     if (msg == NULL || msg[0] == '\0')
         return CM_KSTR_NULL;
     size_t n = strlen(msg);
-    char *p = cm_arena_strndup(&req->resp->arena, msg, n);
+    char *p = cm_arena_strndup(&r->arena, msg, n);
     return p ? (cm_kstr_t){ p, (int32_t)n } : CM_KSTR_NULL;
+}
+
+cm_kstr_t bk_req_msg(bk_req_t *req, const char *msg)
+{
+    return bk_resp_msg(req->resp, msg);
 }

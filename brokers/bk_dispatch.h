@@ -68,4 +68,7 @@ cm_kstr_t bk_req_keep(bk_req_t *req, cm_kstr_t s);
 /** Copies a C string (an error message) into the response arena. */
 cm_kstr_t bk_req_msg(bk_req_t *req, const char *msg);
 
+/** The same, for a response answered later (no request at hand). NULL or "": null. */
+cm_kstr_t bk_resp_msg(bk_resp_t *r, const char *msg);
+
 #endif

@@ -119,15 +119,6 @@ static void *bk_fwd__main(void *arg)
 
 /* ---- outcomes (event loop) ----------------------------------------------------------- */
 
-cm_kstr_t bk_fwd_str(bk_fwd_job_t *j, const char *s)
-{
-    if (s == NULL || s[0] == '\0')
-        return CM_KSTR_NULL;
-    size_t n = strlen(s);
-    char *p = cm_arena_strndup(&j->resp->arena, s, n);
-    return p ? (cm_kstr_t){ p, (int32_t)n } : CM_KSTR_NULL;
-}
-
 /* The Kafka error for a control-plane answer. */
 static int16_t bk_fwd__kerr(const bk_fwd_call_t *c, long code)
 {
@@ -194,7 +185,7 @@ static void bk_fwd__outcome(bk_fwd_job_t *j, bk_fwd_call_t *c, cm_arena_t *tmp)
         snprintf(msg, sizeof(msg), "the control plane answered HTTP %ld", c->status);
     *c->err = c->status == 0 ? CM_KERR_REQUEST_TIMED_OUT
                              : bk_fwd__kerr(c, code != NULL && code->is_int ? (long)code->i : 0);
-    *c->msg = bk_fwd_str(j, msg);
+    *c->msg = bk_resp_msg(j->resp, msg);
 }
 
 void bk_fwd_job_free(bk_fwd_job_t *j)
@@ -336,8 +327,8 @@ bk_fwd_call_t *bk_fwd_add(bk_fwd_job_t *j, const char *method, const char *tenan
 {
     if (j->b->cfg.control_plane_token[0] == '\0') {
         *err = CM_KERR_CLUSTER_AUTHORIZATION_FAILED;
-        *msg = bk_fwd_str(j, "this broker has no control_plane_token, so it cannot carry "
-                             "admin requests to the control plane");
+        *msg = bk_resp_msg(j->resp, "this broker has no control_plane_token, so it cannot carry "
+                                    "admin requests to the control plane");
         return NULL;
     }
     bk_fwd_call_t *c = calloc(1, sizeof(*c));

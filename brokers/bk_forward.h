@@ -91,9 +91,6 @@ void bk_fwd_job_free(bk_fwd_job_t *j);
  */
 int bk_fwd_run(bk_fwd_job_t *j);
 
-/** Copies a C string into the job's response arena. */
-cm_kstr_t bk_fwd_str(bk_fwd_job_t *j, const char *s);
-
 /**
  * Splits a broker-side topic name "<tenant>.<topic>" into its parts. False, with why in
  * `msg`, when the name has no valid tenant prefix or topic part.

@@ -8,17 +8,6 @@
 pg_start
 cp_start --lease_grace_ms=0 --reconcile_ms=100
 
-# wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.1 s until it succeeds.
-wait_for() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$(($(date +%s%N) + secs * 1000000000))
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || fail "not within $secs s: $what"
-        sleep 0.1
-    done
-}
-
 # The broker's state as the API shows it.
 broker_state() {
     curl -s -H "Authorization: Bearer $OPTOKEN" "http://$CP/v1/brokers/$1" |

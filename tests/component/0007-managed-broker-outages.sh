@@ -15,16 +15,6 @@ pg_start
 cp_start --lease_grace_ms=$GRACE_MS
 cp_started=$(date +%s%N)
 
-# wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.1 s until it succeeds.
-wait_for() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$(($(date +%s%N) + secs * 1000000000))
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || fail "not within $secs s: $what"
-        sleep 0.1
-    done
-}
 field() { # field PATH JSON-FIELD
     curl -s -H "Authorization: Bearer $OPTOKEN" "http://$CP$1" | json_get "$2" 2>/dev/null
 }

@@ -64,6 +64,18 @@ wait_ready() {
     fail "$3 not ready after 10 s"
 }
 
+# wait_for SECONDS WHAT COMMAND...: runs COMMAND every 0.1 s until it succeeds; fails the
+# test after SECONDS.
+wait_for() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$(($(date +%s%N) + secs * 1000000000))
+    until "$@"; do
+        [ "$(date +%s%N)" -lt "$deadline" ] || fail "not within $secs s: $what"
+        sleep 0.1
+    done
+}
+
 # stop_daemon PID WHAT: SIGTERM, then the exit status must be 0 (a sanitizer finding is not).
 stop_daemon() {
     kill -TERM "$1"
