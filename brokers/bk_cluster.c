@@ -28,15 +28,21 @@ void bk_cluster_free(bk_cluster_t *c)
     free(c);
 }
 
-void bk_cluster_index(bk_cluster_t *c, int32_t node_id)
+bool bk_cluster_index(bk_cluster_t *c, int32_t node_id)
 {
     for (int32_t i = 0; i < c->n_topics; i++) {
         bk_cluster_topic_t *t = &c->topics[i];
         cm_strmap_put(&c->by_name, t->name, strlen(t->name), t);
-        for (int32_t p = 0; p < t->n_parts && !t->hosted; p++)
+        t->mine = cm_arena_calloc(&c->arena, (size_t)t->n_parts + 1, sizeof(bool));
+        if (t->mine == NULL)
+            return false;
+        for (int32_t p = 0; p < t->n_parts; p++)
             for (int32_t r = 0; r < t->parts[p].n_replicas; r++)
-                t->hosted |= t->parts[p].replicas[r] == node_id;
+                t->mine[p] |= t->parts[p].replicas[r] == node_id;
+        for (int32_t p = 0; p < t->n_parts; p++)
+            t->hosted |= t->mine[p];
     }
+    return true;
 }
 
 const bk_cluster_topic_t *bk_cluster_topic(const bk_broker_t *b, cm_kstr_t name)
@@ -84,8 +90,8 @@ static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
     }
     if (t == NULL) {
         char msg[256];
-        int16_t err =
-            bk_topic_create(b, name, &ct->id, ct->n_parts, &ct->cfg, false, msg, sizeof(msg), &t);
+        int16_t err = bk_topic_create(b, name, &ct->id, ct->n_parts, ct->mine, &ct->cfg, false, msg,
+                                      sizeof(msg), &t);
         if (err != 0)
             cm_log_error("cannot create a topic the control plane assigned here",
                          "topic=%s partitions=%d kafka_error=%d err=\"%s\"", ct->name, ct->n_parts,
@@ -99,14 +105,14 @@ static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
         else
             cm_log_info("topic configs changed by the control plane", "topic=%s", t->name);
     }
-    if (t->n_parts < ct->n_parts) {
-        char msg[256];
-        int16_t err = bk_topic_grow(b, t, ct->n_parts, false, msg, sizeof(msg));
-        if (err != 0)
-            cm_log_error("cannot add the partitions the control plane assigned here",
-                         "topic=%s local=%d cluster=%d kafka_error=%d err=\"%s\"", t->name,
-                         t->n_parts, ct->n_parts, err, msg);
-    }
+    /* More partitions, or partitions newly assigned here: open them. Partitions assigned
+     * elsewhere since stay on disk until replication moves data between brokers. */
+    char msg[256];
+    int16_t err = bk_topic_assign(b, t, ct->n_parts, ct->mine, msg, sizeof(msg));
+    if (err != 0)
+        cm_log_error("cannot open the partitions the control plane assigned here",
+                     "topic=%s local=%d cluster=%d kafka_error=%d err=\"%s\"", t->name, t->n_parts,
+                     ct->n_parts, err, msg);
 }
 
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)

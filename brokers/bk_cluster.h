@@ -45,6 +45,7 @@ typedef struct bk_cluster_topic {
     bk_cluster_part_t *parts; /* n_parts entries */
     cm_tconfig_t cfg;
     bool hosted; /* this broker holds a replica of some partition */
+    bool *mine;  /* n_parts entries: this broker holds a replica of partition i */
 } bk_cluster_topic_t;
 
 typedef struct bk_cluster {
@@ -64,8 +65,11 @@ bk_cluster_t *bk_cluster_new(void);
 /** Frees a snapshot. */
 void bk_cluster_free(bk_cluster_t *c);
 
-/** Indexes topics by name and marks the ones this broker (`node_id`) hosts. */
-void bk_cluster_index(bk_cluster_t *c, int32_t node_id);
+/**
+ * Indexes topics by name and marks the topics and partitions this broker (`node_id`) hosts.
+ * False when the snapshot is too large for its arena.
+ */
+bool bk_cluster_index(bk_cluster_t *c, int32_t node_id);
 
 /**
  * Makes the local topics match `c` and installs it as b->cluster (taking ownership).

@@ -199,12 +199,11 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
             c->cluster_id =
                 cm_arena_strndup(&c->arena, PQgetvalue(rc, 0, 0), strlen(PQgetvalue(rc, 0, 0)));
         bk_cplane__read_brokers(c, rb);
-        if (c->brokers == NULL || !bk_cplane__read_topics(cp, c, rt)) {
+        if (c->brokers == NULL || !bk_cplane__read_topics(cp, c, rt) ||
+            !bk_cluster_index(c, (int32_t)cp->b->cfg.node_id)) {
             cm_log_error("cannot read the cluster snapshot", "pool=%s", cp->b->cfg.pool);
             bk_cluster_free(c);
             c = NULL;
-        } else {
-            bk_cluster_index(c, (int32_t)cp->b->cfg.node_id);
         }
     }
     PQclear(rc);

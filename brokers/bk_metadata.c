@@ -30,6 +30,13 @@ static void bk_metadata__fill(bk_req_t *req, bk_topic_t *t, cm_metadata_resp_top
         cm_metadata_resp_partition_t *p = &out->partitions[i];
         cm_metadata_resp_partition_init(p);
         p->partition_index = i;
+        /* A managed broker restarted while Postgres is away knows only its own partitions. */
+        if (t->parts[i] == NULL) {
+            p->error_code = CM_KERR_LEADER_NOT_AVAILABLE;
+            p->leader_id = -1;
+            p->replica_nodes_n = p->isr_nodes_n = p->offline_replicas_n = 0;
+            continue;
+        }
         p->leader_id = *node;
         p->leader_epoch = 0;
         p->replica_nodes = node;
@@ -197,8 +204,8 @@ int bk_handle_metadata(bk_req_t *req)
             cm_tconfig_t cfg;
             cm_tconfig_init(&cfg, &req->b->cfg.topic_defaults);
             int16_t err = create ? bk_topic_create(req->b, in->name, NULL,
-                                                   (int32_t)req->b->cfg.default_partitions, &cfg,
-                                                   false, msg, sizeof(msg), &t)
+                                                   (int32_t)req->b->cfg.default_partitions, NULL,
+                                                   &cfg, false, msg, sizeof(msg), &t)
                                  : CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
             if (err != 0) {
                 out->error_code = err;

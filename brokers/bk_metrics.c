@@ -65,7 +65,7 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
     bk_topic_t *t;
     while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL)
         for (int32_t i = 0; i < t->n_parts; i++)
-            bytes += t->parts[i]->log_bytes;
+            bytes += t->parts[i] != NULL ? t->parts[i]->log_bytes : 0;
     cm_metrics_value(out, "streamd_broker_topics", "gauge", "Topics.", (double)b->topics.size);
     cm_metrics_value(out, "streamd_broker_partitions", "gauge", "Partitions.",
                      (double)b->n_partitions);

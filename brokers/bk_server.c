@@ -141,7 +141,8 @@ static void bk_server__each_partition(bk_broker_t *b, void (*fn)(bk_partition_t 
     bk_topic_t *t;
     while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL)
         for (int32_t i = 0; i < t->n_parts; i++)
-            fn(t->parts[i], arg);
+            if (t->parts[i] != NULL) /* NULL: a partition another broker holds */
+                fn(t->parts[i], arg);
 }
 
 static void bk_server__retain(bk_partition_t *p, int64_t now_ms)

@@ -77,12 +77,30 @@ bk_topic_t *bk_topic_find_id(bk_broker_t *b, cm_kuuid_t id)
     return cm_strmap_get(&b->topics_by_id, (const char *)id.b, sizeof(id.b));
 }
 
+/* How many of a topic's partitions this broker holds. */
+static int32_t bk_topic__held(const bk_topic_t *t)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < t->n_parts; i++)
+        n += t->parts[i] != NULL;
+    return n;
+}
+
+/* How many of the first n partitions `hosted` marks (NULL: all). */
+static int32_t bk_topic__marked(const bool *hosted, int32_t from, int32_t n)
+{
+    int32_t k = 0;
+    for (int32_t i = from; i < n; i++)
+        k += hosted == NULL || hosted[i];
+    return k;
+}
+
 /* Enters a topic in both registries. */
 static void bk_topic__register(bk_broker_t *b, bk_topic_t *t)
 {
     cm_strmap_put(&b->topics, t->name, strlen(t->name), t);
     cm_strmap_put(&b->topics_by_id, (const char *)t->id.b, sizeof(t->id.b), t);
-    b->n_partitions += t->n_parts;
+    b->n_partitions += bk_topic__held(t);
 }
 
 bk_partition_t *bk_topic_partition(bk_topic_t *t, int32_t id)
@@ -120,6 +138,13 @@ static void bk_topic__props(const bk_topic_t *t, cm_sbuf_t *out)
     bk_uuid_hex(t->id, hex);
     cm_sbuf_printf(out, "# streamd topic metadata; written atomically by the broker\n");
     cm_sbuf_printf(out, "id=%s\npartitions=%d\n", hex, t->n_parts);
+    if (bk_topic__held(t) < t->n_parts) {
+        cm_sbuf_printf(out, "hosted=");
+        for (int32_t i = 0, k = 0; i < t->n_parts; i++)
+            if (t->parts[i] != NULL)
+                cm_sbuf_printf(out, "%s%d", k++ ? "," : "", i);
+        cm_sbuf_printf(out, "\n");
+    }
     for (size_t i = 0; i < cm_tconfig_keys_n; i++) {
         if (!cm_tconfig_is_set(&t->cfg, &cm_tconfig_keys[i]))
             continue;
@@ -145,12 +170,15 @@ int16_t bk_topic_save(bk_broker_t *b, bk_topic_t *t)
     return 0;
 }
 
-static int bk_topic__open_parts(bk_broker_t *b, bk_topic_t *t, bool create)
+/* Opens (or creates) the partitions `hosted` marks (NULL: all); the others stay NULL. */
+static int bk_topic__open_parts(bk_broker_t *b, bk_topic_t *t, bool create, const bool *hosted)
 {
     t->parts = calloc((size_t)t->n_parts, sizeof(*t->parts));
     if (t->parts == NULL)
         abort();
     for (int32_t i = 0; i < t->n_parts; i++) {
+        if (hosted != NULL && !hosted[i])
+            continue;
         char dir[4096], label[512];
         snprintf(dir, sizeof(dir), "%s/%d", t->dir, i);
         snprintf(label, sizeof(label), "%s/%d", t->name, i);
@@ -162,10 +190,30 @@ static int bk_topic__open_parts(bk_broker_t *b, bk_topic_t *t, bool create)
     return CM_OK;
 }
 
-/* Parses topic.properties into `t`; returns false with a reason when it is unusable. */
-static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, const char **why)
+/* Reads a "hosted=0,2,5" list into a mask of n entries; false when malformed. */
+static bool bk_topic__parse_hosted(const char *v, int32_t n, bool *mask)
+{
+    for (const char *p = v; *p != '\0';) {
+        char *end;
+        long i = strtol(p, &end, 10);
+        if (end == p || i < 0 || i >= n || (*end != ',' && *end != '\0'))
+            return false;
+        mask[i] = true;
+        p = *end == ',' ? end + 1 : end;
+    }
+    return true;
+}
+
+/*
+ * Parses topic.properties into `t` and *hosted (NULL: every partition; else malloc'd);
+ * returns false with a reason when it is unusable.
+ */
+static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, bool **hosted,
+                            const char **why)
 {
     bool have_id = false;
+    const char *hosted_list = NULL;
+    *hosted = NULL;
     t->n_parts = 0;
     cm_tconfig_init(&t->cfg, &b->cfg.topic_defaults);
     for (char *line = text, *next; line != NULL; line = next) {
@@ -186,6 +234,8 @@ static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, const cha
         } else if (strcmp(k, "partitions") == 0) {
             long n = strtol(v, NULL, 10);
             t->n_parts = n > 0 && n <= b->cfg.partitions_max ? (int32_t)n : 0;
+        } else if (strcmp(k, "hosted") == 0) {
+            hosted_list = v;
         } else if (strncmp(k, "config.", 7) == 0) {
             const cm_tconfig_key_t *key = cm_tconfig_key(cm_kstr_c(k + 7));
             char msg[256];
@@ -198,7 +248,20 @@ static bool bk_topic__parse(bk_broker_t *b, bk_topic_t *t, char *text, const cha
         *why = "missing or malformed id";
     else if (t->n_parts == 0)
         *why = "missing or out-of-range partition count";
-    return have_id && t->n_parts > 0;
+    if (!have_id || t->n_parts == 0)
+        return false;
+    if (hosted_list != NULL) {
+        *hosted = calloc((size_t)t->n_parts, sizeof(bool));
+        if (*hosted == NULL)
+            abort();
+        if (!bk_topic__parse_hosted(hosted_list, t->n_parts, *hosted)) {
+            *why = "malformed list of hosted partitions";
+            free(*hosted);
+            *hosted = NULL;
+            return false;
+        }
+    }
+    return true;
 }
 
 static int bk_topic__load_one(bk_broker_t *b, const char *name)
@@ -215,7 +278,8 @@ static int bk_topic__load_one(bk_broker_t *b, const char *name)
         return CM_OK;
     }
     const char *why = "unreadable";
-    if (rc != CM_OK || !bk_topic__parse(b, t, text, &why)) {
+    bool *hosted = NULL;
+    if (rc != CM_OK || !bk_topic__parse(b, t, text, &hosted, &why)) {
         if (rc == CM_OK)
             free(text);
         cm_log_error("topic metadata is invalid; the topic is not served", "topic=%s why=\"%s\"",
@@ -224,13 +288,16 @@ static int bk_topic__load_one(bk_broker_t *b, const char *name)
         return CM_OK;
     }
     free(text);
-    if (bk_topic__open_parts(b, t, false) != CM_OK) {
+    rc = bk_topic__open_parts(b, t, false, hosted);
+    free(hosted);
+    if (rc != CM_OK) {
         cm_log_error("cannot open topic", "topic=%s", name);
         bk_topic__free(t);
         return CM_EIO;
     }
     bk_topic__register(b, t);
-    cm_log_info("topic loaded", "topic=%s partitions=%d", t->name, t->n_parts);
+    cm_log_info("topic loaded", "topic=%s partitions=%d held=%d", t->name, t->n_parts,
+                bk_topic__held(t));
     return CM_OK;
 }
 
@@ -272,8 +339,8 @@ void bk_topics_close(bk_broker_t *b)
 }
 
 int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, int32_t n_parts,
-                        const cm_tconfig_t *cfg, bool validate_only, char *msg, size_t cap,
-                        bk_topic_t **out)
+                        const bool *hosted, const cm_tconfig_t *cfg, bool validate_only, char *msg,
+                        size_t cap, bk_topic_t **out)
 {
     if (!bk_topic_name_valid(name, msg, cap))
         return CM_KERR_INVALID_TOPIC_EXCEPTION;
@@ -290,9 +357,10 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
                  b->cfg.topics_max);
         return CM_KERR_POLICY_VIOLATION;
     }
-    if (b->n_partitions + n_parts > b->cfg.partitions_total_max) {
-        snprintf(msg, cap, "this broker cannot hold %d more partitions (limit %" PRId64 ")",
-                 n_parts, b->cfg.partitions_total_max);
+    int32_t held = bk_topic__marked(hosted, 0, n_parts);
+    if (b->n_partitions + held > b->cfg.partitions_total_max) {
+        snprintf(msg, cap, "this broker cannot hold %d more partitions (limit %" PRId64 ")", held,
+                 b->cfg.partitions_total_max);
         return CM_KERR_POLICY_VIOLATION;
     }
     if (validate_only)
@@ -307,7 +375,7 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
         abort();
     /* A leftover directory of an interrupted creation or deletion goes first. */
     cm_fs_remove_tree(t->dir);
-    if (cm_fs_mkdirs(t->dir) != CM_OK || bk_topic__open_parts(b, t, true) != CM_OK ||
+    if (cm_fs_mkdirs(t->dir) != CM_OK || bk_topic__open_parts(b, t, true, hosted) != CM_OK ||
         bk_topic_save(b, t) != 0 || cm_fs_sync_dir(b->topics_dir) != CM_OK) {
         snprintf(msg, cap, "the broker could not write the topic to disk");
         cm_fs_remove_tree(t->dir);
@@ -318,6 +386,65 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
     cm_log_info("topic created", "topic=%s partitions=%d", t->name, n_parts);
     if (out)
         *out = t;
+    return 0;
+}
+
+/*
+ * Grows the count to n (when larger) and creates every partition `hosted` marks (NULL: all)
+ * that is not open. The count and the list are stored last: a crash before leaves the topic
+ * as it was, and the new directories are recreated from nothing next time.
+ */
+static int16_t bk_topic__place(bk_broker_t *b, bk_topic_t *t, int32_t n, const bool *hosted,
+                               char *msg, size_t cap)
+{
+    int32_t old = t->n_parts, total = n > old ? n : old;
+    if (total > old) {
+        bk_partition_t **parts = realloc(t->parts, (size_t)total * sizeof(*parts));
+        if (parts == NULL)
+            abort();
+        t->parts = parts;
+        for (int32_t i = old; i < total; i++)
+            parts[i] = NULL;
+    }
+    bool *made = calloc((size_t)total, sizeof(bool));
+    if (made == NULL)
+        abort();
+    int rc = CM_OK;
+    int32_t added = 0;
+    for (int32_t i = 0; i < n && rc == CM_OK; i++) {
+        if ((hosted != NULL && !hosted[i]) || t->parts[i] != NULL)
+            continue;
+        char dir[4096], label[512];
+        snprintf(dir, sizeof(dir), "%s/%d", t->dir, i);
+        snprintf(label, sizeof(label), "%s/%d", t->name, i);
+        cm_fs_remove_tree(dir); /* left from an interrupted change, or an older placement */
+        rc = bk_partition_create(b, &t->cfg, i, dir, label, &t->parts[i]);
+        made[i] = rc == CM_OK;
+        added += made[i];
+    }
+    t->n_parts = total;
+    if (rc != CM_OK || bk_topic_save(b, t) != 0 || cm_fs_sync_dir(t->dir) != CM_OK) {
+        for (int32_t i = 0; i < total; i++) {
+            if (!made[i])
+                continue;
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s/%d", t->dir, i);
+            bk_partition_close(t->parts[i]);
+            bk_partition_unref(t->parts[i]);
+            t->parts[i] = NULL;
+            cm_fs_remove_tree(dir);
+        }
+        t->n_parts = old;
+        bk_topic_save(b, t);
+        free(made);
+        snprintf(msg, cap, "the broker could not write the new partitions to disk");
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    }
+    free(made);
+    b->n_partitions += added;
+    if (total > old || added > 0)
+        cm_log_info("partitions added", "topic=%s from=%d to=%d opened=%d", t->name, old, total,
+                    added);
     return 0;
 }
 
@@ -340,41 +467,30 @@ int16_t bk_topic_grow(bk_broker_t *b, bk_topic_t *t, int32_t n, bool validate_on
     }
     if (validate_only)
         return 0;
-    bk_partition_t **parts = realloc(t->parts, (size_t)n * sizeof(*parts));
-    if (parts == NULL)
+    /* Only the new ones: a standalone broker holds every partition. */
+    bool *hosted = calloc((size_t)n, sizeof(bool));
+    if (hosted == NULL)
         abort();
-    t->parts = parts;
-    int32_t made = old;
-    int rc = CM_OK;
-    for (; made < n && rc == CM_OK; made++) {
-        char dir[4096], label[512];
-        snprintf(dir, sizeof(dir), "%s/%d", t->dir, made);
-        snprintf(label, sizeof(label), "%s/%d", t->name, made);
-        /* A directory beyond the stored count is left from an interrupted grow. */
-        cm_fs_remove_tree(dir);
-        parts[made] = NULL;
-        rc = bk_partition_create(b, &t->cfg, made, dir, label, &parts[made]);
+    for (int32_t i = old; i < n; i++)
+        hosted[i] = true;
+    int16_t err = bk_topic__place(b, t, n, hosted, msg, cap);
+    free(hosted);
+    return err;
+}
+
+int16_t bk_topic_assign(bk_broker_t *b, bk_topic_t *t, int32_t n, const bool *hosted, char *msg,
+                        size_t cap)
+{
+    int32_t adding = 0;
+    for (int32_t i = 0; i < n; i++)
+        adding += hosted[i] && (i >= t->n_parts || t->parts[i] == NULL);
+    if (adding == 0 && n <= t->n_parts)
+        return 0;
+    if (n > b->cfg.partitions_max || b->n_partitions + adding > b->cfg.partitions_total_max) {
+        snprintf(msg, cap, "over this broker's partitions_max or partitions_total_max");
+        return CM_KERR_POLICY_VIOLATION;
     }
-    t->n_parts = n;
-    /* The count is stored last: a crash before it leaves the topic at its old size. */
-    if (rc != CM_OK || bk_topic_save(b, t) != 0 || cm_fs_sync_dir(t->dir) != CM_OK) {
-        for (int32_t i = old; i < n; i++) {
-            char dir[4096];
-            snprintf(dir, sizeof(dir), "%s/%d", t->dir, i);
-            if (i < made && parts[i] != NULL) {
-                bk_partition_close(parts[i]);
-                bk_partition_unref(parts[i]);
-            }
-            cm_fs_remove_tree(dir);
-        }
-        t->n_parts = old;
-        bk_topic_save(b, t);
-        snprintf(msg, cap, "the broker could not write the new partitions to disk");
-        return CM_KERR_KAFKA_STORAGE_ERROR;
-    }
-    b->n_partitions += n - old;
-    cm_log_info("partitions added", "topic=%s from=%d to=%d", t->name, old, n);
-    return 0;
+    return bk_topic__place(b, t, n, hosted, msg, cap);
 }
 
 void bk_topic_delete(bk_broker_t *b, bk_topic_t *t)
@@ -384,7 +500,7 @@ void bk_topic_delete(bk_broker_t *b, bk_topic_t *t)
     snprintf(gone, sizeof(gone), "%s/%s-%s", b->deleted_dir, t->name, hex);
     cm_strmap_del(&b->topics, t->name, strlen(t->name));
     cm_strmap_del(&b->topics_by_id, (const char *)t->id.b, sizeof(t->id.b));
-    b->n_partitions -= t->n_parts;
+    b->n_partitions -= bk_topic__held(t);
     if (rename(t->dir, gone) != 0 || cm_fs_sync_dir(b->topics_dir) != CM_OK)
         cm_log_error("cannot move a deleted topic aside", "topic=%s errno=%s", t->name,
                      strerror(errno));

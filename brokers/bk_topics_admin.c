@@ -214,8 +214,8 @@ int bk_handle_create_topics(bk_req_t *req)
                 bk_create__describe(req, &cfg, out);
             continue;
         } else if ((out->error_code = bk_create__count(req, in, &count, msg, sizeof(msg))) == 0) {
-            out->error_code = bk_topic_create(req->b, in->name, NULL, count, &cfg, validate_only,
-                                              msg, sizeof(msg), &t);
+            out->error_code = bk_topic_create(req->b, in->name, NULL, count, NULL, &cfg,
+                                              validate_only, msg, sizeof(msg), &t);
         }
         out->error_message = bk_req_msg(req, msg);
         if (out->error_code != 0)
