@@ -15,10 +15,10 @@
 #include "cm_sbuf.h"
 
 typedef struct cm_httpc_req {
-    const char *method;     /* GET, POST, PUT, PATCH, DELETE */
-    const char *url;        /* whole URL, path already encoded */
-    const char *token;      /* bearer token, or NULL */
-    const char *body;       /* JSON, or NULL */
+    const char *method; /* GET, POST, PUT, PATCH, DELETE */
+    const char *url;    /* whole URL, path already encoded */
+    const char *token;  /* bearer token, or NULL */
+    const char *body;   /* JSON, or NULL */
     size_t body_len;
     long connect_timeout_ms;
     long timeout_ms;
@@ -28,9 +28,9 @@ typedef struct cm_httpc_req {
 } cm_httpc_req_t;
 
 typedef struct cm_httpc_answer {
-    long status;              /* HTTP status; 0 when no answer arrived */
-    cm_sbuf_t body;           /* the answer's body (caller frees) */
-    bool too_big;             /* the answer exceeded answer_bytes_max */
+    long status;               /* HTTP status; 0 when no answer arrived */
+    cm_sbuf_t body;            /* the answer's body (caller frees) */
+    bool too_big;              /* the answer exceeded answer_bytes_max */
     char err[CURL_ERROR_SIZE]; /* why no answer arrived */
 } cm_httpc_answer_t;
 
