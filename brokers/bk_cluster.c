@@ -65,6 +65,8 @@ bk_partition_t *bk_cluster_led(const bk_broker_t *b, bk_topic_t *t, cm_kstr_t na
             *err = leader < 0 ? CM_KERR_LEADER_NOT_AVAILABLE : CM_KERR_NOT_LEADER_OR_FOLLOWER;
             return NULL;
         }
+        /* Led here but not open: the broker could not create it (its log says why). */
+        *err = CM_KERR_KAFKA_STORAGE_ERROR;
     }
     return t != NULL ? bk_topic_partition(t, partition) : NULL;
 }
@@ -128,8 +130,10 @@ void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)
     if (gone == NULL)
         abort();
     while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL) {
+        /* A topic still in the pool but no longer placed here keeps its data, as partitions
+         * assigned elsewhere do, until replication can move data between brokers. */
         const bk_cluster_topic_t *ct = cm_strmap_get(&c->by_name, t->name, strlen(t->name));
-        if (ct == NULL || !ct->hosted || memcmp(ct->id.b, t->id.b, sizeof(t->id.b)) != 0)
+        if (ct == NULL || memcmp(ct->id.b, t->id.b, sizeof(t->id.b)) != 0)
             gone[n++] = t;
     }
     for (size_t i = 0; i < n; i++) {

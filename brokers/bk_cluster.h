@@ -84,8 +84,9 @@ const bk_cluster_topic_t *bk_cluster_topic(const bk_broker_t *b, cm_kstr_t name)
  * The local partition a Produce, Fetch or ListOffsets may use: this broker must lead it
  * when managed. `t` is the local topic or NULL, `name` the name asked for (for topics not
  * hosted here). Returns NULL with the Kafka error in *err: UNKNOWN_TOPIC_OR_PARTITION,
- * NOT_LEADER_OR_FOLLOWER (another broker leads; clients refresh metadata) or
- * LEADER_NOT_AVAILABLE (no leader right now).
+ * NOT_LEADER_OR_FOLLOWER (another broker leads; clients refresh metadata),
+ * LEADER_NOT_AVAILABLE (no leader right now) or KAFKA_STORAGE_ERROR (led here, but the
+ * broker could not open it).
  */
 struct bk_partition *bk_cluster_led(const bk_broker_t *b, struct bk_topic *t, cm_kstr_t name,
                                     int32_t partition, int16_t *err);

@@ -238,7 +238,8 @@ static int16_t bk_configs__forward(bk_req_t *req, cm_kstr_t topic, bool replace,
     bk_fwd_call_t *c = bk_fwd_add(o->job, "PATCH", tenant, name, "", &body, o->err, o->msg);
     cm_sbuf_free(&body);
     if (c == NULL) { /* refused before sending: keep its message */
-        snprintf(msg, cap, "%.*s", o->msg->len > 0 ? o->msg->len : 0, o->msg->ptr);
+        snprintf(msg, cap, "%.*s", o->msg->len > 0 ? o->msg->len : 0,
+                 o->msg->ptr != NULL ? o->msg->ptr : "");
         return *o->err;
     }
     c->validate_only = validate_only;
@@ -376,7 +377,7 @@ int bk_handle_alter_configs(bk_req_t *req)
     if (resp->responses == NULL)
         return BK_CLOSE;
     resp->responses_n = n;
-    bk_fwd_job_t *job = bk_fwd_job(req, resp, bk_configs__encode_alter);
+    bk_fwd_job_t *job = bk_fwd_job(req, resp, bk_configs__encode_alter, 0);
     for (int32_t i = 0; i < n; i++) {
         const cm_alter_configs_req_resource_t *in = &r.resources[i];
         cm_alter_configs_resp_resource_response_t *out = &resp->responses[i];
@@ -418,7 +419,7 @@ int bk_handle_incremental_alter_configs(bk_req_t *req)
     if (resp->responses == NULL)
         return BK_CLOSE;
     resp->responses_n = n;
-    bk_fwd_job_t *job = bk_fwd_job(req, resp, bk_configs__encode_incremental);
+    bk_fwd_job_t *job = bk_fwd_job(req, resp, bk_configs__encode_incremental, 0);
     for (int32_t i = 0; i < n; i++) {
         const cm_incremental_alter_configs_req_alter_configs_resource_t *in = &r.resources[i];
         cm_incremental_alter_configs_resp_alter_configs_resource_response_t *out =

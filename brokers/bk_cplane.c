@@ -176,7 +176,8 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
     PGresult *rc = cm_pg_exec(
         &cp->pg,
         "SELECT translate(rtrim(encode(substr(sha256(convert_to(p.id || ':' || p.name || ':'"
-        " || p.created_at::text, 'UTF8')), 1, 16), 'base64'), '='), '+/', '-_')"
+        " || extract(epoch FROM p.created_at)::text, 'UTF8')), 1, 16), 'base64'), '='),"
+        " '+/', '-_')"
         " FROM broker_pools p WHERE p.name = $1",
         1, p);
     PGresult *rb = cm_pg_exec(&cp->pg,

@@ -15,6 +15,7 @@
 #include "bk_loop.h"
 #include "cm_httpc.h"
 #include "cm_log.h"
+#include "cm_time.h"
 
 #define BK_FWD__CONNECT_TIMEOUT_MS 3000L
 #define BK_FWD__ANSWER_BYTES_MAX   ((size_t)4 << 20)
@@ -38,6 +39,7 @@ struct bk_fwd {
     pthread_cond_t cv;
     bk_fwd_job_t *todo, **todo_tail;
     bk_fwd_job_t *done, **done_tail;
+    int queued; /* jobs in `todo` */
     bool stopping;
     _Atomic bool cancel;  /* abandons the call in flight (shutdown) */
     bk_io_t done_io;      /* eventfd: finished jobs for the loop */
@@ -46,9 +48,14 @@ struct bk_fwd {
 
 /* ---- the forwarder thread ------------------------------------------------------------ */
 
-static void bk_fwd__call(bk_fwd_t *f, CURL *curl, bk_fwd_call_t *c)
+static void bk_fwd__call(bk_fwd_t *f, CURL *curl, const bk_fwd_job_t *j, bk_fwd_call_t *c)
 {
     const bk_config_t *cfg = &f->b->cfg;
+    int64_t left = j->deadline_ms - cm_mono_ms();
+    if (left <= 0) {
+        snprintf(c->why, sizeof(c->why), "the request's time ran out before it was sent");
+        return;
+    }
     cm_sbuf_t url;
     cm_sbuf_init(&url);
     cm_sbuf_printf(&url, "%s%s", cfg->control_plane_url, c->path.buf);
@@ -59,7 +66,8 @@ static void bk_fwd__call(bk_fwd_t *f, CURL *curl, bk_fwd_call_t *c)
         .body = c->body.len > 0 ? c->body.buf : NULL,
         .body_len = c->body.len,
         .connect_timeout_ms = BK_FWD__CONNECT_TIMEOUT_MS,
-        .timeout_ms = (long)cfg->control_plane_timeout_ms,
+        .timeout_ms =
+            (long)(left < cfg->control_plane_timeout_ms ? left : cfg->control_plane_timeout_ms),
         .answer_bytes_max = BK_FWD__ANSWER_BYTES_MAX,
         .user_agent = "streamd-broker",
         .cancel = &f->cancel,
@@ -93,12 +101,14 @@ static void *bk_fwd__main(void *arg)
         bk_fwd_job_t *j = f->stopping ? NULL : f->todo;
         if (j != NULL && (f->todo = j->next) == NULL)
             f->todo_tail = &f->todo;
+        if (j != NULL)
+            f->queued--;
         pthread_mutex_unlock(&f->mu);
         if (j == NULL)
             break;
         bool changed = false;
         for (bk_fwd_call_t *c = j->calls; c != NULL; c = c->next) {
-            bk_fwd__call(f, curl, c);
+            bk_fwd__call(f, curl, j, c);
             changed |= c->status >= 200 && c->status <= 299 && !c->validate_only;
         }
         /* A snapshot taken from now on shows the change; the answer waits for it. */
@@ -148,8 +158,10 @@ static int16_t bk_fwd__kerr(const bk_fwd_call_t *c, long code)
     case 413:
     case 422:
         return CM_KERR_INVALID_REQUEST;
+    case 502:
     case 503:
-        return CM_KERR_REQUEST_TIMED_OUT; /* retriable: the database is away */
+    case 504:
+        return CM_KERR_REQUEST_TIMED_OUT; /* retriable: the database or a proxy is away */
     }
     return CM_KERR_UNKNOWN_SERVER_ERROR;
 }
@@ -201,6 +213,17 @@ void bk_fwd_job_free(bk_fwd_job_t *j)
     free(j);
 }
 
+/* Fills the response from the calls' outcomes and encodes it. */
+static void bk_fwd__answer(bk_fwd_job_t *j)
+{
+    cm_arena_t tmp;
+    cm_arena_init(&tmp, BK_FWD__TREE_BYTES_MAX);
+    for (bk_fwd_call_t *c = j->calls; c != NULL; c = c->next)
+        bk_fwd__outcome(j, c, &tmp);
+    cm_arena_free(&tmp);
+    j->encode(j);
+}
+
 /* Fills the response from the calls' outcomes, sends it, and frees the job. */
 static void bk_fwd__finish(bk_fwd_t *f, bk_fwd_job_t *j)
 {
@@ -213,12 +236,7 @@ static void bk_fwd__finish(bk_fwd_t *f, bk_fwd_job_t *j)
             }
     }
     if (j->resp->conn != NULL) {
-        cm_arena_t tmp;
-        cm_arena_init(&tmp, BK_FWD__TREE_BYTES_MAX);
-        for (bk_fwd_call_t *c = j->calls; c != NULL; c = c->next)
-            bk_fwd__outcome(j, c, &tmp);
-        cm_arena_free(&tmp);
-        j->encode(j);
+        bk_fwd__answer(j);
         bk_resp_ready(j->resp);
     }
     bk_fwd_job_free(j);
@@ -265,6 +283,12 @@ static void bk_fwd__on_done(bk_io_t *io, uint32_t events)
     }
 }
 
+void bk_fwd_release_all(bk_fwd_t *f)
+{
+    while (f != NULL && f->parked != NULL)
+        bk_fwd__finish(f, f->parked);
+}
+
 void bk_fwd_applied(bk_fwd_t *f, uint64_t ticket)
 {
     if (f == NULL)
@@ -308,11 +332,15 @@ bool bk_fwd_split(cm_kstr_t name, char tenant[64], char topic[256], char *msg, s
     return ok;
 }
 
-bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *j))
+bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *j),
+                         int32_t timeout_ms)
 {
     bk_fwd_job_t *j = calloc(1, sizeof(*j));
     if (j == NULL)
         abort();
+    j->deadline_ms =
+        cm_mono_ms() +
+        (timeout_ms > 0 && timeout_ms < BK_FWD_TIMEOUT_MS ? timeout_ms : BK_FWD_TIMEOUT_MS);
     j->b = req->b;
     j->resp = bk_resp_ref(req->resp);
     j->out = out;
@@ -361,10 +389,23 @@ int bk_fwd_run(bk_fwd_job_t *j)
         return BK_DONE;
     }
     pthread_mutex_lock(&f->mu);
-    *f->todo_tail = j;
-    f->todo_tail = &j->next;
-    pthread_cond_signal(&f->cv);
+    bool full = f->queued >= BK_FWD_QUEUE_MAX;
+    if (!full) {
+        *f->todo_tail = j;
+        f->todo_tail = &j->next;
+        f->queued++;
+        pthread_cond_signal(&f->cv);
+    }
     pthread_mutex_unlock(&f->mu);
+    if (full) {
+        /* Each waiting job holds its response: the queue is bounded, the rest retry. */
+        for (bk_fwd_call_t *c = j->calls; c != NULL; c = c->next)
+            snprintf(c->why, sizeof(c->why), "%d admin requests are already waiting for it",
+                     BK_FWD_QUEUE_MAX);
+        bk_fwd__answer(j);
+        bk_fwd_job_free(j);
+        return BK_DONE;
+    }
     return BK_DEFER;
 }
 

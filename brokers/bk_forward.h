@@ -26,6 +26,8 @@
 #include "cm_sbuf.h"
 
 #define BK_FWD_SNAPSHOT_WAIT_MS 5000
+#define BK_FWD_TIMEOUT_MS       30000 /* Kafka clients' default request.timeout.ms */
+#define BK_FWD_QUEUE_MAX        64    /* admin requests waiting; more are refused */
 
 typedef struct bk_fwd bk_fwd_t;
 typedef struct bk_fwd_job bk_fwd_job_t;
@@ -54,6 +56,7 @@ struct bk_fwd_call {
 
 struct bk_fwd_job {
     bk_fwd_job_t *next;
+    int64_t deadline_ms; /* monotonic: calls not sent by then answer REQUEST_TIMED_OUT */
     bk_broker_t *b;
     bk_resp_t *resp; /* a reference */
     void *out;       /* the handler's response struct (response arena) */
@@ -71,8 +74,12 @@ bk_fwd_t *bk_fwd_start(bk_broker_t *b);
 /** Answers every job still queued or waiting (error or result) and stops the thread. */
 void bk_fwd_stop(bk_fwd_t *f);
 
-/** A job for `req`; `encode` writes `out` into j->resp->w (a cm_*_resp_encode call). */
-bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *j));
+/**
+ * A job for `req`; `encode` writes `out` into j->resp->w (a cm_*_resp_encode call).
+ * `timeout_ms` is the request's own (<= 0: BK_FWD_TIMEOUT_MS), capped at that.
+ */
+bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *j),
+                         int32_t timeout_ms);
 
 /**
  * Adds a call: `method` on the path "/v1/tenants/<tenant>/topics/<topic><suffix>" with
@@ -99,5 +106,8 @@ bool bk_fwd_split(cm_kstr_t name, char tenant[64], char topic[256], char *msg, s
 
 /** A snapshot with `ticket` was applied: answers the jobs that waited for it. */
 void bk_fwd_applied(bk_fwd_t *f, uint64_t ticket);
+
+/** Shutdown: answers every job waiting for a snapshot now. NULL is harmless. */
+void bk_fwd_release_all(bk_fwd_t *f);
 
 #endif

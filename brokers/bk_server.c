@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "bk_conn.h"
+#include "bk_forward.h"
 #include "bk_dispatch.h"
+#include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
 #include "bk_topic.h"
@@ -233,6 +235,7 @@ void bk_server_shutdown(bk_server_t *s, int64_t grace_ms)
     s->shutdown_deadline_ms = cm_mono_ms() + grace_ms;
     s->b->stopping = true;
     bk_fetch_release_all(s->b);
+    bk_fwd_release_all(s->b->fwd); /* admin answers waiting for a snapshot go now */
     bk_loop_del(s->b->loop, &s->listen_io);
     close(s->listen_io.fd);
     /* No new requests; what is queued still gets its answer. */

@@ -15,6 +15,7 @@
 #include "cm_kproto.h"
 #include "cm_log.h"
 #include "cm_sbuf.h"
+#include "cm_time.h"
 
 #define BK_TOPIC__NAME_MAX 249
 #define BK_TOPIC__PROPS    "topic.properties"
@@ -121,7 +122,7 @@ static bk_topic_t *bk_topic__new(bk_broker_t *b, const char *name, size_t len)
 
 static void bk_topic__free(bk_topic_t *t)
 {
-    for (int32_t i = 0; i < t->n_parts; i++)
+    for (int32_t i = 0; t->parts != NULL && i < t->n_parts; i++)
         if (t->parts[i] != NULL) {
             bk_partition_close(t->parts[i]);
             bk_partition_unref(t->parts[i]);
@@ -338,6 +339,28 @@ void bk_topics_close(bk_broker_t *b)
     cm_strmap_init(&b->topics_by_id);
 }
 
+/* Moves an unloadable topic's directory to <data_dir>/damaged/, or removes a directory
+ * without topic.properties (an interrupted creation). */
+static void bk_topic__set_aside(bk_broker_t *b, const bk_topic_t *t)
+{
+    char props[4096], dest[4608], dir[4096];
+    struct stat st;
+    snprintf(props, sizeof(props), "%s/%s", t->dir, BK_TOPIC__PROPS);
+    if (stat(props, &st) != 0) {
+        cm_fs_remove_tree(t->dir);
+        return;
+    }
+    snprintf(dir, sizeof(dir), "%s/damaged", b->cfg.data_dir);
+    snprintf(dest, sizeof(dest), "%s/%s-%" PRId64, dir, t->name, cm_now_ms());
+    if (cm_fs_mkdirs(dir) != CM_OK || rename(t->dir, dest) != 0) {
+        cm_log_error("cannot set a damaged topic aside; it is removed", "topic=%s errno=%s",
+                     t->name, strerror(errno));
+        cm_fs_remove_tree(t->dir);
+        return;
+    }
+    cm_log_warn("a damaged topic directory was set aside", "topic=%s to=%s", t->name, dest);
+}
+
 int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, int32_t n_parts,
                         const bool *hosted, const cm_tconfig_t *cfg, bool validate_only, char *msg,
                         size_t cap, bk_topic_t **out)
@@ -373,8 +396,9 @@ int16_t bk_topic_create(bk_broker_t *b, cm_kstr_t name, const cm_kuuid_t *id, in
         t->id = *id;
     else if (getrandom(t->id.b, sizeof(t->id.b), 0) != (ssize_t)sizeof(t->id.b))
         abort();
-    /* A leftover directory of an interrupted creation or deletion goes first. */
-    cm_fs_remove_tree(t->dir);
+    /* A leftover directory goes first: an interrupted creation is removed; a topic that
+     * could not be loaded (its metadata is damaged) is set aside, never deleted. */
+    bk_topic__set_aside(b, t);
     if (cm_fs_mkdirs(t->dir) != CM_OK || bk_topic__open_parts(b, t, true, hosted) != CM_OK ||
         bk_topic_save(b, t) != 0 || cm_fs_sync_dir(b->topics_dir) != CM_OK) {
         snprintf(msg, cap, "the broker could not write the topic to disk");

@@ -95,7 +95,11 @@ static void bk_create__describe(bk_req_t *req, const cm_tconfig_t *cfg,
 
 static void bk_create__encode(bk_fwd_job_t *j)
 {
-    cm_create_topics_resp_encode(&j->resp->w, j->resp->api_version, j->out);
+    cm_create_topics_resp_t *resp = j->out;
+    for (int32_t i = 0; i < resp->topics_n; i++)
+        if (resp->topics[i].error_code != 0)
+            resp->topics[i].configs_n = 0; /* configs describe created topics only */
+    cm_create_topics_resp_encode(&j->resp->w, j->resp->api_version, resp);
 }
 
 /* A created topic's id, partition count and replication factor from the control plane. */
@@ -158,6 +162,7 @@ static void bk_create__forward(bk_req_t *req, bk_fwd_job_t *job,
     }
     cm_jw_obj_end(&w);
     cm_jw_kbool(&w, "validate_only", validate_only);
+    cm_jw_kstr(&w, "pool", req->b->cfg.pool); /* only a tenant of this broker's pool */
     cm_jw_obj_end(&w);
     /* The path names the tenant; the topic goes in the body. */
     bk_fwd_call_t *c =
@@ -189,7 +194,8 @@ int bk_handle_create_topics(bk_req_t *req)
         return BK_CLOSE;
     resp->topics_n = n;
     bool validate_only = v >= 1 && r.validate_only;
-    bk_fwd_job_t *job = req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_create__encode) : NULL;
+    bk_fwd_job_t *job =
+        req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_create__encode, r.timeout_ms) : NULL;
     for (int32_t i = 0; i < n; i++) {
         cm_create_topics_req_creatable_topic_t *in = &r.topics[i];
         cm_create_topics_resp_creatable_topic_result_t *out = &resp->topics[i];
@@ -266,9 +272,13 @@ static void bk_delete__forward(bk_req_t *req, bk_fwd_job_t *job, bool by_id,
         out->error_message = bk_req_msg(req, msg);
         return;
     }
+    /* Only this pool's topics: a broker never reaches into another pool's tenants. */
     const bk_cluster_topic_t *ct = bk_cluster_topic(req->b, out->name);
-    if (ct != NULL)
-        out->topic_id = ct->id;
+    if (ct == NULL) {
+        out->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    out->topic_id = ct->id;
     bk_fwd_add(job, "DELETE", tenant, topic, "", NULL, &out->error_code, &out->error_message);
 }
 
@@ -290,7 +300,8 @@ int bk_handle_delete_topics(bk_req_t *req)
     if (resp->responses == NULL)
         return BK_CLOSE;
     resp->responses_n = n;
-    bk_fwd_job_t *job = req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_delete__encode) : NULL;
+    bk_fwd_job_t *job =
+        req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_delete__encode, r.timeout_ms) : NULL;
     for (int32_t i = 0; i < n; i++) {
         cm_delete_topics_resp_deletable_topic_result_t *out = &resp->responses[i];
         cm_delete_topics_resp_deletable_topic_result_init(out);
@@ -338,6 +349,10 @@ static int16_t bk_partitions__one(bk_req_t *req, bk_fwd_job_t *job,
     }
     if (job != NULL) {
         char tenant[64], topic[256];
+        if (bk_cluster_topic(req->b, in->name) == NULL) {
+            snprintf(msg, cap, "this topic does not exist");
+            return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
         if (!bk_fwd_split(in->name, tenant, topic, msg, cap))
             return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         cm_sbuf_t body;
@@ -346,9 +361,13 @@ static int16_t bk_partitions__one(bk_req_t *req, bk_fwd_job_t *job,
                        validate_only ? "true" : "false");
         bk_fwd_call_t *c = bk_fwd_add(job, "POST", tenant, topic, "/partitions", &body,
                                       &out->error_code, &out->error_message);
-        if (c != NULL)
-            c->validate_only = validate_only;
         cm_sbuf_free(&body);
+        if (c == NULL) { /* refused before sending: keep its error */
+            snprintf(msg, cap, "%.*s", out->error_message.len > 0 ? out->error_message.len : 0,
+                     out->error_message.ptr != NULL ? out->error_message.ptr : "");
+            return out->error_code;
+        }
+        c->validate_only = validate_only;
         return 0;
     }
     bk_topic_t *t = bk_topic_find(req->b, in->name);
@@ -375,7 +394,8 @@ int bk_handle_create_partitions(bk_req_t *req)
     if (resp->results == NULL)
         return BK_CLOSE;
     resp->results_n = n;
-    bk_fwd_job_t *job = req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_partitions__encode) : NULL;
+    bk_fwd_job_t *job =
+        req->b->fwd != NULL ? bk_fwd_job(req, resp, bk_partitions__encode, r.timeout_ms) : NULL;
     for (int32_t i = 0; i < n; i++) {
         const cm_create_partitions_req_topic_t *in = &r.topics[i];
         cm_create_partitions_resp_topic_result_t *out = &resp->results[i];

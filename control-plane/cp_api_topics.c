@@ -107,6 +107,24 @@ static bool cp_topic__configs(cp_req_t *r, const cm_json_t *c, bool allow_null, 
     return true;
 }
 
+/*
+ * True when the tenant's pool (`pool_id`) is named `pool`; else answers 404 as if the tenant
+ * did not exist: a broker creating topics for its own pool never reaches another pool's.
+ */
+static bool cp_topic__in_pool(cp_req_t *r, const char *pool_id, const char *pool)
+{
+    const char *p[] = { pool_id, pool };
+    PGresult *res =
+        cm_pg_exec(&r->cp->pg, "SELECT 1 FROM broker_pools WHERE id = $1 AND name = $2", 2, p);
+    bool ok = cm_pg_ok(res) && PQntuples(res) == 1;
+    if (!cm_pg_ok(res))
+        cp_api_db_error(r, res, "pool lookup");
+    else if (!ok)
+        cp_api_error(r, 404, "no tenant named \"%.64s\" in pool \"%.64s\"", r->seg[2], pool);
+    PQclear(res);
+    return ok;
+}
+
 /* Loads the pool's live brokers with their current load, for placement. */
 static int cp_topic__brokers(cp_req_t *r, const char *pool_id, cp_place_broker_t **out)
 {
@@ -210,14 +228,16 @@ static bool cp_topic__quota(cp_req_t *r, const char *tenant_id, int64_t adding)
 
 void cp_api_topic_create(cp_req_t *r)
 {
-    static const char *const fields[] = { "name",    "partitions",    "replication_factor",
-                                          "configs", "validate_only", NULL };
+    static const char *const fields[] = { "name",    "partitions", "replication_factor",
+                                          "configs", "pool",       "validate_only",
+                                          NULL };
     const cm_json_t *o = cp_api_body(r, fields);
-    const char *name;
+    const char *name, *pool;
     int64_t parts = r->cp->cfg.partitions_default, rf = r->cp->cfg.replication_factor_default;
     char why[256], tenant_id[40], pool_id[24];
     bool validate;
     if (o == NULL || !cp_api_str(r, o, "name", true, &name) ||
+        !cp_api_str(r, o, "pool", false, &pool) ||
         !cp_api_int_code(r, o, "partitions", false, 1, r->cp->cfg.partitions_max, CP_ERR_PARTITIONS,
                          &parts) ||
         !cp_api_int_code(r, o, "replication_factor", false, 1, 16, CP_ERR_REPLICATION, &rf) ||
@@ -232,7 +252,8 @@ void cp_api_topic_create(cp_req_t *r)
     cm_sbuf_init(&unset);
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), false, &set, &unset))
         goto out;
-    if (!cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) || !cp_api_begin(r))
+    if (!cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) ||
+        (pool != NULL && !cp_topic__in_pool(r, pool_id, pool)) || !cp_api_begin(r))
         goto out;
     /* One placement at a time per pool, so that concurrent creations see each other's load. */
     const char *pp[] = { pool_id };

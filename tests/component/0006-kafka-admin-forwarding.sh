@@ -90,7 +90,14 @@ K describe acme.events >/dev/null 2>&1 && fail "the broker still describes the d
 expect_kafka_error UNKNOWN_TOPIC K delete acme.events
 expect_kafka_error UNKNOWN_TOPIC K delete nodot
 
+step "a tenant of another pool is out of this broker's reach"
+expect_status 201 POST /v1/pools '{"name": "other"}'
+expect_status 201 POST /v1/tenants '{"name": "globex", "pool": "other"}'
+expect_kafka_error 'no tenant named "globex" in pool "default"' K create globex.events 1
+expect_status 404 GET /v1/tenants/globex/topics/events
+
 step "without a valid token, or with the control plane away: refused, nothing changes"
+expect_status 201 POST /v1/tenants/acme/topics '{"name": "kept"}'
 broker_stop
 BROKER_CONTROL_PLANE_TOKEN=wrong-token broker_start --node_id=1 --database_url="$PG_URL" \
     --lease_ms=3000 --control_plane_url="http://$CP"
@@ -99,6 +106,9 @@ grep -q "control_plane_token" "$T/out" || fail "message: $(cat "$T/out")"
 broker_stop
 broker_start --node_id=1 --database_url="$PG_URL" --lease_ms=3000 --control_plane_url="http://$CP"
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K create acme.x 1
+expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K partitions acme.kept 3
+expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K delete acme.kept
+api GET /v1/tenants/acme/topics/kept | grep -q '"partitions" *: *1' || fail "kept changed"
 broker_stop
 BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
     --lease_ms=3000 --control_plane_url="http://127.0.0.1:$(free_port)"

@@ -63,6 +63,21 @@ grep -q INVALID_PARTITIONS "$T/e" || fail "shrink: $(cat "$T/e")"
 $K partitions nosuch 3 2>"$T/e" && fail "CreatePartitions of an unknown topic succeeded"
 grep -q UNKNOWN_TOPIC "$T/e" || fail "unknown: $(cat "$T/e")"
 
+step "a topic with damaged metadata is not served; creating its name again sets it aside"
+$K create dmg 1 >/dev/null
+echo "x" | kcat -P -b "$BROKER" -t dmg -p 0
+broker_stop
+printf 'id=not-an-id\npartitions=1\n' >"$T/data/topics/dmg/topic.properties"
+broker_start
+grep -q 'topic metadata is invalid; the topic is not served" topic=dmg' "$BROKER_LOG" ||
+    fail "the damaged topic was not reported"
+$K describe dmg 2>/dev/null && fail "a topic with damaged metadata is served"
+$K create dmg 1 >/dev/null || fail "creating over a damaged topic"
+ls "$T/data/damaged" | grep -q '^dmg-' || fail "the damaged topic was not set aside"
+[ -s "$T/data/damaged/$(ls "$T/data/damaged" | grep -m1 '^dmg-')/0/00000000000000000000.log" ] ||
+    fail "the damaged topic's data was not kept"
+[ "$("$BIN/kadmin" -b "$BROKER" offsets dmg 0 latest)" = 0 ] || fail "the new topic is not empty"
+
 step "delete; the name can be reused at once, empty"
 echo "x" | kcat -P -b "$BROKER" -t cfg -p 0
 $K delete cfg >/dev/null
