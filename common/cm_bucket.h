@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 typedef struct cm_bucket {
-    double rate;      /* tokens per second; <= 0: no limit */
-    double burst;     /* capacity */
-    double tokens;    /* may go below 0 after an oversize take */
-    int64_t last_us;  /* monotonic time of the last refill */
+    double rate;     /* tokens per second; <= 0: no limit */
+    double burst;    /* capacity */
+    double tokens;   /* may go below 0 after an oversize take */
+    int64_t last_us; /* monotonic time of the last refill */
 } cm_bucket_t;
 
 /** A full bucket. rate <= 0 means unlimited. */

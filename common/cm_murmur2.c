@@ -9,8 +9,8 @@ int32_t cm_murmur2(const void *data, size_t len)
     size_t n4 = len / 4;
     for (size_t i = 0; i < n4; i++) {
         const uint8_t *b = p + 4 * i;
-        uint32_t k = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                     (uint32_t)b[3] << 24;
+        uint32_t k =
+            (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
         k *= m;
         k ^= k >> r;
         k *= m;

@@ -43,8 +43,8 @@ static void test_bucket__oversize_takes_debt(void **state)
     cm_bucket_init(&b, 1000, 100, 0);
     assert_int_equal(cm_bucket_take(&b, 500, 0), 0); /* full bucket: passes */
     int64_t wait = cm_bucket_take(&b, 1, 0);
-    assert_in_range(wait, 401000, 401001); /* from -400 back to +1 at 1000/s */
-    assert_true(cm_bucket_take(&b, 500, S / 4) > 0); /* needs a full bucket again: */
+    assert_in_range(wait, 401000, 401001);               /* from -400 back to +1 at 1000/s */
+    assert_true(cm_bucket_take(&b, 500, S / 4) > 0);     /* needs a full bucket again: */
     assert_int_equal(cm_bucket_take(&b, 500, S / 2), 0); /* -400 + 500 = 100 */
     (void)state;
 }
