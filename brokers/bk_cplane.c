@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,33 +16,24 @@
 #include "cm_json.h"
 #include "cm_log.h"
 #include "cm_pg.h"
+#include "cm_pgwatch.h"
 #include "cm_time.h"
 
-#define BK_CPLANE__RETRY_MS    1000
-#define BK_CPLANE__DEBOUNCE_MS 20 /* notifications arriving together cost one snapshot */
+#define BK_CPLANE__RETRY_MS 1000
 
 struct bk_cplane {
     bk_broker_t *b;
-    pthread_t thread;
-    cm_pg_t pg;
-    int wake_fd;        /* eventfd: the thread's poll wakes up (stop, snapshot wanted) */
+    cm_pgwatch_t *watch;
     bk_io_t ready_io;   /* eventfd: the loop wakes up for a new snapshot */
-    pthread_mutex_t mu; /* guards `pending`, `stopping` and `wanted` */
+    pthread_mutex_t mu; /* guards `pending` */
     bk_cluster_t *pending;
-    bool stopping;
-    uint64_t wanted; /* snapshot requests (bk_cplane_want_sync) */
-    uint64_t served; /* thread only: requests the last published snapshot answers */
-    /* Thread-only state. */
-    uint64_t generation;
-    bool registered;
-    int64_t next_heartbeat;
-    int64_t next_resync;
 };
 
 /* ---- the control-plane thread -------------------------------------------------------- */
 
-static bool bk_cplane__register(bk_cplane_t *cp)
+static bool bk_cplane__register(void *ud, cm_pg_t *pg)
 {
+    bk_cplane_t *cp = ud;
     bk_broker_t *b = cp->b;
     char id[24], port[16], lease[24];
     snprintf(id, sizeof(id), "%" PRId64, b->cfg.node_id);
@@ -53,7 +43,7 @@ static bool bk_cplane__register(bk_cplane_t *cp)
     /* A broker id belongs to one pool: a broker configured with another pool is refused
      * rather than moved, since its replicas would silently change pools. */
     PGresult *r = cm_pg_exec(
-        &cp->pg,
+        pg,
         "INSERT INTO brokers (id, pool_id, host, port, rack, state, lease_expires_at)"
         " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond'"
         " FROM broker_pools p WHERE p.name = $2"
@@ -67,7 +57,7 @@ static bool bk_cplane__register(bk_cplane_t *cp)
         cm_log_error("cannot register with the control plane",
                      "node_id=%s pool=%s err=\"%s\" hint=\"%s\"", id, b->cfg.pool,
                      cm_pg_ok(r) ? "no such pool, or the id is registered in another pool"
-                                 : cp->pg.err,
+                                 : pg->err,
                      "create the pool (streamctl pools create NAME) or fix node_id/pool");
     else
         cm_log_info("registered with the control plane", "node_id=%s pool=%s addr=%s:%s", id,
@@ -76,21 +66,23 @@ static bool bk_cplane__register(bk_cplane_t *cp)
     return ok;
 }
 
-static void bk_cplane__heartbeat(bk_cplane_t *cp)
+/* Renews the lease; -1 when the broker's row is gone (an operator deleted it). */
+static int64_t bk_cplane__heartbeat(void *ud, cm_pg_t *pg, int64_t now)
 {
+    bk_cplane_t *cp = ud;
     char id[24], lease[24];
     snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
     snprintf(lease, sizeof(lease), "%" PRId64, cp->b->cfg.lease_ms);
     const char *p[] = { id, lease };
     /* state = 'up' again too: a broker marked down while cut off comes back by renewing. */
-    PGresult *r = cm_pg_exec(&cp->pg,
+    PGresult *r = cm_pg_exec(pg,
                              "UPDATE brokers SET lease_expires_at = now() + $2 * interval"
                              " '1 millisecond', heartbeat_at = now(), state = 'up'"
                              " WHERE id = $1 RETURNING id",
                              2, p);
-    if (cm_pg_ok(r) && PQntuples(r) == 0)
-        cp->registered = false; /* deleted by an operator meanwhile: register again */
+    bool gone = cm_pg_ok(r) && PQntuples(r) == 0; /* deleted meanwhile: register again */
     PQclear(r);
+    return gone ? -1 : now + cp->b->cfg.lease_ms / 3;
 }
 
 static void bk_cplane__read_brokers(bk_cluster_t *c, PGresult *r)
@@ -167,26 +159,26 @@ static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r
 }
 
 /* Reads the pool's brokers and topics in one consistent snapshot. */
-static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
+static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
 {
     const char *p[] = { cp->b->cfg.pool };
-    if (!cm_pg_run(&cp->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
+    if (!cm_pg_run(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL))
         return NULL;
     /* A Kafka-style 22-character id derived from the pool: the same on every broker. */
     PGresult *rc = cm_pg_exec(
-        &cp->pg,
+        pg,
         "SELECT translate(rtrim(encode(substr(sha256(convert_to(p.id || ':' || p.name || ':'"
         " || extract(epoch FROM p.created_at)::text, 'UTF8')), 1, 16), 'base64'), '='),"
         " '+/', '-_')"
         " FROM broker_pools p WHERE p.name = $1",
         1, p);
-    PGresult *rb = cm_pg_exec(&cp->pg,
+    PGresult *rb = cm_pg_exec(pg,
                               "SELECT b.id, b.host, b.port, b.rack, b.state FROM brokers b"
                               " JOIN broker_pools p ON p.id = b.pool_id WHERE p.name = $1"
                               " ORDER BY b.id",
                               1, p);
     PGresult *rt = cm_pg_exec(
-        &cp->pg,
+        pg,
         "SELECT tn.name || '.' || t.name, t.id, t.partitions, t.configs::text, x.partition,"
         " x.leader, x.leader_epoch, x.replicas::text, x.isr::text"
         " FROM topics t JOIN tenants tn ON tn.id = t.tenant_id"
@@ -210,12 +202,18 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp)
     PQclear(rc);
     PQclear(rb);
     PQclear(rt);
-    cm_pg_run(&cp->pg, "COMMIT", 0, NULL);
+    cm_pg_run(pg, "COMMIT", 0, NULL);
     return c;
 }
 
-static void bk_cplane__publish(bk_cplane_t *cp, bk_cluster_t *c)
+static bool bk_cplane__sync(void *ud, cm_pg_t *pg, uint64_t ticket)
 {
+    bk_cplane_t *cp = ud;
+    bk_cluster_t *c = bk_cplane__snapshot(cp, pg);
+    if (c == NULL)
+        return false;
+    c->ticket = ticket;
+    cm_log_debug("cluster snapshot", "brokers=%d topics=%d", c->n_brokers, c->n_topics);
     pthread_mutex_lock(&cp->mu);
     bk_cluster_t *old = cp->pending;
     cp->pending = c;
@@ -224,129 +222,29 @@ static void bk_cplane__publish(bk_cplane_t *cp, bk_cluster_t *c)
     uint64_t one = 1;
     if (write(cp->ready_io.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
         cm_log_error("cannot wake the event loop", "errno=%s", strerror(errno));
-}
-
-static uint64_t bk_cplane__wanted(bk_cplane_t *cp)
-{
-    pthread_mutex_lock(&cp->mu);
-    uint64_t w = cp->wanted;
-    pthread_mutex_unlock(&cp->mu);
-    return w;
-}
-
-static bool bk_cplane__sync(bk_cplane_t *cp)
-{
-    uint64_t ticket = bk_cplane__wanted(cp); /* read before the snapshot starts */
-    bk_cluster_t *c = bk_cplane__snapshot(cp);
-    if (c == NULL)
-        return false;
-    c->ticket = ticket;
-    cp->served = ticket;
-    cm_log_debug("cluster snapshot", "brokers=%d topics=%d", c->n_brokers, c->n_topics);
-    bk_cplane__publish(cp, c);
-    cp->next_resync = cm_mono_ms() + cp->b->cfg.resync_ms;
     return true;
 }
 
-/* Takes the notifications libpq has queued; true when there were any. */
-static bool bk_cplane__drain(bk_cplane_t *cp)
+/* A clean stop gives the lease back, so leadership moves now rather than at expiry. */
+static void bk_cplane__stopping(void *ud, cm_pg_t *pg)
 {
-    bool any = false;
-    PGnotify *n;
-    while (cp->pg.conn != NULL && (n = PQnotifies(cp->pg.conn)) != NULL) {
-        any = true;
-        PQfreemem(n);
-    }
-    return any;
+    bk_cplane_t *cp = ud;
+    if (pg->conn == NULL)
+        return;
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
+    const char *p[] = { id };
+    cm_pg_run(pg, "UPDATE brokers SET state = 'down', lease_expires_at = now() WHERE id = $1", 1,
+              p);
 }
 
-/* Waits for a notification, a stop, or `ms`; true when notifications arrived. */
-static bool bk_cplane__wait(bk_cplane_t *cp, int64_t ms)
-{
-    /* Notifications that came in while our own statements ran (a heartbeat, a snapshot)
-     * were read off the socket by libpq then: they wait in its queue, not on the socket. */
-    if (bk_cplane__drain(cp))
-        return true;
-    struct pollfd fds[2] = { { .fd = cp->wake_fd, .events = POLLIN },
-                             { .fd = cp->pg.conn ? PQsocket(cp->pg.conn) : -1, .events = POLLIN } };
-    if (poll(fds, 2, (int)(ms < 0 ? 0 : ms)) <= 0)
-        return false;
-    uint64_t v;
-    if ((fds[0].revents & POLLIN) && read(cp->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-        cm_log_error("cannot read the wake-up eventfd", "errno=%s", strerror(errno));
-    if (!(fds[1].revents & POLLIN))
-        return false;
-    if (!PQconsumeInput(cp->pg.conn)) {
-        cm_log_warn("control-plane database connection lost", "err=\"%s\"",
-                    PQerrorMessage(cp->pg.conn));
-        cm_pg_reset(&cp->pg);
-        return false;
-    }
-    return bk_cplane__drain(cp);
-}
-
-static bool bk_cplane__stopping(bk_cplane_t *cp)
-{
-    pthread_mutex_lock(&cp->mu);
-    bool s = cp->stopping;
-    pthread_mutex_unlock(&cp->mu);
-    return s;
-}
-
-static void *bk_cplane__main(void *arg)
-{
-    bk_cplane_t *cp = arg;
-    while (!bk_cplane__stopping(cp)) {
-        int64_t now = cm_mono_ms();
-        if (!cm_pg_ensure(&cp->pg)) {
-            bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
-            continue;
-        }
-        if (cp->pg.generation != cp->generation) {
-            /* A new connection: LISTEN first, so no change slips between it and the read. */
-            if (!cm_pg_run(&cp->pg, "LISTEN streamd_metadata", 0, NULL))
-                continue;
-            cp->generation = cp->pg.generation;
-            cp->registered = false;
-            cm_log_info("connected to the control-plane database", "generation=%" PRIu64,
-                        cp->generation);
-        }
-        if (!cp->registered) {
-            cp->registered = bk_cplane__register(cp);
-            cp->next_heartbeat = now + cp->b->cfg.lease_ms / 3;
-            if (!cp->registered) {
-                bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
-                continue;
-            }
-            bk_cplane__sync(cp);
-        }
-        if (now >= cp->next_heartbeat) {
-            bk_cplane__heartbeat(cp);
-            cp->next_heartbeat = now + cp->b->cfg.lease_ms / 3;
-        }
-        if ((now >= cp->next_resync || bk_cplane__wanted(cp) > cp->served) &&
-            !bk_cplane__sync(cp)) {
-            bk_cplane__wait(cp, BK_CPLANE__RETRY_MS);
-            continue;
-        }
-        int64_t until = cp->next_heartbeat < cp->next_resync ? cp->next_heartbeat : cp->next_resync;
-        if (bk_cplane__wait(cp, until - cm_mono_ms())) {
-            bk_cplane__wait(cp, BK_CPLANE__DEBOUNCE_MS);
-            bk_cplane__sync(cp);
-        }
-    }
-    if (cp->registered && cp->pg.conn != NULL) {
-        /* A clean stop gives the lease back, so leadership moves now rather than at expiry. */
-        char id[24];
-        snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
-        const char *p[] = { id };
-        cm_pg_run(&cp->pg,
-                  "UPDATE brokers SET state = 'down', lease_expires_at = now() WHERE id = $1", 1,
-                  p);
-    }
-    cm_pg_free(&cp->pg);
-    return NULL;
-}
+static const cm_pgwatch_ops_t bk_cplane__ops = {
+    .listen_sql = "LISTEN streamd_metadata",
+    .connected = bk_cplane__register,
+    .tick = bk_cplane__heartbeat,
+    .sync = bk_cplane__sync,
+    .stopping = bk_cplane__stopping,
+};
 
 /* ---- the event-loop side ------------------------------------------------------------- */
 
@@ -371,13 +269,7 @@ static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
 
 uint64_t bk_cplane_want_sync(bk_cplane_t *cp)
 {
-    pthread_mutex_lock(&cp->mu);
-    uint64_t t = ++cp->wanted;
-    pthread_mutex_unlock(&cp->mu);
-    uint64_t one = 1;
-    if (write(cp->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        cm_log_error("cannot wake the control-plane thread", "errno=%s", strerror(errno));
-    return t;
+    return cm_pgwatch_want(cp->watch);
 }
 
 bk_cplane_t *bk_cplane_start(bk_broker_t *b)
@@ -387,15 +279,16 @@ bk_cplane_t *bk_cplane_start(bk_broker_t *b)
         abort();
     cp->b = b;
     pthread_mutex_init(&cp->mu, NULL);
-    cm_pg_init(&cp->pg, b->cfg.database_url, "streamd-broker", b->cfg.lease_ms / 3);
-    cp->pg.retry_ms = BK_CPLANE__RETRY_MS;
-    cp->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     cp->ready_io.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     cp->ready_io.cb = bk_cplane__on_ready;
-    if (cp->wake_fd < 0 || cp->ready_io.fd < 0 ||
-        bk_loop_add(b->loop, &cp->ready_io, EPOLLIN) != 0 ||
-        pthread_create(&cp->thread, NULL, bk_cplane__main, cp) != 0)
+    if (cp->ready_io.fd < 0 || bk_loop_add(b->loop, &cp->ready_io, EPOLLIN) != 0)
         abort();
+    cm_pgwatch_opts_t o = { .database_url = b->cfg.database_url,
+                            .app_name = "streamd-broker",
+                            .timeout_ms = b->cfg.lease_ms / 3,
+                            .retry_ms = BK_CPLANE__RETRY_MS,
+                            .resync_ms = b->cfg.resync_ms };
+    cp->watch = cm_pgwatch_start(&o, &bk_cplane__ops, cp);
     return cp;
 }
 
@@ -403,16 +296,9 @@ void bk_cplane_stop(bk_cplane_t *cp)
 {
     if (cp == NULL)
         return;
-    pthread_mutex_lock(&cp->mu);
-    cp->stopping = true;
-    pthread_mutex_unlock(&cp->mu);
-    uint64_t one = 1;
-    if (write(cp->wake_fd, &one, sizeof(one)) < 0)
-        cm_log_error("cannot stop the control-plane thread", "errno=%s", strerror(errno));
-    pthread_join(cp->thread, NULL);
+    cm_pgwatch_stop(cp->watch);
     bk_loop_del(cp->b->loop, &cp->ready_io);
     close(cp->ready_io.fd);
-    close(cp->wake_fd);
     bk_cluster_free(cp->pending);
     pthread_mutex_destroy(&cp->mu);
     free(cp);

@@ -1,5 +1,5 @@
 /*
- * A managed broker's link to the control plane, on its own thread with its own Postgres
+ * A managed broker's link to the control plane, on a cm_pgwatch thread with its own Postgres
  * connection (the data path never waits on Postgres):
  *
  *   - registers the broker in its pool and renews its lease every lease_ms / 3;

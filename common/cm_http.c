@@ -20,11 +20,20 @@ typedef struct cm_http__handler {
     cm_http_server_t *server;
 } cm_http__handler_t;
 
+#define CM_HTTP__LISTENERS_MAX 4
+
+typedef struct cm_http__listener {
+    cm_http_server_t *server;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t *sock;
+} cm_http__listener_t;
+
 struct cm_http_server {
     h2o_globalconf_t config;
     h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
-    h2o_socket_t *listener;
+    h2o_evloop_t *loop;
+    cm_http__listener_t listeners[CM_HTTP__LISTENERS_MAX];
+    int n_listeners;
     cm_http_handler_fn fn;
     void *ud;
     size_t body_max;
@@ -44,27 +53,25 @@ static int cm_http__on_req(h2o_handler_t *self, h2o_req_t *req)
 
 static void cm_http__on_accept(h2o_socket_t *listener, const char *err)
 {
-    cm_http_server_t *s = listener->data;
+    cm_http__listener_t *l = listener->data;
     if (err != NULL)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
     if (sock != NULL)
-        h2o_accept(&s->accept_ctx, sock);
+        h2o_accept(&l->accept_ctx, sock);
 }
 
-cm_http_server_t *cm_http_server_start(h2o_evloop_t *loop, const char *addr, size_t body_max,
-                                       cm_http_handler_fn fn, void *ud, char *err, size_t cap)
+cm_http_server_t *cm_http_server_new(h2o_evloop_t *loop, size_t body_max, cm_http_handler_fn fn,
+                                     void *ud)
 {
-    int fd = cm_net_listen(addr, 128, err, cap);
-    if (fd < 0)
-        return NULL;
     cm_http_server_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
         abort();
     s->fn = fn;
     s->ud = ud;
+    s->loop = loop;
     s->body_max = body_max;
-    s->port = cm_net_local_port(fd);
+    s->port = -1;
     h2o_config_init(&s->config);
     s->config.max_request_entity_size = body_max * CM_HTTP__BODY_SLACK;
     s->config.server_name = h2o_iovec_init(H2O_STRLIT("streamd"));
@@ -75,11 +82,34 @@ cm_http_server_t *cm_http_server_start(h2o_evloop_t *loop, const char *addr, siz
     h->super.on_req = cm_http__on_req;
     h->server = s;
     h2o_context_init(&s->ctx, loop, &s->config);
-    s->accept_ctx.ctx = &s->ctx;
-    s->accept_ctx.hosts = s->config.hosts;
-    s->listener = h2o_evloop_socket_create(loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    s->listener->data = s;
-    h2o_socket_read_start(s->listener, cm_http__on_accept);
+    return s;
+}
+
+int cm_http_server_listen_fd(cm_http_server_t *s, int fd, SSL_CTX *ssl)
+{
+    if (s->n_listeners == CM_HTTP__LISTENERS_MAX)
+        return -1;
+    cm_http__listener_t *l = &s->listeners[s->n_listeners++];
+    l->server = s;
+    l->accept_ctx.ctx = &s->ctx;
+    l->accept_ctx.hosts = s->config.hosts;
+    l->accept_ctx.ssl_ctx = ssl;
+    l->sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    l->sock->data = l;
+    h2o_socket_read_start(l->sock, cm_http__on_accept);
+    if (s->port < 0)
+        s->port = cm_net_local_port(fd);
+    return 0;
+}
+
+cm_http_server_t *cm_http_server_start(h2o_evloop_t *loop, const char *addr, size_t body_max,
+                                       cm_http_handler_fn fn, void *ud, char *err, size_t cap)
+{
+    int fd = cm_net_listen(addr, 128, err, cap);
+    if (fd < 0)
+        return NULL;
+    cm_http_server_t *s = cm_http_server_new(loop, body_max, fn, ud);
+    cm_http_server_listen_fd(s, fd, NULL);
     return s;
 }
 
@@ -90,10 +120,13 @@ int cm_http_server_port(const cm_http_server_t *s)
 
 void cm_http_server_stop(cm_http_server_t *s)
 {
-    if (s->listener != NULL) {
-        h2o_socket_read_stop(s->listener);
-        h2o_socket_close(s->listener);
-        s->listener = NULL;
+    for (int i = 0; i < s->n_listeners; i++) {
+        cm_http__listener_t *l = &s->listeners[i];
+        if (l->sock != NULL) {
+            h2o_socket_read_stop(l->sock);
+            h2o_socket_close(l->sock);
+            l->sock = NULL;
+        }
     }
 }
 
@@ -220,6 +253,25 @@ int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int 
         i = j + 1;
     }
     return n;
+}
+
+bool cm_http_route_match(const char *pattern, const char *const *seg, int nseg)
+{
+    int i = 0;
+    const char *p = pattern;
+    while (*p != '\0') {
+        const char *slash = strchr(p, '/');
+        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+        if (i >= nseg)
+            return false;
+        if (!(len == 1 && p[0] == '*') && (strlen(seg[i]) != len || memcmp(seg[i], p, len) != 0))
+            return false;
+        i++;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return i == nseg;
 }
 
 static int cm_http__hex(char c)

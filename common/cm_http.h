@@ -35,10 +35,24 @@ typedef struct cm_http_server cm_http_server_t;
 cm_http_server_t *cm_http_server_start(h2o_evloop_t *loop, const char *addr, size_t body_max,
                                        cm_http_handler_fn fn, void *ud, char *err, size_t cap);
 
-/** The bound port. */
+/**
+ * A server with no listener yet: add them with cm_http_server_listen_fd. Several loops
+ * (threads) may each have a server on listeners dup()ed from one bound socket.
+ */
+cm_http_server_t *cm_http_server_new(h2o_evloop_t *loop, size_t body_max, cm_http_handler_fn fn,
+                                     void *ud);
+
+/**
+ * Accepts connections on the listening socket `fd` (the server then owns it). With `ssl`,
+ * connections are TLS (HTTP/2 by ALPN when the context registered it); without, HTTP/1.1
+ * and h2c. Returns 0, or -1 when the server has no room for another listener.
+ */
+int cm_http_server_listen_fd(cm_http_server_t *s, int fd, SSL_CTX *ssl);
+
+/** The port of the first listener. */
 int cm_http_server_port(const cm_http_server_t *s);
 
-/** Stops accepting; open connections finish what they are doing. */
+/** Stops accepting on every listener; open connections finish what they are doing. */
 void cm_http_server_stop(cm_http_server_t *s);
 
 /** Frees the server after the loop has stopped running it. */
@@ -72,6 +86,12 @@ bool cm_http_method_is(const h2o_req_t *req, const char *m);
  * "/v1/tenants/acme" gives {"v1", "tenants", "acme"}.
  */
 int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int max);
+
+/**
+ * True when path segments match `pattern`, segments separated by '/', where "*" matches
+ * any one segment: "v1/tenants/ * /topics" (without the spaces).
+ */
+bool cm_http_route_match(const char *pattern, const char *const *seg, int nseg);
 
 /** The URL-decoded value of query parameter `name`, allocated in `a`; NULL when absent. */
 const char *cm_http_query(const h2o_req_t *req, cm_arena_t *a, const char *name);

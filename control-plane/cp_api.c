@@ -371,26 +371,6 @@ bool cp_name_principal_ok(const char *s, char *why, size_t cap)
     return ok;
 }
 
-static bool cp_api__match(const char *pattern, cp_req_t *r)
-{
-    int i = 0;
-    const char *p = pattern;
-    while (*p != '\0') {
-        const char *slash = strchr(p, '/');
-        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
-        if (i >= r->nseg)
-            return false;
-        if (!(len == 1 && p[0] == '*') &&
-            (strlen(r->seg[i]) != len || memcmp(r->seg[i], p, len) != 0))
-            return false;
-        i++;
-        p += len;
-        if (*p == '/')
-            p++;
-    }
-    return i == r->nseg;
-}
-
 static void cp_api__health(cp_req_t *r)
 {
     cp_t *cp = r->cp;
@@ -453,7 +433,7 @@ static void cp_api__dispatch(cp_req_t *r)
     const cp_api__route_t *found = NULL;
     char allow[64] = "";
     for (size_t i = 0; i < CP_API__N_ROUTES; i++) {
-        if (!cp_api__match(cp_api__routes[i].pattern, r))
+        if (!cm_http_route_match(cp_api__routes[i].pattern, r->seg, r->nseg))
             continue;
         if (cm_http_method_is(r->req, cp_api__routes[i].method))
             found = &cp_api__routes[i];
