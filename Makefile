@@ -130,6 +130,18 @@ $(STREAMCTL): $(STREAMCTL_SRC) control-plane/cli/streamctl_internal.h $(LIBCOMMO
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $(STREAMCTL_SRC) $(LIBCOMMON) $(CURL_LIBS) $(LDFLAGS)
 
+# ---- gateway ---------------------------------------------------------------
+
+GATEWAY_SRC := $(wildcard gateway/*.c)
+GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(B)/%.o)
+GATEWAY := $(BIN)/streamd-gateway
+GATEWAY_LIBS := $(LIBCOMMON) $(HTTP_LIBS) $(PG_LIBS) $(CURL_LIBS) $(COMPRESS_LIBS) -ljwt
+
+$(GATEWAY): $(GATEWAY_OBJ) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(GATEWAY_OBJ) $(GATEWAY_LIBS)
+
 # ---- test programs and tools -----------------------------------------------
 
 # Unit tests: one binary per tests/unit/<dir>/test_*.c, linked with the libraries.
@@ -179,7 +191,7 @@ $(BIN)/bench-redis: tests/bench/bench_redis.c tests/bench/bench_common.h
 .PHONY: all deps run stop test test-unit test-component test-e2e test-fault test-asan bench format \
         regen-kafka clean
 
-all: $(BROKER) $(CONTROL_PLANE) $(STREAMCTL) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BROKER) $(CONTROL_PLANE) $(GATEWAY) $(STREAMCTL) $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
 	@deploy/deps.sh build test run

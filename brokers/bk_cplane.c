@@ -239,7 +239,7 @@ static void bk_cplane__stopping(void *ud, cm_pg_t *pg)
 }
 
 static const cm_pgwatch_ops_t bk_cplane__ops = {
-    .listen_sql = "LISTEN streamd_metadata",
+    .channels = (const char *const[]){ "streamd_metadata", NULL },
     .connected = bk_cplane__register,
     .tick = bk_cplane__heartbeat,
     .sync = bk_cplane__sync,

@@ -824,3 +824,38 @@ void cm_jw_kbool(cm_jw_t *w, const char *key, bool v)
     cm_jw_key(w, key);
     cm_jw_bool(w, v);
 }
+
+void cm_json_write(cm_jw_t *w, const cm_json_t *v)
+{
+    switch (v->type) {
+    case CM_JSON_NULL:
+        cm_jw_null(w);
+        break;
+    case CM_JSON_BOOL:
+        cm_jw_bool(w, v->b);
+        break;
+    case CM_JSON_NUMBER:
+        if (v->is_int)
+            cm_jw_int(w, v->i);
+        else
+            cm_jw_double(w, v->num);
+        break;
+    case CM_JSON_STRING:
+        cm_jw_strn(w, v->str, v->len);
+        break;
+    case CM_JSON_ARRAY:
+        cm_jw_arr(w);
+        for (const cm_json_t *c = v->child; c != NULL; c = c->next)
+            cm_json_write(w, c);
+        cm_jw_arr_end(w);
+        break;
+    case CM_JSON_OBJECT:
+        cm_jw_obj(w);
+        for (const cm_json_t *c = v->child; c != NULL; c = c->next) {
+            cm_jw_key(w, c->key);
+            cm_json_write(w, c);
+        }
+        cm_jw_obj_end(w);
+        break;
+    }
+}

@@ -145,6 +145,9 @@ void cm_jw_bool(cm_jw_t *w, bool v);
 /** Writes null. */
 void cm_jw_null(cm_jw_t *w);
 
+/** Writes a parsed value (and everything under it) compactly. */
+void cm_json_write(cm_jw_t *w, const cm_json_t *v);
+
 /** Writes `json`, an already-encoded JSON value, as it is (it is not checked). */
 void cm_jw_raw(cm_jw_t *w, const char *json);
 

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -95,6 +96,19 @@ static bool cm_pgwatch__wait(cm_pgwatch_t *w, int64_t ms)
     return cm_pgwatch__drain(w);
 }
 
+static bool cm_pgwatch__listen(cm_pgwatch_t *w)
+{
+    for (const char *const *c = w->ops->channels; *c != NULL; c++) {
+        char sql[128];
+        snprintf(sql, sizeof(sql), "LISTEN %s", *c); /* channel names are the daemon's own */
+        if (!cm_pg_run(&w->pg, sql, 0, NULL)) {
+            cm_log_warn("cannot LISTEN", "channel=%s err=\"%s\"", *c, w->pg.err);
+            return false;
+        }
+    }
+    return true;
+}
+
 static void *cm_pgwatch__main(void *arg)
 {
     cm_pgwatch_t *w = arg;
@@ -106,8 +120,10 @@ static void *cm_pgwatch__main(void *arg)
         }
         if (w->pg.generation != w->generation) {
             /* A new connection: LISTEN first, so no change slips between it and the read. */
-            if (!cm_pg_run(&w->pg, w->ops->listen_sql, 0, NULL))
+            if (!cm_pgwatch__listen(w)) {
+                cm_pgwatch__wait(w, w->o.retry_ms);
                 continue;
+            }
             w->generation = w->pg.generation;
             w->ready = false;
             cm_log_info("connected to the control-plane database", "generation=%" PRIu64,

@@ -23,8 +23,8 @@
 typedef struct cm_pgwatch cm_pgwatch_t;
 
 typedef struct cm_pgwatch_ops {
-    /* The statement run on every new connection, e.g. "LISTEN a; LISTEN b". */
-    const char *listen_sql;
+    /* The channels to LISTEN on (NULL-terminated), on every new connection. */
+    const char *const *channels;
     /* Optional: runs after LISTEN on a new connection, and again whenever `tick` asked
      * for it; false: try again after retry_ms. A snapshot is read right after it. */
     bool (*connected)(void *ud, cm_pg_t *pg);

@@ -13,8 +13,8 @@
 set -euo pipefail
 
 declare -A group
-group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev"
-group[test]="kcat python3 curl procps coreutils openssl postgresql-15 postgresql-client-15"
+group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev libjwt-dev"
+group[test]="kcat nghttp2-client python3 curl procps coreutils openssl postgresql-15 postgresql-client-15"
 group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 

@@ -13,6 +13,11 @@ cleanup() {
     local rc=$?
     [ -z "${CP_PID:-}" ] || { kill -9 "$CP_PID" 2>/dev/null || true; wait "$CP_PID" 2>/dev/null || true; }
     [ -z "${CP2_PID:-}" ] || { kill -9 "$CP2_PID" 2>/dev/null || true; wait "$CP2_PID" 2>/dev/null || true; }
+    [ -z "${GW_PID:-}" ] || { kill -9 "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; }
+    if [ $rc -ne 0 ] && [ -f "$T/gateway.log" ]; then
+        echo "--- gateway log (last 40 lines) ---"
+        tail -n 40 "$T/gateway.log"
+    fi
     if [ $rc -ne 0 ] && [ -f "$T/control-plane.log" ]; then
         echo "--- control-plane log (last 40 lines) ---"
         tail -n 40 "$T/control-plane.log"
@@ -236,4 +241,36 @@ v = json.load(sys.stdin)
 for k in sys.argv[1].split("."):
     v = v[int(k)] if isinstance(v, list) else v[k]
 print(v if not isinstance(v, (dict, list, bool)) else json.dumps(v))' "$1"
+}
+
+# ---- the gateway ----------------------------------------------------------------------
+
+GW_PID=
+
+# gw_start [--flag=value ...]: the gateway on free ports (HTTP and, with a self-signed
+# certificate made here, HTTPS) against $PG_URL and the control plane at $CP; waits for
+# /readyz. Sets GW (host:port), GWS (host:port of TLS) and GW_CERT.
+gw_start() {
+    : "${GWPORT:=$(free_port)}"
+    : "${GWSPORT:=$(free_port)}"
+    GW="127.0.0.1:$GWPORT"
+    GWS="127.0.0.1:$GWSPORT"
+    GW_CERT="$T/gw-cert.pem"
+    if [ ! -f "$GW_CERT" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/gw-key.pem" -out "$GW_CERT" \
+            -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+            >/dev/null 2>&1 || fail "cannot make a certificate"
+    fi
+    GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" --listen="$GW" \
+        --tls_listen="$GWS" --tls_cert="$GW_CERT" --tls_key="$T/gw-key.pem" \
+        --database_url="$PG_URL" --control_plane_url="http://$CP" "$@" >>"$T/gateway.log" 2>&1 &
+    GW_PID=$!
+    wait_ready "http://$GW/readyz" "$GW_PID" gateway
+}
+
+# gw_stop: SIGTERM; the exit status must be 0.
+gw_stop() {
+    local pid=$GW_PID
+    GW_PID=
+    stop_daemon "$pid" gateway
 }

@@ -1,0 +1,176 @@
+/*
+ * streamd-gateway: binds its listeners once, starts the metadata and admin threads and one
+ * event-loop worker per core, and serves until SIGTERM or SIGINT. Postgres and the control
+ * plane may be away at start or at any time: the gateway answers 503 until it has its
+ * first snapshot, then serves from the last one it read.
+ */
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cm_httpc.h"
+#include "cm_log.h"
+#include "cm_net.h"
+#include "cm_time.h"
+#include "gw_admin.h"
+#include "gw_kafka.h"
+#include "gw_meta.h"
+#include "gw_rest.h"
+#include "gw_session.h"
+
+static gw_t gw_main__gw;
+static atomic_bool gw_main__exit; /* workers leave their loops */
+static int gw_main__fd_plain = -1, gw_main__fd_tls = -1;
+
+static SSL_CTX *gw_main__ssl(const gw_config_t *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        char err[256];
+        ERR_error_string_n(ERR_get_error(), err, sizeof(err));
+        cm_log_error("cannot load the TLS certificate", "cert=%s key=%s err=\"%s\"", cfg->tls_cert,
+                     cfg->tls_key, err);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ctx, h2o_http2_alpn_protocols);
+    return ctx;
+}
+
+static void gw_main__on_wake(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
+{
+    gw_admin_on_answers(r, messages);
+}
+
+static void *gw_main__worker(void *arg)
+{
+    gw_worker_t *w = arg;
+    gw_t *gw = w->gw;
+    h2o_timeout_init(w->loop, &w->poll_timeout, 10);
+    cm_strmap_init(&w->verified);
+    w->kpool = gw_kpool_new(w);
+    w->http = cm_http_server_new(w->loop, (size_t)gw->cfg.body_bytes_max, gw_rest_handle, w);
+    cm_http_server_listen_fd(w->http, dup(gw_main__fd_plain), NULL);
+    if (gw_main__fd_tls >= 0)
+        cm_http_server_listen_fd(w->http, dup(gw_main__fd_tls), gw->ssl);
+    while (!atomic_load(&gw_main__exit))
+        h2o_evloop_run(w->loop, INT32_MAX);
+    cm_http_server_stop(w->http);
+    gw_kpool_free(w->kpool); /* calls in progress end (their requests get 503) */
+    w->kpool = NULL;
+    /* Let answers go out and timers waiting on snapshots end. */
+    int64_t until = cm_mono_ms() + 200;
+    while (cm_mono_ms() < until)
+        h2o_evloop_run(w->loop, 10);
+    h2o_multithread_unregister_receiver(w->queue, &w->admin_done);
+    h2o_multithread_destroy_queue(w->queue);
+    cm_http_server_free(w->http);
+    h2o_timeout_dispose(w->loop, &w->poll_timeout);
+    h2o_evloop_destroy(w->loop);
+    gw_snap_release(w->snap);
+    gw_session_cache_free(w);
+    return NULL;
+}
+
+static int gw_main__listen(const char *addr, const char *what)
+{
+    char err[256];
+    int fd = cm_net_listen(addr, 1024, err, sizeof(err));
+    if (fd < 0)
+        cm_log_error("cannot listen", "what=%s listen=%s err=\"%s\"", what, addr, err);
+    return fd;
+}
+
+int main(int argc, char **argv)
+{
+    gw_t *gw = &gw_main__gw;
+    int rc = gw_config_load(&gw->cfg, argc, argv);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    int level = cm_log_level_parse(gw->cfg.log_level);
+    if (level < 0) {
+        fprintf(stderr, "streamd-gateway: log_level must be debug, info, warn or error\n");
+        gw_config_free(&gw->cfg);
+        return 2;
+    }
+    cm_log_init("gateway", (cm_log_level_t)level);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (gw->cfg.control_plane_token[0] == '\0')
+        cm_log_warn("no control_plane_token: topic changes will fail",
+                    "hint=\"set GATEWAY_CONTROL_PLANE_TOKEN to an operator token\"");
+    if (gw->cfg.tls_listen[0] != '\0' && (gw->ssl = gw_main__ssl(&gw->cfg)) == NULL)
+        return 1;
+    gw_main__fd_plain = gw_main__listen(gw->cfg.listen, "http");
+    if (gw_main__fd_plain < 0)
+        return 1;
+    if (gw->ssl != NULL && (gw_main__fd_tls = gw_main__listen(gw->cfg.tls_listen, "https")) < 0)
+        return 1;
+
+    /* Signals are taken by sigwait below; every thread inherits the mask. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+    pthread_mutex_init(&gw->fail_mu, NULL);
+    cm_strmap_init(&gw->failures);
+    gw->meta = gw_meta_start(gw);
+    gw->admin = gw_admin_start(gw);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    gw->n_workers = gw->cfg.threads > 0 ? (int)gw->cfg.threads : (int)(cores > 0 ? cores : 1);
+    if (gw->n_workers > GW_THREADS_MAX)
+        gw->n_workers = GW_THREADS_MAX;
+    for (int i = 0; i < gw->n_workers; i++) {
+        gw_worker_t *w = &gw->workers[i];
+        w->gw = gw;
+        w->index = i;
+        w->loop = h2o_evloop_create();
+        w->queue = h2o_multithread_create_queue(w->loop);
+        h2o_multithread_register_receiver(w->queue, &w->admin_done, gw_main__on_wake);
+        if (pthread_create(&w->thread, NULL, gw_main__worker, w) != 0)
+            abort();
+    }
+    cm_log_info("gateway ready", "listen=%s tls_listen=%s threads=%d", gw->cfg.listen,
+                gw->ssl != NULL ? gw->cfg.tls_listen : "-", gw->n_workers);
+    printf("streamd-gateway ready: REST on http://%s%s%s\n", gw->cfg.listen,
+           gw->ssl != NULL ? " and https://" : "", gw->ssl != NULL ? gw->cfg.tls_listen : "");
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&mask, &sig);
+    cm_log_info("shutting down", "signal=%s", strsignal(sig));
+    atomic_store(&gw->stopping, true);
+    gw_admin_stop(gw->admin); /* answers what is queued; workers still run */
+    atomic_store(&gw_main__exit, true);
+    for (int i = 0; i < gw->n_workers; i++) {
+        /* Wakes the loop; on_wake sees an empty message list. */
+        h2o_multithread_send_message(&gw->workers[i].admin_done, NULL);
+    }
+    for (int i = 0; i < gw->n_workers; i++)
+        pthread_join(gw->workers[i].thread, NULL);
+    gw_meta_stop(gw->meta);
+    close(gw_main__fd_plain);
+    if (gw_main__fd_tls >= 0)
+        close(gw_main__fd_tls);
+    size_t it = 0;
+    void *v;
+    while ((v = cm_strmap_next(&gw->failures, &it, NULL, NULL)) != NULL)
+        free(v);
+    cm_strmap_free(&gw->failures);
+    pthread_mutex_destroy(&gw->fail_mu);
+    SSL_CTX_free(gw->ssl);
+    curl_global_cleanup();
+    cm_log_info("gateway stopped cleanly", "listen=%s", gw->cfg.listen);
+    gw_config_free(&gw->cfg);
+    return 0;
+}

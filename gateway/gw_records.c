@@ -1,0 +1,882 @@
+/*
+ * Produce and consume over REST.
+ *
+ * Produce: the body is one record object, or several concatenated (Kafka REST's streaming
+ * form). Every record is checked before anything is sent; then records are grouped per
+ * partition into one RecordBatch each (request order kept), partitions are grouped per
+ * leader into one Produce request (acks=all), and each record gets its own result. A
+ * partition whose leader moved (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, or a broker
+ * that could not be reached before anything was sent) is retried on a fresh snapshot; one
+ * whose request may have reached the broker is never retried: its records are reported as
+ * not known to be written.
+ *
+ * Consume: one Fetch to the partition's leader, which holds it up to timeout_ms (long
+ * poll) until a record arrives.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cm_b64.h"
+#include "cm_kmsg.h"
+#include "cm_kproto.h"
+#include "cm_krecord.h"
+#include "cm_log.h"
+#include "cm_murmur2.h"
+#include "cm_time.h"
+#include "gw_kafka.h"
+#include "gw_meta.h"
+#include "gw_rest.h"
+
+#define GW_REC__PRODUCE_VERSION 8
+#define GW_REC__FETCH_VERSION   11
+#define GW_REC__RETRY_MAX       5
+#define GW_REC__RETRY_WAIT_MS   5000
+
+typedef struct gw_prec {
+    int32_t partition;
+    int64_t timestamp;
+    cm_kbytes_t key, value;
+    const char *key_type, *value_type;
+    cm_record_header_t *headers;
+    int32_t n_headers;
+    int32_t delta; /* position in its partition's batch */
+} gw_prec_t;
+
+typedef struct gw_ppart {
+    int32_t partition;
+    cm_kw_t batch;
+    int n_records;
+    int64_t timestamp; /* the batch's base timestamp */
+    bool done, retry;
+    int http;     /* the partition's outcome: 200 or an error status */
+    int16_t kerr; /* Kafka error, when there was one */
+    char msg[200];
+    int64_t base_offset;
+} gw_ppart_t;
+
+typedef struct gw_produce {
+    gw_rreq_t *r;
+    gw_prec_t *recs;
+    int n_recs;
+    bool stream; /* several records: one result line each */
+    gw_ppart_t *parts;
+    int n_parts;
+    int calls; /* Produce requests in flight */
+    int attempts;
+    uint64_t ticket;
+    int64_t retry_until_ms;
+    h2o_timeout_entry_t timer;
+} gw_produce_t;
+
+typedef struct gw_pcall {
+    gw_produce_t *p;
+    int n;
+    int idx[];
+} gw_pcall_t;
+
+/* ---- parsing ------------------------------------------------------------------------- */
+
+/* Finds the next top-level JSON object in s[*pos..n): 1 with [*start, *pos) set, 0 at the
+ * end, -1 when what follows is not an object. Strings and nesting are followed. */
+static int gw_rec__next_object(const char *s, size_t n, size_t *pos, size_t *start)
+{
+    size_t i = *pos;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    if (i == n)
+        return 0;
+    if (s[i] != '{')
+        return -1;
+    *start = i;
+    int depth = 0;
+    bool in_str = false;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_str = false;
+        } else if (c == '"') {
+            in_str = true;
+        } else if (c == '{' || c == '[') {
+            depth++;
+        } else if ((c == '}' || c == ']') && --depth == 0) {
+            *pos = i + 1;
+            return 1;
+        }
+    }
+    return -1;
+}
+
+/* Parses an RFC 3339 UTC time ("2026-11-22T10:00:00Z", optional .fff) into ms. */
+static bool gw_rec__rfc3339(const char *s, int64_t *ms)
+{
+    struct tm tm = { 0 };
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        return false;
+    int64_t frac = 0;
+    if (*end == '.') {
+        int digits = 0;
+        for (end++; *end >= '0' && *end <= '9'; end++, digits++)
+            if (digits < 3)
+                frac = frac * 10 + (*end - '0');
+        for (; digits < 3; digits++)
+            frac *= 10;
+    }
+    if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
+        return false;
+    *ms = (int64_t)timegm(&tm) * 1000 + frac;
+    return true;
+}
+
+static void gw_rec__rfc3339_write(int64_t ms, char out[40])
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+}
+
+/* Reads {"type": ..., "data": ...} into bytes. NULL/absent: a null key or value. */
+static const char *gw_rec__data(gw_rreq_t *r, const cm_json_t *o, cm_kbytes_t *out,
+                                const char **type)
+{
+    *out = (cm_kbytes_t){ NULL, -1 };
+    *type = NULL;
+    if (o == NULL || o->type == CM_JSON_NULL)
+        return NULL;
+    if (o->type != CM_JSON_OBJECT)
+        return "must be an object {\"type\": \"BINARY\"|\"STRING\"|\"JSON\", \"data\": ...}";
+    const char *t = cm_json_get_str(o, "type");
+    const cm_json_t *d = cm_json_get(o, "data");
+    if (t == NULL)
+        t = "JSON";
+    if (d == NULL || d->type == CM_JSON_NULL) {
+        *type = t;
+        return NULL;
+    }
+    if (strcmp(t, "BINARY") == 0) {
+        if (d->type != CM_JSON_STRING)
+            return "BINARY data must be a base64 string";
+        uint8_t *buf = cm_arena_alloc(&r->arena, d->len / 4 * 3 + 3);
+        long n = buf != NULL ? cm_b64_decode(d->str, d->len, false, buf) : -1;
+        if (n < 0)
+            return "BINARY data is not valid base64";
+        *out = (cm_kbytes_t){ buf, (int32_t)n };
+    } else if (strcmp(t, "STRING") == 0) {
+        if (d->type != CM_JSON_STRING)
+            return "STRING data must be a string";
+        *out = (cm_kbytes_t){ (const uint8_t *)d->str, (int32_t)d->len };
+    } else if (strcmp(t, "JSON") == 0) {
+        /* Re-encoded compactly: the stored bytes are the JSON text of the value. */
+        cm_sbuf_t s;
+        cm_sbuf_init(&s);
+        cm_jw_t jw;
+        cm_jw_init(&jw, &s);
+        cm_json_write(&jw, d);
+        char *copy = cm_arena_strndup(&r->arena, s.buf != NULL ? s.buf : "", s.len);
+        *out = (cm_kbytes_t){ (const uint8_t *)copy, (int32_t)s.len };
+        cm_sbuf_free(&s);
+        if (copy == NULL)
+            return "too large";
+    } else {
+        return "type must be BINARY, STRING or JSON";
+    }
+    *type = t;
+    return NULL;
+}
+
+static const char *gw_rec__headers(gw_rreq_t *r, const cm_json_t *h, gw_prec_t *x)
+{
+    if (h == NULL || h->type == CM_JSON_NULL)
+        return NULL;
+    if (h->type != CM_JSON_ARRAY)
+        return "headers must be an array of {\"name\": ..., \"value\": <base64>}";
+    x->headers = cm_arena_calloc(&r->arena, h->len + 1, sizeof(*x->headers));
+    if (x->headers == NULL)
+        return "too many headers";
+    for (const cm_json_t *e = h->child; e != NULL; e = e->next) {
+        const char *name = cm_json_get_str(e, "name");
+        const cm_json_t *v = cm_json_get(e, "value");
+        if (name == NULL)
+            return "every header needs a name";
+        cm_record_header_t *hd = &x->headers[x->n_headers++];
+        hd->key = cm_kstr_c(name);
+        hd->value = (cm_kbytes_t){ NULL, -1 };
+        if (v != NULL && v->type != CM_JSON_NULL) {
+            uint8_t *buf =
+                v->type == CM_JSON_STRING ? cm_arena_alloc(&r->arena, v->len / 4 * 3 + 3) : NULL;
+            long n = buf != NULL ? cm_b64_decode(v->str, v->len, false, buf) : -1;
+            if (n < 0)
+                return "a header value must be base64 or null";
+            hd->value = (cm_kbytes_t){ buf, (int32_t)n };
+        }
+    }
+    return NULL;
+}
+
+/* Reads one record object; NULL or why it is refused. */
+static const char *gw_rec__parse(gw_rreq_t *r, const cm_json_t *o, gw_prec_t *x, int32_t n_parts,
+                                 int32_t sticky)
+{
+    static const char *const known[] = { "partition_id", "key",       "value",
+                                         "headers",      "timestamp", NULL };
+    for (const cm_json_t *m = o->child; m != NULL; m = m->next) {
+        bool ok = false;
+        for (int i = 0; known[i] != NULL && !ok; i++)
+            ok = strcmp(m->key, known[i]) == 0;
+        if (!ok)
+            return "unknown field in a record";
+    }
+    const char *why;
+    if ((why = gw_rec__data(r, cm_json_get(o, "key"), &x->key, &x->key_type)) != NULL ||
+        (why = gw_rec__data(r, cm_json_get(o, "value"), &x->value, &x->value_type)) != NULL ||
+        (why = gw_rec__headers(r, cm_json_get(o, "headers"), x)) != NULL)
+        return why;
+    const cm_json_t *ts = cm_json_get(o, "timestamp");
+    x->timestamp = cm_now_ms();
+    if (ts != NULL && ts->type != CM_JSON_NULL) {
+        if (ts->type == CM_JSON_NUMBER && ts->is_int && ts->i >= 0)
+            x->timestamp = ts->i;
+        else if (ts->type != CM_JSON_STRING || !gw_rec__rfc3339(ts->str, &x->timestamp))
+            return "timestamp must be RFC 3339 UTC (2026-01-02T03:04:05.678Z) or epoch ms";
+    }
+    const cm_json_t *p = cm_json_get(o, "partition_id");
+    if (p != NULL && p->type != CM_JSON_NULL) {
+        if (p->type != CM_JSON_NUMBER || !p->is_int || p->i < 0 || p->i >= n_parts)
+            return "partition_id is not a partition of this topic";
+        x->partition = (int32_t)p->i;
+    } else if (x->key.len >= 0) {
+        /* Where a Kafka client's default partitioner puts the key. */
+        x->partition = cm_murmur2_partition(x->key.ptr, (size_t)x->key.len, n_parts);
+    } else {
+        x->partition = sticky;
+    }
+    return NULL;
+}
+
+/* ---- produce --------------------------------------------------------------------------- */
+
+static void gw_rec__produce_free(void *state)
+{
+    gw_produce_t *p = state;
+    for (int i = 0; i < p->n_parts; i++)
+        cm_kw_free(&p->parts[i].batch);
+    if (h2o_timeout_is_linked(&p->timer))
+        h2o_timeout_unlink(&p->timer);
+}
+
+static int gw_rec__kerr_http(int16_t e)
+{
+    switch (e) {
+    case CM_KERR_UNKNOWN_TOPIC_OR_PARTITION:
+        return 404;
+    case CM_KERR_MESSAGE_TOO_LARGE:
+    case CM_KERR_RECORD_LIST_TOO_LARGE:
+        return 413;
+    case CM_KERR_CORRUPT_MESSAGE:
+    case CM_KERR_INVALID_RECORD:
+    case CM_KERR_INVALID_TIMESTAMP:
+    case CM_KERR_POLICY_VIOLATION:
+        return 400;
+    case CM_KERR_TOPIC_AUTHORIZATION_FAILED:
+        return 403;
+    case CM_KERR_THROTTLING_QUOTA_EXCEEDED:
+        return 429;
+    default:
+        return 503;
+    }
+}
+
+static void gw_rec__produce_answer(gw_produce_t *p)
+{
+    gw_rreq_t *r = p->r;
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    uint64_t bytes = 0, ok = 0;
+    int status = 200;
+    for (int i = 0; i < p->n_recs; i++) {
+        gw_prec_t *x = &p->recs[i];
+        gw_ppart_t *pp = NULL;
+        for (int j = 0; j < p->n_parts && pp == NULL; j++)
+            if (p->parts[j].partition == x->partition)
+                pp = &p->parts[j];
+        cm_jw_t jw;
+        cm_jw_init(&jw, &out);
+        cm_jw_obj(&jw);
+        cm_jw_kint(&jw, "error_code", pp->http);
+        if (pp->http == 200) {
+            ok++;
+            bytes += (uint64_t)(x->key.len > 0 ? x->key.len : 0) +
+                     (uint64_t)(x->value.len > 0 ? x->value.len : 0);
+            char ts[40];
+            gw_rec__rfc3339_write(x->timestamp, ts);
+            cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
+            cm_jw_kstr(&jw, "topic_name", r->topic->name);
+            cm_jw_kint(&jw, "partition_id", x->partition);
+            cm_jw_kint(&jw, "offset", pp->base_offset + x->delta);
+            cm_jw_kstr(&jw, "timestamp", ts);
+            const char *types[2] = { x->key_type, x->value_type };
+            const int32_t sizes[2] = { x->key.len, x->value.len };
+            const char *names[2] = { "key", "value" };
+            for (int k = 0; k < 2; k++) {
+                if (types[k] == NULL)
+                    continue;
+                cm_jw_key(&jw, names[k]);
+                cm_jw_obj(&jw);
+                cm_jw_kstr(&jw, "type", types[k]);
+                cm_jw_kint(&jw, "size", sizes[k] > 0 ? sizes[k] : 0);
+                cm_jw_obj_end(&jw);
+            }
+        } else {
+            status = pp->http;
+            cm_jw_kstr(&jw, "message", pp->msg);
+        }
+        cm_jw_obj_end(&jw);
+        if (p->stream)
+            cm_sbuf_append(&out, "\n", 1);
+    }
+    gw_session_meter(&r->ss, true, bytes, ok);
+    if (p->stream || status == 200) {
+        gw_rest_reply(r, 200, &out);
+    } else {
+        gw_ppart_t *pp = NULL;
+        for (int j = 0; j < p->n_parts && pp == NULL; j++)
+            if (p->parts[j].http != 200)
+                pp = &p->parts[j];
+        gw_rest_error(r, status, status, status == 503 ? 1 : 0, "%s", pp->msg);
+    }
+    cm_sbuf_free(&out);
+}
+
+static void gw_rec__produce_send(gw_produce_t *p);
+
+static void gw_rec__produce_settle(gw_produce_t *p)
+{
+    if (p->calls > 0)
+        return;
+    bool retry = false;
+    for (int i = 0; i < p->n_parts; i++)
+        retry |= !p->parts[i].done;
+    if (retry && p->attempts < GW_REC__RETRY_MAX && cm_mono_ms() < p->retry_until_ms &&
+        p->r->req != NULL) {
+        /* Wait for a snapshot read after the failure: it shows the new leader. */
+        p->ticket = gw_meta_want(p->r->w->gw->meta);
+        h2o_timeout_link(p->r->w->loop, &p->r->w->poll_timeout, &p->timer);
+        return;
+    }
+    for (int i = 0; i < p->n_parts; i++) {
+        gw_ppart_t *pp = &p->parts[i];
+        if (!pp->done) {
+            pp->done = true;
+            pp->http = 503;
+        }
+    }
+    gw_rec__produce_answer(p);
+    gw_rest_unref(p->r);
+}
+
+static void gw_rec__on_retry_timer(h2o_timeout_entry_t *e)
+{
+    gw_produce_t *p = (gw_produce_t *)((char *)e - offsetof(gw_produce_t, timer));
+    gw_worker_t *w = p->r->w;
+    gw_snap_t *s = gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen);
+    if ((s == NULL || s->ticket < p->ticket) && cm_mono_ms() < p->retry_until_ms &&
+        p->r->req != NULL) {
+        h2o_timeout_link(w->loop, &w->poll_timeout, &p->timer);
+        return;
+    }
+    gw_rec__produce_send(p);
+}
+
+static void gw_rec__produced(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
+{
+    gw_pcall_t *pc = c->ud;
+    gw_produce_t *p = pc->p;
+    cm_produce_resp_t resp;
+    cm_arena_t a;
+    cm_arena_init(&a, 16u << 20);
+    bool decoded =
+        st == GW_KCALL_OK && cm_produce_resp_decode(body, c->api_version, &a, &resp) == 0;
+    for (int i = 0; i < pc->n; i++) {
+        gw_ppart_t *pp = &p->parts[pc->idx[i]];
+        if (st == GW_KCALL_NOT_SENT) {
+            pp->retry = true;
+            snprintf(pp->msg, sizeof(pp->msg), "%s", c->why);
+            continue;
+        }
+        pp->done = true;
+        pp->http = 503;
+        if (st == GW_KCALL_UNKNOWN) {
+            snprintf(pp->msg, sizeof(pp->msg),
+                     "the records may or may not have been written: %.140s", c->why);
+            continue;
+        }
+        const cm_produce_resp_partition_produce_response_t *x = NULL;
+        for (int32_t t = 0; decoded && t < resp.responses_n && x == NULL; t++)
+            for (int32_t j = 0; j < resp.responses[t].partition_responses_n; j++)
+                if (resp.responses[t].partition_responses[j].index == pp->partition)
+                    x = &resp.responses[t].partition_responses[j];
+        if (x == NULL) {
+            snprintf(pp->msg, sizeof(pp->msg), "the broker's answer did not cover partition %d",
+                     pp->partition);
+        } else if (x->error_code == 0) {
+            pp->http = 200;
+            pp->base_offset = x->base_offset;
+        } else if (x->error_code == CM_KERR_NOT_LEADER_OR_FOLLOWER ||
+                   x->error_code == CM_KERR_LEADER_NOT_AVAILABLE) {
+            pp->done = false; /* nothing written: retry on the new leader */
+            snprintf(pp->msg, sizeof(pp->msg), "partition %d has no leader available now",
+                     pp->partition);
+        } else {
+            pp->kerr = x->error_code;
+            pp->http = gw_rec__kerr_http(x->error_code);
+            snprintf(pp->msg, sizeof(pp->msg), "partition %d: %s%s%.*s", pp->partition,
+                     cm_kerr_name(x->error_code), x->error_message.len > 0 ? ": " : "",
+                     x->error_message.len > 0 ? (int)x->error_message.len : 0,
+                     x->error_message.len > 0 ? x->error_message.ptr : "");
+        }
+    }
+    cm_arena_free(&a);
+    free(pc);
+    p->calls--;
+    gw_rec__produce_settle(p);
+}
+
+/* Sends every partition not done yet, one Produce request per leader. */
+static void gw_rec__produce_send(gw_produce_t *p)
+{
+    gw_rreq_t *r = p->r;
+    gw_worker_t *w = r->w;
+    p->attempts++;
+    /* Leaders from the newest snapshot (a retry follows a leader change). */
+    gw_snap_t *s = w->snap != NULL ? w->snap : r->snap;
+    const gw_tenant_t *tn = cm_strmap_get(&s->tenants, r->ss.tenant->id, strlen(r->ss.tenant->id));
+    const gw_topic_t *t = tn != NULL ? gw_snap_topic(tn, r->topic->name) : NULL;
+    int32_t *leader = cm_arena_calloc(&r->arena, (size_t)p->n_parts + 1, sizeof(*leader));
+    for (int i = 0; i < p->n_parts; i++) {
+        gw_ppart_t *pp = &p->parts[i];
+        leader[i] = -1;
+        if (pp->done)
+            continue;
+        pp->retry = false;
+        if (t == NULL || strcmp(t->id, r->topic->id) != 0 || pp->partition >= t->n_parts) {
+            pp->done = true;
+            pp->http = 404;
+            snprintf(pp->msg, sizeof(pp->msg), "topic \"%s\" was deleted", r->topic->name);
+            continue;
+        }
+        leader[i] = t->parts[pp->partition].leader;
+        if (leader[i] < 0 || gw_snap_broker(s, leader[i]) == NULL) {
+            leader[i] = -1;
+            snprintf(pp->msg, sizeof(pp->msg), "partition %d has no leader available now",
+                     pp->partition);
+        }
+    }
+    p->calls++; /* held while sending, so a synchronous failure cannot settle early */
+    for (int i = 0; i < p->n_parts; i++) {
+        if (leader[i] < 0)
+            continue;
+        int32_t b = leader[i];
+        gw_pcall_t *pc = malloc(sizeof(*pc) + (size_t)p->n_parts * sizeof(int));
+        if (pc == NULL)
+            abort();
+        pc->p = p;
+        pc->n = 0;
+        for (int j = i; j < p->n_parts; j++)
+            if (leader[j] == b) {
+                pc->idx[pc->n++] = j;
+                leader[j] = -1;
+            }
+        int64_t timeout = w->gw->cfg.request_timeout_ms;
+        gw_kcall_t *c = gw_kcall_new(w->kpool, CM_KAPI_PRODUCE, GW_REC__PRODUCE_VERSION, timeout,
+                                     gw_rec__produced, pc);
+        cm_produce_req_t req;
+        cm_produce_req_init(&req);
+        cm_produce_req_topic_produce_data_t td;
+        cm_produce_req_topic_produce_data_init(&td);
+        cm_produce_req_partition_produce_data_t *pd =
+            cm_arena_calloc(&r->arena, (size_t)pc->n, sizeof(*pd));
+        req.acks = -1;
+        req.timeout_ms = (int32_t)timeout;
+        req.topic_data = &td;
+        req.topic_data_n = 1;
+        td.name = cm_kstr_c(t->full);
+        td.partition_data = pd;
+        td.partition_data_n = pc->n;
+        for (int k = 0; pd != NULL && k < pc->n; k++) {
+            gw_ppart_t *pp = &p->parts[pc->idx[k]];
+            pd[k].index = pp->partition;
+            pd[k].records = (cm_krecords_t){ pp->batch.buf, (int32_t)pp->batch.len, NULL };
+        }
+        cm_produce_req_encode(&c->w, GW_REC__PRODUCE_VERSION, &req);
+        p->calls++;
+        gw_kcall_send(w->kpool, gw_snap_broker(s, b), c);
+    }
+    p->calls--;
+    gw_rec__produce_settle(p);
+}
+
+void gw_records_produce(gw_rreq_t *r)
+{
+    const gw_topic_t *t = r->topic;
+    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_WRITE)) {
+        gw_rest_error(r, 403, 403, 0, "principal %s may not write to topic \"%s\"", r->ss.principal,
+                      t->name);
+        return;
+    }
+    h2o_iovec_t body = r->req->entity;
+    if (body.base == NULL || body.len == 0) {
+        gw_rest_error(r, 400, 400, 0, "send one or more record objects");
+        return;
+    }
+    int wait = gw_session_charge(&r->ss, GW_CHARGE_PRODUCE, (double)body.len);
+    if (wait > 0) {
+        gw_rest_error(r, 429, 429, wait, "over the produce byte-rate quota; retry in %d s", wait);
+        return;
+    }
+    /* Count, then parse every record before anything is sent: all or nothing on bad input. */
+    size_t pos = 0, start;
+    int n = 0, rc;
+    while ((rc = gw_rec__next_object(body.base, body.len, &pos, &start)) == 1)
+        n++;
+    if (rc < 0 || n == 0) {
+        gw_rest_error(r, 400, 400, 0, "the body must be one or more JSON record objects");
+        return;
+    }
+    if (n > r->w->gw->cfg.produce_records_max) {
+        gw_rest_error(r, 413, 413, 0, "more than %lld records in one request",
+                      (long long)r->w->gw->cfg.produce_records_max);
+        return;
+    }
+    gw_produce_t *p = cm_arena_calloc(&r->arena, 1, sizeof(*p));
+    gw_prec_t *recs = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*recs));
+    if (p == NULL || recs == NULL) {
+        gw_rest_error(r, 413, 413, 0, "the request is too large");
+        return;
+    }
+    p->r = r;
+    p->recs = recs;
+    p->n_recs = n;
+    p->stream = n > 1;
+    p->timer.cb = gw_rec__on_retry_timer;
+    int32_t sticky = (int32_t)(r->w->rr++ % (uint32_t)t->n_parts);
+    pos = 0;
+    for (int i = 0; i < n; i++) {
+        gw_rec__next_object(body.base, body.len, &pos, &start);
+        cm_json_t *doc;
+        char err[160];
+        if (cm_json_parse(&r->arena, body.base + start, pos - start, 16, &doc, err, sizeof(err)) !=
+            0) {
+            gw_rest_error(r, 400, 400, 0, "record %d is not valid JSON: %s", i, err);
+            return;
+        }
+        const char *why = gw_rec__parse(r, doc, &recs[i], t->n_parts, sticky);
+        if (why != NULL) {
+            gw_rest_error(r, 400, 400, 0, "record %d: %s", i, why);
+            return;
+        }
+    }
+    /* One batch per partition, records in request order. */
+    p->parts = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*p->parts));
+    if (p->parts == NULL) {
+        gw_rest_error(r, 413, 413, 0, "the request is too large");
+        return;
+    }
+    r->state = p;
+    r->state_free = gw_rec__produce_free;
+    cm_batch_builder_t *bb = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*bb));
+    for (int i = 0; i < n; i++) {
+        gw_prec_t *x = &recs[i];
+        int j = 0;
+        while (j < p->n_parts && p->parts[j].partition != x->partition)
+            j++;
+        gw_ppart_t *pp = &p->parts[j];
+        if (j == p->n_parts) {
+            p->n_parts++;
+            pp->partition = x->partition;
+            cm_kw_init(&pp->batch, (size_t)r->w->gw->cfg.body_bytes_max * 2 + 4096);
+            cm_batch_build_begin(&bb[j], &pp->batch, x->timestamp);
+        }
+        x->delta = pp->n_records++;
+        cm_batch_build_add(&bb[j], x->timestamp, x->key, x->value, x->headers, x->n_headers);
+    }
+    for (int j = 0; j < p->n_parts; j++) {
+        if (cm_batch_build_end(&bb[j]) < 0) {
+            gw_rest_error(r, 413, 413, 0, "the records of partition %d do not fit one batch",
+                          p->parts[j].partition);
+            return;
+        }
+    }
+    p->retry_until_ms = cm_mono_ms() + GW_REC__RETRY_WAIT_MS;
+    gw_rest_ref(r);
+    gw_rec__produce_send(p);
+}
+
+/* ---- consume --------------------------------------------------------------------------- */
+
+typedef struct gw_consume {
+    gw_rreq_t *r;
+    int32_t partition;
+    int64_t offset;
+    int format; /* 0 binary, 1 string, 2 json */
+} gw_consume_t;
+
+static bool gw_rec__utf8_ok(const uint8_t *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (len == 0 || i + len > n || (c < 0x20 && c != '\t' && c != '\n' && c != '\r'))
+            return false;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+        if ((len == 2 && c < 0xC2) || (len == 4 && c > 0xF4))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes_t b, int format)
+{
+    cm_jw_key(jw, key);
+    if (b.len < 0) {
+        cm_jw_null(jw);
+        return;
+    }
+    cm_jw_obj(jw);
+    bool text = format > 0 && gw_rec__utf8_ok(b.ptr, (size_t)b.len);
+    cm_json_t *doc = NULL;
+    char err[8];
+    if (text && format == 2 &&
+        cm_json_parse(a, (const char *)b.ptr, (size_t)b.len, 64, &doc, err, sizeof(err)) == 0) {
+        cm_jw_kstr(jw, "type", "JSON");
+        cm_jw_key(jw, "data");
+        cm_json_write(jw, doc);
+    } else if (text && format == 1) {
+        cm_jw_kstr(jw, "type", "STRING");
+        cm_jw_key(jw, "data");
+        cm_jw_strn(jw, (const char *)b.ptr, (size_t)b.len);
+    } else {
+        char *enc = cm_arena_alloc(a, cm_b64_encoded_len((size_t)b.len) + 1);
+        cm_jw_kstr(jw, "type", "BINARY");
+        cm_jw_key(jw, "data");
+        if (enc != NULL) {
+            cm_b64_encode(b.ptr, (size_t)b.len, enc);
+            cm_jw_strn(jw, enc, cm_b64_encoded_len((size_t)b.len));
+        } else {
+            cm_jw_null(jw);
+        }
+    }
+    cm_jw_obj_end(jw);
+}
+
+/* Writes the records at or after `from`; returns the next offset to read. */
+static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs,
+                                     uint64_t *bytes, uint64_t *count)
+{
+    int64_t next = cs->offset;
+    const uint8_t *p = recs.ptr;
+    size_t left = recs.len > 0 ? (size_t)recs.len : 0;
+    cm_arena_t a;
+    cm_arena_init(&a, 256u << 20);
+    while (left >= CM_BATCH_HEADER_SIZE) {
+        cm_batch_hdr_t h;
+        if (cm_batch_check(p, left, &h) != CM_BATCH_OK)
+            break; /* a partial batch at the end of the fetch */
+        size_t size = (size_t)cm_batch_size(&h);
+        if (!(h.attributes & CM_BATCH_ATTR_CONTROL)) {
+            cm_record_iter_t it;
+            uint8_t *owned = NULL;
+            if (cm_batch_records(p, &h, 256u << 20, &it, &owned) == 0) {
+                cm_record_t rec;
+                while (cm_record_next(&it, &rec) == 1) {
+                    int64_t off = h.base_offset + rec.offset_delta;
+                    if (off < cs->offset)
+                        continue;
+                    char ts[40];
+                    gw_rec__rfc3339_write(cm_record_timestamp(&h, &rec), ts);
+                    cm_jw_obj(jw);
+                    cm_jw_kint(jw, "partition_id", cs->partition);
+                    cm_jw_kint(jw, "offset", off);
+                    cm_jw_kstr(jw, "timestamp", ts);
+                    gw_rec__bytes(jw, &a, "key", rec.key, cs->format);
+                    gw_rec__bytes(jw, &a, "value", rec.value, cs->format);
+                    cm_jw_key(jw, "headers");
+                    cm_jw_arr(jw);
+                    cm_kstr_t hk;
+                    cm_kbytes_t hv;
+                    while (cm_record_header_next(&rec, &hk, &hv) == 1) {
+                        cm_jw_obj(jw);
+                        cm_jw_key(jw, "name");
+                        cm_jw_strn(jw, hk.ptr, (size_t)hk.len);
+                        cm_jw_key(jw, "value");
+                        if (hv.len < 0) {
+                            cm_jw_null(jw);
+                        } else {
+                            char *enc = cm_arena_alloc(&a, cm_b64_encoded_len((size_t)hv.len) + 1);
+                            if (enc != NULL)
+                                cm_b64_encode(hv.ptr, (size_t)hv.len, enc);
+                            cm_jw_strn(jw, enc != NULL ? enc : "",
+                                       enc != NULL ? cm_b64_encoded_len((size_t)hv.len) : 0);
+                        }
+                        cm_jw_obj_end(jw);
+                    }
+                    cm_jw_arr_end(jw);
+                    cm_jw_obj_end(jw);
+                    *bytes += (uint64_t)(rec.key.len > 0 ? rec.key.len : 0) +
+                              (uint64_t)(rec.value.len > 0 ? rec.value.len : 0);
+                    (*count)++;
+                }
+            }
+            free(owned);
+        }
+        if (cm_batch_last_offset(&h) + 1 > next)
+            next = cm_batch_last_offset(&h) + 1;
+        p += size;
+        left -= size;
+    }
+    cm_arena_free(&a);
+    return next;
+}
+
+static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
+{
+    gw_consume_t *cs = c->ud;
+    gw_rreq_t *r = cs->r;
+    cm_fetch_resp_t resp;
+    cm_arena_t a;
+    cm_arena_init(&a, 16u << 20);
+    const cm_fetch_resp_partition_data_t *pd = NULL;
+    if (st == GW_KCALL_OK && cm_fetch_resp_decode(body, c->api_version, &a, &resp) == 0 &&
+        resp.responses_n == 1 && resp.responses[0].partitions_n == 1)
+        pd = &resp.responses[0].partitions[0];
+    if (pd == NULL) {
+        gw_rest_error(r, 503, 503, 1, "cannot read from the partition's leader: %s",
+                      st == GW_KCALL_OK ? "malformed answer" : c->why);
+    } else if (pd->error_code == CM_KERR_OFFSET_OUT_OF_RANGE) {
+        gw_rest_error(r, 400, 40001, 0,
+                      "offset %lld is out of range: partition %d holds offsets %lld to %lld",
+                      (long long)cs->offset, cs->partition, (long long)pd->log_start_offset,
+                      (long long)pd->high_watermark);
+    } else if (pd->error_code != 0) {
+        gw_rest_error(r, gw_rec__kerr_http(pd->error_code), gw_rec__kerr_http(pd->error_code), 1,
+                      "partition %d: %s", cs->partition, cm_kerr_name(pd->error_code));
+    } else {
+        cm_sbuf_t out;
+        cm_sbuf_init(&out);
+        cm_jw_t jw;
+        cm_jw_init(&jw, &out);
+        cm_jw_obj(&jw);
+        cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
+        cm_jw_kstr(&jw, "topic_name", r->topic->name);
+        cm_jw_kint(&jw, "partition_id", cs->partition);
+        cm_jw_key(&jw, "records");
+        cm_jw_arr(&jw);
+        uint64_t bytes = 0, count = 0;
+        int64_t next = gw_rec__write_records(cs, &jw, pd->records, &bytes, &count);
+        cm_jw_arr_end(&jw);
+        cm_jw_kint(&jw, "next_offset", next);
+        cm_jw_kint(&jw, "high_watermark", pd->high_watermark);
+        cm_jw_kint(&jw, "log_start_offset", pd->log_start_offset);
+        cm_jw_obj_end(&jw);
+        gw_session_meter(&r->ss, false, bytes, count);
+        gw_session_charge_after(&r->ss, GW_CHARGE_CONSUME, (double)bytes);
+        gw_rest_reply(r, 200, &out);
+        cm_sbuf_free(&out);
+    }
+    cm_arena_free(&a);
+    gw_rest_unref(r);
+}
+
+static bool gw_rec__query_int(gw_rreq_t *r, const char *name, int64_t lo, int64_t hi, int64_t *v)
+{
+    const char *s = cm_http_query(r->req, &r->arena, name);
+    if (s == NULL)
+        return true;
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || x < lo || x > hi) {
+        gw_rest_error(r, 400, 400, 0, "%s must be an integer from %lld to %lld", name,
+                      (long long)lo, (long long)hi);
+        return false;
+    }
+    *v = x;
+    return true;
+}
+
+void gw_records_consume(gw_rreq_t *r)
+{
+    const gw_topic_t *t = r->topic;
+    gw_config_t *cfg = &r->w->gw->cfg;
+    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_READ)) {
+        gw_rest_error(r, 403, 403, 0, "principal %s may not read topic \"%s\"", r->ss.principal,
+                      t->name);
+        return;
+    }
+    char *end;
+    long part = strtol(r->seg[7], &end, 10);
+    if (*end != '\0' || part < 0 || part >= t->n_parts) {
+        gw_rest_error(r, 404, 404, 0, "topic \"%s\" has no partition %.16s", t->name, r->seg[7]);
+        return;
+    }
+    int64_t offset = 0, max_bytes = 1 << 20, timeout = 0;
+    if (!gw_rec__query_int(r, "offset", 0, INT64_MAX, &offset) ||
+        !gw_rec__query_int(r, "max_bytes", 1, cfg->fetch_bytes_max, &max_bytes) ||
+        !gw_rec__query_int(r, "timeout_ms", 0, cfg->fetch_wait_max_ms, &timeout))
+        return;
+    const char *fmt = cm_http_query(r->req, &r->arena, "format");
+    int format = 0;
+    if (fmt != NULL && strcmp(fmt, "binary") != 0) {
+        format = strcmp(fmt, "string") == 0 ? 1 : strcmp(fmt, "json") == 0 ? 2 : -1;
+        if (format < 0) {
+            gw_rest_error(r, 400, 400, 0, "format must be binary, string or json");
+            return;
+        }
+    }
+    int wait = gw_session_charge(&r->ss, GW_CHARGE_CONSUME, 0);
+    if (wait > 0) {
+        gw_rest_error(r, 429, 429, wait, "over the consume byte-rate quota; retry in %d s", wait);
+        return;
+    }
+    const gw_broker_t *b = gw_snap_broker(r->snap, t->parts[part].leader);
+    if (b == NULL) {
+        gw_rest_error(r, 503, 503, 1, "partition %ld has no leader available now", part);
+        return;
+    }
+    gw_consume_t *cs = cm_arena_calloc(&r->arena, 1, sizeof(*cs));
+    cs->r = r;
+    cs->partition = (int32_t)part;
+    cs->offset = offset;
+    cs->format = format;
+    gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_FETCH, GW_REC__FETCH_VERSION, timeout,
+                                 gw_rec__fetched, cs);
+    cm_fetch_req_t req;
+    cm_fetch_req_init(&req);
+    cm_fetch_req_topic_t ft;
+    cm_fetch_req_topic_init(&ft);
+    cm_fetch_req_partition_t fp;
+    cm_fetch_req_partition_init(&fp);
+    req.replica_id = -1;
+    req.max_wait_ms = (int32_t)timeout;
+    req.min_bytes = 1;
+    req.max_bytes = (int32_t)max_bytes;
+    req.topics = &ft;
+    req.topics_n = 1;
+    ft.topic = cm_kstr_c(t->full);
+    ft.partitions = &fp;
+    ft.partitions_n = 1;
+    fp.partition = (int32_t)part;
+    fp.fetch_offset = offset;
+    fp.partition_max_bytes = (int32_t)max_bytes;
+    cm_fetch_req_encode(&c->w, GW_REC__FETCH_VERSION, &req);
+    gw_rest_ref(r);
+    gw_kcall_send(r->w->kpool, b, c);
+}

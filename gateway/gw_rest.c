@@ -1,0 +1,733 @@
+#include "gw_rest.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_b64.h"
+#include "cm_log.h"
+#include "cm_time.h"
+#include "gw_admin.h"
+#include "gw_meta.h"
+
+#define GW_REST__ARENA_BYTES (64u << 20)
+
+/* ---- request lifetime ------------------------------------------------------------------ */
+
+void gw_rest_ref(gw_rreq_t *r)
+{
+    r->refs++;
+}
+
+void gw_rest_unref(gw_rreq_t *r)
+{
+    if (--r->refs > 0)
+        return;
+    if (r->state_free != NULL)
+        r->state_free(r->state);
+    gw_snap_release(r->snap);
+    cm_arena_free(&r->arena);
+    free(r);
+}
+
+/* The HTTP request is gone (answered and finished, or the client left). */
+static void gw_rest__on_dispose(void *p)
+{
+    gw_rreq_t *r = *(gw_rreq_t **)p;
+    r->req = NULL;
+    gw_rest_unref(r);
+}
+
+static void gw_rest__account(gw_rreq_t *r, int status)
+{
+    gw_metrics_t *m = &r->w->gw->metrics;
+    r->status = status;
+    atomic_fetch_add(&m->requests, 1);
+    if (status >= 500)
+        atomic_fetch_add(&m->errors_5xx, 1);
+    else if (status >= 400)
+        atomic_fetch_add(&m->errors_4xx, 1);
+    cm_hist_observe(&m->request_latency, cm_mono_us() - r->t0_us);
+    if (r->ss.tenant != NULL)
+        atomic_fetch_add(&r->ss.tenant->rt->requests_total, 1);
+}
+
+void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body)
+{
+    if (r->req == NULL || r->status != 0)
+        return;
+    gw_rest__account(r, status);
+    if (status == 204) {
+        r->req->res.status = 204;
+        r->req->res.reason = cm_http_reason(204);
+        h2o_send_inline(r->req, "", 0);
+        return;
+    }
+    cm_http_send_json(r->req, status, body);
+}
+
+void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
+{
+    if (r->req == NULL || r->status != 0)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    gw_rest__account(r, status);
+    cm_http_send_error(r->req, status, code, retry_after_s, "%s", msg);
+}
+
+/* ---- resource helpers ---------------------------------------------------------------- */
+
+static void gw_rest__base(gw_rreq_t *r, cm_sbuf_t *out)
+{
+    h2o_req_t *q = r->req;
+    bool tls = q != NULL && q->scheme == &H2O_URL_SCHEME_HTTPS;
+    if (q != NULL && q->authority.len > 0)
+        cm_sbuf_printf(out, "%s://%.*s", tls ? "https" : "http", (int)q->authority.len,
+                       q->authority.base);
+    cm_sbuf_printf(out, "/kafka/v3/clusters/%s", r->ss.tenant->cluster_id);
+}
+
+static void gw_rest__vlink(gw_rreq_t *r, cm_sbuf_t *s, const char *fmt, va_list ap)
+{
+    gw_rest__base(r, s);
+    if (fmt[0] != '\0') {
+        cm_sbuf_append(s, "/", 1);
+        char path[1024];
+        vsnprintf(path, sizeof(path), fmt, ap);
+        cm_sbuf_append(s, path, strlen(path));
+    }
+}
+
+void gw_rest_metadata(gw_rreq_t *r, cm_jw_t *jw, const char *path_fmt, ...)
+{
+    cm_sbuf_t s;
+    cm_sbuf_init(&s);
+    va_list ap;
+    va_start(ap, path_fmt);
+    gw_rest__vlink(r, &s, path_fmt, ap);
+    va_end(ap);
+    cm_jw_key(jw, "metadata");
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "self", s.buf);
+    cm_sbuf_free(&s);
+    cm_sbuf_init(&s);
+    va_start(ap, path_fmt);
+    char path[1024];
+    vsnprintf(path, sizeof(path), path_fmt, ap);
+    va_end(ap);
+    cm_sbuf_printf(&s, "crn:///kafka=%s%s%s", r->ss.tenant->cluster_id, path[0] ? "/" : "", path);
+    cm_jw_kstr(jw, "resource_name", s.buf);
+    cm_jw_obj_end(jw);
+    cm_sbuf_free(&s);
+}
+
+void gw_rest_related(gw_rreq_t *r, cm_jw_t *jw, const char *key, const char *path_fmt, ...)
+{
+    cm_sbuf_t s;
+    cm_sbuf_init(&s);
+    va_list ap;
+    va_start(ap, path_fmt);
+    gw_rest__vlink(r, &s, path_fmt, ap);
+    va_end(ap);
+    cm_jw_key(jw, key);
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "related", s.buf);
+    cm_jw_obj_end(jw);
+    cm_sbuf_free(&s);
+}
+
+/* ---- clusters and topics --------------------------------------------------------------- */
+
+static void gw_rest__cluster_obj(gw_rreq_t *r, cm_jw_t *jw)
+{
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "kind", "KafkaCluster");
+    gw_rest_metadata(r, jw, "%s", "");
+    cm_jw_kstr(jw, "cluster_id", r->ss.tenant->cluster_id);
+    gw_rest_related(r, jw, "topics", "topics");
+    gw_rest_related(r, jw, "acls", "acls");
+    cm_jw_obj_end(jw);
+}
+
+static void gw_rest__clusters(gw_rreq_t *r)
+{
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    cm_jw_t jw;
+    cm_jw_init(&jw, &out);
+    if (r->nseg == 3) {
+        cm_jw_obj(&jw);
+        cm_jw_kstr(&jw, "kind", "KafkaClusterList");
+        cm_jw_key(&jw, "data");
+        cm_jw_arr(&jw);
+        gw_rest__cluster_obj(r, &jw);
+        cm_jw_arr_end(&jw);
+        cm_jw_obj_end(&jw);
+    } else {
+        gw_rest__cluster_obj(r, &jw);
+    }
+    gw_rest_reply(r, 200, &out);
+    cm_sbuf_free(&out);
+}
+
+static void gw_rest__topic_obj(gw_rreq_t *r, cm_jw_t *jw, const gw_topic_t *t)
+{
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "kind", "KafkaTopic");
+    gw_rest_metadata(r, jw, "topics/%s", t->name);
+    cm_jw_kstr(jw, "cluster_id", r->ss.tenant->cluster_id);
+    cm_jw_kstr(jw, "topic_name", t->name);
+    cm_jw_kbool(jw, "is_internal", false);
+    cm_jw_kint(jw, "replication_factor", t->replication_factor);
+    cm_jw_kint(jw, "partitions_count", t->n_parts);
+    gw_rest_related(r, jw, "partitions", "topics/%s/partitions", t->name);
+    gw_rest_related(r, jw, "configs", "topics/%s/configs", t->name);
+    cm_jw_obj_end(jw);
+}
+
+static int gw_rest__by_name(const void *a, const void *b)
+{
+    return strcmp((*(const gw_topic_t *const *)a)->name, (*(const gw_topic_t *const *)b)->name);
+}
+
+static void gw_rest__topics_list(gw_rreq_t *r)
+{
+    const gw_tenant_t *tn = r->ss.tenant;
+    const gw_topic_t **all = cm_arena_calloc(&r->arena, tn->topics.size + 1, sizeof(*all));
+    if (all == NULL) {
+        gw_rest_error(r, 500, 500, 0, "out of memory listing topics");
+        return;
+    }
+    size_t n = 0, it = 0;
+    const gw_topic_t *t;
+    while ((t = cm_strmap_next(&tn->topics, &it, NULL, NULL)) != NULL)
+        if (gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
+            all[n++] = t;
+    qsort(all, n, sizeof(*all), gw_rest__by_name);
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    cm_jw_t jw;
+    cm_jw_init(&jw, &out);
+    cm_jw_obj(&jw);
+    cm_jw_kstr(&jw, "kind", "KafkaTopicList");
+    gw_rest_metadata(r, &jw, "topics");
+    cm_jw_key(&jw, "data");
+    cm_jw_arr(&jw);
+    for (size_t i = 0; i < n; i++)
+        gw_rest__topic_obj(r, &jw, all[i]);
+    cm_jw_arr_end(&jw);
+    cm_jw_obj_end(&jw);
+    gw_rest_reply(r, 200, &out);
+    cm_sbuf_free(&out);
+}
+
+static void gw_rest__topic_get(gw_rreq_t *r)
+{
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    cm_jw_t jw;
+    cm_jw_init(&jw, &out);
+    gw_rest__topic_obj(r, &jw, r->topic);
+    gw_rest_reply(r, 200, &out);
+    cm_sbuf_free(&out);
+}
+
+/* Maps the operator API's answer to a tenant-facing one; true when it was a success. */
+static bool gw_rest__admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char *what)
+{
+    if (c->status >= 200 && c->status < 300)
+        return true;
+    if (c->status == 0) {
+        gw_rest_error(r, 503, 503, 1, "%s: %s", what, c->why);
+        return false;
+    }
+    /* The control plane's messages name only this tenant's own things, but its 401/403 are
+     * about the gateway's credential: the tenant learns only that the service failed. */
+    cm_arena_t a;
+    cm_arena_init(&a, 1u << 20);
+    cm_json_t *doc = NULL;
+    char err[64];
+    const char *msg = NULL;
+    int64_t code = c->status;
+    if (cm_json_parse(&a, c->answer.buf != NULL ? c->answer.buf : "", c->answer.len, 8, &doc, err,
+                      sizeof(err)) == 0) {
+        msg = cm_json_get_str(doc, "message");
+        cm_json_get_int(doc, "error_code", &code);
+    }
+    if (c->status == 401 || c->status == 403 || c->status >= 500 || msg == NULL) {
+        cm_log_error("control plane refused a gateway call", "status=%ld answer=\"%.200s\"",
+                     c->status, c->answer.buf != NULL ? c->answer.buf : "");
+        gw_rest_error(r, 503, 503, 1, "%s: the service cannot make this change now", what);
+    } else {
+        gw_rest_error(r, (int)c->status, (int)code, 0, "%s", msg);
+    }
+    cm_arena_free(&a);
+    return false;
+}
+
+static void gw_rest__created(gw_admin_call_t *c)
+{
+    gw_rreq_t *r = c->ud;
+    if (gw_rest__admin_outcome(r, c, "cannot create the topic")) {
+        /* Answer from the snapshot that shows the new topic (or from the request, when the
+         * snapshot is late or this was a dry run). */
+        gw_snap_t *s = c->w->snap;
+        const gw_tenant_t *tn =
+            s != NULL ? cm_strmap_get(&s->tenants, r->ss.tenant->id, strlen(r->ss.tenant->id))
+                      : NULL;
+        const char *name = r->state;
+        const gw_topic_t *t = tn != NULL ? gw_snap_topic(tn, name) : NULL;
+        cm_sbuf_t out;
+        cm_sbuf_init(&out);
+        cm_jw_t jw;
+        cm_jw_init(&jw, &out);
+        if (t != NULL) {
+            gw_rest__topic_obj(r, &jw, t);
+        } else {
+            cm_arena_t a;
+            cm_arena_init(&a, 1u << 20);
+            cm_json_t *doc = NULL;
+            char err[64];
+            int64_t parts = 0, rf = 0;
+            if (cm_json_parse(&a, c->answer.buf, c->answer.len, 8, &doc, err, sizeof(err)) == 0) {
+                cm_json_get_int(doc, "partitions", &parts);
+                cm_json_get_int(doc, "replication_factor", &rf);
+            }
+            gw_topic_t tmp = { .name = name,
+                               .n_parts = (int32_t)parts,
+                               .replication_factor = (int32_t)rf };
+            gw_rest__topic_obj(r, &jw, &tmp);
+            cm_arena_free(&a);
+        }
+        gw_rest_reply(r, 201, &out);
+        cm_sbuf_free(&out);
+    }
+    gw_admin_call_free(c);
+    gw_rest_unref(r);
+}
+
+static void gw_rest__topic_create(gw_rreq_t *r)
+{
+    const cm_json_t *o = cm_http_json_body(r->req, &r->arena);
+    if (o == NULL) {
+        gw_rest__account(r, 400);
+        return;
+    }
+    const char *name = cm_json_get_str(o, "topic_name");
+    if (name == NULL) {
+        gw_rest_error(r, 400, 400, 0, "topic_name is required");
+        return;
+    }
+    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, name, GW_OP_CREATE) &&
+        !gw_session_allowed(&r->ss, GW_RT_CLUSTER, "kafka-cluster", GW_OP_CREATE)) {
+        gw_rest_error(r, 403, 403, 0, "principal %s may not create topic \"%.64s\"",
+                      r->ss.principal, name);
+        return;
+    }
+    static const char *const known[] = { "topic_name", "partitions_count", "replication_factor",
+                                         "configs",    "validate_only",    NULL };
+    for (const cm_json_t *m = o->child; m != NULL; m = m->next) {
+        bool ok = false;
+        for (int i = 0; known[i] != NULL && !ok; i++)
+            ok = strcmp(m->key, known[i]) == 0;
+        if (!ok) {
+            gw_rest_error(r, 400, 400, 0, "unknown field \"%.64s\"", m->key);
+            return;
+        }
+    }
+    gw_admin_call_t *c = gw_admin_call_new(r->w, "POST", gw_rest__created, r);
+    cm_sbuf_printf(&c->path, "/v1/tenants/%s/topics", r->ss.tenant->name);
+    cm_jw_t jw;
+    cm_jw_init(&jw, &c->body);
+    cm_jw_obj(&jw);
+    cm_jw_kstr(&jw, "name", name);
+    const cm_json_t *v;
+    bool bad = false;
+    if ((v = cm_json_get(o, "partitions_count")) != NULL) {
+        bad |= !(v->type == CM_JSON_NUMBER && v->is_int);
+        cm_jw_kint(&jw, "partitions", v->i);
+    }
+    if ((v = cm_json_get(o, "replication_factor")) != NULL) {
+        bad |= !(v->type == CM_JSON_NUMBER && v->is_int);
+        cm_jw_kint(&jw, "replication_factor", v->i);
+    }
+    if ((v = cm_json_get(o, "validate_only")) != NULL) {
+        bad |= v->type != CM_JSON_BOOL;
+        cm_jw_kbool(&jw, "validate_only", v->b);
+    }
+    /* REST v3 configs: [{"name": "...", "value": "..."}]; the operator API takes an object. */
+    if ((v = cm_json_get(o, "configs")) != NULL) {
+        bad |= v->type != CM_JSON_ARRAY;
+        cm_jw_key(&jw, "configs");
+        cm_jw_obj(&jw);
+        for (const cm_json_t *e = v->type == CM_JSON_ARRAY ? v->child : NULL; e != NULL;
+             e = e->next) {
+            const char *cn = cm_json_get_str(e, "name"), *cv = cm_json_get_str(e, "value");
+            if (cn == NULL || cv == NULL) {
+                bad = true;
+                break;
+            }
+            cm_jw_kstr(&jw, cn, cv);
+        }
+        cm_jw_obj_end(&jw);
+    }
+    cm_jw_obj_end(&jw);
+    if (bad) {
+        gw_admin_call_free(c);
+        gw_rest_error(r, 400, 400, 0,
+                      "partitions_count and replication_factor are integers, validate_only a "
+                      "boolean, configs [{\"name\": ..., \"value\": \"...\"}]");
+        return;
+    }
+    r->state = cm_arena_strndup(&r->arena, name, strlen(name));
+    gw_rest_ref(r);
+    gw_admin_send(r->w->gw->admin, c);
+}
+
+static void gw_rest__deleted(gw_admin_call_t *c)
+{
+    gw_rreq_t *r = c->ud;
+    if (gw_rest__admin_outcome(r, c, "cannot delete the topic"))
+        gw_rest_reply(r, 204, NULL);
+    gw_admin_call_free(c);
+    gw_rest_unref(r);
+}
+
+static void gw_rest__topic_delete(gw_rreq_t *r)
+{
+    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, r->topic->name, GW_OP_DELETE)) {
+        gw_rest_error(r, 403, 403, 0, "principal %s may not delete topic \"%s\"", r->ss.principal,
+                      r->topic->name);
+        return;
+    }
+    gw_admin_call_t *c = gw_admin_call_new(r->w, "DELETE", gw_rest__deleted, r);
+    cm_sbuf_printf(&c->path, "/v1/tenants/%s/topics/%s", r->ss.tenant->name, r->topic->name);
+    gw_rest_ref(r);
+    gw_admin_send(r->w->gw->admin, c);
+}
+
+/* ---- partitions ------------------------------------------------------------------------ */
+
+static void gw_rest__partition_obj(gw_rreq_t *r, cm_jw_t *jw, int32_t p)
+{
+    const gw_topic_t *t = r->topic;
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "kind", "KafkaPartition");
+    gw_rest_metadata(r, jw, "topics/%s/partitions/%d", t->name, p);
+    cm_jw_kstr(jw, "cluster_id", r->ss.tenant->cluster_id);
+    cm_jw_kstr(jw, "topic_name", t->name);
+    cm_jw_kint(jw, "partition_id", p);
+    cm_jw_kint(jw, "leader_epoch", t->parts[p].epoch);
+    cm_jw_kbool(jw, "leader_available", t->parts[p].leader >= 0);
+    gw_rest_related(r, jw, "records", "topics/%s/partitions/%d/records", t->name, p);
+    cm_jw_obj_end(jw);
+}
+
+static void gw_rest__partitions(gw_rreq_t *r)
+{
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    cm_jw_t jw;
+    cm_jw_init(&jw, &out);
+    if (r->nseg == 7) {
+        cm_jw_obj(&jw);
+        cm_jw_kstr(&jw, "kind", "KafkaPartitionList");
+        gw_rest_metadata(r, &jw, "topics/%s/partitions", r->topic->name);
+        cm_jw_key(&jw, "data");
+        cm_jw_arr(&jw);
+        for (int32_t p = 0; p < r->topic->n_parts; p++)
+            gw_rest__partition_obj(r, &jw, p);
+        cm_jw_arr_end(&jw);
+        cm_jw_obj_end(&jw);
+    } else {
+        char *end;
+        long p = strtol(r->seg[7], &end, 10);
+        if (*end != '\0' || p < 0 || p >= r->topic->n_parts) {
+            cm_sbuf_free(&out);
+            gw_rest_error(r, 404, 404, 0, "topic \"%s\" has no partition %.16s", r->topic->name,
+                          r->seg[7]);
+            return;
+        }
+        gw_rest__partition_obj(r, &jw, (int32_t)p);
+    }
+    gw_rest_reply(r, 200, &out);
+    cm_sbuf_free(&out);
+}
+
+/* ---- health and metrics ---------------------------------------------------------------- */
+
+typedef struct gw_rest__mctx {
+    cm_sbuf_t *out;
+    const char *name;
+    size_t field;
+} gw_rest__mctx_t;
+
+static void gw_rest__tenant_metric(void *ud, gw_tenant_rt_t *rt)
+{
+    gw_rest__mctx_t *m = ud;
+    unsigned long long v = atomic_load((atomic_ullong *)((char *)rt + m->field));
+    cm_sbuf_printf(m->out, "%s{tenant=\"%s\"} %llu\n", m->name, rt->name, v);
+}
+
+static void gw_rest__metrics(gw_rreq_t *r)
+{
+    gw_t *gw = r->w->gw;
+    gw_metrics_t *m = &gw->metrics;
+    cm_sbuf_t out;
+    cm_sbuf_init(&out);
+    cm_metrics_value(&out, "streamd_gateway_requests_total", "counter", "REST requests",
+                     (double)m->requests);
+    cm_metrics_value(&out, "streamd_gateway_client_errors_total", "counter",
+                     "requests answered 4xx", (double)m->errors_4xx);
+    cm_metrics_value(&out, "streamd_gateway_server_errors_total", "counter",
+                     "requests answered 5xx", (double)m->errors_5xx);
+    cm_metrics_value(&out, "streamd_gateway_auth_failures_total", "counter",
+                     "failed authentications", (double)m->auth_failures);
+    cm_metrics_value(&out, "streamd_gateway_auth_limited_total", "counter",
+                     "authentications refused because the source failed too often",
+                     (double)m->auth_limited);
+    cm_metrics_value(&out, "streamd_gateway_broker_calls_total", "counter",
+                     "Kafka requests sent to brokers", (double)m->broker_calls);
+    cm_metrics_value(&out, "streamd_gateway_broker_errors_total", "counter",
+                     "broker connections that failed", (double)m->broker_errors);
+    cm_metrics_value(&out, "streamd_gateway_snapshots_total", "counter",
+                     "metadata snapshots read from the control plane", (double)m->snapshots);
+    cm_metrics_hist(&out, "streamd_gateway_request_duration_seconds", "REST request latency",
+                    &m->request_latency);
+    static const struct {
+        const char *name;
+        const char *help;
+        size_t field;
+    } per[] = {
+        { "streamd_gateway_tenant_bytes_in_total", "record bytes produced",
+          offsetof(gw_tenant_rt_t, bytes_in) },
+        { "streamd_gateway_tenant_bytes_out_total", "record bytes consumed",
+          offsetof(gw_tenant_rt_t, bytes_out) },
+        { "streamd_gateway_tenant_records_in_total", "records produced",
+          offsetof(gw_tenant_rt_t, records_in) },
+        { "streamd_gateway_tenant_records_out_total", "records consumed",
+          offsetof(gw_tenant_rt_t, records_out) },
+        { "streamd_gateway_tenant_requests_total", "authenticated requests",
+          offsetof(gw_tenant_rt_t, requests_total) },
+        { "streamd_gateway_tenant_throttled_total", "requests refused over quota (429)",
+          offsetof(gw_tenant_rt_t, throttled) },
+    };
+    for (size_t i = 0; i < sizeof(per) / sizeof(per[0]); i++) {
+        cm_sbuf_printf(&out, "# HELP %s %s\n# TYPE %s counter\n", per[i].name, per[i].help,
+                       per[i].name);
+        gw_rest__mctx_t mc = { &out, per[i].name, per[i].field };
+        gw_meta_each_rt(gw->meta, gw_rest__tenant_metric, &mc);
+    }
+    gw_rest__account(r, 200);
+    cm_http_send(r->req, 200, "text/plain; version=0.0.4", out.buf, out.len);
+    cm_sbuf_free(&out);
+}
+
+static bool gw_rest__health(gw_rreq_t *r)
+{
+    if (r->nseg != 1)
+        return false;
+    const char *s = r->seg[0];
+    if (strcmp(s, "healthz") != 0 && strcmp(s, "readyz") != 0 && strcmp(s, "metrics") != 0)
+        return false;
+    if (!cm_http_method_is(r->req, "GET") && !cm_http_method_is(r->req, "HEAD")) {
+        gw_rest_error(r, 405, 405, 0, "use GET");
+    } else if (strcmp(s, "healthz") == 0) {
+        gw_rest__account(r, 200);
+        cm_http_send(r->req, 200, "text/plain", "ok\n", 3);
+    } else if (strcmp(s, "readyz") == 0) {
+        if (gw_meta_ready(r->w->gw->meta)) {
+            gw_rest__account(r, 200);
+            cm_http_send(r->req, 200, "text/plain", "ready\n", 6);
+        } else {
+            gw_rest_error(r, 503, 503, 1, "not ready: no metadata from the control plane yet");
+        }
+    } else {
+        gw_rest__metrics(r);
+    }
+    return true;
+}
+
+/* ---- authentication and dispatch ------------------------------------------------------ */
+
+static void gw_rest__source(const h2o_req_t *req, char *out, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+    snprintf(out, cap, "unknown");
+    if (len == 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)cap);
+    else if (ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
+}
+
+/* Reads the Authorization header into `c`; false when it is there but malformed. */
+static bool gw_rest__cred(gw_rreq_t *r, gw_cred_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    const char *v = cm_http_header(r->req, &r->arena, "authorization");
+    if (v == NULL)
+        return true;
+    if (strncasecmp(v, "Bearer ", 7) == 0) {
+        c->kind = GW_CRED_JWT;
+        c->token = v + 7;
+        while (*c->token == ' ')
+            c->token++;
+        c->token_len = strlen(c->token);
+        return c->token_len > 0;
+    }
+    if (strncasecmp(v, "Basic ", 6) != 0)
+        return false;
+    v += 6;
+    while (*v == ' ')
+        v++;
+    size_t n = strlen(v);
+    char *dec = cm_arena_alloc(&r->arena, n / 4 * 3 + 4);
+    long len = dec != NULL ? cm_b64_decode(v, n, false, (uint8_t *)dec) : -1;
+    if (len <= 0 || memchr(dec, '\0', (size_t)len) != NULL)
+        return false;
+    dec[len] = '\0';
+    char *colon = strchr(dec, ':');
+    if (colon == NULL)
+        return false;
+    *colon = '\0';
+    c->kind = GW_CRED_KEY;
+    c->key_id = dec;
+    c->secret = colon + 1;
+    return true;
+}
+
+static bool gw_rest__authenticate(gw_rreq_t *r)
+{
+    gw_cred_t c;
+    char why[256], source[64];
+    int retry = 0;
+    gw_rest__source(r->req, source, sizeof(source));
+    gw_auth_t rc;
+    if (!gw_rest__cred(r, &c)) {
+        snprintf(why, sizeof(why),
+                 "the Authorization header must be Basic <base64 key:secret> "
+                 "or Bearer <JWT>");
+        rc = GW_AUTH_INVALID;
+    } else {
+        rc = gw_session_auth(r->w, r->snap, &c, source, &r->ss, &retry, why, sizeof(why));
+    }
+    switch (rc) {
+    case GW_AUTH_OK:
+        return true;
+    case GW_AUTH_LIMITED:
+        gw_rest_error(r, 429, 429, retry, "%s", why);
+        return false;
+    case GW_AUTH_SUSPENDED:
+        memset(&r->ss, 0, sizeof(r->ss));
+        gw_rest_error(r, 403, 403, 0, "%s", why);
+        return false;
+    default:
+        h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Basic realm=\"streamd\", Bearer realm=\"streamd\""));
+        gw_rest_error(r, 401, 401, 0, "%s", why);
+        return false;
+    }
+}
+
+typedef struct gw_rest__route {
+    const char *method;
+    const char *pattern; /* after kafka/v3/clusters */
+    void (*fn)(gw_rreq_t *r);
+    bool topic; /* seg[5] names a topic of the caller's */
+} gw_rest__route_t;
+
+static const gw_rest__route_t gw_rest__routes[] = {
+    { "GET", "kafka/v3/clusters", gw_rest__clusters, false },
+    { "GET", "kafka/v3/clusters/*", gw_rest__clusters, false },
+    { "GET", "kafka/v3/clusters/*/topics", gw_rest__topics_list, false },
+    { "POST", "kafka/v3/clusters/*/topics", gw_rest__topic_create, false },
+    { "GET", "kafka/v3/clusters/*/topics/*", gw_rest__topic_get, true },
+    { "DELETE", "kafka/v3/clusters/*/topics/*", gw_rest__topic_delete, true },
+    { "GET", "kafka/v3/clusters/*/topics/*/partitions", gw_rest__partitions, true },
+    { "GET", "kafka/v3/clusters/*/topics/*/partitions/*", gw_rest__partitions, true },
+    { "POST", "kafka/v3/clusters/*/topics/*/records", gw_records_produce, true },
+    { "GET", "kafka/v3/clusters/*/topics/*/partitions/*/records", gw_records_consume, true },
+};
+#define GW_REST__N_ROUTES (sizeof(gw_rest__routes) / sizeof(gw_rest__routes[0]))
+
+static void gw_rest__dispatch(gw_rreq_t *r)
+{
+    if (r->nseg > 0 && gw_rest__health(r))
+        return;
+    const gw_rest__route_t *found = NULL;
+    char allow[64] = "";
+    for (size_t i = 0; r->nseg > 0 && i < GW_REST__N_ROUTES; i++) {
+        if (!cm_http_route_match(gw_rest__routes[i].pattern, r->seg, r->nseg))
+            continue;
+        if (cm_http_method_is(r->req, gw_rest__routes[i].method))
+            found = &gw_rest__routes[i];
+        size_t n = strlen(allow);
+        snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "", gw_rest__routes[i].method);
+    }
+    if (allow[0] == '\0') {
+        gw_rest_error(r, 404, 404, 0, "no such path; the API is described in docs/api/gateway.md");
+        return;
+    }
+    gw_worker_t *w = r->w;
+    if (gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen) == NULL) {
+        gw_rest_error(r, 503, 503, 1, "the gateway has not loaded its metadata yet");
+        return;
+    }
+    r->snap = w->snap;
+    atomic_fetch_add(&r->snap->refs, 1);
+    if (!gw_rest__authenticate(r))
+        return;
+    int wait = gw_session_charge(&r->ss, GW_CHARGE_REQUEST, 1);
+    if (wait > 0) {
+        gw_rest_error(r, 429, 429, wait, "over the request rate quota; retry in %d s", wait);
+        return;
+    }
+    if (found == NULL) {
+        char *v = h2o_mem_alloc_pool(&r->req->pool, sizeof(allow));
+        memcpy(v, allow, sizeof(allow));
+        h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_ALLOW, NULL, v, strlen(v));
+        gw_rest_error(r, 405, 405, 0, "this path takes %s", allow);
+        return;
+    }
+    /* Another tenant's cluster and topics are "not found", like ones that do not exist. */
+    if (r->nseg >= 4 && strcmp(r->seg[3], r->ss.tenant->cluster_id) != 0) {
+        gw_rest_error(r, 404, 404, 0, "no such cluster; yours is %s", r->ss.tenant->cluster_id);
+        return;
+    }
+    if (found->topic) {
+        r->topic = gw_snap_topic(r->ss.tenant, r->seg[5]);
+        if (r->topic == NULL ||
+            !gw_session_allowed(&r->ss, GW_RT_TOPIC, r->topic->name, GW_OP_DESCRIBE)) {
+            r->topic = NULL;
+            gw_rest_error(r, 404, 404, 0, "no topic \"%.249s\" in this cluster", r->seg[5]);
+            return;
+        }
+    }
+    found->fn(r);
+}
+
+int gw_rest_handle(void *worker, h2o_req_t *req)
+{
+    gw_rreq_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    r->w = worker;
+    r->req = req;
+    r->refs = 1;
+    r->t0_us = cm_mono_us();
+    cm_arena_init(&r->arena, GW_REST__ARENA_BYTES);
+    gw_rreq_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), gw_rest__on_dispose);
+    *link = r;
+    r->nseg = cm_http_segments(req, &r->arena, r->seg, CM_HTTP_SEGMENTS_MAX);
+    gw_rest__dispatch(r);
+    return 0;
+}

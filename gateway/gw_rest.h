@@ -1,0 +1,70 @@
+/*
+ * The tenant REST API: Kafka REST Proxy v3 resource paths under
+ * /kafka/v3/clusters/{cluster_id}, where {cluster_id} is the caller's logical cluster
+ * ("lkc-..."). Every call goes through the session core (gw_session.h) before any
+ * handler runs; a handler only ever sees the caller's own tenant, so another tenant's names
+ * cannot be reached: a cluster or topic that is not the caller's is "not found", exactly
+ * like one that does not exist.
+ *
+ * The routes and their shapes are in docs/api/gateway-openapi.yaml.
+ *
+ * Worker threads.
+ */
+#ifndef GW_REST_H
+#define GW_REST_H
+
+#include "cm_json.h"
+#include "cm_sbuf.h"
+#include "gw.h"
+#include "gw_session.h"
+
+/* A request in progress. It may outlive the HTTP request (the client left while a broker
+ * or the control plane was answering): `req` is NULL then and answers are dropped. */
+typedef struct gw_rreq {
+    gw_worker_t *w;
+    h2o_req_t *req;
+    int refs;         /* the HTTP request's, plus one per call in progress */
+    cm_arena_t arena; /* request-scoped memory */
+    const char *seg[CM_HTTP_SEGMENTS_MAX];
+    int nseg;
+    gw_snap_t *snap; /* a reference held for the request */
+    gw_session_t ss;
+    const gw_topic_t *topic; /* the topic named by the path, when there is one */
+    int status;              /* what was sent */
+    int64_t t0_us;
+    void *state; /* the handler's */
+    void (*state_free)(void *state);
+} gw_rreq_t;
+
+/** Serves one HTTP request (the worker's cm_http handler). */
+int gw_rest_handle(void *worker, h2o_req_t *req);
+
+/** Takes and drops a reference on a request (for asynchronous calls). */
+void gw_rest_ref(gw_rreq_t *r);
+void gw_rest_unref(gw_rreq_t *r);
+
+/** Answers with a JSON body. Dropped when the client has left. */
+void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body);
+
+/** Answers {"error_code": code, "message": ...}; a 429 carries Retry-After. */
+void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/** Writes the "metadata" member of a resource: {"self": ".../<path>", "resource_name": ...}. */
+void gw_rest_metadata(gw_rreq_t *r, cm_jw_t *jw, const char *path_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Writes {"related": "<base>/<path>"} under key `key`. */
+void gw_rest_related(gw_rreq_t *r, cm_jw_t *jw, const char *key, const char *path_fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/** Route handlers in gw_records.c. */
+void gw_records_produce(gw_rreq_t *r);
+void gw_records_consume(gw_rreq_t *r);
+
+/** Route handlers in gw_acls.c. */
+void gw_acls_list(gw_rreq_t *r);
+void gw_acls_create(gw_rreq_t *r);
+void gw_acls_delete(gw_rreq_t *r);
+
+#endif

@@ -1,0 +1,392 @@
+#include "gw_session.h"
+
+#include <ctype.h>
+#include <jwt.h>
+#include <math.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cm_b64.h"
+#include "cm_json.h"
+#include "cm_log.h"
+#include "cm_secret.h"
+#include "cm_time.h"
+
+#define GW_SESSION__SOURCES_MAX  65536 /* failure buckets kept; beyond, the table starts over */
+#define GW_SESSION__JWT_JSON_MAX (64u << 10)
+
+/* A verified API secret: its digest, what it was checked against, and until when. */
+typedef struct gw_verified {
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    char *against; /* the stored hash it matched (a changed hash invalidates this) */
+    int64_t until_ms;
+} gw_verified_t;
+
+/* ---- failed attempts per source ---------------------------------------------------- */
+
+/* True when the source has used up its failures; *retry_s says for how long. */
+static bool gw_session__limited(gw_t *gw, const char *source, int *retry_s)
+{
+    bool limited = false;
+    int64_t now = cm_mono_us();
+    pthread_mutex_lock(&gw->fail_mu);
+    cm_bucket_t *b = cm_strmap_get(&gw->failures, source, strlen(source));
+    if (b != NULL) {
+        int64_t wait = cm_bucket_take(b, 1, now);
+        if (wait == 0)
+            b->tokens += 1; /* only looking: give it back */
+        else {
+            limited = true;
+            *retry_s = (int)((wait + 999999) / 1000000);
+        }
+    }
+    pthread_mutex_unlock(&gw->fail_mu);
+    return limited;
+}
+
+static void gw_session__failed(gw_t *gw, const char *source)
+{
+    int64_t now = cm_mono_us();
+    atomic_fetch_add(&gw->metrics.auth_failures, 1);
+    pthread_mutex_lock(&gw->fail_mu);
+    cm_bucket_t *b = cm_strmap_get(&gw->failures, source, strlen(source));
+    if (b == NULL) {
+        if (gw->failures.size >= GW_SESSION__SOURCES_MAX) {
+            size_t it = 0;
+            void *v;
+            while ((v = cm_strmap_next(&gw->failures, &it, NULL, NULL)) != NULL)
+                free(v);
+            cm_strmap_free(&gw->failures);
+            cm_strmap_init(&gw->failures);
+        }
+        b = malloc(sizeof(*b));
+        if (b == NULL)
+            abort();
+        cm_bucket_init(b, (double)gw->cfg.auth_fail_rate, (double)gw->cfg.auth_fail_burst, now);
+        cm_strmap_put(&gw->failures, source, strlen(source), b);
+    }
+    /* Take it even when empty: a source that keeps failing stays limited. */
+    if (cm_bucket_take(b, 1, now) != 0)
+        b->tokens -= 1;
+    pthread_mutex_unlock(&gw->fail_mu);
+}
+
+/* ---- API keys ------------------------------------------------------------------------ */
+
+static gw_auth_t gw_session__key(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c,
+                                 gw_session_t *out, char *why, size_t cap)
+{
+    const gw_key_t *k = cm_strmap_get(&s->keys, c->key_id, strlen(c->key_id));
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256((const uint8_t *)c->secret, strlen(c->secret), digest);
+    if (k == NULL) {
+        /* Unknown and revoked keys cost the same as a wrong secret, so timing does not
+         * tell which key ids exist. */
+        cm_secret_verify(c->secret, "pbkdf2-sha256$20000$AAAAAAAAAAAAAAAAAAAAAA$"
+                                    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        snprintf(why, cap, "the API key or secret is not valid");
+        return GW_AUTH_INVALID;
+    }
+    int64_t now = cm_mono_ms();
+    gw_verified_t *v = cm_strmap_get(&w->verified, k->key_id, strlen(k->key_id));
+    bool ok = v != NULL && v->until_ms > now && strcmp(v->against, k->secret_hash) == 0 &&
+              CRYPTO_memcmp(v->digest, digest, sizeof(digest)) == 0;
+    if (!ok && cm_secret_verify(c->secret, k->secret_hash)) {
+        ok = true;
+        if (v == NULL) {
+            v = calloc(1, sizeof(*v));
+            if (v == NULL)
+                abort();
+            cm_strmap_put(&w->verified, k->key_id, strlen(k->key_id), v);
+        }
+        free(v->against);
+        v->against = strdup(k->secret_hash);
+        if (v->against == NULL)
+            abort();
+        memcpy(v->digest, digest, sizeof(digest));
+        v->until_ms = now + w->gw->cfg.auth_cache_ms;
+    }
+    if (!ok) {
+        snprintf(why, cap, "the API key or secret is not valid");
+        return GW_AUTH_INVALID;
+    }
+    out->tenant = k->tenant;
+    snprintf(out->principal, sizeof(out->principal), "%s", k->principal->name);
+    out->admin = k->principal->admin;
+    return GW_AUTH_OK;
+}
+
+/* ---- JWTs ------------------------------------------------------------------------------ */
+
+/* Decodes one base64url part of a token as a JSON object. */
+static const cm_json_t *gw_session__jwt_part(cm_arena_t *a, const char *p, size_t n)
+{
+    uint8_t *buf = cm_arena_alloc(a, n / 4 * 3 + 3);
+    if (buf == NULL)
+        return NULL;
+    long len = cm_b64_decode(p, n, true, buf);
+    cm_json_t *doc;
+    char err[64];
+    if (len < 0 ||
+        cm_json_parse(a, (const char *)buf, (size_t)len, 8, &doc, err, sizeof(err)) != 0 ||
+        doc->type != CM_JSON_OBJECT)
+        return NULL;
+    return doc;
+}
+
+static bool gw_session__aud_has(const cm_json_t *aud, const char *want)
+{
+    if (aud == NULL)
+        return false;
+    if (aud->type == CM_JSON_STRING)
+        return strcmp(aud->str, want) == 0;
+    if (aud->type != CM_JSON_ARRAY)
+        return false;
+    for (const cm_json_t *e = aud->child; e != NULL; e = e->next)
+        if (e->type == CM_JSON_STRING && strcmp(e->str, want) == 0)
+            return true;
+    return false;
+}
+
+/* True when the token's signature verifies with one of the issuer's PEM keys. */
+static bool gw_session__jwt_signed(const gw_issuer_t *x, const char *token)
+{
+    jwt_alg_t want = jwt_str_alg(x->alg);
+    if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE)
+        return false;
+    const char *p = x->public_keys;
+    while ((p = strstr(p, "-----BEGIN ")) != NULL) {
+        const char *end = strstr(p, "-----END ");
+        if (end == NULL)
+            return false;
+        const char *stop = strstr(end + 9, "-----");
+        if (stop == NULL)
+            return false;
+        stop += 5;
+        jwt_t *j = NULL;
+        /* Always with a key and the algorithm checked after: libjwt 1.10 accepts alg=none
+         * without a key, and an HS256 token keyed with the PEM text itself. */
+        int rc = jwt_decode(&j, token, (const unsigned char *)p, (int)(stop - p));
+        bool ok = rc == 0 && j != NULL && jwt_get_alg(j) == want;
+        jwt_free(j);
+        if (ok)
+            return true;
+        p = stop;
+    }
+    return false;
+}
+
+static bool gw_session__principal_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
+static gw_auth_t gw_session__jwt(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c,
+                                 gw_session_t *out, char *why, size_t cap)
+{
+    const gw_config_t *cfg = &w->gw->cfg;
+    if (c->token_len > (size_t)cfg->jwt_bytes_max) {
+        snprintf(why, cap, "the token is longer than %lld bytes", (long long)cfg->jwt_bytes_max);
+        return GW_AUTH_INVALID;
+    }
+    const char *t = c->token, *d1 = memchr(t, '.', c->token_len);
+    const char *d2 = d1 != NULL ? memchr(d1 + 1, '.', c->token_len - (size_t)(d1 + 1 - t)) : NULL;
+    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', c->token_len - (size_t)(d2 + 1 - t))) {
+        snprintf(why, cap, "the bearer token is not a signed JWT");
+        return GW_AUTH_INVALID;
+    }
+    cm_arena_t a;
+    cm_arena_init(&a, GW_SESSION__JWT_JSON_MAX);
+    gw_auth_t rc = GW_AUTH_INVALID;
+    const cm_json_t *hdr = gw_session__jwt_part(&a, t, (size_t)(d1 - t));
+    const cm_json_t *body = gw_session__jwt_part(&a, d1 + 1, (size_t)(d2 - d1 - 1));
+    const cm_json_t *alg = hdr ? cm_json_get(hdr, "alg") : NULL;
+    const cm_json_t *iss = body ? cm_json_get(body, "iss") : NULL;
+    const cm_json_t *aud = body ? cm_json_get(body, "aud") : NULL;
+    const cm_json_t *exp = body ? cm_json_get(body, "exp") : NULL;
+    const cm_json_t *nbf = body ? cm_json_get(body, "nbf") : NULL;
+    const gw_issuer_t *x = NULL;
+    if (hdr == NULL || body == NULL || alg == NULL || alg->type != CM_JSON_STRING) {
+        snprintf(why, cap, "the bearer token is not a valid JWT");
+        goto done;
+    }
+    if (iss == NULL || iss->type != CM_JSON_STRING || aud == NULL || exp == NULL ||
+        exp->type != CM_JSON_NUMBER || nbf == NULL || nbf->type != CM_JSON_NUMBER) {
+        snprintf(why, cap, "the token must carry iss, aud, exp and nbf");
+        goto done;
+    }
+    for (int i = 0; i < s->n_issuers && x == NULL; i++)
+        if (strcmp(s->issuers[i].issuer, iss->str) == 0 &&
+            gw_session__aud_has(aud, s->issuers[i].audience))
+            x = &s->issuers[i];
+    if (x == NULL) {
+        snprintf(why, cap, "the token's issuer and audience are not configured");
+        goto done;
+    }
+    /* The algorithm is the issuer's, exactly: "none" in any casing, or HS256 made with the
+     * public key, never matches. */
+    if (strcmp(alg->str, x->alg) != 0) {
+        snprintf(why, cap, "the token's algorithm is not the one configured for its issuer");
+        goto done;
+    }
+    char *tok = cm_arena_strndup(&a, c->token, c->token_len);
+    if (tok == NULL || !gw_session__jwt_signed(x, tok)) {
+        snprintf(why, cap, "the token's signature is not valid");
+        goto done;
+    }
+    double now = (double)time(NULL), skew = (double)cfg->jwt_skew_ms / 1000.0;
+    if (now >= exp->num + skew) {
+        snprintf(why, cap, "the token has expired");
+        goto done;
+    }
+    if (now + skew < nbf->num) {
+        snprintf(why, cap, "the token is not valid yet");
+        goto done;
+    }
+    const cm_json_t *who = cm_json_get(body, x->principal_claim);
+    if (who == NULL || who->type != CM_JSON_STRING || !gw_session__principal_ok(who->str)) {
+        snprintf(why, cap,
+                 "the token's %s claim must be a principal name (1 to 64 of a-z, A-Z, "
+                 "0-9, '.', '_' and '-')",
+                 x->principal_claim);
+        goto done;
+    }
+    out->tenant = x->tenant;
+    snprintf(out->principal, sizeof(out->principal), "%s", who->str);
+    const gw_principal_t *p =
+        cm_strmap_get(&x->tenant->principals, out->principal, strlen(out->principal));
+    out->admin = p != NULL && p->admin;
+    rc = GW_AUTH_OK;
+done:
+    cm_arena_free(&a);
+    return rc;
+}
+
+gw_auth_t gw_session_auth(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c,
+                          const char *source, gw_session_t *out, int *retry_after_s, char *why,
+                          size_t cap)
+{
+    memset(out, 0, sizeof(*out));
+    if (c->kind == GW_CRED_NONE) {
+        snprintf(why, cap, "send an API key (HTTP Basic) or a bearer token");
+        return GW_AUTH_MISSING;
+    }
+    if (gw_session__limited(w->gw, source, retry_after_s)) {
+        atomic_fetch_add(&w->gw->metrics.auth_limited, 1);
+        snprintf(why, cap, "too many failed authentications from this address; retry later");
+        return GW_AUTH_LIMITED;
+    }
+    gw_auth_t rc = c->kind == GW_CRED_KEY ? gw_session__key(w, s, c, out, why, cap)
+                                          : gw_session__jwt(w, s, c, out, why, cap);
+    if (rc != GW_AUTH_OK) {
+        gw_session__failed(w->gw, source);
+        cm_log_info("authentication failed", "source=%s kind=%s why=\"%s\"", source,
+                    c->kind == GW_CRED_KEY ? "api_key" : "jwt", why);
+        return rc;
+    }
+    out->snap = s;
+    if (!out->tenant->active) {
+        snprintf(why, cap, "this tenant is suspended");
+        return GW_AUTH_SUSPENDED;
+    }
+    return GW_AUTH_OK;
+}
+
+/* ---- ACLs ---------------------------------------------------------------------------- */
+
+/* Does a rule for `have` grant or deny `want`? Kafka's implications: describe comes with
+ * read, write, delete and alter; describe_configs comes with alter_configs. */
+static bool gw_session__op_covers(gw_op_t have, gw_op_t want)
+{
+    if (have == GW_OP_ALL || have == want)
+        return true;
+    if (want == GW_OP_DESCRIBE)
+        return have == GW_OP_READ || have == GW_OP_WRITE || have == GW_OP_DELETE ||
+               have == GW_OP_ALTER;
+    if (want == GW_OP_DESCRIBE_CONFIGS)
+        return have == GW_OP_ALTER_CONFIGS;
+    return false;
+}
+
+bool gw_session_allowed(const gw_session_t *ss, gw_rtype_t rt, const char *name, gw_op_t op)
+{
+    if (ss->admin)
+        return true;
+    const gw_tenant_t *t = ss->tenant;
+    bool allowed = false;
+    for (int i = 0; i < t->n_acls; i++) {
+        const gw_acl_t *a = &t->acls[i];
+        if (a->rtype != rt ||
+            (strcmp(a->principal, "*") != 0 && strcmp(a->principal, ss->principal) != 0))
+            continue;
+        bool match = a->prefixed ? strncmp(name, a->resource, strlen(a->resource)) == 0
+                                 : strcmp(name, a->resource) == 0;
+        /* A denied operation also denies what implies it: deny describe denies read. */
+        if (!match)
+            continue;
+        if (!a->allow && (gw_session__op_covers(a->op, op) || gw_session__op_covers(op, a->op)))
+            return false;
+        if (a->allow && gw_session__op_covers(a->op, op))
+            allowed = true;
+    }
+    return allowed;
+}
+
+/* ---- quotas and meters --------------------------------------------------------------- */
+
+static cm_bucket_t *gw_session__bucket(gw_tenant_rt_t *rt, gw_charge_t what)
+{
+    return what == GW_CHARGE_PRODUCE   ? &rt->produce
+           : what == GW_CHARGE_CONSUME ? &rt->consume
+                                       : &rt->requests;
+}
+
+int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost)
+{
+    gw_tenant_rt_t *rt = ss->tenant->rt;
+    pthread_mutex_lock(&rt->mu);
+    int64_t wait = cm_bucket_take(gw_session__bucket(rt, what), cost, cm_mono_us());
+    pthread_mutex_unlock(&rt->mu);
+    if (wait == 0)
+        return 0;
+    atomic_fetch_add(&rt->throttled, 1);
+    return (int)((wait + 999999) / 1000000);
+}
+
+void gw_session_charge_after(const gw_session_t *ss, gw_charge_t what, double cost)
+{
+    gw_tenant_rt_t *rt = ss->tenant->rt;
+    pthread_mutex_lock(&rt->mu);
+    cm_bucket_t *b = gw_session__bucket(rt, what);
+    if (cm_bucket_take(b, cost, cm_mono_us()) != 0 && b->rate > 0)
+        b->tokens -= cost;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void gw_session_meter(const gw_session_t *ss, bool in, uint64_t bytes, uint64_t records)
+{
+    gw_tenant_rt_t *rt = ss->tenant->rt;
+    atomic_fetch_add(in ? &rt->bytes_in : &rt->bytes_out, bytes);
+    atomic_fetch_add(in ? &rt->records_in : &rt->records_out, records);
+}
+
+void gw_session_cache_free(gw_worker_t *w)
+{
+    size_t it = 0;
+    gw_verified_t *v;
+    while ((v = cm_strmap_next(&w->verified, &it, NULL, NULL)) != NULL) {
+        free(v->against);
+        free(v);
+    }
+    cm_strmap_free(&w->verified);
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The gateway's REST API end to end, for two tenants, over HTTP/1.1, h2c and h2 over TLS:
+# create a topic, produce a batch (string, JSON and binary data, headers), read it back by
+# offset and find the same bytes; another tenant's credentials reach none of it; wrong
+# credentials get 401.
+. "$(dirname "$0")/../lib/harness.sh"
+pg_start
+cp_start
+
+step "a pool, a managed broker, two tenants with API keys, the gateway"
+expect_status 201 POST /v1/pools '{"name": "default"}'
+declare -A KEY SECRET CLUSTER
+for t in acme globex; do
+    expect_status 201 POST /v1/tenants "{\"name\": \"$t\"}"
+    api POST /v1/tenants/$t/api-keys '{}' >"$T/$t-key.json"
+    KEY[$t]=$(json_get key <"$T/$t-key.json")
+    SECRET[$t]=$(json_get secret <"$T/$t-key.json")
+done
+BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
+    --lease_ms=3000 --control_plane_url="http://$CP"
+gw_start --threads=2
+
+# rest TENANT MODE METHOD PATH [BODY]: calls the gateway as TENANT over MODE (h1, h2c, tls).
+# Prints the body; sets STATUS and PROTO (the HTTP version used).
+rest() {
+    local t=$1 mode=$2 method=$3 path=$4 body=${5:-} out
+    local -a how
+    case $mode in
+    h1) how=(--http1.1 "http://$GW$path") ;;
+    h2c) how=(--http2-prior-knowledge "http://$GW$path") ;;
+    tls) how=(--http2 --cacert "$GW_CERT" "https://$GWS$path") ;;
+    esac
+    out=$(curl -s -X "$method" -u "${KEY[$t]}:${SECRET[$t]}" -H 'Content-Type: application/json' \
+        ${body:+--data-binary "$body"} -w '\n%{http_code} %{http_version}' "${how[@]}")
+    local tail=${out##*$'\n'}
+    STATUS=${tail% *}
+    PROTO=${tail#* }
+    printf '%s\n' "${out%$'\n'*}"
+}
+
+expect_rest() {
+    local want=$1
+    shift
+    rest "$@" >"$T/last.json"
+    [ "$STATUS" = "$want" ] || fail "$2 $3 $4 as $1: status $STATUS, want $want: $(cat "$T/last.json")"
+}
+
+for t in acme globex; do
+    expect_rest 200 $t h1 GET /kafka/v3/clusters
+    CLUSTER[$t]=$(json_get data.0.cluster_id <"$T/last.json")
+done
+[ "${CLUSTER[acme]}" != "${CLUSTER[globex]}" ] || fail "two tenants share a cluster id"
+
+RECORDS='{"partition_id": 0, "key": {"type": "STRING", "data": "k-1"}, "value": {"type": "JSON", "data": {"n": 1, "s": "é"}}, "headers": [{"name": "trace", "value": "AAEC"}]}
+{"partition_id": 0, "key": {"type": "BINARY", "data": "AP8="}, "value": {"type": "BINARY", "data": "aGVsbG8Ad29ybGQ="}}
+{"partition_id": 0, "value": {"type": "STRING", "data": "third"}, "headers": [{"name": "a", "value": null}, {"name": "b", "value": "Yg=="}]}'
+
+for t in acme globex; do
+    for mode in h1 h2c tls; do
+        step "$t over $mode: create, produce, consume"
+        base="/kafka/v3/clusters/${CLUSTER[$t]}"
+        expect_rest 201 $t $mode POST "$base/topics" \
+            "{\"topic_name\": \"orders-$mode\", \"partitions_count\": 3}"
+        want_proto=2
+        [ $mode = h1 ] && want_proto=1.1
+        [ "$PROTO" = "$want_proto" ] || fail "$mode used HTTP/$PROTO"
+        [ "$(json_get partitions_count <"$T/last.json")" = 3 ] || fail "$(cat "$T/last.json")"
+        expect_rest 200 $t $mode POST "$base/topics/orders-$mode/records" "$RECORDS"
+        python3 - "$T/last.json" <<'PY' || fail "produce results: $(cat "$T/last.json")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) == 3, lines
+assert [l["error_code"] for l in lines] == [200] * 3, lines
+assert [l["offset"] for l in lines] == [0, 1, 2], lines
+assert lines[0]["key"] == {"type": "STRING", "size": 3}, lines[0]
+PY
+        expect_rest 200 $t $mode GET "$base/topics/orders-$mode/partitions/0/records?offset=0"
+        python3 - "$T/last.json" <<'PY' || fail "consumed: $(cat "$T/last.json")"
+import base64, json, sys
+d = json.load(open(sys.argv[1]))
+r = d["records"]
+b = lambda x: base64.b64decode(x["data"]) if x is not None else None
+assert len(r) == 3 and d["next_offset"] == 3 and d["high_watermark"] == 3, d
+assert [x["offset"] for x in r] == [0, 1, 2], r
+assert b(r[0]["key"]) == b"k-1", r[0]
+assert json.loads(b(r[0]["value"])) == {"n": 1, "s": "é"}, r[0]
+assert r[0]["headers"] == [{"name": "trace", "value": "AAEC"}], r[0]
+assert b(r[1]["key"]) == b"\x00\xff" and b(r[1]["value"]) == b"hello\x00world", r[1]
+assert r[2]["key"] is None and b(r[2]["value"]) == b"third", r[2]
+assert r[2]["headers"] == [{"name": "a", "value": None}, {"name": "b", "value": "Yg=="}], r[2]
+PY
+        expect_rest 200 $t $mode GET "$base/topics/orders-$mode/partitions/0/records?offset=2&format=string"
+        [ "$(json_get records.0.value.data <"$T/last.json")" = third ] || fail "$(cat "$T/last.json")"
+    done
+done
+
+step "the topics live in per-tenant namespaces inside the broker"
+kcat -L -b "$BROKER" >"$T/kcat-L.txt" 2>&1
+grep -q 'topic "acme.orders-h1"' "$T/kcat-L.txt" && grep -q 'topic "globex.orders-h1"' "$T/kcat-L.txt" ||
+    fail "broker topics: $(cat "$T/kcat-L.txt")"
+
+step "globex reaches nothing of acme's"
+abase="/kafka/v3/clusters/${CLUSTER[acme]}"
+gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
+expect_rest 404 globex h1 GET "$abase/topics"
+expect_rest 404 globex h1 GET "$abase/topics/orders-h1"
+expect_rest 404 globex h1 POST "$abase/topics/orders-h1/records" "$RECORDS"
+expect_rest 404 globex h1 GET "$abase/topics/orders-h1/partitions/0/records?offset=0"
+grep -q "${CLUSTER[acme]}" "$T/last.json" && fail "an error names acme's cluster: $(cat "$T/last.json")"
+expect_rest 200 globex h1 GET "$gbase/topics"
+python3 -c 'import json,sys; n=[t["topic_name"] for t in json.load(open(sys.argv[1]))["data"]]; assert n == ["orders-h1","orders-h2c","orders-tls"], n' \
+    "$T/last.json" || fail "globex's topics: $(cat "$T/last.json")"
+
+step "wrong or missing credentials: 401"
+out=$(curl -s -o /dev/null -w '%{http_code}' -u "${KEY[acme]}:wrong-secret" "http://$GW$abase/topics")
+[ "$out" = 401 ] || fail "wrong secret: $out"
+out=$(curl -s -o /dev/null -w '%{http_code}' "http://$GW$abase/topics")
+[ "$out" = 401 ] || fail "no credentials: $out"
+out=$(curl -s -o /dev/null -w '%{http_code}' -u "${KEY[acme]}:${SECRET[globex]}" "http://$GW$abase/topics")
+[ "$out" = 401 ] || fail "another tenant's secret: $out"
+
+step "delete a topic"
+expect_rest 204 acme h2c DELETE "$abase/topics/orders-h2c"
+expect_rest 404 acme h2c GET "$abase/topics/orders-h2c"
+
+gw_stop
