@@ -5,6 +5,8 @@
 #                when started as root), unless STREAMD_DATABASE_URL names another database
 #   control plane  operator API on 127.0.0.1:8090
 #   brokers      pool "default": broker N on 127.0.0.1:19092+N-1 (BROKERS=3 for three)
+#   gateway      tenant REST API on http://127.0.0.1:8080 and https://127.0.0.1:8443 (a
+#                self-signed certificate in var/tls/ unless GATEWAY_TLS_CERT/KEY are set)
 #   a tenant     "demo" with an API key and a topic "orders" (3 partitions), made on the
 #                first run and kept in var/
 #
@@ -73,12 +75,12 @@ trap 'echo "run-local: failed at line $LINENO; stopping what started" >&2; stop_
 # ---- control plane ----
 # Two operator credentials: one for people and scripts, one the brokers use to carry Kafka
 # admin requests (CreateTopics, ...) to the control plane; the audit log tells them apart.
-for f in operator-token brokers-token; do
+for f in operator-token brokers-token gateway-token; do
     [ -s "$var/$f" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$var/$f")
 done
 token=$(cat "$var/operator-token")
 cp_addr=127.0.0.1:8090
-CP_OPERATOR_TOKENS="admin=$token,brokers=$(cat "$var/brokers-token")" \
+CP_OPERATOR_TOKENS="admin=$token,brokers=$(cat "$var/brokers-token"),gateway=$(cat "$var/gateway-token")" \
     "$bin/streamd-control-plane" --listen="$cp_addr" \
     --database_url="$db_url" >>"$var/control-plane.log" 2>&1 &
 pids+=($!)
@@ -127,6 +129,29 @@ if [ "$(status GET /v1/tenants/demo/topics/orders)" = 404 ]; then
     [ "$(status POST /v1/tenants/demo/topics '{"name":"orders","partitions":3}')" = 201 ] ||
         die "cannot create topic orders; see $var/control-plane.log"
 fi
+# ---- gateway ----
+tls_cert=${GATEWAY_TLS_CERT:-$var/tls/gateway-cert.pem}
+tls_key=${GATEWAY_TLS_KEY:-$var/tls/gateway-key.pem}
+if [ ! -s "$tls_cert" ] || [ ! -s "$tls_key" ]; then
+    mkdir -p "$var/tls"
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls_key" -out "$tls_cert" \
+        -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+        >"$var/tls/openssl.log" 2>&1) || die "cannot make a TLS certificate; see $var/tls/openssl.log"
+fi
+GATEWAY_CONTROL_PLANE_TOKEN=$(cat "$var/gateway-token") \
+    "$bin/streamd-gateway" --listen=127.0.0.1:8080 --tls_listen=127.0.0.1:8443 \
+    --tls_cert="$tls_cert" --tls_key="$tls_key" --database_url="$db_url" \
+    --control_plane_url="http://$cp_addr" >>"$var/gateway.log" 2>&1 &
+pids+=($!)
+echo $! >>"$var/run.pids"
+ready=
+for _ in $(seq 1 100); do
+    curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && { ready=1; break; }
+    kill -0 "${pids[-1]}" 2>/dev/null || die "the gateway exited; see $var/gateway.log"
+    sleep 0.1
+done
+[ -n "$ready" ] || die "the gateway is not ready after 10 s; see $var/gateway.log"
+
 key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["key"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
 secret=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$var/demo-api-key.json" 2>/dev/null || echo "?")
 
@@ -143,7 +168,12 @@ streamd local stack is up.
                                 secret  $secret
   topic                         demo.orders inside the brokers (3 partitions)
 
+  gateway (tenant REST API)     http://127.0.0.1:8080   https://127.0.0.1:8443 (cert $tls_cert)
+
 Try it:
+  cluster=\$(curl -s -u $key:$secret http://127.0.0.1:8080/kafka/v3/clusters | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])')
+  curl -u $key:$secret -d '{"partition_id": 0, "value": {"type": "STRING", "data": "hello"}}' http://127.0.0.1:8080/kafka/v3/clusters/\$cluster/topics/orders/records
+  curl -u $key:$secret "http://127.0.0.1:8080/kafka/v3/clusters/\$cluster/topics/orders/partitions/0/records?offset=0&format=string"
   export STREAMD_TOKEN=$token
   curl -H "Authorization: Bearer \$STREAMD_TOKEN" -d '{"name":"payments","partitions":6}' http://$cp_addr/v1/tenants/demo/topics
   echo hello | kcat -P -b 127.0.0.1:19092 -t demo.orders
