@@ -111,42 +111,6 @@ static void streamctl__time(const char *s, cm_sbuf_t *out)
     cm_sbuf_printf(out, "%s", strcmp(zone, "+00:00") == 0 ? "Z" : zone);
 }
 
-/* Writes `v` as compact JSON (for containers nested inside a cell). */
-static void streamctl__json(cm_jw_t *w, const cm_json_t *v)
-{
-    switch (v->type) {
-    case CM_JSON_NULL:
-        cm_jw_null(w);
-        break;
-    case CM_JSON_BOOL:
-        cm_jw_bool(w, v->b);
-        break;
-    case CM_JSON_NUMBER:
-        if (v->is_int)
-            cm_jw_int(w, v->i);
-        else
-            cm_jw_double(w, v->num);
-        break;
-    case CM_JSON_STRING:
-        cm_jw_strn(w, v->str, v->len);
-        break;
-    case CM_JSON_ARRAY:
-        cm_jw_arr(w);
-        for (const cm_json_t *m = v->child; m != NULL; m = m->next)
-            streamctl__json(w, m);
-        cm_jw_arr_end(w);
-        break;
-    case CM_JSON_OBJECT:
-        cm_jw_obj(w);
-        for (const cm_json_t *m = v->child; m != NULL; m = m->next) {
-            cm_jw_key(w, m->key);
-            streamctl__json(w, m);
-        }
-        cm_jw_obj_end(w);
-        break;
-    }
-}
-
 static void streamctl__text(const cm_json_t *v, bool time, const char *null_text, cm_sbuf_t *out);
 
 /* An array as "1,2,3", an object as "k=v,k=v"; "-" when empty. */
@@ -162,7 +126,7 @@ static void streamctl__members(const cm_json_t *v, cm_sbuf_t *out)
         if (m->type == CM_JSON_ARRAY || m->type == CM_JSON_OBJECT) {
             cm_jw_t w;
             cm_jw_init(&w, out);
-            streamctl__json(&w, m);
+            cm_json_write(&w, m);
         } else {
             streamctl__text(m, false, "null", out);
         }
