@@ -242,5 +242,5 @@ regen-kafka:
 clean:
 	rm -rf build
 
--include $(COMMON_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d $(CP_OBJ:.o=.d) \
+-include $(COMMON_OBJ:.o=.d) $(GATEWAY_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d $(CP_OBJ:.o=.d) \
          $(B)/control-plane/cp_main.d
