@@ -202,7 +202,6 @@ typedef struct gw_metrics {
 
 struct gw_worker {
     gw_t *gw;
-    int index;
     pthread_t thread;
     h2o_evloop_t *loop;
     cm_http_server_t *http;

@@ -45,11 +45,6 @@ static SSL_CTX *gw_main__ssl(const gw_config_t *cfg)
     return ctx;
 }
 
-static void gw_main__on_wake(h2o_multithread_receiver_t *r, h2o_linklist_t *messages)
-{
-    gw_admin_on_answers(r, messages);
-}
-
 static void *gw_main__worker(void *arg)
 {
     gw_worker_t *w = arg;
@@ -133,10 +128,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < gw->n_workers; i++) {
         gw_worker_t *w = &gw->workers[i];
         w->gw = gw;
-        w->index = i;
         w->loop = h2o_evloop_create();
         w->queue = h2o_multithread_create_queue(w->loop);
-        h2o_multithread_register_receiver(w->queue, &w->admin_done, gw_main__on_wake);
+        h2o_multithread_register_receiver(w->queue, &w->admin_done, gw_admin_on_answers);
         if (pthread_create(&w->thread, NULL, gw_main__worker, w) != 0)
             abort();
     }
@@ -153,7 +147,7 @@ int main(int argc, char **argv)
     gw_admin_stop(gw->admin); /* answers what is queued; workers still run */
     atomic_store(&gw_main__exit, true);
     for (int i = 0; i < gw->n_workers; i++) {
-        /* Wakes the loop; on_wake sees an empty message list. */
+        /* Wakes the loop; gw_admin_on_answers sees an empty message list. */
         h2o_multithread_send_message(&gw->workers[i].admin_done, NULL);
     }
     for (int i = 0; i < gw->n_workers; i++)

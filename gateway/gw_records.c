@@ -41,6 +41,7 @@ typedef struct gw_prec {
     const char *key_type, *value_type;
     cm_record_header_t *headers;
     int32_t n_headers;
+    int part;      /* its partition's index in gw_produce_t.parts */
     int32_t delta; /* position in its partition's batch */
 } gw_prec_t;
 
@@ -302,10 +303,7 @@ static void gw_rec__produce_answer(gw_produce_t *p)
     int status = 200;
     for (int i = 0; i < p->n_recs; i++) {
         gw_prec_t *x = &p->recs[i];
-        gw_ppart_t *pp = NULL;
-        for (int j = 0; j < p->n_parts && pp == NULL; j++)
-            if (p->parts[j].partition == x->partition)
-                pp = &p->parts[j];
+        gw_ppart_t *pp = &p->parts[x->part];
         cm_jw_t jw;
         cm_jw_init(&jw, &out);
         cm_jw_obj(&jw);
@@ -345,10 +343,8 @@ static void gw_rec__produce_answer(gw_produce_t *p)
     if (p->stream || status == 200) {
         gw_rest_reply(r, 200, &out);
     } else {
-        gw_ppart_t *pp = NULL;
-        for (int j = 0; j < p->n_parts && pp == NULL; j++)
-            if (p->parts[j].http != 200)
-                pp = &p->parts[j];
+        /* One record, not streamed: its error is the answer. */
+        const gw_ppart_t *pp = &p->parts[p->recs[0].part];
         gw_rest_error(r, status, status, status == 503 ? 1 : 0, "%s", pp->msg);
     }
     cm_sbuf_free(&out);
@@ -603,6 +599,7 @@ void gw_records_produce(gw_rreq_t *r)
             cm_kw_init(&pp->batch, (size_t)r->w->gw->cfg.body_bytes_max * 2 + 4096);
             cm_batch_build_begin(&bb[j], &pp->batch, x->timestamp);
         }
+        x->part = j;
         x->delta = pp->n_records++;
         cm_batch_build_add(&bb[j], x->timestamp, x->key, x->value, x->headers, x->n_headers);
     }

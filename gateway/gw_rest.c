@@ -142,6 +142,24 @@ void gw_rest_related(gw_rreq_t *r, cm_jw_t *jw, const char *key, const char *pat
     cm_sbuf_free(&s);
 }
 
+/* Opens a list resource, {"kind": ..., "metadata": ..., "data": [, ready for its items;
+ * `path` NULL leaves out the metadata. */
+static void gw_rest__list_begin(gw_rreq_t *r, cm_jw_t *jw, const char *kind, const char *path)
+{
+    cm_jw_obj(jw);
+    cm_jw_kstr(jw, "kind", kind);
+    if (path != NULL)
+        gw_rest_metadata(r, jw, "%s", path);
+    cm_jw_key(jw, "data");
+    cm_jw_arr(jw);
+}
+
+static void gw_rest__list_end(cm_jw_t *jw)
+{
+    cm_jw_arr_end(jw);
+    cm_jw_obj_end(jw);
+}
+
 /* ---- clusters and topics --------------------------------------------------------------- */
 
 static void gw_rest__cluster_obj(gw_rreq_t *r, cm_jw_t *jw)
@@ -162,13 +180,9 @@ static void gw_rest__clusters(gw_rreq_t *r)
     cm_jw_t jw;
     cm_jw_init(&jw, &out);
     if (r->nseg == 3) {
-        cm_jw_obj(&jw);
-        cm_jw_kstr(&jw, "kind", "KafkaClusterList");
-        cm_jw_key(&jw, "data");
-        cm_jw_arr(&jw);
+        gw_rest__list_begin(r, &jw, "KafkaClusterList", NULL);
         gw_rest__cluster_obj(r, &jw);
-        cm_jw_arr_end(&jw);
-        cm_jw_obj_end(&jw);
+        gw_rest__list_end(&jw);
     } else {
         gw_rest__cluster_obj(r, &jw);
     }
@@ -214,15 +228,10 @@ static void gw_rest__topics_list(gw_rreq_t *r)
     cm_sbuf_init(&out);
     cm_jw_t jw;
     cm_jw_init(&jw, &out);
-    cm_jw_obj(&jw);
-    cm_jw_kstr(&jw, "kind", "KafkaTopicList");
-    gw_rest_metadata(r, &jw, "topics");
-    cm_jw_key(&jw, "data");
-    cm_jw_arr(&jw);
+    gw_rest__list_begin(r, &jw, "KafkaTopicList", "topics");
     for (size_t i = 0; i < n; i++)
         gw_rest__topic_obj(r, &jw, all[i]);
-    cm_jw_arr_end(&jw);
-    cm_jw_obj_end(&jw);
+    gw_rest__list_end(&jw);
     gw_rest_reply(r, 200, &out);
     cm_sbuf_free(&out);
 }
@@ -436,15 +445,12 @@ static void gw_rest__partitions(gw_rreq_t *r)
     cm_jw_t jw;
     cm_jw_init(&jw, &out);
     if (r->nseg == 7) {
-        cm_jw_obj(&jw);
-        cm_jw_kstr(&jw, "kind", "KafkaPartitionList");
-        gw_rest_metadata(r, &jw, "topics/%s/partitions", r->topic->name);
-        cm_jw_key(&jw, "data");
-        cm_jw_arr(&jw);
+        char path[512];
+        snprintf(path, sizeof(path), "topics/%s/partitions", r->topic->name);
+        gw_rest__list_begin(r, &jw, "KafkaPartitionList", path);
         for (int32_t p = 0; p < r->topic->n_parts; p++)
             gw_rest__partition_obj(r, &jw, p);
-        cm_jw_arr_end(&jw);
-        cm_jw_obj_end(&jw);
+        gw_rest__list_end(&jw);
     } else {
         char *end;
         long p = strtol(r->seg[7], &end, 10);
