@@ -4,51 +4,20 @@
 # offset and find the same bytes; another tenant's credentials reach none of it; wrong
 # credentials get 401.
 . "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/gateway.sh"
 pg_start
 cp_start
 
 step "a pool, a managed broker, two tenants with API keys, the gateway"
 expect_status 201 POST /v1/pools '{"name": "default"}'
-declare -A KEY SECRET CLUSTER
-for t in acme globex; do
-    expect_status 201 POST /v1/tenants "{\"name\": \"$t\"}"
-    api POST /v1/tenants/$t/api-keys '{}' >"$T/$t-key.json"
-    KEY[$t]=$(json_get key <"$T/$t-key.json")
-    SECRET[$t]=$(json_get secret <"$T/$t-key.json")
-done
+gw_tenant acme
+gw_tenant globex
 BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
     --lease_ms=3000 --control_plane_url="http://$CP"
 gw_start --threads=2
 
-# rest TENANT MODE METHOD PATH [BODY]: calls the gateway as TENANT over MODE (h1, h2c, tls).
-# Prints the body; sets STATUS and PROTO (the HTTP version used).
-rest() {
-    local t=$1 mode=$2 method=$3 path=$4 body=${5:-} out
-    local -a how
-    case $mode in
-    h1) how=(--http1.1 "http://$GW$path") ;;
-    h2c) how=(--http2-prior-knowledge "http://$GW$path") ;;
-    tls) how=(--http2 --cacert "$GW_CERT" "https://$GWS$path") ;;
-    esac
-    out=$(curl -s -X "$method" -u "${KEY[$t]}:${SECRET[$t]}" -H 'Content-Type: application/json' \
-        ${body:+--data-binary "$body"} -w '\n%{http_code} %{http_version}' "${how[@]}")
-    local tail=${out##*$'\n'}
-    STATUS=${tail% *}
-    PROTO=${tail#* }
-    printf '%s\n' "${out%$'\n'*}"
-}
-
-expect_rest() {
-    local want=$1
-    shift
-    rest "$@" >"$T/last.json"
-    [ "$STATUS" = "$want" ] || fail "$2 $3 $4 as $1: status $STATUS, want $want: $(cat "$T/last.json")"
-}
-
-for t in acme globex; do
-    expect_rest 200 $t h1 GET /kafka/v3/clusters
-    CLUSTER[$t]=$(json_get data.0.cluster_id <"$T/last.json")
-done
+gw_cluster acme
+gw_cluster globex
 [ "${CLUSTER[acme]}" != "${CLUSTER[globex]}" ] || fail "two tenants share a cluster id"
 
 RECORDS='{"partition_id": 0, "key": {"type": "STRING", "data": "k-1"}, "value": {"type": "JSON", "data": {"n": 1, "s": "é"}}, "headers": [{"name": "trace", "value": "AAEC"}]}

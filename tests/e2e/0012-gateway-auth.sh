@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Attacks on the gateway's authentication all get 401 (and change nothing): JWTs with
+# alg=none in any casing, HS256 keyed with the issuer's RSA public key, expired, not yet
+# valid, wrong audience, wrong issuer, bad signature, oversize, missing claims; API keys
+# revoked, with a wrong secret or another tenant's secret. Failures from one source are rate
+# limited (429 + Retry-After) without slowing another source.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/gateway.sh"
+pg_start
+cp_start
+
+step "two tenants, an RS256 issuer for acme, the gateway"
+expect_status 201 POST /v1/pools '{"name": "default"}'
+gw_tenant acme
+gw_tenant globex
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/idp.key" 2>/dev/null
+openssl pkey -in "$T/idp.key" -pubout -out "$T/idp.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/other.key" 2>/dev/null
+ISS=https://idp.acme.test
+AUD=streamd-acme
+body=$(python3 -c 'import json,sys; print(json.dumps({"issuer": sys.argv[1], "audience": sys.argv[2], "algorithm": "RS256", "public_keys": open(sys.argv[3]).read()}))' \
+    "$ISS" "$AUD" "$T/idp.pub")
+expect_status 201 POST /v1/tenants/acme/jwt-issuers "$body"
+# Many failures come from this one address below: the limiter gets its own step.
+gw_start --threads=2 --auth_fail_burst=1000 --auth_fail_rate=1000 --auth_cache_ms=60000
+gw_cluster acme
+gw_cluster globex
+
+# jwt HEADER CLAIMS [KEYFILE]: a token (mkjwt.py).
+jwt() {
+    python3 "$(dirname "$0")/../lib/mkjwt.py" "$1" "$2" "${3:-$T/idp.key}"
+}
+claims() { # claims [EXTRA JSON MEMBERS]
+    printf '{"iss": "%s", "aud": "%s", "sub": "app-1", "exp": "$now+600", "nbf": "$now-5"%s}' \
+        "$ISS" "$AUD" "${1:+, $1}"
+}
+
+step "a valid token is accepted and names acme's cluster"
+AUTH[good]="Bearer $(jwt '{"alg": "RS256", "typ": "JWT"}' "$(claims)")"
+expect_rest 200 good h1 GET /kafka/v3/clusters
+[ "$(json_get data.0.cluster_id <"$T/last.json")" = "${CLUSTER[acme]}" ] || fail "$(cat "$T/last.json")"
+AUTH[aud-array]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed "s|\"aud\": \"$AUD\"|\"aud\": [\"other\", \"$AUD\"]|")")"
+expect_rest 200 aud-array h2c GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+
+# refused WHAT: the caller AUTH[x] gets 401 with WWW-Authenticate on two routes, over h1
+# and h2c, and the answer is a JSON error.
+refused() {
+    local mode
+    for mode in h1 h2c; do
+        expect_rest 401 x $mode GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+        grep -qi '^www-authenticate: .*Bearer' "$HEADERS" || fail "$1: no WWW-Authenticate"
+        [ "$(json_get error_code <"$T/last.json")" = 401 ] || fail "$1: $(cat "$T/last.json")"
+    done
+    expect_rest 401 x h1 POST "/kafka/v3/clusters/${CLUSTER[acme]}/topics" '{"topic_name": "stolen"}'
+}
+
+step "JWT attacks: 401"
+for alg in none None NONE nOnE; do
+    AUTH[x]="Bearer $(jwt "{\"alg\": \"$alg\", \"typ\": \"JWT\"}" "$(claims)")"
+    refused "alg=$alg"
+    AUTH[x]="Bearer $(jwt "{\"alg\": \"$alg\"}" "$(claims)")signature"
+    refused "alg=$alg with a signature"
+done
+AUTH[x]="Bearer $(jwt '{"alg": "HS256", "typ": "JWT"}' "$(claims)" "$T/idp.pub")"
+refused "HS256 keyed with the RSA public key"
+AUTH[x]="Bearer $(jwt '{"alg": "HS256"}' "$(claims)" <(tr -d '\n' <"$T/idp.pub"))"
+refused "HS256 keyed with the public key on one line"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed 's/\$now+600/$now-120/')")"
+refused "expired beyond the skew"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed 's/\$now-5/$now+600/')")"
+refused "not valid yet"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed "s|$AUD|someone-else|")")"
+refused "wrong audience"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed "s|$ISS|https://evil.test|")")"
+refused "wrong issuer"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims)" "$T/other.key")"
+refused "signed by another key"
+good=${AUTH[good]#Bearer }
+AUTH[x]="Bearer ${good%.*}.$(printf '%s' "${good##*.}" | rev)"
+refused "a mangled signature"
+forged=$(jwt '{"alg": "RS256"}' "$(claims | sed 's/"sub": "app-1"/"sub": "admin"/')" "$T/other.key")
+AUTH[x]="Bearer ${forged%.*}.${good##*.}"
+refused "claims changed under a valid signature"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims "\"pad\": \"$(head -c 9000 /dev/zero | tr '\0' a)\"")")"
+refused "oversize token"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "{\"iss\": \"$ISS\", \"aud\": \"$AUD\", \"sub\": \"app-1\", \"exp\": \"\$now+600\"}")"
+refused "no nbf"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "{\"iss\": \"$ISS\", \"aud\": \"$AUD\", \"sub\": \"app-1\", \"nbf\": \"\$now\"}")"
+refused "no exp"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed 's/"sub": "app-1"/"sub": "..\/globex"/')")"
+refused "a principal that is not a name"
+AUTH[x]="Bearer not.a.jwt"
+refused "garbage"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims)").extra"
+refused "four parts"
+
+step "API key attacks: 401"
+AUTH[x]="Basic $(printf '%s:%s' "${KEY[acme]}" wrong-secret | base64 -w0)"
+refused "wrong secret"
+AUTH[x]="Basic $(printf '%s:%s' "${KEY[acme]}" "${SECRET[globex]}" | base64 -w0)"
+refused "another tenant's secret"
+AUTH[x]="Basic $(printf '%s:%s' "${KEY[globex]}" "${SECRET[acme]}" | base64 -w0)"
+refused "another tenant's key with acme's secret"
+AUTH[x]="Basic $(printf '%s:%s' no-such-key "${SECRET[acme]}" | base64 -w0)"
+refused "an unknown key"
+AUTH[x]="Basic $(printf '%s' "${KEY[acme]}" | base64 -w0)"
+refused "no secret"
+AUTH[x]="Basic %%%not-base64"
+refused "not base64"
+AUTH[x]="Digest username=${KEY[acme]}"
+refused "another scheme"
+AUTH[x]=
+refused "no credentials"
+
+step "a revoked key stops working (its cached verification too)"
+gw_key acme doomed
+expect_rest 200 doomed h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+expect_status 200 DELETE "/v1/tenants/acme/api-keys/${KEY[doomed]}"
+revoked() {
+    rest doomed h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics" >/dev/null
+    [ "$STATUS" = 401 ]
+}
+wait_for 5 "the revoked key refused" revoked
+AUTH[x]=${AUTH[doomed]}
+refused "a revoked key"
+
+step "nothing changed: no topic was created by any of the attempts"
+expect_rest 200 acme h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+[ "$(json_get data <"$T/last.json")" = "[]" ] || fail "topics appeared: $(cat "$T/last.json")"
+api GET /v1/tenants/acme/topics >"$T/cp-topics.json"
+[ "$(json_get data <"$T/cp-topics.json")" = "[]" ] || fail "topics appeared: $(cat "$T/cp-topics.json")"
+
+step "failures are rate limited per source, before any key lookup"
+gw_stop
+gw_start --threads=2 --auth_fail_burst=3 --auth_fail_rate=1
+AUTH[x]="Basic $(printf '%s:%s' "${KEY[acme]}" wrong-secret | base64 -w0)"
+for i in 1 2 3; do
+    expect_rest 401 x h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+done
+expect_rest 429 x h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+grep -qi '^retry-after: [1-9]' "$HEADERS" || fail "429 without Retry-After: $(cat "$HEADERS")"
+expect_rest 429 acme h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+# Another source address is not slowed down by this one's failures.
+out=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -H "Authorization: ${AUTH[acme]}" \
+    "http://$GW/kafka/v3/clusters/${CLUSTER[acme]}/topics")
+[ "$out" = 200 ] || fail "another source got $out"
+[ "$(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_auth_limited_total" { print $2 }')" -ge 2 ] ||
+    fail "auth_limited_total not counted"
+gw_stop

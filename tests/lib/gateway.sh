@@ -1,0 +1,60 @@
+# Helpers for tests that call the gateway's REST API (sourced after harness.sh).
+#
+# AUTH[WHO] holds the Authorization header value a caller sends ("Basic ..." or
+# "Bearer ..."); gw_tenant fills it for a new tenant's API key.
+
+declare -A AUTH KEY SECRET CLUSTER
+
+# gw_tenant NAME: creates tenant NAME with an API key; sets KEY, SECRET and AUTH.
+gw_tenant() {
+    local t=$1
+    expect_status 201 POST /v1/tenants "{\"name\": \"$t\"}"
+    gw_key "$t" "$t"
+}
+
+# gw_key TENANT WHO [BODY]: a new API key of TENANT, known as WHO.
+gw_key() {
+    local t=$1 who=$2 body=${3:-}
+    [ -n "$body" ] || body='{}'
+    api POST "/v1/tenants/$t/api-keys" "$body" >"$T/$who-key.json"
+    KEY[$who]=$(json_get key <"$T/$who-key.json")
+    SECRET[$who]=$(json_get secret <"$T/$who-key.json")
+    [ -n "${KEY[$who]}" ] && [ -n "${SECRET[$who]}" ] || fail "no API key: $(cat "$T/$who-key.json")"
+    AUTH[$who]="Basic $(printf '%s:%s' "${KEY[$who]}" "${SECRET[$who]}" | base64 -w0)"
+}
+
+# rest WHO MODE METHOD PATH [BODY]: calls the gateway as WHO over MODE (h1, h2c, tls).
+# Prints the body; sets STATUS, PROTO (the HTTP version used) and HEADERS (a file).
+rest() {
+    local who=$1 mode=$2 method=$3 path=$4 body=${5:-} out
+    local -a how auth=()
+    case $mode in
+    h1) how=(--http1.1 "http://$GW$path") ;;
+    h2c) how=(--http2-prior-knowledge "http://$GW$path") ;;
+    tls) how=(--http2 --cacert "$GW_CERT" "https://$GWS$path") ;;
+    *) fail "rest: mode $mode" ;;
+    esac
+    [ -n "${AUTH[$who]:-}" ] && auth=(-H "Authorization: ${AUTH[$who]}")
+    HEADERS="$T/last.headers"
+    out=$(curl -s -X "$method" "${auth[@]}" -H 'Content-Type: application/json' -D "$HEADERS" \
+        ${body:+--data-binary "$body"} -w '\n%{http_code} %{http_version}' "${how[@]}")
+    local tail=${out##*$'\n'}
+    STATUS=${tail% *}
+    PROTO=${tail#* }
+    printf '%s\n' "${out%$'\n'*}"
+}
+
+# expect_rest STATUS WHO MODE METHOD PATH [BODY]: the body goes to $T/last.json.
+expect_rest() {
+    local want=$1
+    shift
+    rest "$@" >"$T/last.json"
+    [ "$STATUS" = "$want" ] || fail "$2 $3 $4 as $1: status $STATUS, want $want: $(cat "$T/last.json")"
+}
+
+# gw_cluster WHO: sets CLUSTER[WHO] to the caller's logical cluster id.
+gw_cluster() {
+    expect_rest 200 "$1" h1 GET /kafka/v3/clusters
+    CLUSTER[$1]=$(json_get data.0.cluster_id <"$T/last.json")
+    [ -n "${CLUSTER[$1]}" ] || fail "no cluster for $1: $(cat "$T/last.json")"
+}
