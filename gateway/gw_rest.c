@@ -644,6 +644,31 @@ static bool gw_rest__authenticate(gw_rreq_t *r)
     }
 }
 
+static void gw_rest__conn_closed(void *rt)
+{
+    gw_session_conn_close(rt);
+}
+
+/*
+ * A client connection counts against its tenant's connection cap from its first
+ * authenticated request until it closes (the socket's close hook uncounts it). False when
+ * the tenant is at its cap: the request is refused and the connection stays uncounted, so
+ * a later request on it tries again.
+ */
+static bool gw_rest__conn_counted(gw_rreq_t *r)
+{
+    h2o_conn_t *conn = r->req->conn;
+    h2o_socket_t *sock =
+        conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+    if (sock == NULL || sock->on_close.cb != NULL)
+        return true; /* counted already (or not a socket of ours) */
+    if (!gw_session_conn_open(&r->ss))
+        return false;
+    sock->on_close.cb = gw_rest__conn_closed;
+    sock->on_close.data = r->ss.tenant->rt;
+    return true;
+}
+
 typedef struct gw_rest__route {
     const char *method;
     const char *pattern; /* after kafka/v3/clusters */
@@ -692,6 +717,16 @@ static void gw_rest__dispatch(gw_rreq_t *r)
     atomic_fetch_add(&r->snap->refs, 1);
     if (!gw_rest__authenticate(r))
         return;
+    if (!gw_rest__conn_counted(r)) {
+        if (r->req->version < 0x200) /* HTTP/1.1: this connection is not served further */
+            h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CONNECTION, NULL,
+                           H2O_STRLIT("close"));
+        gw_rest_error(r, 429, 429, 1,
+                      "this tenant has its maximum of %lld open connections; close one or "
+                      "retry later",
+                      (long long)r->ss.tenant->quota.connections);
+        return;
+    }
     int wait = gw_session_charge(&r->ss, GW_CHARGE_REQUEST, 1);
     if (wait > 0) {
         gw_rest_error(r, 429, 429, wait, "over the request rate quota; retry in %d s", wait);

@@ -373,6 +373,24 @@ void gw_session_charge_after(const gw_session_t *ss, gw_charge_t what, double co
     pthread_mutex_unlock(&rt->mu);
 }
 
+bool gw_session_conn_open(const gw_session_t *ss)
+{
+    gw_tenant_rt_t *rt = ss->tenant->rt;
+    int64_t cap = ss->tenant->quota.connections;
+    long long n = atomic_fetch_add(&rt->connections, 1) + 1;
+    if (cap > 0 && n > cap) {
+        atomic_fetch_sub(&rt->connections, 1);
+        atomic_fetch_add(&rt->throttled, 1);
+        return false;
+    }
+    return true;
+}
+
+void gw_session_conn_close(gw_tenant_rt_t *rt)
+{
+    atomic_fetch_sub(&rt->connections, 1);
+}
+
 void gw_session_meter(const gw_session_t *ss, bool in, uint64_t bytes, uint64_t records)
 {
     gw_tenant_rt_t *rt = ss->tenant->rt;

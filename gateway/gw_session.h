@@ -72,6 +72,15 @@ int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost);
  */
 void gw_session_charge_after(const gw_session_t *ss, gw_charge_t what, double cost);
 
+/**
+ * Counts a new client connection of the session's tenant against its connection cap
+ * (quotas.connections). Returns false, counting nothing, when the tenant is at its cap.
+ */
+bool gw_session_conn_open(const gw_session_t *ss);
+
+/** Uncounts a connection counted by gw_session_conn_open. */
+void gw_session_conn_close(gw_tenant_rt_t *rt);
+
 /** Meters a produce or a consume. */
 void gw_session_meter(const gw_session_t *ss, bool in, uint64_t bytes, uint64_t records);
 
