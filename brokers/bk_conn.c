@@ -17,7 +17,9 @@
 #include "cm_time.h"
 
 #define BK_CONN__RBUF_MIN (16 * 1024)
-#define BK_CONN__IOV_MAX  64
+/* Bytes read from one connection per wakeup before the others get their turn. */
+#define BK_CONN__READ_BUDGET (1024 * 1024)
+#define BK_CONN__IOV_MAX     64
 
 /*
  * A response frame is sent as pieces: for k file splices, 2k+1 pieces alternate memory and
@@ -395,15 +397,24 @@ static void bk_conn__on_io(bk_io_t *io, uint32_t events)
         if (c->closed)
             return;
     }
-    if ((events & EPOLLIN) && !c->paused) {
+    /* Read and process in turns until the socket is drained, reading is paused, or this
+     * wakeup's budget is spent (the other connections get their turn; level-triggered
+     * epoll brings us back). A pipelining client (the gateway multiplexes many callers
+     * on one connection) thus gets all its queued requests into the same group commit. */
+    size_t budget = BK_CONN__READ_BUDGET;
+    bool drained = false;
+    while ((events & EPOLLIN) && !c->paused && !c->closed && !drained && budget > 0) {
         for (;;) {
             /* A size out of bounds is refused before the buffer grows for it. */
             if (bk_conn__bad_size(c))
                 break;
             bk_conn__reserve(c);
-            ssize_t n = read(c->io.fd, c->rbuf + c->rlen, c->rcap - c->rlen);
+            size_t room = c->rcap - c->rlen;
+            ssize_t n = read(c->io.fd, c->rbuf + c->rlen, room);
             if (n > 0) {
                 c->rlen += (size_t)n;
+                budget -= (size_t)n < budget ? (size_t)n : budget;
+                drained = (size_t)n < room; /* a short read took all there was */
                 /* Stop once a whole request is buffered: it is processed before more is
                  * read, so the buffer never holds more than one request and a read ahead. */
                 if (c->rlen < c->rcap || bk_conn__has_frame(c))
@@ -416,12 +427,17 @@ static void bk_conn__on_io(bk_io_t *io, uint32_t events)
             }
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN)
+            if (errno == EAGAIN) {
+                drained = true;
                 break;
+            }
             bk_conn_close(c, "read failed");
             return;
         }
+        bool had_frame = bk_conn__has_frame(c);
         bk_conn__process(c);
+        if (!had_frame)
+            break; /* a partial request: wait for the rest */
     }
 }
 

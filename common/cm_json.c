@@ -639,12 +639,21 @@ bool cm_json_get_bool(const cm_json_t *obj, const char *key, bool *out)
 
 /* ---- writer ---- */
 
+/* Bytes a JSON string cannot hold as they are: controls, '"' and '\\'. */
+static const bool cm_json__needs_escape[256] = {
+    [0 ... 0x1f] = true,
+    ['"'] = true,
+    ['\\'] = true,
+};
+
 void cm_json_quote(cm_sbuf_t *s, const char *v, size_t n)
 {
     cm_sbuf_append(s, "\"", 1);
     size_t run = 0; /* start of the bytes not yet appended */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
+        if (!cm_json__needs_escape[c])
+            continue;
         const char *esc;
         char buf[8];
         switch (c) {
@@ -670,8 +679,6 @@ void cm_json_quote(cm_sbuf_t *s, const char *v, size_t n)
             esc = "\\t";
             break;
         default:
-            if (c >= 0x20)
-                continue;
             snprintf(buf, sizeof(buf), "\\u%04x", c);
             esc = buf;
         }
@@ -770,7 +777,15 @@ void cm_jw_str(cm_jw_t *w, const char *v)
 void cm_jw_int(cm_jw_t *w, int64_t v)
 {
     cm_jw__pre(w);
-    cm_sbuf_printf(w->s, "%" PRId64, v);
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    cm_sbuf_append(w->s, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void cm_jw_double(cm_jw_t *w, double v)
@@ -805,6 +820,16 @@ void cm_jw_raw(cm_jw_t *w, const char *json)
 {
     cm_jw__pre(w);
     cm_sbuf_append(w->s, json, strlen(json));
+}
+
+char *cm_jw_raw_space(cm_jw_t *w, size_t n)
+{
+    cm_jw__pre(w);
+    cm_sbuf_reserve(w->s, n);
+    char *at = w->s->buf + w->s->len;
+    w->s->len += n;
+    w->s->buf[w->s->len] = '\0';
+    return at;
 }
 
 void cm_jw_kstr(cm_jw_t *w, const char *key, const char *v)

@@ -151,6 +151,9 @@ void cm_json_write(cm_jw_t *w, const cm_json_t *v);
 /** Writes `json`, an already-encoded JSON value, as it is (it is not checked). */
 void cm_jw_raw(cm_jw_t *w, const char *json);
 
+/** Makes room for a value of exactly `n` bytes of JSON text, for the caller to fill in. */
+char *cm_jw_raw_space(cm_jw_t *w, size_t n);
+
 /** Writes the member `key` with the string value `v` (null when `v` is NULL). */
 void cm_jw_kstr(cm_jw_t *w, const char *key, const char *v);
 

@@ -1,10 +1,13 @@
 #include "cm_net.h"
 
+#include <stdbool.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,13 +44,16 @@ int cm_net_split(const char *hostport, char *host, size_t host_cap, int *port, c
     return 0;
 }
 
-int cm_net_listen(const char *hostport, int backlog, char *err, size_t err_cap)
+/* One listening socket on `hostport`, with port `port_override` when >= 0, and
+ * SO_REUSEPORT when `reuseport`. */
+static int cm_net__listen(const char *hostport, int port_override, bool reuseport, int backlog,
+                          char *err, size_t err_cap)
 {
     char host[256], port_s[16];
     int port;
     if (cm_net_split(hostport, host, sizeof(host), &port, err, err_cap) != 0)
         return -1;
-    snprintf(port_s, sizeof(port_s), "%d", port);
+    snprintf(port_s, sizeof(port_s), "%d", port_override >= 0 ? port_override : port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
                               .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -60,6 +66,7 @@ int cm_net_listen(const char *hostport, int backlog, char *err, size_t err_cap)
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
         snprintf(err, err_cap, "cannot listen on %s: %s", hostport, strerror(errno));
         if (fd >= 0)
@@ -68,6 +75,32 @@ int cm_net_listen(const char *hostport, int backlog, char *err, size_t err_cap)
     }
     freeaddrinfo(ai);
     return fd;
+}
+
+int cm_net_listen(const char *hostport, int backlog, char *err, size_t err_cap)
+{
+    return cm_net__listen(hostport, -1, false, backlog, err, err_cap);
+}
+
+int cm_net_listen_group(const char *hostport, int backlog, int n, int *fds, char *err,
+                        size_t err_cap)
+{
+    /* A plain bind first: it fails when anything holds the port, SO_REUSEPORT sockets of
+     * another process included, which would otherwise silently share the traffic. */
+    int probe = cm_net__listen(hostport, -1, false, backlog, err, err_cap);
+    if (probe < 0)
+        return -1;
+    int port = cm_net_local_port(probe);
+    close(probe);
+    for (int i = 0; i < n; i++) {
+        fds[i] = cm_net__listen(hostport, port, true, backlog, err, err_cap);
+        if (fds[i] < 0) {
+            while (i-- > 0)
+                close(fds[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int cm_net_local_port(int fd)

@@ -18,6 +18,15 @@ int cm_net_split(const char *hostport, char *host, size_t host_cap, int *port, c
  */
 int cm_net_listen(const char *hostport, int backlog, char *err, size_t err_cap);
 
+/**
+ * Opens `n` listening sockets on the same address with SO_REUSEPORT, so that the kernel
+ * spreads new connections over them (one per event-loop thread). Fails, like
+ * cm_net_listen, when the address is already in use, by another process's SO_REUSEPORT
+ * group too. Port 0 picks one free port for all of them. Returns 0 and fills `fds`, or -1.
+ */
+int cm_net_listen_group(const char *hostport, int backlog, int n, int *fds, char *err,
+                        size_t err_cap);
+
 /** The local port a socket is bound to, or -1. */
 int cm_net_local_port(int fd);
 

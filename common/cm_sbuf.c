@@ -17,7 +17,7 @@ void cm_sbuf_free(cm_sbuf_t *s)
     cm_sbuf_init(s);
 }
 
-static void cm_sbuf__reserve(cm_sbuf_t *s, size_t n)
+void cm_sbuf_reserve(cm_sbuf_t *s, size_t n)
 {
     if (s->cap - s->len > n)
         return;
@@ -28,14 +28,6 @@ static void cm_sbuf__reserve(cm_sbuf_t *s, size_t n)
     if (s->buf == NULL)
         abort();
     s->cap = cap;
-}
-
-void cm_sbuf_append(cm_sbuf_t *s, const char *p, size_t n)
-{
-    cm_sbuf__reserve(s, n);
-    memcpy(s->buf + s->len, p, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
 }
 
 void cm_sbuf_printf(cm_sbuf_t *s, const char *fmt, ...)
@@ -51,7 +43,7 @@ void cm_sbuf_printf(cm_sbuf_t *s, const char *fmt, ...)
         cm_sbuf_append(s, tmp, (size_t)n);
         return;
     }
-    cm_sbuf__reserve(s, (size_t)n);
+    cm_sbuf_reserve(s, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(s->buf + s->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -5,8 +5,10 @@
  * pooled Kafka-protocol connections. Topic changes go to the control plane's operator API.
  *
  * Threads:
- *   - `threads` workers, each an h2o event loop with its own listeners (dup()ed from one
- *     bound socket), its own Kafka connections to the brokers and its own caches;
+ *   - `threads` workers, each an h2o event loop with its own listening sockets (one
+ *     SO_REUSEPORT group per address, so the kernel spreads the connections; a second
+ *     gateway on the same address is refused), its own Kafka connections to the brokers and
+ *     its own caches;
  *   - the metadata thread (gw_meta.c): Postgres LISTEN/NOTIFY and snapshots;
  *   - the admin thread (gw_admin.c): blocking calls to the operator API.
  *

@@ -23,7 +23,9 @@
 
 static gw_t gw_main__gw;
 static atomic_bool gw_main__exit; /* workers leave their loops */
-static int gw_main__fd_plain = -1, gw_main__fd_tls = -1;
+/* One listening socket per worker and listener (SO_REUSEPORT: the kernel spreads the
+ * connections); -1 when there is no TLS listener. */
+static int gw_main__fd_plain[GW_THREADS_MAX], gw_main__fd_tls[GW_THREADS_MAX];
 
 static SSL_CTX *gw_main__ssl(const gw_config_t *cfg)
 {
@@ -53,9 +55,10 @@ static void *gw_main__worker(void *arg)
     cm_strmap_init(&w->verified);
     w->kpool = gw_kpool_new(w);
     w->http = cm_http_server_new(w->loop, (size_t)gw->cfg.body_bytes_max, gw_rest_handle, w);
-    cm_http_server_listen_fd(w->http, dup(gw_main__fd_plain), NULL);
-    if (gw_main__fd_tls >= 0)
-        cm_http_server_listen_fd(w->http, dup(gw_main__fd_tls), gw->ssl);
+    int i = (int)(w - gw->workers);
+    cm_http_server_listen_fd(w->http, gw_main__fd_plain[i], NULL);
+    if (gw->ssl != NULL)
+        cm_http_server_listen_fd(w->http, gw_main__fd_tls[i], gw->ssl);
     while (!atomic_load(&gw_main__exit))
         h2o_evloop_run(w->loop, INT32_MAX);
     cm_http_server_stop(w->http);
@@ -75,13 +78,13 @@ static void *gw_main__worker(void *arg)
     return NULL;
 }
 
-static int gw_main__listen(const char *addr, const char *what)
+static bool gw_main__listen(const char *addr, const char *what, int n, int *fds)
 {
     char err[256];
-    int fd = cm_net_listen(addr, 1024, err, sizeof(err));
-    if (fd < 0)
-        cm_log_error("cannot listen", "what=%s listen=%s err=\"%s\"", what, addr, err);
-    return fd;
+    if (cm_net_listen_group(addr, 1024, n, fds, err, sizeof(err)) == 0)
+        return true;
+    cm_log_error("cannot listen", "what=%s listen=%s err=\"%s\"", what, addr, err);
+    return false;
 }
 
 int main(int argc, char **argv)
@@ -104,10 +107,13 @@ int main(int argc, char **argv)
                     "hint=\"set GATEWAY_CONTROL_PLANE_TOKEN to an operator token\"");
     if (gw->cfg.tls_listen[0] != '\0' && (gw->ssl = gw_main__ssl(&gw->cfg)) == NULL)
         return 1;
-    gw_main__fd_plain = gw_main__listen(gw->cfg.listen, "http");
-    if (gw_main__fd_plain < 0)
-        return 1;
-    if (gw->ssl != NULL && (gw_main__fd_tls = gw_main__listen(gw->cfg.tls_listen, "https")) < 0)
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    gw->n_workers = gw->cfg.threads > 0 ? (int)gw->cfg.threads : (int)(cores > 0 ? cores : 1);
+    if (gw->n_workers > GW_THREADS_MAX)
+        gw->n_workers = GW_THREADS_MAX;
+    if (!gw_main__listen(gw->cfg.listen, "http", gw->n_workers, gw_main__fd_plain) ||
+        (gw->ssl != NULL &&
+         !gw_main__listen(gw->cfg.tls_listen, "https", gw->n_workers, gw_main__fd_tls)))
         return 1;
 
     /* Signals are taken by sigwait below; every thread inherits the mask. */
@@ -121,10 +127,6 @@ int main(int argc, char **argv)
     cm_strmap_init(&gw->failures);
     gw->meta = gw_meta_start(gw);
     gw->admin = gw_admin_start(gw);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    gw->n_workers = gw->cfg.threads > 0 ? (int)gw->cfg.threads : (int)(cores > 0 ? cores : 1);
-    if (gw->n_workers > GW_THREADS_MAX)
-        gw->n_workers = GW_THREADS_MAX;
     for (int i = 0; i < gw->n_workers; i++) {
         gw_worker_t *w = &gw->workers[i];
         w->gw = gw;
@@ -153,9 +155,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < gw->n_workers; i++)
         pthread_join(gw->workers[i].thread, NULL);
     gw_meta_stop(gw->meta);
-    close(gw_main__fd_plain);
-    if (gw_main__fd_tls >= 0)
-        close(gw_main__fd_tls);
     size_t it = 0;
     void *v;
     while ((v = cm_strmap_next(&gw->failures, &it, NULL, NULL)) != NULL)

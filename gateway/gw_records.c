@@ -134,13 +134,31 @@ static bool gw_rec__rfc3339(const char *s, int64_t *ms)
     return true;
 }
 
-static void gw_rec__rfc3339_write(int64_t ms, char out[40])
+/* The last second formatted: the records of a batch mostly share it. */
+typedef struct gw_rec__ts {
+    int64_t secs;
+    size_t n;
+    char text[32];
+} gw_rec__ts_t;
+
+static void gw_rec__rfc3339_write(gw_rec__ts_t *c, int64_t ms, char out[40])
 {
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+    int64_t secs = ms >= 0 ? ms / 1000 : -((999 - ms) / 1000);
+    int milli = (int)(ms - secs * 1000);
+    if (c->n == 0 || c->secs != secs) {
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        c->n = strftime(c->text, sizeof(c->text), "%Y-%m-%dT%H:%M:%S", &tm);
+        c->secs = secs;
+    }
+    memcpy(out, c->text, c->n);
+    out[c->n] = '.';
+    out[c->n + 1] = (char)('0' + milli / 100);
+    out[c->n + 2] = (char)('0' + milli / 10 % 10);
+    out[c->n + 3] = (char)('0' + milli % 10);
+    out[c->n + 4] = 'Z';
+    out[c->n + 5] = '\0';
 }
 
 /* Reads {"type": ..., "data": ...} into bytes. NULL/absent: a null key or value. */
@@ -301,6 +319,7 @@ static void gw_rec__produce_answer(gw_produce_t *p)
     cm_sbuf_init(&out);
     uint64_t bytes = 0, ok = 0;
     int status = 200;
+    gw_rec__ts_t tsc = { 0 };
     for (int i = 0; i < p->n_recs; i++) {
         gw_prec_t *x = &p->recs[i];
         gw_ppart_t *pp = &p->parts[x->part];
@@ -313,7 +332,7 @@ static void gw_rec__produce_answer(gw_produce_t *p)
             bytes += (uint64_t)(x->key.len > 0 ? x->key.len : 0) +
                      (uint64_t)(x->value.len > 0 ? x->value.len : 0);
             char ts[40];
-            gw_rec__rfc3339_write(x->timestamp, ts);
+            gw_rec__rfc3339_write(&tsc, x->timestamp, ts);
             cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
             cm_jw_kstr(&jw, "topic_name", r->topic->name);
             cm_jw_kint(&jw, "partition_id", x->partition);
@@ -662,15 +681,14 @@ static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes
         cm_jw_key(jw, "data");
         cm_jw_strn(jw, (const char *)b.ptr, (size_t)b.len);
     } else {
-        char *enc = cm_arena_alloc(a, cm_b64_encoded_len((size_t)b.len) + 1);
+        /* Base64 needs no escaping: it is encoded straight into the answer. */
+        size_t n = cm_b64_encoded_len((size_t)b.len);
         cm_jw_kstr(jw, "type", "BINARY");
         cm_jw_key(jw, "data");
-        if (enc != NULL) {
-            cm_b64_encode(b.ptr, (size_t)b.len, enc);
-            cm_jw_strn(jw, enc, cm_b64_encoded_len((size_t)b.len));
-        } else {
-            cm_jw_null(jw);
-        }
+        char *at = cm_jw_raw_space(jw, n + 2);
+        at[0] = '"';
+        cm_b64_encode(b.ptr, (size_t)b.len, at + 1);
+        at[n + 1] = '"';
     }
     cm_jw_obj_end(jw);
 }
@@ -684,6 +702,7 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
     size_t left = recs.len > 0 ? (size_t)recs.len : 0;
     cm_arena_t a;
     cm_arena_init(&a, 256u << 20);
+    gw_rec__ts_t tsc = { 0 };
     while (left >= CM_BATCH_HEADER_SIZE) {
         cm_batch_hdr_t h;
         if (cm_batch_check(p, left, &h) != CM_BATCH_OK)
@@ -699,7 +718,7 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
                     if (off < cs->offset)
                         continue;
                     char ts[40];
-                    gw_rec__rfc3339_write(cm_record_timestamp(&h, &rec), ts);
+                    gw_rec__rfc3339_write(&tsc, cm_record_timestamp(&h, &rec), ts);
                     cm_jw_obj(jw);
                     cm_jw_kint(jw, "partition_id", cs->partition);
                     cm_jw_kint(jw, "offset", off);
