@@ -90,6 +90,10 @@ static bool gw_main__listen(const char *addr, const char *what, int n, int *fds)
 int main(int argc, char **argv)
 {
     gw_t *gw = &gw_main__gw;
+    if (argc == 2 && strcmp(argv[1], "--routes") == 0) {
+        gw_rest_routes_print(stdout); /* for tests and docs: the REST routes served */
+        return 0;
+    }
     int rc = gw_config_load(&gw->cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;

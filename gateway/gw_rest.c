@@ -81,6 +81,14 @@ void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const 
     cm_http_send_error(r->req, status, code, retry_after_s, "%s", msg);
 }
 
+const cm_json_t *gw_rest_json_body(gw_rreq_t *r)
+{
+    const cm_json_t *o = cm_http_json_body(r->req, &r->arena);
+    if (o == NULL)
+        gw_rest__account(r, r->req->res.status > 0 ? r->req->res.status : 400);
+    return o;
+}
+
 /* ---- resource helpers ---------------------------------------------------------------- */
 
 static void gw_rest__base(gw_rreq_t *r, cm_sbuf_t *out)
@@ -248,7 +256,7 @@ static void gw_rest__topic_get(gw_rreq_t *r)
 }
 
 /* Maps the operator API's answer to a tenant-facing one; true when it was a success. */
-static bool gw_rest__admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char *what)
+bool gw_rest_admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char *what)
 {
     if (c->status >= 200 && c->status < 300)
         return true;
@@ -283,7 +291,7 @@ static bool gw_rest__admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char 
 static void gw_rest__created(gw_admin_call_t *c)
 {
     gw_rreq_t *r = c->ud;
-    if (gw_rest__admin_outcome(r, c, "cannot create the topic")) {
+    if (gw_rest_admin_outcome(r, c, "cannot create the topic")) {
         /* Answer from the snapshot that shows the new topic (or from the request, when the
          * snapshot is late or this was a dry run). */
         gw_snap_t *s = c->w->snap;
@@ -323,11 +331,9 @@ static void gw_rest__created(gw_admin_call_t *c)
 
 static void gw_rest__topic_create(gw_rreq_t *r)
 {
-    const cm_json_t *o = cm_http_json_body(r->req, &r->arena);
-    if (o == NULL) {
-        gw_rest__account(r, 400);
+    const cm_json_t *o = gw_rest_json_body(r);
+    if (o == NULL)
         return;
-    }
     const char *name = cm_json_get_str(o, "topic_name");
     if (name == NULL) {
         gw_rest_error(r, 400, 400, 0, "topic_name is required");
@@ -395,17 +401,23 @@ static void gw_rest__topic_create(gw_rreq_t *r)
         return;
     }
     r->state = cm_arena_strndup(&r->arena, name, strlen(name));
-    gw_rest_ref(r);
-    gw_admin_send(r->w->gw->admin, c);
+    gw_rest_admin_send(r, c);
 }
 
-static void gw_rest__deleted(gw_admin_call_t *c)
+void gw_rest_admin_no_content(gw_admin_call_t *c)
 {
     gw_rreq_t *r = c->ud;
-    if (gw_rest__admin_outcome(r, c, "cannot delete the topic"))
+    if (gw_rest_admin_outcome(r, c,
+                              r->admin_what != NULL ? r->admin_what : "cannot make the change"))
         gw_rest_reply(r, 204, NULL);
     gw_admin_call_free(c);
     gw_rest_unref(r);
+}
+
+void gw_rest_admin_send(gw_rreq_t *r, gw_admin_call_t *c)
+{
+    gw_rest_ref(r);
+    gw_admin_send(r->w->gw->admin, c);
 }
 
 static void gw_rest__topic_delete(gw_rreq_t *r)
@@ -415,10 +427,10 @@ static void gw_rest__topic_delete(gw_rreq_t *r)
                       r->topic->name);
         return;
     }
-    gw_admin_call_t *c = gw_admin_call_new(r->w, "DELETE", gw_rest__deleted, r);
+    r->admin_what = "cannot delete the topic";
+    gw_admin_call_t *c = gw_admin_call_new(r->w, "DELETE", gw_rest_admin_no_content, r);
     cm_sbuf_printf(&c->path, "/v1/tenants/%s/topics/%s", r->ss.tenant->name, r->topic->name);
-    gw_rest_ref(r);
-    gw_admin_send(r->w->gw->admin, c);
+    gw_rest_admin_send(r, c);
 }
 
 /* ---- partitions ------------------------------------------------------------------------ */
@@ -679,16 +691,30 @@ typedef struct gw_rest__route {
 static const gw_rest__route_t gw_rest__routes[] = {
     { "GET", "kafka/v3/clusters", gw_rest__clusters, false },
     { "GET", "kafka/v3/clusters/*", gw_rest__clusters, false },
+    { "GET", "kafka/v3/clusters/*/acls", gw_acls_list, false },
+    { "POST", "kafka/v3/clusters/*/acls", gw_acls_create, false },
+    { "DELETE", "kafka/v3/clusters/*/acls", gw_acls_delete, false },
     { "GET", "kafka/v3/clusters/*/topics", gw_rest__topics_list, false },
     { "POST", "kafka/v3/clusters/*/topics", gw_rest__topic_create, false },
     { "GET", "kafka/v3/clusters/*/topics/*", gw_rest__topic_get, true },
     { "DELETE", "kafka/v3/clusters/*/topics/*", gw_rest__topic_delete, true },
     { "GET", "kafka/v3/clusters/*/topics/*/partitions", gw_rest__partitions, true },
     { "GET", "kafka/v3/clusters/*/topics/*/partitions/*", gw_rest__partitions, true },
+    { "GET", "kafka/v3/clusters/*/topics/*/configs", gw_configs_list, true },
+    { "GET", "kafka/v3/clusters/*/topics/*/configs/*", gw_configs_get, true },
+    { "PUT", "kafka/v3/clusters/*/topics/*/configs/*", gw_configs_set, true },
+    { "DELETE", "kafka/v3/clusters/*/topics/*/configs/*", gw_configs_reset, true },
+    { "POST", "kafka/v3/clusters/*/topics/*/configs:alter", gw_configs_alter, true },
     { "POST", "kafka/v3/clusters/*/topics/*/records", gw_records_produce, true },
     { "GET", "kafka/v3/clusters/*/topics/*/partitions/*/records", gw_records_consume, true },
 };
 #define GW_REST__N_ROUTES (sizeof(gw_rest__routes) / sizeof(gw_rest__routes[0]))
+
+void gw_rest_routes_print(FILE *out)
+{
+    for (size_t i = 0; i < GW_REST__N_ROUTES; i++)
+        fprintf(out, "%s /%s\n", gw_rest__routes[i].method, gw_rest__routes[i].pattern);
+}
 
 static void gw_rest__dispatch(gw_rreq_t *r)
 {

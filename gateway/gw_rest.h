@@ -6,16 +6,20 @@
  * cannot be reached: a cluster or topic that is not the caller's is "not found", exactly
  * like one that does not exist.
  *
- * The routes and their shapes are in docs/api/gateway-openapi.yaml.
+ * The routes and their shapes are in docs/api/gateway-openapi.json (tests/e2e/0015 checks that
+ * they match).
  *
  * Worker threads.
  */
 #ifndef GW_REST_H
 #define GW_REST_H
 
+#include <stdio.h>
+
 #include "cm_json.h"
 #include "cm_sbuf.h"
 #include "gw.h"
+#include "gw_admin.h"
 #include "gw_session.h"
 
 /* A request in progress. It may outlive the HTTP request (the client left while a broker
@@ -32,12 +36,16 @@ typedef struct gw_rreq {
     const gw_topic_t *topic; /* the topic named by the path, when there is one */
     int status;              /* what was sent */
     int64_t t0_us;
-    void *state; /* the handler's */
+    void *state;            /* the handler's */
+    const char *admin_what; /* what an operator API call was for, to begin its errors */
     void (*state_free)(void *state);
 } gw_rreq_t;
 
 /** Serves one HTTP request (the worker's cm_http handler). */
 int gw_rest_handle(void *worker, h2o_req_t *req);
+
+/** Prints the route table, one "METHOD /path" per line, "*" for a path parameter. */
+void gw_rest_routes_print(FILE *out);
 
 /** Takes and drops a reference on a request (for asynchronous calls). */
 void gw_rest_ref(gw_rreq_t *r);
@@ -50,6 +58,9 @@ void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body);
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/** The request body as a JSON object; NULL when it is not one (400 or 413 was sent). */
+const cm_json_t *gw_rest_json_body(gw_rreq_t *r);
+
 /** Writes the "metadata" member of a resource: {"self": ".../<path>", "resource_name": ...}. */
 void gw_rest_metadata(gw_rreq_t *r, cm_jw_t *jw, const char *path_fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -57,6 +68,26 @@ void gw_rest_metadata(gw_rreq_t *r, cm_jw_t *jw, const char *path_fmt, ...)
 /** Writes {"related": "<base>/<path>"} under key `key`. */
 void gw_rest_related(gw_rreq_t *r, cm_jw_t *jw, const char *key, const char *path_fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/**
+ * Maps the operator API's answer to a call to a tenant-facing one: true on success, else
+ * the error is sent (`what` begins its message). The control plane's own 401/403/5xx become
+ * 503: they concern the gateway's credential or the service, never the tenant.
+ */
+bool gw_rest_admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char *what);
+
+/** Sends an operator API call for the request (holding a reference until it is answered). */
+void gw_rest_admin_send(gw_rreq_t *r, gw_admin_call_t *c);
+
+/** An admin call's `done` that answers 204 on success (errors begin with r->admin_what). */
+void gw_rest_admin_no_content(gw_admin_call_t *c);
+
+/** Route handlers in gw_configs.c. */
+void gw_configs_list(gw_rreq_t *r);
+void gw_configs_get(gw_rreq_t *r);
+void gw_configs_set(gw_rreq_t *r);
+void gw_configs_reset(gw_rreq_t *r);
+void gw_configs_alter(gw_rreq_t *r);
 
 /** Route handlers in gw_records.c. */
 void gw_records_produce(gw_rreq_t *r);
