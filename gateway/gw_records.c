@@ -31,7 +31,9 @@
 
 #define GW_REC__PRODUCE_VERSION 8
 #define GW_REC__FETCH_VERSION   11
-#define GW_REC__RETRY_MAX       5
+#define GW_REC__RETRY_MAX       12
+/* Retries back off: attempt N waits at least N x this, after a fresh snapshot. */
+#define GW_REC__RETRY_STEP_MS 25
 #define GW_REC__RETRY_WAIT_MS   5000
 
 typedef struct gw_prec {
@@ -68,6 +70,7 @@ typedef struct gw_produce {
     int attempts;
     uint64_t ticket;
     int64_t retry_until_ms;
+    int64_t retry_at_ms; /* not before */
     h2o_timeout_entry_t timer;
 } gw_produce_t;
 
@@ -382,6 +385,7 @@ static void gw_rec__produce_settle(gw_produce_t *p)
         p->r->req != NULL) {
         /* Wait for a snapshot read after the failure: it shows the new leader. */
         p->ticket = gw_meta_want(p->r->w->gw->meta);
+        p->retry_at_ms = cm_mono_ms() + (int64_t)p->attempts * GW_REC__RETRY_STEP_MS;
         h2o_timeout_link(p->r->w->loop, &p->r->w->poll_timeout, &p->timer);
         return;
     }
@@ -401,7 +405,8 @@ static void gw_rec__on_retry_timer(h2o_timeout_entry_t *e)
     gw_produce_t *p = (gw_produce_t *)((char *)e - offsetof(gw_produce_t, timer));
     gw_worker_t *w = p->r->w;
     gw_snap_t *s = gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen);
-    if ((s == NULL || s->ticket < p->ticket) && cm_mono_ms() < p->retry_until_ms &&
+    int64_t now = cm_mono_ms();
+    if ((s == NULL || s->ticket < p->ticket || now < p->retry_at_ms) && now < p->retry_until_ms &&
         p->r->req != NULL) {
         h2o_timeout_link(w->loop, &w->poll_timeout, &p->timer);
         return;
@@ -444,8 +449,11 @@ static void gw_rec__produced(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
             pp->http = 200;
             pp->base_offset = x->base_offset;
         } else if (x->error_code == CM_KERR_NOT_LEADER_OR_FOLLOWER ||
-                   x->error_code == CM_KERR_LEADER_NOT_AVAILABLE) {
-            pp->done = false; /* nothing written: retry on the new leader */
+                   x->error_code == CM_KERR_LEADER_NOT_AVAILABLE ||
+                   x->error_code == CM_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
+            /* Nothing written: retry on the new leader, or once the broker has applied a
+             * topic just created (the retry answers 404 if the topic is really gone). */
+            pp->done = false;
             snprintf(pp->msg, sizeof(pp->msg), "partition %d has no leader available now",
                      pp->partition);
         } else {

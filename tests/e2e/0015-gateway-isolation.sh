@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The isolation matrix: every route of the OpenAPI document (docs/api/gateway-openapi.json,
+# which must list exactly the routes the gateway serves) is called with tenant globex's
+# credentials on tenant acme's resources: each gets 404 or 403, no answer names acme, its
+# cluster or its topic, and acme's topics, configs, records and ACLs are unchanged after.
+. "$(dirname "$0")/../lib/harness.sh"
+. "$(dirname "$0")/../lib/gateway.sh"
+DOC="$(dirname "$0")/../../docs/api/gateway-openapi.json"
+
+step "the OpenAPI document lists exactly the routes the gateway serves"
+"$BIN/streamd-gateway" --routes >"$T/routes.txt"
+python3 - "$DOC" "$T/routes.txt" <<'PY' || fail "the OpenAPI document and the routes differ"
+import json, re, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["openapi"].startswith("3."), doc["openapi"]
+documented = set()
+for path, ops in doc["paths"].items():
+    for method, op in ops.items():
+        assert op.get("summary") and op.get("responses"), (method, path)
+        for p in re.findall(r"\{(\w+)\}", path):
+            assert any(x["name"] == p and x["in"] == "path" for x in op.get("parameters", [])), (method, path, p)
+        documented.add((method.upper(), re.sub(r"\{\w+\}", "*", path)))
+served = {tuple(l.split()) for l in open(sys.argv[2]) if l.strip()}
+served |= {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+missing, extra = served - documented, documented - served
+assert not missing and not extra, ("served, not documented:", sorted(missing), "documented, not served:", sorted(extra))
+print("%d routes, all documented" % len(served))
+PY
+
+pg_start
+cp_start
+step "two tenants; acme has a topic with records, a config and an ACL"
+expect_status 201 POST /v1/pools '{"name": "default"}'
+gw_tenant acme
+gw_tenant globex
+BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
+    --lease_ms=3000 --control_plane_url="http://$CP"
+gw_start --threads=2
+gw_cluster acme
+gw_cluster globex
+abase="/kafka/v3/clusters/${CLUSTER[acme]}"
+gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
+expect_rest 201 acme h1 POST "$abase/topics" \
+    '{"topic_name": "acme-secret-orders", "partitions_count": 2, "configs": [{"name": "retention.ms", "value": "86400000"}]}'
+expect_rest 200 acme h1 POST "$abase/topics/acme-secret-orders/records" \
+    '{"partition_id": 0, "value": {"type": "STRING", "data": "acme secret"}}'
+expect_rest 201 acme h1 POST "$abase/acls" \
+    '{"resource_type": "TOPIC", "resource_name": "acme-secret-orders", "principal": "User:owner", "operation": "READ", "permission": "ALLOW"}'
+expect_rest 201 globex h1 POST "$gbase/topics" '{"topic_name": "globex-own", "partitions_count": 1}'
+
+# acme's state as acme sees it: compared before and after the matrix.
+acme_state() {
+    local out=$1 p
+    : >"$out"
+    for p in "$abase/topics" "$abase/topics/acme-secret-orders" "$abase/topics/acme-secret-orders/partitions" \
+        "$abase/topics/acme-secret-orders/configs" "$abase/acls" \
+        "$abase/topics/acme-secret-orders/partitions/0/records?offset=0" \
+        "$abase/topics/acme-secret-orders/partitions/1/records?offset=0"; do
+        rest acme h1 GET "$p" >"$T/state.json"
+        [ "$STATUS" = 200 ] || fail "acme GET $p: $STATUS"
+        python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))' <"$T/state.json" >>"$out"
+    done
+}
+acme_state "$T/acme-before.txt"
+
+step "globex's credentials on every route with acme's names: 404/403, nothing revealed"
+python3 - "$DOC" "$GW" "${AUTH[globex]}" "${CLUSTER[acme]}" "${CLUSTER[globex]}" <<'PY' || fail "isolation matrix"
+import http.client, json, re, sys
+doc, gw, auth, acluster, gcluster = sys.argv[1:6]
+doc = json.load(open(doc))
+host, port = gw.split(":")
+bodies = {
+    ("POST", "topics"): {"topic_name": "acme-secret-orders-2"},
+    ("POST", "records"): {"value": {"type": "STRING", "data": "intruder"}},
+    ("PUT", "{name}"): {"value": "1000"},
+    ("POST", "configs:alter"): {"data": [{"name": "retention.ms", "value": "1000"}]},
+    ("POST", "acls"): {"resource_type": "TOPIC", "resource_name": "acme-secret-orders", "principal": "User:owner", "operation": "ALL", "permission": "ALLOW"},
+}
+calls = 0
+
+
+def call(m, path, cluster, topic):
+    url = (path.replace("{cluster_id}", cluster).replace("{topic_name}", topic)
+           .replace("{partition_id}", "0").replace("{name}", "retention.ms"))
+    if path.endswith("/records") and m == "GET":
+        url += "?offset=0"
+    if path.endswith("/acls") and m == "DELETE":
+        url += "?resource_type=ANY"
+    body = bodies.get((m, path.rsplit("/", 1)[-1]))
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request(m, url, json.dumps(body) if body is not None else None,
+              {"Authorization": auth, "Content-Type": "application/json"})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    # What the caller sent may be echoed; the answer must be the one for names that exist
+    # nowhere, so it tells nothing about acme.
+    masked = text.replace(cluster, "<cluster>").replace(topic, "<topic>")
+    return r.status, masked, text, url
+
+
+for path, ops in doc["paths"].items():
+    if "{cluster_id}" not in path:
+        continue
+    for method in ops:
+        m = method.upper()
+        # acme's cluster; and, for topic routes, globex's own cluster with acme's topic name.
+        for cluster in ([acluster, gcluster] if "{topic_name}" in path else [acluster]):
+            ghost = "lkc-0000000000" if cluster == acluster else cluster
+            st, masked, text, url = call(m, path, cluster, "acme-secret-orders")
+            gst, gmasked, _, _ = call(m, path, ghost, "no-such-topic-here")
+            calls += 2
+            assert st in (403, 404), (m, url, st, text)
+            assert (st, masked) == (gst, gmasked), (m, url, "differs from a missing one:", text, gmasked)
+            assert "acme" not in masked, (m, url, "reveals acme", text)
+            err = json.loads(text)
+            assert err["error_code"] in (403, 404) and err["message"], (m, url, text)
+secrets = [acluster, "acme-secret-orders", "acme"]
+# Lists: globex sees only its own cluster and topics, and no ACL of acme's.
+def get(url):
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    c.request("GET", url, headers={"Authorization": auth})
+    r = c.getresponse()
+    text = r.read().decode()
+    assert r.status == 200, (url, r.status, text)
+    for s in secrets:
+        assert s not in text, (url, "reveals", s, text)
+    return json.loads(text)
+assert [x["cluster_id"] for x in get("/kafka/v3/clusters")["data"]] == [gcluster]
+assert [x["topic_name"] for x in get("/kafka/v3/clusters/%s/topics" % gcluster)["data"]] == ["globex-own"]
+assert get("/kafka/v3/clusters/%s/acls" % gcluster)["data"] == []
+get("/kafka/v3/clusters/%s/topics/globex-own/configs" % gcluster)
+print("%d calls refused (acme's names and missing ones, compared), none revealing acme" % calls)
+PY
+
+step "acme's topics, configs, records and ACLs are unchanged"
+acme_state "$T/acme-after.txt"
+diff "$T/acme-before.txt" "$T/acme-after.txt" || fail "globex changed acme's state"
+api GET /v1/tenants/acme/topics >"$T/cp-topics.json"
+python3 -c 'import json,sys; n=[t["name"] for t in json.load(open(sys.argv[1]))["data"]]; assert n == ["acme-secret-orders"], n' \
+    "$T/cp-topics.json" || fail "acme's topics in the control plane: $(cat "$T/cp-topics.json")"
+gw_stop
