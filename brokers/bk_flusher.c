@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,27 @@ BK_VEC_TYPE(bk_flusher__dones_t, bk_flush_done_t);
         (vec).v[(vec).n++] = (item);                                                               \
     } while (0)
 
+/* Helper threads that fdatasync a round's partitions in parallel: the filesystem commits
+ * concurrent syncs together, so a round over many partitions costs about one sync. */
+#define BK_FLUSHER__HELPERS 3
+
+typedef struct bk_flusher__pool {
+    pthread_mutex_t lock;
+    pthread_cond_t go;
+    pthread_cond_t done;
+    bk_flush_done_t *jobs; /* the round's; valid while a round runs */
+    size_t n;
+    atomic_size_t next;     /* the next job to take */
+    atomic_size_t finished; /* jobs synced */
+    uint64_t round;
+    int active; /* helpers inside a round */
+    bool stop;
+    pthread_t threads[BK_FLUSHER__HELPERS];
+} bk_flusher__pool_t;
+
 struct bk_flusher {
     bk_broker_t *broker;
+    bk_flusher__pool_t pool;
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -75,6 +95,70 @@ static void bk_flusher__datasync(bk_flusher_t *f, bk_segment_t *seg, const bk_pa
         bk_flusher__fatal("fdatasync", seg->path);
     bk_metrics_add(&f->broker->metrics.fsyncs, 1);
     cm_hist_observe(&f->broker->metrics.fsync_latency, cm_mono_us() - t0);
+}
+
+/* Takes and syncs jobs of the current round until none is left. */
+static void bk_flusher__pool_work(bk_flusher_t *f)
+{
+    bk_flusher__pool_t *pl = &f->pool;
+    size_t i;
+    while ((i = atomic_fetch_add(&pl->next, 1)) < pl->n) {
+        bk_flusher__datasync(f, pl->jobs[i].seg, pl->jobs[i].p);
+        atomic_fetch_add(&pl->finished, 1);
+    }
+}
+
+static void *bk_flusher__helper(void *arg)
+{
+    bk_flusher_t *f = arg;
+    bk_flusher__pool_t *pl = &f->pool;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&pl->lock);
+    for (;;) {
+        while (pl->round == seen && !pl->stop)
+            pthread_cond_wait(&pl->go, &pl->lock);
+        if (pl->stop)
+            break;
+        seen = pl->round;
+        pl->active++;
+        pthread_mutex_unlock(&pl->lock);
+        bk_flusher__pool_work(f);
+        pthread_mutex_lock(&pl->lock);
+        pl->active--;
+        pthread_cond_signal(&pl->done);
+    }
+    pthread_mutex_unlock(&pl->lock);
+    return NULL;
+}
+
+/* Syncs a round's partitions, in parallel when there are several; returns when all are. */
+static void bk_flusher__sync_jobs(bk_flusher_t *f, bk_flush_done_t *jobs, size_t n)
+{
+    bk_flusher__pool_t *pl = &f->pool;
+    pthread_mutex_lock(&pl->lock);
+    /* One job, or the pool busy with the other syncing thread's round (the loop's and the
+     * flusher's rounds may overlap): this round syncs in turn. */
+    if (n <= 1 || pl->n != 0) {
+        pthread_mutex_unlock(&pl->lock);
+        for (size_t i = 0; i < n; i++)
+            bk_flusher__datasync(f, jobs[i].seg, jobs[i].p);
+        return;
+    }
+    pl->jobs = jobs;
+    pl->n = n;
+    atomic_store(&pl->next, 0);
+    atomic_store(&pl->finished, 0);
+    pl->round++;
+    pthread_cond_broadcast(&pl->go);
+    pthread_mutex_unlock(&pl->lock);
+    bk_flusher__pool_work(f);
+    /* Every job synced, and no helper still looking at this round's jobs. */
+    pthread_mutex_lock(&pl->lock);
+    while (atomic_load(&pl->finished) < n || pl->active > 0)
+        pthread_cond_wait(&pl->done, &pl->lock);
+    pl->jobs = NULL;
+    pl->n = 0;
+    pthread_mutex_unlock(&pl->lock);
 }
 
 static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
@@ -137,8 +221,7 @@ static void *bk_flusher__main(void *arg)
         for (size_t i = 0; i < seals.n; i++)
             bk_flusher__run_seal(f, &seals.v[i]);
         seals.n = 0;
-        for (size_t i = 0; i < jobs.n; i++)
-            bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p);
+        bk_flusher__sync_jobs(f, jobs.v, jobs.n);
         syncs.n = 0; /* their refs moved into the completions */
         for (size_t i = 0; i < removals.n; i++) {
             if (cm_fs_remove_tree(removals.v[i]) != 0)
@@ -174,6 +257,14 @@ bk_flusher_t *bk_flusher_start(bk_broker_t *b)
     f->in_loop = b->cfg.sync_in_loop;
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
+    pthread_mutex_init(&f->pool.lock, NULL);
+    pthread_cond_init(&f->pool.go, NULL);
+    pthread_cond_init(&f->pool.done, NULL);
+    for (int i = 0; i < BK_FLUSHER__HELPERS; i++)
+        if (pthread_create(&f->pool.threads[i], NULL, bk_flusher__helper, f) != 0) {
+            cm_log_error("cannot start the flusher's helpers", "errno=%s", strerror(errno));
+            abort();
+        }
     f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (f->efd < 0 || pthread_create(&f->thread, NULL, bk_flusher__main, f) != 0) {
         cm_log_error("cannot start the flusher", "errno=%s", strerror(errno));
@@ -189,6 +280,15 @@ void bk_flusher_stop(bk_flusher_t *f)
     pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
+    pthread_mutex_lock(&f->pool.lock);
+    f->pool.stop = true;
+    pthread_cond_broadcast(&f->pool.go);
+    pthread_mutex_unlock(&f->pool.lock);
+    for (int i = 0; i < BK_FLUSHER__HELPERS; i++)
+        pthread_join(f->pool.threads[i], NULL);
+    pthread_mutex_destroy(&f->pool.lock);
+    pthread_cond_destroy(&f->pool.go);
+    pthread_cond_destroy(&f->pool.done);
     bk_flush_done_t *done;
     size_t n = bk_flusher_take(f, &done);
     for (size_t i = 0; i < n; i++) {
@@ -242,8 +342,7 @@ bool bk_flusher_kick(bk_flusher_t *f)
     bk_flusher__dones_t jobs = { 0 };
     bk_flusher__take_syncs(&f->syncs, &jobs);
     pthread_mutex_unlock(&f->lock);
-    for (size_t i = 0; i < jobs.n; i++)
-        bk_flusher__datasync(f, jobs.v[i].seg, jobs.v[i].p);
+    bk_flusher__sync_jobs(f, jobs.v, jobs.n);
     pthread_mutex_lock(&f->lock);
     for (size_t i = 0; i < jobs.n; i++)
         BK_VEC_PUSH(f->done, jobs.v[i]);

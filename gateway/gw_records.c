@@ -34,7 +34,7 @@
 #define GW_REC__RETRY_MAX       12
 /* Retries back off: attempt N waits at least N x this, after a fresh snapshot. */
 #define GW_REC__RETRY_STEP_MS 25
-#define GW_REC__RETRY_WAIT_MS   5000
+#define GW_REC__RETRY_WAIT_MS 5000
 
 typedef struct gw_prec {
     int32_t partition;
