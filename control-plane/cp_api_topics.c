@@ -199,26 +199,73 @@ static bool cp_topic__place(cp_req_t *r, const char *topic_id, const char *pool_
 }
 
 /* Checks the tenant's partition quota against `adding` more. False after answering. */
-static bool cp_topic__quota(cp_req_t *r, const char *tenant_id, int64_t adding)
+/* A topic's retention.bytes from a configs object: `dflt` when absent, -1 for null. */
+static int64_t cp_topic__rbytes(const cm_json_t *configs, int64_t dflt)
 {
-    const char *p[] = { tenant_id };
+    const cm_json_t *v = configs != NULL ? cm_json_get(configs, "retention.bytes") : NULL;
+    if (v == NULL)
+        return dflt;
+    if (v->type == CM_JSON_NUMBER && v->is_int)
+        return v->i;
+    if (v->type == CM_JSON_STRING)
+        return strtoll(v->str, NULL, 10);
+    return -1;
+}
+
+/*
+ * Checks the tenant's quotas for a change, holding the tenant row so that concurrent
+ * changes see each other: `adding` partitions against `partitions`, and, with a
+ * `storage_bytes` quota, the storage the tenant's topics may hold (partitions x
+ * retention.bytes) once topic `topic_id` (NULL: a new one) has `parts` partitions and
+ * retention.bytes `rbytes` (-1: unbounded, which a storage quota does not allow). On
+ * failure rolls back and answers 422.
+ */
+static bool cp_topic__quota(cp_req_t *r, const char *tenant_id, const char *topic_id,
+                            int64_t adding, int64_t parts, int64_t rbytes)
+{
+    const char *p[] = { tenant_id, topic_id };
     PGresult *res = cp_api_tx_exec(
         r, "quota check",
-        "SELECT q.partitions, (SELECT coalesce(sum(partitions), 0) FROM topics"
-        " WHERE tenant_id = $1) FROM tenants t LEFT JOIN quotas q ON q.tenant_id = t.id"
-        " WHERE t.id = $1 FOR UPDATE OF t",
-        1, p);
+        "SELECT q.partitions, q.storage_bytes,"
+        " (SELECT coalesce(sum(partitions), 0) FROM topics WHERE tenant_id = $1),"
+        " (SELECT coalesce(sum(partitions::numeric * (configs->>'retention.bytes')::numeric), 0)"
+        "  FROM topics WHERE tenant_id = $1 AND id::text IS DISTINCT FROM $2"
+        "  AND coalesce((configs->>'retention.bytes')::bigint, -1) >= 0),"
+        " (SELECT count(*) FROM topics WHERE tenant_id = $1 AND id::text IS DISTINCT FROM $2"
+        "  AND coalesce((configs->>'retention.bytes')::bigint, -1) < 0)"
+        " FROM tenants t LEFT JOIN quotas q ON q.tenant_id = t.id WHERE t.id = $1 FOR UPDATE OF t",
+        2, p);
     if (res == NULL)
         return false;
     bool ok = true;
-    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-        int64_t max = atoll(PQgetvalue(res, 0, 0)), used = atoll(PQgetvalue(res, 0, 1));
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && adding > 0) {
+        int64_t max = atoll(PQgetvalue(res, 0, 0)), used = atoll(PQgetvalue(res, 0, 2));
         if (used + adding > max) {
             cm_pg_rollback(&r->cp->pg);
             cp_api_error_code(r, 422, CP_ERR_QUOTA,
                               "the tenant's partition quota is %lld and %lld are in use; %lld "
                               "more would exceed it",
                               (long long)max, (long long)used, (long long)adding);
+            ok = false;
+        }
+    }
+    if (ok && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1)) {
+        double max = atof(PQgetvalue(res, 0, 1)), others = atof(PQgetvalue(res, 0, 3));
+        long long unbounded = atoll(PQgetvalue(res, 0, 4));
+        if (rbytes < 0 || unbounded > 0) {
+            cm_pg_rollback(&r->cp->pg);
+            cp_api_error_code(r, 422, CP_ERR_QUOTA,
+                              "the tenant's storage quota is %.0f bytes, so every topic needs a "
+                              "retention.bytes (%s%lld other topic%s without one)",
+                              max, rbytes < 0 ? "this one has none; " : "", unbounded,
+                              unbounded == 1 ? "" : "s");
+            ok = false;
+        } else if (others + (double)parts * (double)rbytes > max) {
+            cm_pg_rollback(&r->cp->pg);
+            cp_api_error_code(r, 422, CP_ERR_QUOTA,
+                              "the tenant's storage quota is %.0f bytes; the other topics may hold "
+                              "%.0f and this one %lld partitions x %lld bytes of retention.bytes",
+                              max, others, (long long)parts, (long long)rbytes);
             ok = false;
         }
     }
@@ -262,7 +309,8 @@ void cp_api_topic_create(cp_req_t *r)
     if (res == NULL)
         goto out;
     PQclear(res);
-    if (!cp_topic__quota(r, tenant_id, parts))
+    if (!cp_topic__quota(r, tenant_id, NULL, parts, parts,
+                         cp_topic__rbytes(cm_json_get(o, "configs"), -1)))
         goto out;
     char np[16], nrf[16];
     snprintf(np, sizeof(np), "%lld", (long long)parts);
@@ -356,9 +404,15 @@ void cp_api_topic_update(cp_req_t *r)
         cp_api_error(r, 400, "send {\"configs\": {\"name\": \"value\" or null}}");
         goto out;
     }
+    int parts;
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), true, &set, &unset) ||
         !cp_api_tenant_active(r, r->seg[2], tenant_id, NULL) || !cp_api_begin(r) ||
-        !cp_topic__lock(r, tenant_id, topic_id, NULL, NULL))
+        !cp_topic__lock(r, tenant_id, topic_id, &parts, NULL))
+        goto out;
+    /* A new retention.bytes changes what the topic may hold: the storage quota decides. */
+    if (cm_json_get(cm_json_get(o, "configs"), "retention.bytes") != NULL &&
+        !cp_topic__quota(r, tenant_id, topic_id, 0, parts,
+                         cp_topic__rbytes(cm_json_get(o, "configs"), -1)))
         goto out;
     const char *p[] = { topic_id, set.buf, unset.buf };
     PGresult *res =
@@ -427,7 +481,15 @@ void cp_api_partitions_add(cp_req_t *r)
     if (res == NULL)
         return;
     PQclear(res);
-    if (!cp_topic__quota(r, tenant_id, count - parts) ||
+    const char *tq[] = { topic_id };
+    if ((res = cp_api_tx_exec(r, "topic retention",
+                              "SELECT coalesce((configs->>'retention.bytes')::bigint, -1)"
+                              " FROM topics WHERE id = $1",
+                              1, tq)) == NULL)
+        return;
+    int64_t rbytes = PQntuples(res) == 1 ? atoll(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    if (!cp_topic__quota(r, tenant_id, topic_id, count - parts, count, rbytes) ||
         !cp_topic__place(r, topic_id, pool_id, rf, parts, (int)(count - parts)))
         return;
     char np[16];

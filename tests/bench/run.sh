@@ -7,7 +7,8 @@
 #
 # Environment: RECORDS (default 2000000), RATE (2000), DURATION (10 s), PARTITIONS (6),
 # REPEAT (3: each throughput test runs this many times; the table shows the median and the
-# range), ONLY ("disk streamd nats redis tmpfs" by default) to run a subset.
+# range), ONLY ("disk streamd tmpfs nats redis gateway" by default) to run a subset. The
+# gateway's REST benchmarks (h2load; tests/bench/gateway.sh) print their own lines last.
 set -euo pipefail
 build=${1:?build dir}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +18,7 @@ RATE=${RATE:-2000}
 DURATION=${DURATION:-10}
 PARTITIONS=${PARTITIONS:-6}
 REPEAT=${REPEAT:-3}
-ONLY=${ONLY:-"disk streamd tmpfs nats redis"}
+ONLY=${ONLY:-"disk streamd tmpfs nats redis gateway"}
 out="$top/$build/bench"
 work="$out/work"
 rm -rf "$work"
@@ -127,3 +128,8 @@ awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
            printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", g["system"], g["test"], g["rec_per_s"],
                   range, g["mb_per_s"], g["p50_us"], g["p99_us"], g["p999_us"], g["max_us"], g["server_rss_kb"]
        } }' "$results"
+
+if want gateway; then
+    echo
+    "$top/tests/bench/gateway.sh" "$build" | tee "$out/gateway.txt"
+fi

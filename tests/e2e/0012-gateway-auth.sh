@@ -94,6 +94,40 @@ refused "garbage"
 AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims)").extra"
 refused "four parts"
 
+step "PS256 and EdDSA issuers (globex): valid tokens pass, forged ones get 401"
+openssl genpkey -algorithm ED25519 -out "$T/ed.key" 2>/dev/null
+openssl pkey -in "$T/ed.key" -pubout -out "$T/ed.pub"
+openssl genpkey -algorithm ED25519 -out "$T/ed-other.key" 2>/dev/null
+for alg in PS256 EdDSA; do
+    pub=$T/idp.pub
+    [ $alg = EdDSA ] && pub=$T/ed.pub
+    body=$(python3 -c 'import json,sys; print(json.dumps({"issuer": sys.argv[1], "audience": "streamd-globex", "algorithm": sys.argv[2], "public_keys": open(sys.argv[3]).read()}))' \
+        "https://idp.globex.test/$alg" $alg "$pub")
+    expect_status 201 POST /v1/tenants/globex/jwt-issuers "$body"
+done
+gclaims() { printf '{"iss": "https://idp.globex.test/%s", "aud": "streamd-globex", "sub": "svc", "exp": "$now+600", "nbf": "$now-5"}' "$1"; }
+sleep 0.5
+AUTH[g-ps]="Bearer $(jwt '{"alg": "PS256"}' "$(gclaims PS256)" "$T/idp.key")"
+expect_rest 200 g-ps h1 GET /kafka/v3/clusters
+[ "$(json_get data.0.cluster_id <"$T/last.json")" = "${CLUSTER[globex]}" ] || fail "$(cat "$T/last.json")"
+AUTH[g-ed]="Bearer $(jwt '{"alg": "EdDSA"}' "$(gclaims EdDSA)" "$T/ed.key")"
+expect_rest 200 g-ed h2c GET /kafka/v3/clusters
+[ "$(json_get data.0.cluster_id <"$T/last.json")" = "${CLUSTER[globex]}" ] || fail "$(cat "$T/last.json")"
+save=${CLUSTER[acme]}
+CLUSTER[acme]=${CLUSTER[globex]}
+AUTH[x]="Bearer $(jwt '{"alg": "PS256"}' "$(gclaims PS256)" "$T/other.key")"
+refused "PS256 signed by another key"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(gclaims PS256)" "$T/idp.key")"
+refused "a PKCS#1 v1.5 signature for a PS256 issuer"
+t=$(jwt '{"alg": "RS256"}' "$(gclaims PS256)" "$T/idp.key")
+AUTH[x]="Bearer $(jwt '{"alg": "PS256"}' "$(gclaims PS256)" "$T/idp.key" | cut -d. -f1,2).${t##*.}"
+refused "PS256 header over an RS256 signature"
+AUTH[x]="Bearer $(jwt '{"alg": "EdDSA"}' "$(gclaims EdDSA)" "$T/ed-other.key")"
+refused "EdDSA signed by another key"
+AUTH[x]="Bearer $(jwt '{"alg": "none"}' "$(gclaims EdDSA)")"
+refused "alg=none for an EdDSA issuer"
+CLUSTER[acme]=$save
+
 step "API key attacks: 401"
 AUTH[x]="Basic $(printf '%s:%s' "${KEY[acme]}" wrong-secret | base64 -w0)"
 refused "wrong secret"

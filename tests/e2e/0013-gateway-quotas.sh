@@ -2,7 +2,8 @@
 # Per-tenant quotas at the gateway: a tenant producing at 5x its byte rate gets 429s with
 # Retry-After (never a silent drop: every record is either acknowledged or refused), while a
 # second tenant producing at the same time gets every request through. Request rate and
-# connection caps; quota changes apply without a restart.
+# connection caps; quota changes apply without a restart; partition and storage caps on
+# creation and on changes.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 pg_start
@@ -165,4 +166,29 @@ else:
     raise SystemExit("a closed connection did not free its slot")
 print("connection cap: third refused with 429, slot freed after a close")
 PY
+
+step "storage: with a storage quota, topics need retention.bytes and their total fits"
+expect_status 201 POST /v1/tenants '{"name": "initech"}'
+gw_key initech initech
+expect_status 200 PUT /v1/tenants/initech/quotas '{"storage_bytes": 10000000, "partitions": 8}'
+sleep 0.5
+gw_cluster initech
+ibase="/kafka/v3/clusters/${CLUSTER[initech]}"
+expect_rest 422 initech h1 POST "$ibase/topics" '{"topic_name": "unbounded", "partitions_count": 1}'
+grep -q retention.bytes "$T/last.json" || fail "the refusal does not say why: $(cat "$T/last.json")"
+expect_rest 201 initech h1 POST "$ibase/topics" \
+    '{"topic_name": "logs", "partitions_count": 2, "configs": [{"name": "retention.bytes", "value": "4000000"}]}'
+expect_rest 422 initech h1 POST "$ibase/topics" \
+    '{"topic_name": "more", "partitions_count": 1, "configs": [{"name": "retention.bytes", "value": "2000001"}]}'
+expect_rest 422 initech h1 PUT "$ibase/topics/logs/configs/retention.bytes" '{"value": "6000000"}'
+expect_rest 422 initech h1 DELETE "$ibase/topics/logs/configs/retention.bytes"
+expect_status 422 POST /v1/tenants/initech/topics/logs/partitions '{"count": 3}'
+expect_rest 204 initech h1 PUT "$ibase/topics/logs/configs/retention.bytes" '{"value": "3000000"}'
+expect_status 200 POST /v1/tenants/initech/topics/logs/partitions '{"count": 3}'
+expect_rest 422 initech h1 POST "$ibase/topics" \
+    '{"topic_name": "too-many", "partitions_count": 6, "configs": [{"name": "retention.bytes", "value": "1"}]}'
+grep -q "partition quota" "$T/last.json" || fail "$(cat "$T/last.json")"
+expect_rest 200 initech h1 GET "$ibase/topics"
+python3 -c 'import json,sys; n=[(t["topic_name"], t["partitions_count"]) for t in json.load(open(sys.argv[1]))["data"]]; assert n == [("logs", 3)], n' \
+    "$T/last.json" || fail "initech's topics: $(cat "$T/last.json")"
 gw_stop

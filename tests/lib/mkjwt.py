@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes a JWT for tests: mkjwt.py HEADER_JSON CLAIMS_JSON KEYFILE.
 
-The header's "alg" picks the signature: RS256/RS384/RS512 sign with the PEM private key in
+The header's "alg" picks the signature: RS*, PS* and EdDSA sign with the PEM private key in
 KEYFILE (through openssl), HS256/HS384/HS512 use KEYFILE's bytes as the HMAC secret (the
 "public key as HMAC secret" attack), any other alg (none, None, ...) gets an empty
 signature. Claims may use "$now+N" / "$now-N" strings for times relative to now.
@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -36,6 +37,16 @@ def main():
     if alg in ("RS256", "RS384", "RS512"):
         sig = subprocess.run(["openssl", "dgst", "-sha" + bits, "-sign", keyfile],
                              input=signing, capture_output=True, check=True).stdout
+    elif alg in ("PS256", "PS384", "PS512"):
+        sig = subprocess.run(["openssl", "dgst", "-sha" + bits, "-sigopt", "rsa_padding_mode:pss",
+                              "-sigopt", "rsa_pss_saltlen:digest", "-sign", keyfile],
+                             input=signing, capture_output=True, check=True).stdout
+    elif alg == "EdDSA":
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(signing)
+            f.flush()
+            sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", keyfile,
+                                  "-in", f.name], capture_output=True, check=True).stdout
     elif alg in ("HS256", "HS384", "HS512"):
         sig = hmac.new(open(keyfile, "rb").read(), signing, getattr(hashlib, "sha" + bits)).digest()
     else:
