@@ -170,19 +170,15 @@ static bool gw_acl__may(gw_rreq_t *r, gw_op_t op)
     return false;
 }
 
-static void gw_acl__list_write(gw_rreq_t *r, cm_sbuf_t *out, const gw_acl_t *const *v, int n)
+/* Answers the list of ACLs `v`. */
+static void gw_acl__list_reply(gw_rreq_t *r, const gw_acl_t *const *v, int n)
 {
-    cm_jw_t jw;
-    cm_jw_init(&jw, out);
-    cm_jw_obj(&jw);
-    cm_jw_kstr(&jw, "kind", "KafkaAclList");
-    gw_rest_metadata(r, &jw, "%s", "acls");
-    cm_jw_key(&jw, "data");
-    cm_jw_arr(&jw);
+    cm_jw_t *jw = gw_rest_json(r);
+    gw_rest_list_begin(r, jw, "KafkaAclList", "acls");
     for (int i = 0; i < n; i++)
-        gw_acl__obj(r, &jw, v[i]);
-    cm_jw_arr_end(&jw);
-    cm_jw_obj_end(&jw);
+        gw_acl__obj(r, jw, v[i]);
+    gw_rest_list_end(jw);
+    gw_rest_json_reply(r, 200);
 }
 
 /* The tenant's ACLs that `f` matches, from the request's snapshot. */
@@ -209,11 +205,7 @@ void gw_acls_list(gw_rreq_t *r)
     }
     const gw_acl_t **v;
     int n = gw_acl__select(r, &f, &v);
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
-    gw_acl__list_write(r, &out, v, n);
-    gw_rest_reply(r, 200, &out);
-    cm_sbuf_free(&out);
+    gw_acl__list_reply(r, v, n);
 }
 
 static void gw_acl__created(gw_admin_call_t *c)
@@ -227,13 +219,9 @@ static void gw_acl__created(gw_admin_call_t *c)
                        .resource = s->resource,
                        .op = (gw_op_t)s->op,
                        .allow = s->allow == 1 };
-        cm_sbuf_t out;
-        cm_sbuf_init(&out);
-        cm_jw_t jw;
-        cm_jw_init(&jw, &out);
-        gw_acl__obj(r, &jw, &a);
-        gw_rest_reply(r, 201, &out);
-        cm_sbuf_free(&out);
+        cm_jw_t *jw = gw_rest_json(r);
+        gw_acl__obj(r, jw, &a);
+        gw_rest_json_reply(r, 201);
     }
     gw_admin_call_free(c);
     gw_rest_unref(r);
@@ -291,11 +279,7 @@ static void gw_acl__delete_next(gw_rreq_t *r)
 {
     gw_acl__del_t *d = r->state;
     if (d->next == d->n) {
-        cm_sbuf_t out;
-        cm_sbuf_init(&out);
-        gw_acl__list_write(r, &out, d->v, d->n);
-        gw_rest_reply(r, 200, &out);
-        cm_sbuf_free(&out);
+        gw_acl__list_reply(r, d->v, d->n);
         return;
     }
     gw_admin_call_t *c = gw_admin_call_new(r->w, "DELETE", gw_acl__deleted, r);

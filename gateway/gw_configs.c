@@ -121,30 +121,19 @@ static void gw_cfg__described(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
             gw_rest_error(r, 404, 404, 0, "topic \"%s\" has no config \"%s\"", r->topic->name,
                           ask->only);
         } else {
-            cm_sbuf_t out;
-            cm_sbuf_init(&out);
-            cm_jw_t jw;
-            cm_jw_init(&jw, &out);
-            gw_cfg__obj(r, &jw, &a, &res->configs[0]);
-            gw_rest_reply(r, 200, &out);
-            cm_sbuf_free(&out);
+            cm_jw_t *jw = gw_rest_json(r);
+            gw_cfg__obj(r, jw, &a, &res->configs[0]);
+            gw_rest_json_reply(r, 200);
         }
     } else {
-        cm_sbuf_t out;
-        cm_sbuf_init(&out);
-        cm_jw_t jw;
-        cm_jw_init(&jw, &out);
-        cm_jw_obj(&jw);
-        cm_jw_kstr(&jw, "kind", "KafkaTopicConfigList");
-        gw_rest_metadata(r, &jw, "topics/%s/configs", r->topic->name);
-        cm_jw_key(&jw, "data");
-        cm_jw_arr(&jw);
+        cm_jw_t *jw = gw_rest_json(r);
+        char path[300];
+        snprintf(path, sizeof(path), "topics/%s/configs", r->topic->name);
+        gw_rest_list_begin(r, jw, "KafkaTopicConfigList", path);
         for (int32_t i = 0; i < res->configs_n; i++)
-            gw_cfg__obj(r, &jw, &a, &res->configs[i]);
-        cm_jw_arr_end(&jw);
-        cm_jw_obj_end(&jw);
-        gw_rest_reply(r, 200, &out);
-        cm_sbuf_free(&out);
+            gw_cfg__obj(r, jw, &a, &res->configs[i]);
+        gw_rest_list_end(jw);
+        gw_rest_json_reply(r, 200);
     }
     cm_arena_free(&a);
     gw_rest_unref(r);

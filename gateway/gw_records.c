@@ -794,27 +794,23 @@ static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
         gw_rest_error(r, gw_rec__kerr_http(pd->error_code), gw_rec__kerr_http(pd->error_code), 1,
                       "partition %d: %s", cs->partition, cm_kerr_name(pd->error_code));
     } else {
-        cm_sbuf_t out;
-        cm_sbuf_init(&out);
-        cm_jw_t jw;
-        cm_jw_init(&jw, &out);
-        cm_jw_obj(&jw);
-        cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
-        cm_jw_kstr(&jw, "topic_name", r->topic->name);
-        cm_jw_kint(&jw, "partition_id", cs->partition);
-        cm_jw_key(&jw, "records");
-        cm_jw_arr(&jw);
+        cm_jw_t *jw = gw_rest_json(r);
+        cm_jw_obj(jw);
+        cm_jw_kstr(jw, "cluster_id", r->ss.tenant->cluster_id);
+        cm_jw_kstr(jw, "topic_name", r->topic->name);
+        cm_jw_kint(jw, "partition_id", cs->partition);
+        cm_jw_key(jw, "records");
+        cm_jw_arr(jw);
         uint64_t bytes = 0, count = 0;
-        int64_t next = gw_rec__write_records(cs, &jw, pd->records, &bytes, &count);
-        cm_jw_arr_end(&jw);
-        cm_jw_kint(&jw, "next_offset", next);
-        cm_jw_kint(&jw, "high_watermark", pd->high_watermark);
-        cm_jw_kint(&jw, "log_start_offset", pd->log_start_offset);
-        cm_jw_obj_end(&jw);
+        int64_t next = gw_rec__write_records(cs, jw, pd->records, &bytes, &count);
+        cm_jw_arr_end(jw);
+        cm_jw_kint(jw, "next_offset", next);
+        cm_jw_kint(jw, "high_watermark", pd->high_watermark);
+        cm_jw_kint(jw, "log_start_offset", pd->log_start_offset);
+        cm_jw_obj_end(jw);
         gw_session_meter(&r->ss, false, bytes, count);
         gw_session_charge_after(&r->ss, GW_CHARGE_CONSUME, (double)bytes);
-        gw_rest_reply(r, 200, &out);
-        cm_sbuf_free(&out);
+        gw_rest_json_reply(r, 200);
     }
     cm_arena_free(&a);
     gw_rest_unref(r);

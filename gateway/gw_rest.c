@@ -28,6 +28,7 @@ void gw_rest_unref(gw_rreq_t *r)
     if (r->state_free != NULL)
         r->state_free(r->state);
     gw_snap_release(r->snap);
+    cm_sbuf_free(&r->out);
     cm_arena_free(&r->arena);
     free(r);
 }
@@ -66,6 +67,19 @@ void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body)
         return;
     }
     cm_http_send_json(r->req, status, body);
+}
+
+cm_jw_t *gw_rest_json(gw_rreq_t *r)
+{
+    cm_sbuf_free(&r->out);
+    cm_jw_init(&r->jw, &r->out);
+    return &r->jw;
+}
+
+void gw_rest_json_reply(gw_rreq_t *r, int status)
+{
+    gw_rest_reply(r, status, &r->out);
+    cm_sbuf_free(&r->out);
 }
 
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
@@ -150,9 +164,7 @@ void gw_rest_related(gw_rreq_t *r, cm_jw_t *jw, const char *key, const char *pat
     cm_sbuf_free(&s);
 }
 
-/* Opens a list resource, {"kind": ..., "metadata": ..., "data": [, ready for its items;
- * `path` NULL leaves out the metadata. */
-static void gw_rest__list_begin(gw_rreq_t *r, cm_jw_t *jw, const char *kind, const char *path)
+void gw_rest_list_begin(gw_rreq_t *r, cm_jw_t *jw, const char *kind, const char *path)
 {
     cm_jw_obj(jw);
     cm_jw_kstr(jw, "kind", kind);
@@ -162,7 +174,7 @@ static void gw_rest__list_begin(gw_rreq_t *r, cm_jw_t *jw, const char *kind, con
     cm_jw_arr(jw);
 }
 
-static void gw_rest__list_end(cm_jw_t *jw)
+void gw_rest_list_end(cm_jw_t *jw)
 {
     cm_jw_arr_end(jw);
     cm_jw_obj_end(jw);
@@ -183,19 +195,15 @@ static void gw_rest__cluster_obj(gw_rreq_t *r, cm_jw_t *jw)
 
 static void gw_rest__clusters(gw_rreq_t *r)
 {
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
-    cm_jw_t jw;
-    cm_jw_init(&jw, &out);
+    cm_jw_t *jw = gw_rest_json(r);
     if (r->nseg == 3) {
-        gw_rest__list_begin(r, &jw, "KafkaClusterList", NULL);
-        gw_rest__cluster_obj(r, &jw);
-        gw_rest__list_end(&jw);
+        gw_rest_list_begin(r, jw, "KafkaClusterList", NULL);
+        gw_rest__cluster_obj(r, jw);
+        gw_rest_list_end(jw);
     } else {
-        gw_rest__cluster_obj(r, &jw);
+        gw_rest__cluster_obj(r, jw);
     }
-    gw_rest_reply(r, 200, &out);
-    cm_sbuf_free(&out);
+    gw_rest_json_reply(r, 200);
 }
 
 static void gw_rest__topic_obj(gw_rreq_t *r, cm_jw_t *jw, const gw_topic_t *t)
@@ -232,27 +240,19 @@ static void gw_rest__topics_list(gw_rreq_t *r)
         if (gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
             all[n++] = t;
     qsort(all, n, sizeof(*all), gw_rest__by_name);
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
-    cm_jw_t jw;
-    cm_jw_init(&jw, &out);
-    gw_rest__list_begin(r, &jw, "KafkaTopicList", "topics");
+    cm_jw_t *jw = gw_rest_json(r);
+    gw_rest_list_begin(r, jw, "KafkaTopicList", "topics");
     for (size_t i = 0; i < n; i++)
-        gw_rest__topic_obj(r, &jw, all[i]);
-    gw_rest__list_end(&jw);
-    gw_rest_reply(r, 200, &out);
-    cm_sbuf_free(&out);
+        gw_rest__topic_obj(r, jw, all[i]);
+    gw_rest_list_end(jw);
+    gw_rest_json_reply(r, 200);
 }
 
 static void gw_rest__topic_get(gw_rreq_t *r)
 {
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
-    cm_jw_t jw;
-    cm_jw_init(&jw, &out);
-    gw_rest__topic_obj(r, &jw, r->topic);
-    gw_rest_reply(r, 200, &out);
-    cm_sbuf_free(&out);
+    cm_jw_t *jw = gw_rest_json(r);
+    gw_rest__topic_obj(r, jw, r->topic);
+    gw_rest_json_reply(r, 200);
 }
 
 /* Maps the operator API's answer to a tenant-facing one; true when it was a success. */
@@ -300,12 +300,9 @@ static void gw_rest__created(gw_admin_call_t *c)
                       : NULL;
         const char *name = r->state;
         const gw_topic_t *t = tn != NULL ? gw_snap_topic(tn, name) : NULL;
-        cm_sbuf_t out;
-        cm_sbuf_init(&out);
-        cm_jw_t jw;
-        cm_jw_init(&jw, &out);
+        cm_jw_t *jw = gw_rest_json(r);
         if (t != NULL) {
-            gw_rest__topic_obj(r, &jw, t);
+            gw_rest__topic_obj(r, jw, t);
         } else {
             cm_arena_t a;
             cm_arena_init(&a, 1u << 20);
@@ -319,11 +316,10 @@ static void gw_rest__created(gw_admin_call_t *c)
             gw_topic_t tmp = { .name = name,
                                .n_parts = (int32_t)parts,
                                .replication_factor = (int32_t)rf };
-            gw_rest__topic_obj(r, &jw, &tmp);
+            gw_rest__topic_obj(r, jw, &tmp);
             cm_arena_free(&a);
         }
-        gw_rest_reply(r, 201, &out);
-        cm_sbuf_free(&out);
+        gw_rest_json_reply(r, 201);
     }
     gw_admin_call_free(c);
     gw_rest_unref(r);
@@ -452,30 +448,25 @@ static void gw_rest__partition_obj(gw_rreq_t *r, cm_jw_t *jw, int32_t p)
 
 static void gw_rest__partitions(gw_rreq_t *r)
 {
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
-    cm_jw_t jw;
-    cm_jw_init(&jw, &out);
+    cm_jw_t *jw = gw_rest_json(r);
     if (r->nseg == 7) {
         char path[512];
         snprintf(path, sizeof(path), "topics/%s/partitions", r->topic->name);
-        gw_rest__list_begin(r, &jw, "KafkaPartitionList", path);
+        gw_rest_list_begin(r, jw, "KafkaPartitionList", path);
         for (int32_t p = 0; p < r->topic->n_parts; p++)
-            gw_rest__partition_obj(r, &jw, p);
-        gw_rest__list_end(&jw);
+            gw_rest__partition_obj(r, jw, p);
+        gw_rest_list_end(jw);
     } else {
         char *end;
         long p = strtol(r->seg[7], &end, 10);
         if (*end != '\0' || p < 0 || p >= r->topic->n_parts) {
-            cm_sbuf_free(&out);
             gw_rest_error(r, 404, 404, 0, "topic \"%s\" has no partition %.16s", r->topic->name,
                           r->seg[7]);
             return;
         }
-        gw_rest__partition_obj(r, &jw, (int32_t)p);
+        gw_rest__partition_obj(r, jw, (int32_t)p);
     }
-    gw_rest_reply(r, 200, &out);
-    cm_sbuf_free(&out);
+    gw_rest_json_reply(r, 200);
 }
 
 /* ---- health and metrics ---------------------------------------------------------------- */

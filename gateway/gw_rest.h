@@ -36,6 +36,8 @@ typedef struct gw_rreq {
     const gw_topic_t *topic; /* the topic named by the path, when there is one */
     int status;              /* what was sent */
     int64_t t0_us;
+    cm_sbuf_t out; /* a JSON answer being written (gw_rest_json) */
+    cm_jw_t jw;
     void *state;            /* the handler's */
     const char *admin_what; /* what an operator API call was for, to begin its errors */
     void (*state_free)(void *state);
@@ -53,6 +55,18 @@ void gw_rest_unref(gw_rreq_t *r);
 
 /** Answers with a JSON body. Dropped when the client has left. */
 void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body);
+
+/** Starts the JSON answer in the request's own buffer. */
+cm_jw_t *gw_rest_json(gw_rreq_t *r);
+
+/** Sends the JSON answer started with gw_rest_json. */
+void gw_rest_json_reply(gw_rreq_t *r, int status);
+
+/** Opens a list resource {"kind", "metadata" (NULL path: none), "data": [ for its items. */
+void gw_rest_list_begin(gw_rreq_t *r, cm_jw_t *jw, const char *kind, const char *path);
+
+/** Closes a list resource. */
+void gw_rest_list_end(cm_jw_t *jw);
 
 /** Answers {"error_code": code, "message": ...}; a 429 carries Retry-After. */
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)

@@ -9,15 +9,7 @@ pg_start
 cp_start
 
 step "a pool, a managed broker, two tenants with API keys, the gateway"
-expect_status 201 POST /v1/pools '{"name": "default"}'
-gw_tenant acme
-gw_tenant globex
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP"
-gw_start --threads=2
-
-gw_cluster acme
-gw_cluster globex
+gw_stack acme globex
 [ "${CLUSTER[acme]}" != "${CLUSTER[globex]}" ] || fail "two tenants share a cluster id"
 
 RECORDS='{"partition_id": 0, "key": {"type": "STRING", "data": "k-1"}, "value": {"type": "JSON", "data": {"n": 1, "s": "é"}}, "headers": [{"name": "trace", "value": "AAEC"}]}

@@ -10,15 +10,8 @@ pg_start
 cp_start
 
 step "two tenants, a broker, the gateway; acme may produce 100 KB/s"
-expect_status 201 POST /v1/pools '{"name": "default"}'
-gw_tenant acme
-gw_tenant globex
+gw_stack acme globex
 expect_status 200 PUT /v1/tenants/acme/quotas '{"produce_bytes_per_sec": 100000}'
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP"
-gw_start --threads=2
-gw_cluster acme
-gw_cluster globex
 for t in acme globex; do
     expect_rest 201 $t h1 POST "/kafka/v3/clusters/${CLUSTER[$t]}/topics" \
         '{"topic_name": "events", "partitions_count": 2}'

@@ -9,14 +9,9 @@ pg_start
 cp_start
 
 step "a tenant, a broker, the gateway"
-expect_status 201 POST /v1/pools '{"name": "default"}'
-gw_tenant acme
+gw_stack acme
 expect_status 201 POST /v1/tenants/acme/service-accounts '{"name": "reader"}'
 gw_key acme reader '{"service_account": "reader"}'
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP"
-gw_start --threads=2
-gw_cluster acme
 base="/kafka/v3/clusters/${CLUSTER[acme]}"
 expect_rest 201 acme h2c POST "$base/topics" \
     '{"topic_name": "orders", "partitions_count": 2, "configs": [{"name": "retention.ms", "value": "3600000"}]}'

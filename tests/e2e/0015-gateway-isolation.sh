@@ -30,14 +30,7 @@ PY
 pg_start
 cp_start
 step "two tenants; acme has a topic with records, a config and an ACL"
-expect_status 201 POST /v1/pools '{"name": "default"}'
-gw_tenant acme
-gw_tenant globex
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP"
-gw_start --threads=2
-gw_cluster acme
-gw_cluster globex
+gw_stack acme globex
 abase="/kafka/v3/clusters/${CLUSTER[acme]}"
 gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
 expect_rest 201 acme h1 POST "$abase/topics" \

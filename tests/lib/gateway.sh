@@ -58,3 +58,15 @@ gw_cluster() {
     CLUSTER[$1]=$(json_get data.0.cluster_id <"$T/last.json")
     [ -n "${CLUSTER[$1]}" ] || fail "no cluster for $1: $(cat "$T/last.json")"
 }
+
+# gw_stack TENANT...: a pool, the tenants (gw_tenant), a managed broker, the gateway
+# (2 threads) and each tenant's cluster id. Needs pg_start and cp_start first.
+gw_stack() {
+    local t
+    expect_status 201 POST /v1/pools '{"name": "default"}'
+    for t in "$@"; do gw_tenant "$t"; done
+    BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
+        --lease_ms=3000 --control_plane_url="http://$CP"
+    gw_start --threads=2
+    for t in "$@"; do gw_cluster "$t"; done
+}
