@@ -27,18 +27,27 @@ enum { GW_CFG__SRC_DYNAMIC_TOPIC = 1, GW_CFG__SRC_STATIC_BROKER = 4, GW_CFG__SRC
 typedef struct gw_cfg__ask {
     gw_rreq_t *r;
     const char *only; /* one config, or NULL for all */
+    int attempts;
+    h2o_timeout_entry_t timer;
 } gw_cfg__ask_t;
 
-/* The topic's own value of `name` from the snapshot's JSON object of overrides, or NULL. */
-static const char *gw_cfg__override(cm_arena_t *a, const gw_topic_t *t, const char *name)
+static void gw_cfg__send(gw_cfg__ask_t *ask);
+
+/* The topic's own values: the snapshot's JSON object of overrides, parsed (NULL: none). */
+static const cm_json_t *gw_cfg__overrides(cm_arena_t *a, const gw_topic_t *t)
 {
-    if (t->configs == NULL)
-        return NULL;
     cm_json_t *doc = NULL;
     char err[64];
-    if (cm_json_parse(a, t->configs, strlen(t->configs), 4, &doc, err, sizeof(err)) != 0)
+    if (t->configs == NULL ||
+        cm_json_parse(a, t->configs, strlen(t->configs), 4, &doc, err, sizeof(err)) != 0)
         return NULL;
-    const cm_json_t *v = cm_json_get(doc, name);
+    return doc;
+}
+
+/* The topic's own value of `name`, or NULL. */
+static const char *gw_cfg__override(cm_arena_t *a, const cm_json_t *own, const char *name)
+{
+    const cm_json_t *v = own != NULL ? cm_json_get(own, name) : NULL;
     if (v == NULL)
         return NULL;
     if (v->type == CM_JSON_STRING)
@@ -52,7 +61,7 @@ static const char *gw_cfg__override(cm_arena_t *a, const gw_topic_t *t, const ch
     return NULL;
 }
 
-static void gw_cfg__obj(gw_rreq_t *r, cm_jw_t *jw, cm_arena_t *a,
+static void gw_cfg__obj(gw_rreq_t *r, cm_jw_t *jw, cm_arena_t *a, const cm_json_t *overrides,
                         const cm_describe_configs_resp_resource_result_t *c)
 {
     const gw_topic_t *t = r->topic;
@@ -64,7 +73,7 @@ static void gw_cfg__obj(gw_rreq_t *r, cm_jw_t *jw, cm_arena_t *a,
         if (c->synonyms[i].source == GW_CFG__SRC_STATIC_BROKER ||
             c->synonyms[i].source == GW_CFG__SRC_DEFAULT)
             dflt = c->synonyms[i].value;
-    const char *own = gw_cfg__override(a, t, name);
+    const char *own = gw_cfg__override(a, overrides, name);
     cm_jw_obj(jw);
     cm_jw_kstr(jw, "kind", "KafkaTopicConfig");
     gw_rest_metadata(r, jw, "topics/%s/configs/%s", t->name, name);
@@ -111,6 +120,11 @@ static void gw_cfg__described(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
         cm_describe_configs_resp_decode(body, c->api_version, &a, &resp) == 0 &&
         resp.results_n == 1)
         res = &resp.results[0];
+    if (res != NULL && res->error_code == CM_KERR_UNKNOWN_TOPIC_OR_PARTITION &&
+        gw_rest_retry_soon(r, &ask->attempts, &ask->timer)) {
+        cm_arena_free(&a);
+        return;
+    }
     if (res == NULL || res->error_code != 0) {
         gw_rest_error(r, 503, 503, 1, "cannot read the topic's configs from its broker: %s",
                       res != NULL         ? cm_kerr_name(res->error_code)
@@ -122,7 +136,7 @@ static void gw_cfg__described(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
                           ask->only);
         } else {
             cm_jw_t *jw = gw_rest_json(r);
-            gw_cfg__obj(r, jw, &a, &res->configs[0]);
+            gw_cfg__obj(r, jw, &a, gw_cfg__overrides(&a, r->topic), &res->configs[0]);
             gw_rest_json_reply(r, 200);
         }
     } else {
@@ -130,8 +144,9 @@ static void gw_cfg__described(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
         char path[300];
         snprintf(path, sizeof(path), "topics/%s/configs", r->topic->name);
         gw_rest_list_begin(r, jw, "KafkaTopicConfigList", path);
+        const cm_json_t *own = gw_cfg__overrides(&a, r->topic);
         for (int32_t i = 0; i < res->configs_n; i++)
-            gw_cfg__obj(r, jw, &a, &res->configs[i]);
+            gw_cfg__obj(r, jw, &a, own, &res->configs[i]);
         gw_rest_list_end(jw);
         gw_rest_json_reply(r, 200);
     }
@@ -170,35 +185,53 @@ static const cm_tconfig_key_t *gw_cfg__named(gw_rreq_t *r)
     return k;
 }
 
-static void gw_cfg__describe(gw_rreq_t *r, const char *only)
+/* Sends the DescribeConfigs (the request's reference is held for it). */
+static void gw_cfg__send(gw_cfg__ask_t *ask)
 {
-    if (!gw_cfg__may(r, GW_OP_DESCRIBE_CONFIGS))
-        return;
+    gw_rreq_t *r = ask->r;
     const gw_broker_t *b = gw_cfg__broker(r);
-    if (b == NULL) {
-        gw_rest_error(r, 503, 503, 1, "no broker of this cluster is available now");
+    if (!gw_rest_can_call(r)) {
+        gw_rest_unref(r);
         return;
     }
-    gw_cfg__ask_t *ask = cm_arena_calloc(&r->arena, 1, sizeof(*ask));
-    ask->r = r;
-    ask->only = only;
+    if (b == NULL) {
+        gw_rest_error(r, 503, 503, 1, "no broker of this cluster is available now");
+        gw_rest_unref(r);
+        return;
+    }
     gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_DESCRIBE_CONFIGS, GW_CFG__DESCRIBE_VERSION, 0,
                                  gw_cfg__described, ask);
     cm_describe_configs_req_t req;
     cm_describe_configs_req_init(&req);
     cm_describe_configs_req_resource_t res;
     cm_describe_configs_req_resource_init(&res);
-    cm_kstr_t key = only != NULL ? cm_kstr_c(only) : (cm_kstr_t){ NULL, -1 };
+    cm_kstr_t key = ask->only != NULL ? cm_kstr_c(ask->only) : (cm_kstr_t){ NULL, -1 };
     res.resource_type = 2; /* TOPIC */
     res.resource_name = cm_kstr_c(r->topic->full);
-    res.configuration_keys = only != NULL ? &key : NULL;
-    res.configuration_keys_n = only != NULL ? 1 : -1;
+    res.configuration_keys = ask->only != NULL ? &key : NULL;
+    res.configuration_keys_n = ask->only != NULL ? 1 : -1;
     req.resources = &res;
     req.resources_n = 1;
     req.include_synonyms = true;
     cm_describe_configs_req_encode(&c->w, GW_CFG__DESCRIBE_VERSION, &req);
-    gw_rest_ref(r);
     gw_kcall_send(r->w->kpool, b, c);
+}
+
+static void gw_cfg__on_timer(h2o_timeout_entry_t *e)
+{
+    gw_cfg__send((gw_cfg__ask_t *)((char *)e - offsetof(gw_cfg__ask_t, timer)));
+}
+
+static void gw_cfg__describe(gw_rreq_t *r, const char *only)
+{
+    if (!gw_cfg__may(r, GW_OP_DESCRIBE_CONFIGS))
+        return;
+    gw_cfg__ask_t *ask = cm_arena_calloc(&r->arena, 1, sizeof(*ask));
+    ask->r = r;
+    ask->only = only;
+    ask->timer.cb = gw_cfg__on_timer;
+    gw_rest_ref(r);
+    gw_cfg__send(ask);
 }
 
 void gw_configs_list(gw_rreq_t *r)

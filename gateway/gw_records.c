@@ -477,6 +477,13 @@ static void gw_rec__produce_send(gw_produce_t *p)
     gw_rreq_t *r = p->r;
     gw_worker_t *w = r->w;
     p->attempts++;
+    bool stopping = w->kpool == NULL || atomic_load(&w->gw->stopping);
+    for (int i = 0; stopping && i < p->n_parts; i++)
+        if (!p->parts[i].done) {
+            p->parts[i].done = true;
+            p->parts[i].http = 503;
+            snprintf(p->parts[i].msg, sizeof(p->parts[i].msg), "the gateway is stopping");
+        }
     /* Leaders from the newest snapshot (a retry follows a leader change). */
     gw_snap_t *s = w->snap != NULL ? w->snap : r->snap;
     const gw_tenant_t *tn = cm_strmap_get(&s->tenants, r->ss.tenant->id, strlen(r->ss.tenant->id));
@@ -648,8 +655,14 @@ typedef struct gw_consume {
     gw_rreq_t *r;
     int32_t partition;
     int64_t offset;
+    int64_t max_bytes;
+    int64_t timeout_ms;
     int format; /* 0 binary, 1 string, 2 json */
+    int attempts;
+    h2o_timeout_entry_t timer; /* asks again while the broker does not know the topic yet */
 } gw_consume_t;
+
+static void gw_rec__fetch_send(gw_consume_t *cs);
 
 static bool gw_rec__utf8_ok(const uint8_t *s, size_t n)
 {
@@ -782,6 +795,11 @@ static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
     if (st == GW_KCALL_OK && cm_fetch_resp_decode(body, c->api_version, &a, &resp) == 0 &&
         resp.responses_n == 1 && resp.responses[0].partitions_n == 1)
         pd = &resp.responses[0].partitions[0];
+    if (pd != NULL && pd->error_code == CM_KERR_UNKNOWN_TOPIC_OR_PARTITION &&
+        gw_rest_retry_soon(r, &cs->attempts, &cs->timer)) {
+        cm_arena_free(&a);
+        return;
+    }
     if (pd == NULL) {
         gw_rest_error(r, 503, 503, 1, "cannot read from the partition's leader: %s",
                       st == GW_KCALL_OK ? "malformed answer" : c->why);
@@ -832,6 +850,11 @@ static bool gw_rec__query_int(gw_rreq_t *r, const char *name, int64_t lo, int64_
     return true;
 }
 
+static void gw_rec__on_fetch_timer(h2o_timeout_entry_t *e)
+{
+    gw_rec__fetch_send((gw_consume_t *)((char *)e - offsetof(gw_consume_t, timer)));
+}
+
 void gw_records_consume(gw_rreq_t *r)
 {
     const gw_topic_t *t = r->topic;
@@ -866,17 +889,34 @@ void gw_records_consume(gw_rreq_t *r)
         gw_rest_error(r, 429, 429, wait, "over the consume byte-rate quota; retry in %d s", wait);
         return;
     }
-    const gw_broker_t *b = gw_snap_broker(r->snap, t->parts[part].leader);
-    if (b == NULL) {
-        gw_rest_error(r, 503, 503, 1, "partition %ld has no leader available now", part);
-        return;
-    }
     gw_consume_t *cs = cm_arena_calloc(&r->arena, 1, sizeof(*cs));
     cs->r = r;
     cs->partition = (int32_t)part;
     cs->offset = offset;
+    cs->max_bytes = max_bytes;
+    cs->timeout_ms = timeout;
     cs->format = format;
-    gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_FETCH, GW_REC__FETCH_VERSION, timeout,
+    cs->timer.cb = gw_rec__on_fetch_timer;
+    gw_rest_ref(r);
+    gw_rec__fetch_send(cs);
+}
+
+/* Sends the Fetch (the request's reference is held for it). */
+static void gw_rec__fetch_send(gw_consume_t *cs)
+{
+    gw_rreq_t *r = cs->r;
+    const gw_topic_t *t = r->topic;
+    const gw_broker_t *b = gw_snap_broker(r->snap, t->parts[cs->partition].leader);
+    if (!gw_rest_can_call(r)) {
+        gw_rest_unref(r);
+        return;
+    }
+    if (b == NULL) {
+        gw_rest_error(r, 503, 503, 1, "partition %d has no leader available now", cs->partition);
+        gw_rest_unref(r);
+        return;
+    }
+    gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_FETCH, GW_REC__FETCH_VERSION, cs->timeout_ms,
                                  gw_rec__fetched, cs);
     cm_fetch_req_t req;
     cm_fetch_req_init(&req);
@@ -885,18 +925,17 @@ void gw_records_consume(gw_rreq_t *r)
     cm_fetch_req_partition_t fp;
     cm_fetch_req_partition_init(&fp);
     req.replica_id = -1;
-    req.max_wait_ms = (int32_t)timeout;
+    req.max_wait_ms = (int32_t)cs->timeout_ms;
     req.min_bytes = 1;
-    req.max_bytes = (int32_t)max_bytes;
+    req.max_bytes = (int32_t)cs->max_bytes;
     req.topics = &ft;
     req.topics_n = 1;
     ft.topic = cm_kstr_c(t->full);
     ft.partitions = &fp;
     ft.partitions_n = 1;
-    fp.partition = (int32_t)part;
-    fp.fetch_offset = offset;
-    fp.partition_max_bytes = (int32_t)max_bytes;
+    fp.partition = cs->partition;
+    fp.fetch_offset = cs->offset;
+    fp.partition_max_bytes = (int32_t)cs->max_bytes;
     cm_fetch_req_encode(&c->w, GW_REC__FETCH_VERSION, &req);
-    gw_rest_ref(r);
     gw_kcall_send(r->w->kpool, b, c);
 }

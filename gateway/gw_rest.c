@@ -69,6 +69,23 @@ void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body)
     cm_http_send_json(r->req, status, body);
 }
 
+bool gw_rest_retry_soon(gw_rreq_t *r, int *attempts, h2o_timeout_entry_t *timer)
+{
+    if (++*attempts >= GW_REST_TOPIC_WAIT_TRIES || r->req == NULL ||
+        atomic_load(&r->w->gw->stopping))
+        return false;
+    h2o_timeout_link(r->w->loop, &r->w->poll_timeout, timer);
+    return true;
+}
+
+bool gw_rest_can_call(gw_rreq_t *r)
+{
+    if (r->w->kpool != NULL && !atomic_load(&r->w->gw->stopping))
+        return true;
+    gw_rest_error(r, 503, 503, 1, "the gateway is stopping");
+    return false;
+}
+
 cm_jw_t *gw_rest_json(gw_rreq_t *r)
 {
     cm_sbuf_free(&r->out);

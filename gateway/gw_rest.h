@@ -56,6 +56,20 @@ void gw_rest_unref(gw_rreq_t *r);
 /** Answers with a JSON body. Dropped when the client has left. */
 void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body);
 
+/* How often a broker that does not know a topic of the gateway's metadata yet (a topic
+ * just created) is asked again, every 10 ms. */
+#define GW_REST_TOPIC_WAIT_TRIES 100
+
+/**
+ * After a broker answered UNKNOWN_TOPIC_OR_PARTITION for a topic the gateway knows: links
+ * `timer` (poll_timeout, 10 ms) to call again, keeping the request's reference. False when
+ * the caller should answer the error instead (tries used up, client gone, stopping).
+ */
+bool gw_rest_retry_soon(gw_rreq_t *r, int *attempts, h2o_timeout_entry_t *timer);
+
+/** True when broker calls can be made; else answers 503 (the gateway is stopping). */
+bool gw_rest_can_call(gw_rreq_t *r);
+
 /** Starts the JSON answer in the request's own buffer. */
 cm_jw_t *gw_rest_json(gw_rreq_t *r);
 
