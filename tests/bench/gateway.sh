@@ -10,8 +10,8 @@
 # Environment: GW_SECS (seconds per test, default 10), GW_CONNS and GW_STREAMS (h2load -c and
 # -m for the throughput tests: 16 x 16 in flight), GW_SINGLE_CONNS and GW_SINGLE_STREAMS (the
 # single-record test, a latency test at a fixed concurrency: 16 x 4), GW_PARTITIONS (6),
-# GW_THREADS (gateway threads, 0: one per core), GW_ONLY (a subset of "produce-batch
-# produce-single consume").
+# GW_THREADS (gateway threads, 0: one per core), GW_H2LOAD_THREADS (h2load -t, 2), GW_ONLY
+# (a subset of "produce-batch produce-single consume").
 set -euo pipefail
 build=${1:?build dir}
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +22,7 @@ STREAMS=${GW_STREAMS:-16}
 SINGLE_CONNS=${GW_SINGLE_CONNS:-16}
 SINGLE_STREAMS=${GW_SINGLE_STREAMS:-4}
 ONLY=${GW_ONLY:-produce-batch produce-single consume}
+H2LOAD_THREADS=${GW_H2LOAD_THREADS:-2}
 PARTS=${GW_PARTITIONS:-6}
 . "$top/tests/lib/harness.sh"
 . "$top/tests/lib/gateway.sh"
@@ -55,7 +56,7 @@ h2() {
     local label=$1 per=$2 conns=$3 streams=$4
     shift 4
     local log="$T/$label.log"
-    h2load -D "$SECS" -c "$conns" -m "$streams" -t 2 --log-file="$log" \
+    h2load -D "$SECS" -c "$conns" -m "$streams" -t "$H2LOAD_THREADS" --log-file="$log" \
         -H "Authorization: ${AUTH[bench]}" -H 'Content-Type: application/json' "$@" \
         >"$T/$label.out" 2>&1 || { cat "$T/$label.out"; fail "h2load failed"; }
     python3 - "$label" "$per" "$log" "$T/$label.out" "$GW_PID" "$BROKER_PID" <<'PY'
