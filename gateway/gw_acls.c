@@ -80,7 +80,7 @@ static const char *gw_acl__read(gw_rreq_t *r, const cm_json_t *body, bool filter
     bool any[7];
     for (int i = 0; i < 7; i++) {
         any[i] = v[i] == NULL || (filter && strcasecmp(v[i], "ANY") == 0);
-        if (v[i] == NULL && !filter && i != 4 && !(i == 2))
+        if (v[i] == NULL && !filter && i != 2 && i != 4) /* pattern and host have defaults */
             return "resource_type, resource_name, principal, operation and permission are "
                    "required";
     }
@@ -109,12 +109,7 @@ static const char *gw_acl__read(gw_rreq_t *r, const cm_json_t *body, bool filter
     }
     if (!any[3]) {
         const char *p = strncmp(v[3], "User:", 5) == 0 ? v[3] + 5 : v[3];
-        size_t n = strlen(p);
-        bool ok = n >= 1 && n <= 64;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = (p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
-                 (p[i] >= '0' && p[i] <= '9') || strchr("._-", p[i]) != NULL;
-        if (!ok && strcmp(p, "*") != 0)
+        if (!gw_session_principal_ok(p) && strcmp(p, "*") != 0)
             return "principal must be User:<name> (1 to 64 of a-z, A-Z, 0-9, '.', '_', '-') or "
                    "User:*";
         s->principal = p;

@@ -224,7 +224,7 @@ static bool gw_session__jwt_signed(const gw_issuer_t *x, const char *token)
     return false;
 }
 
-static bool gw_session__principal_ok(const char *s)
+bool gw_session_principal_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n < 1 || n > 64)
@@ -298,7 +298,7 @@ static gw_auth_t gw_session__jwt(gw_worker_t *w, const gw_snap_t *s, const gw_cr
         goto done;
     }
     const cm_json_t *who = cm_json_get(body, x->principal_claim);
-    if (who == NULL || who->type != CM_JSON_STRING || !gw_session__principal_ok(who->str)) {
+    if (who == NULL || who->type != CM_JSON_STRING || !gw_session_principal_ok(who->str)) {
         snprintf(why, cap,
                  "the token's %s claim must be a principal name (1 to 64 of a-z, A-Z, "
                  "0-9, '.', '_' and '-')",

@@ -54,6 +54,9 @@ gw_auth_t gw_session_auth(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c
                           const char *source, gw_session_t *out, int *retry_after_s, char *why,
                           size_t cap);
 
+/** True when `s` is a principal name: 1 to 64 of a-z, A-Z, 0-9, '.', '_' and '-'. */
+bool gw_session_principal_ok(const char *s);
+
 /** True when the session's principal may do `op` on the resource. */
 bool gw_session_allowed(const gw_session_t *ss, gw_rtype_t rt, const char *name, gw_op_t op);
 
