@@ -28,7 +28,7 @@ results="$out/results.txt"
 . "$top/tests/bench/peers.sh"
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 "$top/tests/lib/free_port.py" "$work/.ports"
 }
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 run() { "$@" | tee -a "$results"; }

@@ -6,6 +6,7 @@ set -euo pipefail
 
 : "${BIN:?run this test through tests/run-tier.sh (or set BIN=build/release/bin)}"
 T=$(mktemp -d /tmp/streamd-test-XXXXXX)
+TEST_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BROKER_PID=
 BROKER_LOG="$T/broker.log"
 
@@ -53,9 +54,10 @@ step() {
     echo "== $*"
 }
 
-# A TCP port nobody listens on right now.
+# A TCP port nobody is bound to, below the ephemeral range and not handed out before in
+# this test (tests/lib/free_port.py says why).
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 "$TEST_LIB/free_port.py" "$T/.ports"
 }
 
 # wait_ready URL PID WHAT: polls URL until it answers 2xx (10 s), failing if PID exits.
