@@ -170,13 +170,22 @@ void bk_resp_ready(bk_resp_t *r)
         return;
     }
     c->out_bytes += cm_kw_total(&r->w) - r->frame_start;
-    if (c->head == r) {
-        if (bk_conn__send(c) != 0) {
-            bk_conn_close(c, "write failed");
-            return;
-        }
-        bk_conn__after_send(c);
+    if (c->head == r && !c->send_queued) {
+        c->send_queued = true;
+        bk_server_send_later(c->srv, c);
     }
+}
+
+void bk_conn_send_ready(bk_conn_t *c)
+{
+    c->send_queued = false;
+    if (c->closed)
+        return;
+    if (bk_conn__send(c) != 0) {
+        bk_conn_close(c, "write failed");
+        return;
+    }
+    bk_conn__after_send(c);
 }
 
 static void bk_resp__release(bk_resp_t *r, int n);
@@ -469,6 +478,10 @@ void bk_conn_close(bk_conn_t *c, const char *why)
 {
     if (c->closed)
         return;
+    /* Answers completed in this loop pass are not written yet: they go first, as far as
+     * the socket takes them (a request's answer before a malformed frame that follows). */
+    if (c->send_queued)
+        (void)bk_conn__send(c);
     c->closed = true;
     bk_timer_stop(c->broker->loop, &c->resume);
     cm_log_debug("connection closed", "peer=%s why=\"%s\"", c->peer, why);

@@ -63,6 +63,8 @@ struct bk_conn {
     bool draining;     /* shutting down: answer what is queued, read nothing new */
     bk_timer_t resume; /* handles frames buffered while reading was paused */
     bool closed;
+    bool send_queued;      /* on the server's list of connections with answers to write */
+    bk_conn_t *send_next;
     int64_t last_active_ms;
     char peer[64];
     bk_conn_t *prev;
@@ -78,8 +80,15 @@ void bk_conn_close(bk_conn_t *c, const char *why);
 /** Frees a closed connection (the server calls it after the event batch). */
 void bk_conn_free(bk_conn_t *c);
 
-/** Marks a deferred response complete (frame size written) and sends what it can. */
+/**
+ * Marks a response complete (frame size written). It is written, with every other answer
+ * completed in the same pass of the event loop, when the pass ends (bk_conn_send_ready
+ * from the server): one write per connection for a whole group commit's acks.
+ */
 void bk_resp_ready(bk_resp_t *r);
+
+/** Writes the ready answers at the head of the queue (the server, after a loop pass). */
+void bk_conn_send_ready(bk_conn_t *c);
 
 bk_resp_t *bk_resp_ref(bk_resp_t *r);
 void bk_resp_unref(bk_resp_t *r);

@@ -28,6 +28,7 @@ struct bk_server {
     bk_io_t flusher_io;
     bk_conn_t *conns;  /* open connections (doubly linked) */
     bk_conn_t *closed; /* closed this batch, freed after it */
+    bk_conn_t *sendq;  /* with answers completed this batch, written at its end */
     int64_t n_conns;
     bk_timer_t tick;
     int64_t last_retention_ms;
@@ -102,13 +103,34 @@ void bk_server_conn_closed(bk_server_t *s, bk_conn_t *c)
     atomic_fetch_sub(&s->b->metrics.connections_open, 1);
 }
 
+void bk_server_send_later(bk_server_t *s, bk_conn_t *c)
+{
+    c->send_next = s->sendq;
+    s->sendq = c;
+}
+
+/* Writes the answers completed in this batch: one write per connection. */
+static void bk_server__send(bk_server_t *s)
+{
+    while (s->sendq != NULL) {
+        bk_conn_t *c = s->sendq;
+        s->sendq = c->send_next;
+        c->send_next = NULL;
+        bk_conn_send_ready(c);
+    }
+}
+
 static void bk_server__apply_syncs(bk_server_t *s);
 
 static void bk_server__after_batch(void *arg)
 {
     bk_server_t *s = arg;
-    if (bk_flusher_kick(s->b->flusher))
+    /* Answers first: the group commit below may run an fdatasync in this thread. */
+    bk_server__send(s);
+    if (bk_flusher_kick(s->b->flusher)) {
         bk_server__apply_syncs(s);
+        bk_server__send(s);
+    }
     while (s->closed != NULL) {
         bk_conn_t *c = s->closed;
         s->closed = c->next;

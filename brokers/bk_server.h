@@ -29,6 +29,8 @@ void bk_server_free(bk_server_t *s);
 /* For bk_conn.c. */
 bk_broker_t *bk_server_broker(bk_server_t *s);
 void bk_server_conn_closed(bk_server_t *s, bk_conn_t *c);
+/* `c` has answers to write at the end of this loop pass. */
+void bk_server_send_later(bk_server_t *s, bk_conn_t *c);
 
 /* The admin HTTP listener (bk_admin.c). */
 typedef struct bk_admin bk_admin_t;
