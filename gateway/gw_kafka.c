@@ -136,11 +136,9 @@ static void gw_kafka__on_written(h2o_socket_t *sock, const char *err)
     free(k->iov);
     k->iov = NULL;
     k->writing = false;
-    if (err != NULL) {
+    if (err != NULL)
         gw_kafka__fail(k, err);
-        return;
-    }
-    gw_kafka__flush(k);
+    /* Calls queued meanwhile go out with gw_kpool_flush, at the end of this loop pass. */
 }
 
 /* Writes every queued call in one go; they become in flight. */
@@ -265,8 +263,13 @@ void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c)
     k->queued_tail = &c->next;
     if (k->sock == NULL)
         gw_kafka__connect(k);
-    else
-        gw_kafka__flush(k);
+    /* Else it is written by gw_kpool_flush, with every other call made in this loop pass. */
+}
+
+void gw_kpool_flush(gw_kpool_t *p)
+{
+    for (int i = 0; i < p->n_conns; i++)
+        gw_kafka__flush(p->conns[i]);
 }
 
 static void gw_kafka__on_tick(h2o_timeout_entry_t *e)

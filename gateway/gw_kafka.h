@@ -1,8 +1,8 @@
 /*
  * The gateway's Kafka-protocol client to the brokers' internal listeners: per worker, one
- * connection per broker, pipelined (every request is written as soon as it is made;
- * responses come back in order and are matched by correlation id), on the worker's h2o
- * event loop. Requests are encoded and responses decoded with the shared codec (kmsg/).
+ * connection per broker, pipelined (the requests made during one pass of the worker's
+ * event loop are written together at its end, by gw_kpool_flush; responses come back in
+ * order and are matched by correlation id), on the worker's h2o event loop. Requests are encoded and responses decoded with the shared codec (kmsg/).
  *
  * A call ends exactly once in its callback: with the response body, or with a transport
  * error (connection refused or lost, timeout). A call whose request may have reached the
@@ -56,8 +56,15 @@ void gw_kpool_free(gw_kpool_t *p);
 gw_kcall_t *gw_kcall_new(gw_kpool_t *p, int16_t api_key, int16_t api_version, int64_t wait_ms,
                          gw_kcall_fn cb, void *ud);
 
-/** Sends the call to `broker` (connecting first when needed). */
+/** Queues the call for `broker` (connecting first when needed). */
 void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c);
+
+/**
+ * Writes the calls queued on every connection, one write per broker. The worker calls it
+ * after every pass of its event loop, so the requests that one pass made (from many client
+ * connections) reach a broker in one write, and the broker reads them in one go.
+ */
+void gw_kpool_flush(gw_kpool_t *p);
 
 /** Frees a call (after its callback, or one never sent). */
 void gw_kcall_free(gw_kcall_t *c);

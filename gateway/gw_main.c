@@ -59,8 +59,10 @@ static void *gw_main__worker(void *arg)
     cm_http_server_listen_fd(w->http, gw_main__fd_plain[i], NULL);
     if (gw->ssl != NULL)
         cm_http_server_listen_fd(w->http, gw_main__fd_tls[i], gw->ssl);
-    while (!atomic_load(&gw_main__exit))
+    while (!atomic_load(&gw_main__exit)) {
         h2o_evloop_run(w->loop, INT32_MAX);
+        gw_kpool_flush(w->kpool);
+    }
     cm_http_server_stop(w->http);
     gw_kpool_free(w->kpool); /* calls in progress end (their requests get 503) */
     w->kpool = NULL;
