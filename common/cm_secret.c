@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,14 +101,36 @@ bool cm_secret_verify(const char *secret, const char *stored)
     return cm_secret_equal(got_b64, want);
 }
 
+/* SHA-256 fetched from the default provider once: OpenSSL 3 looks a digest up again on
+ * every SHA256() or EVP_sha256() use, which costs more than hashing a short string. */
+static EVP_MD *cm_secret__sha256_md;
+static pthread_once_t cm_secret__sha256_once = PTHREAD_ONCE_INIT;
+
+static void cm_secret__sha256_fetch(void)
+{
+    cm_secret__sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (cm_secret__sha256_md == NULL)
+        abort();
+}
+
+void cm_secret_sha256(const void *data, size_t n, uint8_t out[32])
+{
+    pthread_once(&cm_secret__sha256_once, cm_secret__sha256_fetch);
+    unsigned int len = 0;
+    if (EVP_Digest(data, n, out, &len, cm_secret__sha256_md, NULL) != 1 || len != 32)
+        abort();
+}
+
 void cm_secret_sha256_hex(const void *data, size_t n, char out[65])
 {
+    static const char hex[] = "0123456789abcdef";
     uint8_t md[32];
-    unsigned int len = 0;
-    if (EVP_Digest(data, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
-        abort();
-    for (int i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    cm_secret_sha256(data, n, md);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 bool cm_secret_equal(const char *a, const char *b)

@@ -39,6 +39,9 @@ void cm_secret_hash(const char *secret, char out[CM_SECRET_HASH_MAX]);
  */
 bool cm_secret_verify(const char *secret, const char *stored);
 
+/** SHA-256 of `n` bytes. */
+void cm_secret_sha256(const void *data, size_t n, uint8_t out[32]);
+
 /** Lower-case hex SHA-256 of `n` bytes: 64 characters and a NUL. */
 void cm_secret_sha256_hex(const void *data, size_t n, char out[65]);
 

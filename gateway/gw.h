@@ -228,6 +228,7 @@ struct gw {
     gw_metrics_t metrics;
     pthread_mutex_t fail_mu; /* guards `failures` */
     cm_strmap_t failures;    /* source address -> cm_bucket_t of failed authentications */
+    atomic_bool any_failures; /* `failures` is not empty: a request needs to look it up */
 };
 
 /** Loads the configuration; 0, 1 after --help, -1 on error (printed). */

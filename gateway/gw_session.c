@@ -36,6 +36,8 @@ typedef struct gw_verified {
 static bool gw_session__limited(gw_t *gw, const char *source, int *retry_s)
 {
     bool limited = false;
+    if (!atomic_load_explicit(&gw->any_failures, memory_order_acquire))
+        return false; /* nobody has failed yet: no lock taken by every request */
     int64_t now = cm_mono_us();
     pthread_mutex_lock(&gw->fail_mu);
     cm_bucket_t *b = cm_strmap_get(&gw->failures, source, strlen(source));
@@ -72,6 +74,7 @@ static void gw_session__failed(gw_t *gw, const char *source)
             abort();
         cm_bucket_init(b, (double)gw->cfg.auth_fail_rate, (double)gw->cfg.auth_fail_burst, now);
         cm_strmap_put(&gw->failures, source, strlen(source), b);
+        atomic_store_explicit(&gw->any_failures, true, memory_order_release);
     }
     /* Take it even when empty: a source that keeps failing stays limited. */
     if (cm_bucket_take(b, 1, now) != 0)
@@ -86,7 +89,7 @@ static gw_auth_t gw_session__key(gw_worker_t *w, const gw_snap_t *s, const gw_cr
 {
     const gw_key_t *k = cm_strmap_get(&s->keys, c->key_id, strlen(c->key_id));
     uint8_t digest[SHA256_DIGEST_LENGTH];
-    SHA256((const uint8_t *)c->secret, strlen(c->secret), digest);
+    cm_secret_sha256(c->secret, strlen(c->secret), digest);
     if (k == NULL) {
         /* Unknown and revoked keys cost the same as a wrong secret, so timing does not
          * tell which key ids exist. */
