@@ -257,17 +257,23 @@ int cm_http_segments(const h2o_req_t *req, cm_arena_t *a, const char **seg, int 
 
 bool cm_http_route_match(const char *pattern, const char *const *seg, int nseg)
 {
-    int i = 0;
     const char *p = pattern;
+    int i = 0;
     while (*p != '\0') {
-        const char *slash = strchr(p, '/');
-        size_t len = slash != NULL ? (size_t)(slash - p) : strlen(p);
         if (i >= nseg)
             return false;
-        if (!(len == 1 && p[0] == '*') && (strlen(seg[i]) != len || memcmp(seg[i], p, len) != 0))
-            return false;
+        if (p[0] == '*' && (p[1] == '/' || p[1] == '\0')) {
+            p++;
+        } else {
+            const char *s = seg[i];
+            while (*p != '\0' && *p != '/' && *p == *s) {
+                p++;
+                s++;
+            }
+            if (*s != '\0' || (*p != '\0' && *p != '/'))
+                return false;
+        }
         i++;
-        p += len;
         if (*p == '/')
             p++;
     }

@@ -137,12 +137,15 @@ static bool gw_rec__rfc3339(const char *s, int64_t *ms)
     return true;
 }
 
-/* The last second formatted: the records of a batch mostly share it. */
+/* The last second formatted: the records of a batch, and answers in the same second, share it. */
 typedef struct gw_rec__ts {
     int64_t secs;
     size_t n;
     char text[32];
 } gw_rec__ts_t;
+
+/* One per worker thread. */
+static __thread gw_rec__ts_t gw_rec__tsc;
 
 static void gw_rec__rfc3339_write(gw_rec__ts_t *c, int64_t ms, char out[40])
 {
@@ -322,7 +325,6 @@ static void gw_rec__produce_answer(gw_produce_t *p)
     cm_sbuf_init(&out);
     uint64_t bytes = 0, ok = 0;
     int status = 200;
-    gw_rec__ts_t tsc = { 0 };
     for (int i = 0; i < p->n_recs; i++) {
         gw_prec_t *x = &p->recs[i];
         gw_ppart_t *pp = &p->parts[x->part];
@@ -335,7 +337,7 @@ static void gw_rec__produce_answer(gw_produce_t *p)
             bytes += (uint64_t)(x->key.len > 0 ? x->key.len : 0) +
                      (uint64_t)(x->value.len > 0 ? x->value.len : 0);
             char ts[40];
-            gw_rec__rfc3339_write(&tsc, x->timestamp, ts);
+            gw_rec__rfc3339_write(&gw_rec__tsc, x->timestamp, ts);
             cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
             cm_jw_kstr(&jw, "topic_name", r->topic->name);
             cm_jw_kint(&jw, "partition_id", x->partition);
@@ -723,7 +725,6 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
     size_t left = recs.len > 0 ? (size_t)recs.len : 0;
     cm_arena_t a;
     cm_arena_init(&a, 256u << 20);
-    gw_rec__ts_t tsc = { 0 };
     while (left >= CM_BATCH_HEADER_SIZE) {
         cm_batch_hdr_t h;
         if (cm_batch_check(p, left, &h) != CM_BATCH_OK)
@@ -739,7 +740,7 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
                     if (off < cs->offset)
                         continue;
                     char ts[40];
-                    gw_rec__rfc3339_write(&tsc, cm_record_timestamp(&h, &rec), ts);
+                    gw_rec__rfc3339_write(&gw_rec__tsc, cm_record_timestamp(&h, &rec), ts);
                     cm_jw_obj(jw);
                     cm_jw_kint(jw, "partition_id", cs->partition);
                     cm_jw_kint(jw, "offset", off);
