@@ -60,6 +60,9 @@ static const cm_opt_t bk_config__opts[] = {
     BOOL(sync_in_loop, "true",
          "the event loop runs the group-commit fsync itself when the flusher thread is idle "
          "(lowest ack latency); false: the flusher thread always does"),
+    INT(sync_threads, "8", 1, 64,
+        "fdatasyncs of one round that run at once (the partitions of a round sync in "
+        "parallel; the device commits concurrent syncs together)"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
 
     TOPIC(retention_ms, "604800000", -1, INT64_MAX,

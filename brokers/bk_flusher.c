@@ -41,9 +41,9 @@ BK_VEC_TYPE(bk_flusher__dones_t, bk_flush_done_t);
         (vec).v[(vec).n++] = (item);                                                               \
     } while (0)
 
-/* Helper threads that fdatasync a round's partitions in parallel: the filesystem commits
- * concurrent syncs together, so a round over many partitions costs about one sync. */
-#define BK_FLUSHER__HELPERS 3
+/* Helper threads (sync_threads - 1: the thread running the round works too) fdatasync a
+ * round's partitions in parallel: the device commits concurrent syncs together, so a round
+ * over many partitions costs about one sync. */
 
 typedef struct bk_flusher__pool {
     pthread_mutex_t lock;
@@ -56,7 +56,8 @@ typedef struct bk_flusher__pool {
     uint64_t round;
     int active; /* helpers inside a round */
     bool stop;
-    pthread_t threads[BK_FLUSHER__HELPERS];
+    pthread_t *threads;
+    int n_threads;
 } bk_flusher__pool_t;
 
 struct bk_flusher {
@@ -138,7 +139,7 @@ static void bk_flusher__sync_jobs(bk_flusher_t *f, bk_flush_done_t *jobs, size_t
     pthread_mutex_lock(&pl->lock);
     /* One job, or the pool busy with the other syncing thread's round (the loop's and the
      * flusher's rounds may overlap): this round syncs in turn. */
-    if (n <= 1 || pl->n != 0) {
+    if (n <= 1 || pl->n != 0 || pl->n_threads == 0) {
         pthread_mutex_unlock(&pl->lock);
         for (size_t i = 0; i < n; i++)
             bk_flusher__datasync(f, jobs[i].seg, jobs[i].p);
@@ -260,7 +261,11 @@ bk_flusher_t *bk_flusher_start(bk_broker_t *b)
     pthread_mutex_init(&f->pool.lock, NULL);
     pthread_cond_init(&f->pool.go, NULL);
     pthread_cond_init(&f->pool.done, NULL);
-    for (int i = 0; i < BK_FLUSHER__HELPERS; i++)
+    f->pool.n_threads = (int)b->cfg.sync_threads - 1;
+    f->pool.threads = calloc((size_t)f->pool.n_threads + 1, sizeof(pthread_t));
+    if (f->pool.threads == NULL)
+        abort();
+    for (int i = 0; i < f->pool.n_threads; i++)
         if (pthread_create(&f->pool.threads[i], NULL, bk_flusher__helper, f) != 0) {
             cm_log_error("cannot start the flusher's helpers", "errno=%s", strerror(errno));
             abort();
@@ -284,8 +289,9 @@ void bk_flusher_stop(bk_flusher_t *f)
     f->pool.stop = true;
     pthread_cond_broadcast(&f->pool.go);
     pthread_mutex_unlock(&f->pool.lock);
-    for (int i = 0; i < BK_FLUSHER__HELPERS; i++)
+    for (int i = 0; i < f->pool.n_threads; i++)
         pthread_join(f->pool.threads[i], NULL);
+    free(f->pool.threads);
     pthread_mutex_destroy(&f->pool.lock);
     pthread_cond_destroy(&f->pool.go);
     pthread_cond_destroy(&f->pool.done);
