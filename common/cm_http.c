@@ -188,6 +188,23 @@ void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body
     h2o_send_inline(req, body, len);
 }
 
+void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char *body,
+                        size_t len)
+{
+    /* Sent whole at once: nothing for h2o to ask for more of, or to stop. */
+    static h2o_generator_t generator = { NULL, NULL };
+    req->res.status = status;
+    req->res.reason = cm_http_reason(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
+    h2o_start_response(req, &generator);
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    else
+        h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
 void cm_http_send_json(h2o_req_t *req, int status, const cm_sbuf_t *body)
 {
     cm_http_send(req, status, "application/json", body->buf != NULL ? body->buf : "", body->len);

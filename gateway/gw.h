@@ -53,6 +53,7 @@ typedef struct gw_config {
     int64_t request_timeout_ms;  /* a broker call, and a produce's wait for acks */
     int64_t fetch_wait_max_ms;   /* longest long-poll of a consume */
     int64_t fetch_bytes_max;     /* largest max_bytes of a consume */
+    int64_t answer_buffer_bytes; /* per worker: JSON answers held while clients read them */
     int64_t produce_records_max; /* records in one produce request */
 } gw_config_t;
 
@@ -199,6 +200,7 @@ typedef struct gw_metrics {
     atomic_ullong broker_calls;
     atomic_ullong broker_errors;
     atomic_ullong snapshots;
+    atomic_ullong consume_cut; /* consume answers cut short by answer_buffer_bytes */
     cm_hist_t request_latency;
 } gw_metrics_t;
 
@@ -215,6 +217,7 @@ struct gw_worker {
     gw_kpool_t *kpool;
     cm_strmap_t verified; /* API key id -> gw_verified_t (auth cache) */
     uint32_t rr;          /* round robin for records without key or partition */
+    atomic_llong answer_bytes; /* JSON answers sent or being sent from their own buffers */
 };
 
 struct gw {

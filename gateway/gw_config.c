@@ -36,6 +36,9 @@ static const cm_opt_t gw_config__opts[] = {
     INT(request_timeout_ms, "30000", 100, 600000, "a call to a broker, including a produce's acks"),
     INT(fetch_wait_max_ms, "30000", 0, 600000, "longest long-poll of a consume"),
     INT(fetch_bytes_max, "16777216", 1024, 268435456, "largest max_bytes of a consume"),
+    INT(answer_buffer_bytes, "67108864", 1048576, 17179869184,
+        "per thread: answers held while clients read them; past it, consume answers are cut "
+        "short (fewer records, next_offset says where to go on)"),
     INT(produce_records_max, "100000", 1, 10000000, "records in one produce request"),
 };
 

@@ -31,6 +31,7 @@
 
 #define GW_REC__PRODUCE_VERSION 8
 #define GW_REC__FETCH_VERSION   11
+#define GW_REC__FETCH_BYTES_MIN (64 << 10) /* the least a consume fetches, however full the worker */
 #define GW_REC__RETRY_MAX       12
 /* Retries back off: attempt N waits at least N x this, after a fresh snapshot. */
 #define GW_REC__RETRY_STEP_MS 25
@@ -716,9 +717,10 @@ static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes
     cm_jw_obj_end(jw);
 }
 
-/* Writes the records at or after `from`; returns the next offset to read. */
+/* Writes the records at or after `from`; returns the next offset to read. Once the answer
+ * holds `room` bytes, no further record is added (*cut says so): the first always is. */
 static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs,
-                                     uint64_t *bytes, uint64_t *count)
+                                     size_t room, bool *cut, uint64_t *bytes, uint64_t *count)
 {
     int64_t next = cs->offset;
     const uint8_t *p = recs.ptr;
@@ -735,10 +737,15 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
             uint8_t *owned = NULL;
             if (cm_batch_records(p, &h, 256u << 20, &it, &owned) == 0) {
                 cm_record_t rec;
-                while (cm_record_next(&it, &rec) == 1) {
+                while (!*cut && cm_record_next(&it, &rec) == 1) {
                     int64_t off = h.base_offset + rec.offset_delta;
                     if (off < cs->offset)
                         continue;
+                    if (*count > 0 && jw->s->len >= room) {
+                        *cut = true;
+                        next = off;
+                        break;
+                    }
                     char ts[40];
                     gw_rec__rfc3339_write(&gw_rec__tsc, cm_record_timestamp(&h, &rec), ts);
                     cm_jw_obj(jw);
@@ -776,6 +783,8 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
             }
             free(owned);
         }
+        if (*cut)
+            break;
         if (cm_batch_last_offset(&h) + 1 > next)
             next = cm_batch_last_offset(&h) + 1;
         p += size;
@@ -821,7 +830,11 @@ static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
         cm_jw_key(jw, "records");
         cm_jw_arr(jw);
         uint64_t bytes = 0, count = 0;
-        int64_t next = gw_rec__write_records(cs, jw, pd->records, &bytes, &count);
+        bool cut = false;
+        int64_t next = gw_rec__write_records(cs, jw, pd->records, gw_rest_answer_room(r), &cut,
+                                             &bytes, &count);
+        if (cut)
+            atomic_fetch_add(&r->w->gw->metrics.consume_cut, 1);
         cm_jw_arr_end(jw);
         cm_jw_kint(jw, "next_offset", next);
         cm_jw_kint(jw, "high_watermark", pd->high_watermark);
@@ -925,10 +938,18 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
     cm_fetch_req_topic_init(&ft);
     cm_fetch_req_partition_t fp;
     cm_fetch_req_partition_init(&fp);
+    /* Ask for no more than the answer may hold (JSON takes about twice the bytes of the
+     * records), but always for something: the answer is cut to the room there is when it
+     * is written, and bytes fetched beyond it would be fetched in vain. */
+    int64_t max_bytes = (int64_t)(gw_rest_answer_room(r) / 2);
+    if (max_bytes < GW_REC__FETCH_BYTES_MIN)
+        max_bytes = GW_REC__FETCH_BYTES_MIN;
+    if (max_bytes > cs->max_bytes)
+        max_bytes = cs->max_bytes;
     req.replica_id = -1;
     req.max_wait_ms = (int32_t)cs->timeout_ms;
     req.min_bytes = 1;
-    req.max_bytes = (int32_t)cs->max_bytes;
+    req.max_bytes = (int32_t)max_bytes;
     req.topics = &ft;
     req.topics_n = 1;
     ft.topic = cm_kstr_c(t->full);
@@ -936,7 +957,7 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
     ft.partitions_n = 1;
     fp.partition = cs->partition;
     fp.fetch_offset = cs->offset;
-    fp.partition_max_bytes = (int32_t)cs->max_bytes;
+    fp.partition_max_bytes = (int32_t)max_bytes;
     cm_fetch_req_encode(&c->w, GW_REC__FETCH_VERSION, &req);
     gw_kcall_send(r->w->kpool, b, c);
 }

@@ -28,6 +28,8 @@ void gw_rest_unref(gw_rreq_t *r)
     if (r->state_free != NULL)
         r->state_free(r->state);
     gw_snap_release(r->snap);
+    atomic_fetch_sub_explicit(&r->w->answer_bytes, (long long)r->sent.len, memory_order_relaxed);
+    cm_sbuf_free(&r->sent);
     cm_sbuf_free(&r->out);
     cm_arena_free(&r->arena);
     free(r);
@@ -95,8 +97,26 @@ cm_jw_t *gw_rest_json(gw_rreq_t *r)
 
 void gw_rest_json_reply(gw_rreq_t *r, int status)
 {
-    gw_rest_reply(r, status, &r->out);
-    cm_sbuf_free(&r->out);
+    if (r->req == NULL || r->status != 0 || status == 204) {
+        gw_rest_reply(r, status, &r->out);
+        cm_sbuf_free(&r->out);
+        return;
+    }
+    gw_rest__account(r, status);
+    /* Sent from the buffer itself, kept until the request is disposed: a consume's answer
+     * of megabytes is not copied, and is counted while it is held. */
+    r->sent = r->out;
+    cm_sbuf_init(&r->out);
+    atomic_fetch_add_explicit(&r->w->answer_bytes, (long long)r->sent.len, memory_order_relaxed);
+    cm_http_send_owned(r->req, status, "application/json", r->sent.buf != NULL ? r->sent.buf : "",
+                       r->sent.len);
+}
+
+size_t gw_rest_answer_room(const gw_rreq_t *r)
+{
+    long long held = atomic_load_explicit(&r->w->answer_bytes, memory_order_relaxed);
+    long long max = r->w->gw->cfg.answer_buffer_bytes;
+    return held < max ? (size_t)(max - held) : 0;
 }
 
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
@@ -524,6 +544,15 @@ static void gw_rest__metrics(gw_rreq_t *r)
                      "broker connections that failed", (double)m->broker_errors);
     cm_metrics_value(&out, "streamd_gateway_snapshots_total", "counter",
                      "metadata snapshots read from the control plane", (double)m->snapshots);
+    long long held = 0;
+    for (int i = 0; i < gw->n_workers; i++)
+        held += atomic_load(&gw->workers[i].answer_bytes);
+    cm_metrics_value(&out, "streamd_gateway_answer_bytes", "gauge",
+                     "JSON answers held while clients read them (answer_buffer_bytes per thread)",
+                     (double)held);
+    cm_metrics_value(&out, "streamd_gateway_consume_cut_total", "counter",
+                     "consume answers cut short because answer_buffer_bytes was reached",
+                     (double)m->consume_cut);
     cm_metrics_hist(&out, "streamd_gateway_request_duration_seconds", "REST request latency",
                     &m->request_latency);
     static const struct {

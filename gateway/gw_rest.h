@@ -36,7 +36,8 @@ typedef struct gw_rreq {
     const gw_topic_t *topic; /* the topic named by the path, when there is one */
     int status;              /* what was sent */
     int64_t t0_us;
-    cm_sbuf_t out; /* a JSON answer being written (gw_rest_json) */
+    cm_sbuf_t out;  /* a JSON answer being written (gw_rest_json) */
+    cm_sbuf_t sent; /* the answer h2o sends from, kept until the request is disposed */
     cm_jw_t jw;
     void *state;            /* the handler's */
     const char *admin_what; /* what an operator API call was for, to begin its errors */
@@ -52,6 +53,12 @@ void gw_rest_routes_print(FILE *out);
 /** Takes and drops a reference on a request (for asynchronous calls). */
 void gw_rest_ref(gw_rreq_t *r);
 void gw_rest_unref(gw_rreq_t *r);
+
+/**
+ * Bytes of JSON answers this worker may still hold (answer_buffer_bytes less what answers
+ * sent and not yet read by their clients hold); a consume cuts its answer to it.
+ */
+size_t gw_rest_answer_room(const gw_rreq_t *r);
 
 /** Answers with a JSON body. Dropped when the client has left. */
 void gw_rest_reply(gw_rreq_t *r, int status, const cm_sbuf_t *body);

@@ -51,7 +51,8 @@ PY
 want() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # h2 LABEL RECORDS_PER_REQUEST CONNS STREAMS h2load-args...: runs h2load for SECS, prints one
-# line.
+# line. RECORDS_PER_REQUEST "bytes:N" counts records from the body bytes h2load received,
+# N bytes of answer per record (consume answers may hold fewer records than asked for).
 h2() {
     local label=$1 per=$2 conns=$3 streams=$4
     shift 4
@@ -60,14 +61,20 @@ h2() {
         -H "Authorization: ${AUTH[bench]}" -H 'Content-Type: application/json' "$@" \
         >"$T/$label.out" 2>&1 || { cat "$T/$label.out"; fail "h2load failed"; }
     python3 - "$label" "$per" "$log" "$T/$label.out" "$GW_PID" "$BROKER_PID" <<'PY'
-import sys
-label, per, log, out, gw, bk = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], *sys.argv[5:7]
+import re, sys
+label, per, log, out, gw, bk = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], *sys.argv[5:7]
 rows = [l.split("\t") for l in open(log) if l.strip()]
 ok = [int(r[2]) for r in rows if r[1] in ("200", "201")]
 bad = len(rows) - len(ok)
 t0 = min(int(r[0]) for r in rows)
 t1 = max(int(r[0]) + int(r[2]) for r in rows)
 secs = (t1 - t0) / 1e6
+if per.startswith("bytes:"):
+    # "traffic: 2.00GB (2147483648) total, 1.2MB (1258291) headers (...), 2.0GB (...) data"
+    data = int(re.search(r"\((\d+)\) data", open(out).read()).group(1))
+    records = data / float(per[6:])
+else:
+    records = len(ok) * int(per)
 ok.sort()
 pct = lambda q: ok[min(len(ok) - 1, int(q * len(ok)))] / 1000 if ok else 0
 def rss(pid):
@@ -76,7 +83,7 @@ def rss(pid):
             return int(l.split()[1]) // 1024
 print("%-15s %9.0f req/s %12.0f records/s %8.1f MB/s  p50 %6.2f ms  p99 %6.2f ms  p999 %6.2f ms"
       "  errors %d  gateway RSS %d MiB  broker RSS %d MiB"
-      % (label, len(ok) / secs, len(ok) * per / secs, len(ok) * per * 100 / secs / 1e6,
+      % (label, len(ok) / secs, records / secs, records * 100 / secs / 1e6,
          pct(0.5), pct(0.99), pct(0.999), bad, rss(gw), rss(bk)))
 PY
 }
@@ -89,10 +96,15 @@ if want consume; then
     # Enough records to read, then how many one 1 MiB answer holds; then that read, again
     # and again.
     want produce-batch || h2 fill 100 "$CONNS" "$STREAMS" -n 2000 -d "$T/batch.json" "$base/bench/records" >/dev/null
-    per=$(curl -s -H "Authorization: ${AUTH[bench]}" "$base/bench/partitions/0/records?offset=0&max_bytes=1048576" |
-        python3 -c 'import json,sys; print(len(json.load(sys.stdin)["records"]))')
+    curl -s -H "Authorization: ${AUTH[bench]}" -o "$T/answer.json" \
+        "$base/bench/partitions/0/records?offset=0&max_bytes=1048576"
+    per=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["records"]))' "$T/answer.json")
     [ "$per" -gt 0 ] || fail "nothing to consume"
+    # The answer's bytes per record: the gateway may cut answers short under load.
+    per=bytes:$(python3 -c 'import os,sys; print(os.path.getsize(sys.argv[1]) / int(sys.argv[2]))' \
+        "$T/answer.json" "$per")
     h2 consume "$per" "$CONNS" "$STREAMS" "$base/bench/partitions/0/records?offset=0&max_bytes=1048576"
+    echo "# consume answers cut short: $(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')"
 fi
 gw_stop
 broker_stop

@@ -23,7 +23,8 @@ gw_key() {
     AUTH[$who]="Basic $(printf '%s:%s' "${KEY[$who]}" "${SECRET[$who]}" | base64 -w0)"
 }
 
-# rest WHO MODE METHOD PATH [BODY]: calls the gateway as WHO over MODE (h1, h2c, tls).
+# rest WHO MODE METHOD PATH [BODY]: calls the gateway as WHO over MODE (h1, h2c, tls); a BODY
+# of "@FILE" is read from FILE (curl --data-binary).
 # Prints the body; sets STATUS, PROTO (the HTTP version used) and HEADERS (a file).
 rest() {
     local who=$1 mode=$2 method=$3 path=$4 body=${5:-} out
