@@ -125,8 +125,9 @@ static void *bk_flusher__helper(void *arg)
         pthread_mutex_unlock(&pl->lock);
         bk_flusher__pool_work(f);
         pthread_mutex_lock(&pl->lock);
-        pl->active--;
-        pthread_cond_signal(&pl->done);
+        /* Only the last helper out wakes the round's thread, which waits for all of them. */
+        if (--pl->active == 0)
+            pthread_cond_signal(&pl->done);
     }
     pthread_mutex_unlock(&pl->lock);
     return NULL;
@@ -150,7 +151,11 @@ static void bk_flusher__sync_jobs(bk_flusher_t *f, bk_flush_done_t *jobs, size_t
     atomic_store(&pl->next, 0);
     atomic_store(&pl->finished, 0);
     pl->round++;
-    pthread_cond_broadcast(&pl->go);
+    /* As many helpers as there are jobs besides this thread's first: waking every helper
+     * for a round of two partitions costs context switches for nothing. */
+    size_t wake = n - 1 < (size_t)pl->n_threads ? n - 1 : (size_t)pl->n_threads;
+    for (size_t i = 0; i < wake; i++)
+        pthread_cond_signal(&pl->go);
     pthread_mutex_unlock(&pl->lock);
     bk_flusher__pool_work(f);
     /* Every job synced, and no helper still looking at this round's jobs. */
