@@ -41,6 +41,7 @@ typedef struct bk_broker {
     struct bk_cluster *cluster;  /* managed: the control plane's view (NULL: none yet) */
     struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */
     struct bk_fwd *fwd;          /* managed: admin requests to the control plane (bk_forward.h) */
+    struct bk_gcoord *groups;    /* the consumer groups this broker coordinates (bk_group.h) */
 } bk_broker_t;
 
 #endif

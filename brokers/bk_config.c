@@ -64,6 +64,13 @@ static const cm_opt_t bk_config__opts[] = {
         "fdatasyncs of one round that run at once (the partitions of a round sync in "
         "parallel; the device commits concurrent syncs together)"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
+    INT(group_min_session_timeout_ms, "6000", 1, 86400000,
+        "shortest session timeout a group member may ask for"),
+    INT(group_max_session_timeout_ms, "1800000", 1, 86400000,
+        "longest session timeout a group member may ask for"),
+    INT(group_initial_rebalance_delay_ms, "3000", 0, 600000,
+        "how long a group that was empty waits for more members before its first assignment"),
+    INT(group_max_size, "1000", 1, 1000000, "members per consumer group"),
 
     TOPIC(retention_ms, "604800000", -1, INT64_MAX,
           "topic default: delete segments older than this (-1: never)"),

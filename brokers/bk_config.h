@@ -50,6 +50,12 @@ typedef struct bk_config {
     int64_t sync_threads; /* fdatasyncs of one round run at once */
     int64_t retention_check_ms;
 
+    /* Consumer groups. */
+    int64_t group_min_session_timeout_ms;
+    int64_t group_max_session_timeout_ms;
+    int64_t group_initial_rebalance_delay_ms;
+    int64_t group_max_size;
+
     /* Topic config defaults (each topic may override them). */
     cm_tconfig_t topic_defaults;
 } bk_config_t;

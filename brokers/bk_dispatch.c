@@ -16,6 +16,15 @@ const bk_api_t bk_apis[] = {
     { CM_KAPI_ALTER_CONFIGS, 0, 2, bk_handle_alter_configs },
     { CM_KAPI_INCREMENTAL_ALTER_CONFIGS, 0, 1, bk_handle_incremental_alter_configs },
     { CM_KAPI_CREATE_PARTITIONS, 0, 3, bk_handle_create_partitions },
+    { CM_KAPI_FIND_COORDINATOR, 0, 4, bk_handle_find_coordinator },
+    { CM_KAPI_JOIN_GROUP, 0, 9, bk_handle_join_group },
+    { CM_KAPI_SYNC_GROUP, 0, 5, bk_handle_sync_group },
+    { CM_KAPI_HEARTBEAT, 0, 4, bk_handle_heartbeat },
+    { CM_KAPI_LEAVE_GROUP, 0, 5, bk_handle_leave_group },
+    { CM_KAPI_OFFSET_FETCH, 0, 8, bk_handle_offset_fetch },
+    { CM_KAPI_LIST_GROUPS, 0, 4, bk_handle_list_groups },
+    { CM_KAPI_DESCRIBE_GROUPS, 0, 5, bk_handle_describe_groups },
+    { CM_KAPI_DELETE_GROUPS, 0, 2, bk_handle_delete_groups },
 };
 
 const size_t bk_apis_n = sizeof(bk_apis) / sizeof(bk_apis[0]);

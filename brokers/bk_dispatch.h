@@ -58,6 +58,20 @@ int bk_handle_create_partitions(bk_req_t *req);
 int bk_handle_describe_configs(bk_req_t *req);
 int bk_handle_alter_configs(bk_req_t *req);
 int bk_handle_incremental_alter_configs(bk_req_t *req);
+int bk_handle_find_coordinator(bk_req_t *req); /* bk_groups.c: the group APIs */
+int bk_handle_join_group(bk_req_t *req);
+int bk_handle_sync_group(bk_req_t *req);
+int bk_handle_heartbeat(bk_req_t *req);
+int bk_handle_leave_group(bk_req_t *req);
+int bk_handle_offset_fetch(bk_req_t *req);
+int bk_handle_list_groups(bk_req_t *req);
+int bk_handle_describe_groups(bk_req_t *req);
+int bk_handle_delete_groups(bk_req_t *req);
+
+/** The group coordinator (bk_groups.c): made at start, ticked by the server, freed at stop. */
+void bk_groups_start(bk_broker_t *b);
+void bk_groups_tick(bk_broker_t *b);
+void bk_groups_stop(bk_broker_t *b);
 
 /** Shutdown: every waiting long-poll fetch answers with what it has now. */
 void bk_fetch_release_all(bk_broker_t *b);

@@ -188,6 +188,7 @@ static void bk_server__on_tick(bk_timer_t *t)
     bk_broker_t *b = s->b;
     int64_t mono = cm_mono_ms();
     bk_server__each_partition(b, bk_partition_tick, mono);
+    bk_groups_tick(b);
     if (bk_flusher_kick(b->flusher))
         bk_server__apply_syncs(s);
     if (mono - s->last_retention_ms >= b->cfg.retention_check_ms) {
@@ -242,6 +243,7 @@ bk_server_t *bk_server_start(bk_broker_t *b)
             return NULL;
         }
     }
+    bk_groups_start(b);
     bk_loop_set_after(b->loop, bk_server__after_batch, s);
     s->last_retention_ms = s->last_idle_check_ms = cm_mono_ms();
     bk_timer_init(&s->tick, bk_server__on_tick);
@@ -258,6 +260,7 @@ void bk_server_shutdown(bk_server_t *s, int64_t grace_ms)
     s->b->stopping = true;
     bk_fetch_release_all(s->b);
     bk_fwd_release_all(s->b->fwd); /* admin answers waiting for a snapshot go now */
+    bk_groups_stop(s->b);          /* members waiting on a rebalance: NOT_COORDINATOR */
     bk_loop_del(s->b->loop, &s->listen_io);
     close(s->listen_io.fd);
     /* No new requests; what is queued still gets its answer. */
@@ -283,5 +286,6 @@ void bk_server_free(bk_server_t *s)
     }
     if (s->admin)
         bk_admin_free(s->admin);
+    bk_groups_stop(s->b);
     free(s);
 }

@@ -1,0 +1,663 @@
+/*
+ * Consumer groups over the Kafka protocol: FindCoordinator, JoinGroup, SyncGroup,
+ * Heartbeat, LeaveGroup, OffsetFetch, ListGroups, DescribeGroups and DeleteGroups, on the
+ * coordinator's state machine (bk_group.h).
+ *
+ * A group's coordinator is the same broker whoever asks: unmanaged, this one; managed, the
+ * pool's live broker at (murmur2(group) mod live brokers) in id order. A group request
+ * that reaches another broker gets NOT_COORDINATOR, and the client asks FindCoordinator
+ * again.
+ *
+ * Not yet (issue 5): OffsetCommit, whose offsets must first be durable in the broker's own
+ * log; OffsetFetch answers "no committed offset" until then.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bk_cluster.h"
+#include "bk_dispatch.h"
+#include "bk_group.h"
+#include "cm_kmsg.h"
+#include "cm_log.h"
+#include "cm_murmur2.h"
+#include "cm_time.h"
+
+typedef struct bk_groups__waiter {
+    bk_resp_t *resp;
+    int16_t version;
+} bk_groups__waiter_t;
+
+/* A C string copy of `s` in the response's arena ("" for null). */
+static const char *bk_groups__str(bk_req_t *req, cm_kstr_t s)
+{
+    if (s.len <= 0)
+        return "";
+    const char *p = cm_arena_strndup(&req->resp->arena, s.ptr, (size_t)s.len);
+    return p != NULL ? p : "";
+}
+
+/* The broker coordinating `group`; true when it is this one. */
+static bool bk_groups__coordinator(const bk_broker_t *b, cm_kstr_t group, int32_t *id,
+                                   cm_kstr_t *host, int32_t *port)
+{
+    const bk_cluster_t *c = b->cluster;
+    int32_t n_up = 0;
+    for (int32_t i = 0; c != NULL && i < c->n_brokers; i++)
+        n_up += c->brokers[i].up;
+    if (n_up == 0) {
+        *id = (int32_t)b->cfg.node_id;
+        *host = cm_kstr_c(b->adv_host);
+        *port = b->adv_port;
+        return true;
+    }
+    uint32_t h = (uint32_t)cm_murmur2(group.ptr, group.len > 0 ? (size_t)group.len : 0) & 0x7fffffffu;
+    int32_t want = (int32_t)(h % (uint32_t)n_up);
+    for (int32_t i = 0; i < c->n_brokers; i++) {
+        if (!c->brokers[i].up)
+            continue;
+        int32_t rank = 0; /* live brokers with a lower id */
+        for (int32_t k = 0; k < c->n_brokers; k++)
+            rank += c->brokers[k].up && c->brokers[k].id < c->brokers[i].id;
+        if (rank == want) {
+            *id = c->brokers[i].id;
+            *host = cm_kstr_c(c->brokers[i].host);
+            *port = c->brokers[i].port;
+            return *id == (int32_t)b->cfg.node_id;
+        }
+    }
+    return false;
+}
+
+/* False also once the coordinator has stopped (shutting down): NOT_COORDINATOR. */
+static bool bk_groups__mine(const bk_broker_t *b, cm_kstr_t group)
+{
+    if (b->groups == NULL)
+        return false;
+    int32_t id, port;
+    cm_kstr_t host;
+    return bk_groups__coordinator(b, group, &id, &host, &port);
+}
+
+/* ---- FindCoordinator ------------------------------------------------------------------- */
+
+static int16_t bk_groups__find(const bk_broker_t *b, int8_t key_type, cm_kstr_t key, int32_t *id,
+                               cm_kstr_t *host, int32_t *port)
+{
+    *id = -1;
+    *host = CM_KSTR("");
+    *port = -1;
+    if (key_type != 0)
+        return CM_KERR_COORDINATOR_NOT_AVAILABLE; /* transactions: not served */
+    if (key.len <= 0)
+        return CM_KERR_INVALID_GROUP_ID;
+    bk_groups__coordinator(b, key, id, host, port);
+    return CM_KERR_NONE;
+}
+
+int bk_handle_find_coordinator(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_find_coordinator_req_t r;
+    if (cm_find_coordinator_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_find_coordinator_resp_t resp;
+    cm_find_coordinator_resp_init(&resp);
+    if (v < 4) {
+        resp.error_code =
+            bk_groups__find(req->b, v >= 1 ? r.key_type : 0, r.key, &resp.node_id, &resp.host,
+                            &resp.port);
+    } else {
+        int32_t n = r.coordinator_keys_n > 0 ? r.coordinator_keys_n : 0;
+        resp.coordinators = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.coordinators));
+        if (resp.coordinators == NULL)
+            return BK_CLOSE;
+        resp.coordinators_n = n;
+        for (int32_t i = 0; i < n; i++) {
+            cm_find_coordinator_resp_coordinator_t *x = &resp.coordinators[i];
+            cm_find_coordinator_resp_coordinator_init(x);
+            x->key = r.coordinator_keys[i];
+            x->error_code = bk_groups__find(req->b, r.key_type, r.coordinator_keys[i], &x->node_id,
+                                            &x->host, &x->port);
+        }
+    }
+    cm_find_coordinator_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+/* ---- JoinGroup, SyncGroup -------------------------------------------------------------- */
+
+static void bk_groups__join_done(void *ud, void *waiter, const bk_gjoin_res_t *res)
+{
+    bk_groups__waiter_t *w = waiter;
+    cm_join_group_resp_t resp;
+    cm_join_group_resp_init(&resp);
+    resp.error_code = res->error;
+    resp.generation_id = res->generation;
+    resp.protocol_type = cm_kstr_c(res->protocol_type);
+    resp.protocol_name = cm_kstr_c(res->protocol);
+    if (w->version >= 7 && res->protocol[0] == '\0')
+        resp.protocol_name = resp.protocol_type = CM_KSTR_NULL;
+    resp.leader = cm_kstr_c(res->leader);
+    resp.member_id = cm_kstr_c(res->member_id);
+    cm_join_group_resp_member_t *ms =
+        cm_arena_calloc(&w->resp->arena, (size_t)(res->n_members ? res->n_members : 1), sizeof(*ms));
+    resp.members = ms;
+    resp.members_n = ms != NULL ? res->n_members : 0;
+    for (int i = 0; ms != NULL && i < res->n_members; i++) {
+        cm_join_group_resp_member_init(&ms[i]);
+        ms[i].member_id = cm_kstr_c(res->members[i].id);
+        ms[i].group_instance_id =
+            res->members[i].instance_id != NULL ? cm_kstr_c(res->members[i].instance_id) : CM_KSTR_NULL;
+        ms[i].metadata = (cm_kbytes_t){ res->members[i].meta, (int32_t)res->members[i].meta_len };
+    }
+    cm_join_group_resp_encode(&w->resp->w, w->version, &resp);
+    bk_resp_t *r = w->resp;
+    bk_resp_ready(r);
+    bk_resp_unref(r);
+    (void)ud;
+}
+
+static void bk_groups__sync_done(void *ud, void *waiter, const bk_gsync_res_t *res)
+{
+    bk_groups__waiter_t *w = waiter;
+    cm_sync_group_resp_t resp;
+    cm_sync_group_resp_init(&resp);
+    resp.error_code = res->error;
+    resp.protocol_type = res->protocol_type[0] ? cm_kstr_c(res->protocol_type) : CM_KSTR_NULL;
+    resp.protocol_name = res->protocol[0] ? cm_kstr_c(res->protocol) : CM_KSTR_NULL;
+    resp.assignment = (cm_kbytes_t){ res->assignment, (int32_t)res->assignment_len };
+    if (res->assignment == NULL)
+        resp.assignment = (cm_kbytes_t){ (const uint8_t *)"", 0 };
+    cm_sync_group_resp_encode(&w->resp->w, w->version, &resp);
+    bk_resp_t *r = w->resp;
+    bk_resp_ready(r);
+    bk_resp_unref(r);
+    (void)ud;
+}
+
+static bk_groups__waiter_t *bk_groups__waiter(bk_req_t *req)
+{
+    bk_groups__waiter_t *w = cm_arena_alloc(&req->resp->arena, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->resp = bk_resp_ref(req->resp);
+    w->version = req->hdr.api_version;
+    return w;
+}
+
+int bk_handle_join_group(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_join_group_req_t r;
+    if (cm_join_group_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    bk_groups__waiter_t *w = bk_groups__waiter(req);
+    if (w == NULL)
+        return BK_CLOSE;
+    if (!bk_groups__mine(req->b, r.group_id)) {
+        bk_gjoin_res_t res = { .error = CM_KERR_NOT_COORDINATOR, .generation = -1,
+                               .protocol_type = "", .protocol = "", .leader = "",
+                               .member_id = bk_groups__str(req, r.member_id) };
+        bk_groups__join_done(NULL, w, &res);
+        return BK_DEFER;
+    }
+    int32_t np = r.protocols_n > 0 ? r.protocols_n : 0;
+    bk_gproto_t *protos = cm_arena_calloc(a, (size_t)(np ? np : 1), sizeof(*protos));
+    if (protos == NULL) {
+        bk_resp_unref(w->resp);
+        return BK_CLOSE;
+    }
+    for (int32_t i = 0; i < np; i++)
+        protos[i] = (bk_gproto_t){ bk_groups__str(req, r.protocols[i].name),
+                                   r.protocols[i].metadata.ptr,
+                                   r.protocols[i].metadata.len > 0 ? (size_t)r.protocols[i].metadata.len : 0 };
+    /* The client's address as Kafka shows it: "/ip". */
+    char host[72];
+    const char *colon = strrchr(req->conn->peer, ':');
+    int hn = colon != NULL ? (int)(colon - req->conn->peer) : (int)strlen(req->conn->peer);
+    snprintf(host, sizeof(host), "/%.*s", hn, req->conn->peer);
+    bk_gjoin_req_t j = { .group_id = bk_groups__str(req, r.group_id),
+                         .member_id = bk_groups__str(req, r.member_id),
+                         .instance_id = bk_groups__str(req, r.group_instance_id),
+                         .client_id = bk_groups__str(req, req->hdr.client_id),
+                         .client_host = host,
+                         .protocol_type = bk_groups__str(req, r.protocol_type),
+                         .session_timeout_ms = r.session_timeout_ms,
+                         .rebalance_timeout_ms = v >= 1 ? r.rebalance_timeout_ms : -1,
+                         .protos = protos,
+                         .n_protos = np,
+                         .member_id_required = v >= 4 };
+    bk_gcoord_join(req->b->groups, &j, cm_mono_ms(), w);
+    return BK_DEFER;
+}
+
+int bk_handle_sync_group(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_sync_group_req_t r;
+    if (cm_sync_group_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    bk_groups__waiter_t *w = bk_groups__waiter(req);
+    if (w == NULL)
+        return BK_CLOSE;
+    if (!bk_groups__mine(req->b, r.group_id)) {
+        bk_gsync_res_t res = { .error = CM_KERR_NOT_COORDINATOR, .protocol_type = "",
+                               .protocol = "" };
+        bk_groups__sync_done(NULL, w, &res);
+        return BK_DEFER;
+    }
+    int32_t n = r.assignments_n > 0 ? r.assignments_n : 0;
+    bk_gassign_t *as = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*as));
+    if (as == NULL) {
+        bk_resp_unref(w->resp);
+        return BK_CLOSE;
+    }
+    for (int32_t i = 0; i < n; i++)
+        as[i] = (bk_gassign_t){ bk_groups__str(req, r.assignments[i].member_id),
+                                r.assignments[i].assignment.ptr,
+                                r.assignments[i].assignment.len > 0 ? (size_t)r.assignments[i].assignment.len : 0 };
+    bk_gsync_req_t s = { .group_id = bk_groups__str(req, r.group_id),
+                         .member_id = bk_groups__str(req, r.member_id),
+                         .instance_id = bk_groups__str(req, r.group_instance_id),
+                         .generation = r.generation_id,
+                         .protocol_type = r.protocol_type.len > 0 ? bk_groups__str(req, r.protocol_type) : NULL,
+                         .protocol = r.protocol_name.len > 0 ? bk_groups__str(req, r.protocol_name) : NULL,
+                         .assignments = as,
+                         .n_assignments = n };
+    bk_gcoord_sync(req->b->groups, &s, cm_mono_ms(), w);
+    return BK_DEFER;
+}
+
+/* ---- Heartbeat, LeaveGroup ------------------------------------------------------------- */
+
+int bk_handle_heartbeat(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_heartbeat_req_t r;
+    if (cm_heartbeat_req_decode(&req->body, v, &req->resp->arena, &r) != 0)
+        return BK_CLOSE;
+    cm_heartbeat_resp_t resp;
+    cm_heartbeat_resp_init(&resp);
+    resp.error_code = !bk_groups__mine(req->b, r.group_id)
+                          ? CM_KERR_NOT_COORDINATOR
+                          : bk_gcoord_heartbeat(req->b->groups, bk_groups__str(req, r.group_id),
+                                                bk_groups__str(req, r.member_id),
+                                                bk_groups__str(req, r.group_instance_id),
+                                                r.generation_id, cm_mono_ms());
+    cm_heartbeat_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+int bk_handle_leave_group(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_leave_group_req_t r;
+    if (cm_leave_group_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_leave_group_resp_t resp;
+    cm_leave_group_resp_init(&resp);
+    const char *group = bk_groups__str(req, r.group_id);
+    bool mine = bk_groups__mine(req->b, r.group_id);
+    if (v < 3) {
+        resp.error_code = mine ? bk_gcoord_leave(req->b->groups, group,
+                                                 bk_groups__str(req, r.member_id), NULL,
+                                                 cm_mono_ms())
+                               : CM_KERR_NOT_COORDINATOR;
+    } else if (!mine) {
+        resp.error_code = CM_KERR_NOT_COORDINATOR;
+        resp.members_n = 0;
+    } else {
+        int32_t n = r.members_n > 0 ? r.members_n : 0;
+        resp.members = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.members));
+        if (resp.members == NULL)
+            return BK_CLOSE;
+        resp.members_n = n;
+        for (int32_t i = 0; i < n; i++) {
+            cm_leave_group_resp_member_response_t *x = &resp.members[i];
+            cm_leave_group_resp_member_response_init(x);
+            x->member_id = r.members[i].member_id;
+            x->group_instance_id = r.members[i].group_instance_id;
+            x->error_code = bk_gcoord_leave(req->b->groups, group,
+                                            bk_groups__str(req, r.members[i].member_id),
+                                            bk_groups__str(req, r.members[i].group_instance_id),
+                                            cm_mono_ms());
+        }
+    }
+    cm_leave_group_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+/* ---- OffsetFetch ----------------------------------------------------------------------- */
+
+typedef struct bk_groups__all {
+    bk_req_t *req;
+    cm_offset_fetch_resp_topics_t *topics;
+    int32_t n;
+    int32_t cap;
+} bk_groups__all_t;
+
+/* Collects a group's committed offsets, one topic entry per partition (clients merge). */
+static void bk_groups__collect(void *ud, const char *topic, int32_t partition, int64_t offset,
+                               int32_t epoch, const char *metadata)
+{
+    bk_groups__all_t *all = ud;
+    if (all->n == all->cap)
+        return;
+    cm_arena_t *a = &all->req->resp->arena;
+    cm_offset_fetch_resp_topics_t *t = &all->topics[all->n];
+    cm_offset_fetch_resp_topics_init(t);
+    cm_offset_fetch_resp_partitions_t *p = cm_arena_calloc(a, 1, sizeof(*p));
+    char *name = cm_arena_strndup(a, topic, strlen(topic));
+    char *meta = cm_arena_strndup(a, metadata, strlen(metadata));
+    if (p == NULL || name == NULL || meta == NULL)
+        return;
+    cm_offset_fetch_resp_partitions_init(p);
+    p->partition_index = partition;
+    p->committed_offset = offset;
+    p->committed_leader_epoch = epoch;
+    p->metadata = cm_kstr_c(meta);
+    t->name = cm_kstr_c(name);
+    t->partitions = p;
+    t->partitions_n = 1;
+    all->n++;
+}
+
+/* One group's answer (OffsetFetch v8+ layout; older versions are copied from it). */
+static int16_t bk_groups__fetch_group(bk_req_t *req, cm_kstr_t group, const cm_kstr_t *names,
+                                      int32_t *const *parts, const int32_t *parts_n,
+                                      int32_t n_topics, cm_offset_fetch_resp_topics_t **out,
+                                      int32_t *out_n)
+{
+    cm_arena_t *a = &req->resp->arena;
+    *out = NULL;
+    *out_n = 0;
+    if (group.len <= 0)
+        return CM_KERR_INVALID_GROUP_ID;
+    if (!bk_groups__mine(req->b, group))
+        return CM_KERR_NOT_COORDINATOR;
+    const char *g = bk_groups__str(req, group);
+    if (n_topics < 0) { /* every committed offset */
+        bk_groups__all_t all = { .req = req, .cap = 4096 };
+        all.topics = cm_arena_calloc(a, (size_t)all.cap, sizeof(*all.topics));
+        if (all.topics == NULL)
+            return CM_KERR_UNKNOWN_SERVER_ERROR;
+        bk_gcoord_offsets_each(req->b->groups, g, bk_groups__collect, &all);
+        *out = all.topics;
+        *out_n = all.n;
+        return CM_KERR_NONE;
+    }
+    cm_offset_fetch_resp_topics_t *ts = cm_arena_calloc(a, (size_t)(n_topics ? n_topics : 1), sizeof(*ts));
+    if (ts == NULL)
+        return CM_KERR_UNKNOWN_SERVER_ERROR;
+    for (int32_t i = 0; i < n_topics; i++) {
+        cm_offset_fetch_resp_topics_init(&ts[i]);
+        ts[i].name = names[i];
+        int32_t np = parts_n[i] > 0 ? parts_n[i] : 0;
+        ts[i].partitions = cm_arena_calloc(a, (size_t)(np ? np : 1), sizeof(*ts[i].partitions));
+        if (ts[i].partitions == NULL)
+            return CM_KERR_UNKNOWN_SERVER_ERROR;
+        ts[i].partitions_n = np;
+        const char *topic = bk_groups__str(req, names[i]);
+        for (int32_t k = 0; k < np; k++) {
+            cm_offset_fetch_resp_partitions_t *p = &ts[i].partitions[k];
+            cm_offset_fetch_resp_partitions_init(p);
+            p->partition_index = parts[i][k];
+            p->committed_offset = -1;
+            p->committed_leader_epoch = -1;
+            p->metadata = CM_KSTR("");
+            const char *meta;
+            if (bk_gcoord_offset_get(req->b->groups, g, topic, p->partition_index,
+                                     &p->committed_offset, &p->committed_leader_epoch, &meta))
+                p->metadata = bk_req_keep(req, cm_kstr_c(meta));
+        }
+    }
+    *out = ts;
+    *out_n = n_topics;
+    return CM_KERR_NONE;
+}
+
+int bk_handle_offset_fetch(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_offset_fetch_req_t r;
+    if (cm_offset_fetch_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_offset_fetch_resp_t resp;
+    cm_offset_fetch_resp_init(&resp);
+    if (v >= 8) {
+        int32_t ng = r.groups_n > 0 ? r.groups_n : 0;
+        resp.groups = cm_arena_calloc(a, (size_t)(ng ? ng : 1), sizeof(*resp.groups));
+        if (resp.groups == NULL)
+            return BK_CLOSE;
+        resp.groups_n = ng;
+        for (int32_t i = 0; i < ng; i++) {
+            cm_offset_fetch_req_group_t *gi = &r.groups[i];
+            cm_offset_fetch_resp_group_t *go = &resp.groups[i];
+            cm_offset_fetch_resp_group_init(go);
+            go->group_id = gi->group_id;
+            int32_t nt = gi->topics_n;
+            cm_kstr_t *names = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*names));
+            int32_t **parts = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*parts));
+            int32_t *parts_n = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*parts_n));
+            if (names == NULL || parts == NULL || parts_n == NULL)
+                return BK_CLOSE;
+            for (int32_t k = 0; k < nt; k++) {
+                names[k] = gi->topics[k].name;
+                parts[k] = gi->topics[k].partition_indexes;
+                parts_n[k] = gi->topics[k].partition_indexes_n;
+            }
+            go->error_code = bk_groups__fetch_group(req, gi->group_id, names, parts, parts_n, nt,
+                                                    &go->topics, &go->topics_n);
+        }
+        cm_offset_fetch_resp_encode(&req->resp->w, v, &resp);
+        return BK_DONE;
+    }
+    int32_t nt = r.topics_n;
+    cm_kstr_t *names = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*names));
+    int32_t **parts = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*parts));
+    int32_t *parts_n = cm_arena_calloc(a, (size_t)(nt > 0 ? nt : 1), sizeof(*parts_n));
+    if (names == NULL || parts == NULL || parts_n == NULL)
+        return BK_CLOSE;
+    for (int32_t k = 0; k < nt; k++) {
+        names[k] = r.topics[k].name;
+        parts[k] = r.topics[k].partition_indexes;
+        parts_n[k] = r.topics[k].partition_indexes_n;
+    }
+    cm_offset_fetch_resp_topics_t *ts;
+    int32_t ts_n;
+    int16_t err = bk_groups__fetch_group(req, r.group_id, names, parts, parts_n, nt, &ts, &ts_n);
+    /* The same answer in the pre-v8 layout; before v2 the error goes on each partition. */
+    resp.error_code = v >= 2 ? err : CM_KERR_NONE;
+    resp.topics = cm_arena_calloc(a, (size_t)(ts_n ? ts_n : 1), sizeof(*resp.topics));
+    if (resp.topics == NULL)
+        return BK_CLOSE;
+    resp.topics_n = ts_n;
+    for (int32_t i = 0; i < ts_n; i++) {
+        cm_offset_fetch_resp_topic_t *t = &resp.topics[i];
+        cm_offset_fetch_resp_topic_init(t);
+        t->name = ts[i].name;
+        t->partitions =
+            cm_arena_calloc(a, (size_t)(ts[i].partitions_n ? ts[i].partitions_n : 1), sizeof(*t->partitions));
+        if (t->partitions == NULL)
+            return BK_CLOSE;
+        t->partitions_n = ts[i].partitions_n;
+        for (int32_t k = 0; k < ts[i].partitions_n; k++) {
+            cm_offset_fetch_resp_partition_t *p = &t->partitions[k];
+            cm_offset_fetch_resp_partition_init(p);
+            p->partition_index = ts[i].partitions[k].partition_index;
+            p->committed_offset = ts[i].partitions[k].committed_offset;
+            p->committed_leader_epoch = ts[i].partitions[k].committed_leader_epoch;
+            p->metadata = ts[i].partitions[k].metadata;
+            p->error_code = v >= 2 ? CM_KERR_NONE : err;
+        }
+    }
+    cm_offset_fetch_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+/* ---- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------ */
+
+static bool bk_groups__state_wanted(const cm_list_groups_req_t *r, const char *state)
+{
+    if (r->states_filter_n <= 0)
+        return true;
+    for (int32_t i = 0; i < r->states_filter_n; i++)
+        if (r->states_filter[i].len == (int32_t)strlen(state) &&
+            strncasecmp(r->states_filter[i].ptr, state, strlen(state)) == 0)
+            return true;
+    return false;
+}
+
+int bk_handle_list_groups(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_list_groups_req_t r;
+    if (cm_list_groups_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_list_groups_resp_t resp;
+    cm_list_groups_resp_init(&resp);
+    if (req->b->groups == NULL) { /* shutting down */
+        resp.error_code = CM_KERR_COORDINATOR_NOT_AVAILABLE;
+        resp.groups_n = 0;
+        cm_list_groups_resp_encode(&req->resp->w, v, &resp);
+        return BK_DONE;
+    }
+    size_t it = 0, n = 0;
+    while (bk_gcoord_next(req->b->groups, &it) != NULL)
+        n++;
+    resp.groups = cm_arena_calloc(a, n ? n : 1, sizeof(*resp.groups));
+    if (resp.groups == NULL)
+        return BK_CLOSE;
+    resp.groups_n = 0;
+    it = 0;
+    const bk_group_t *g;
+    while ((g = bk_gcoord_next(req->b->groups, &it)) != NULL) {
+        const char *state = bk_gstate_name(bk_group_state(g));
+        if (!bk_groups__state_wanted(&r, state))
+            continue;
+        cm_list_groups_resp_listed_group_t *x = &resp.groups[resp.groups_n++];
+        cm_list_groups_resp_listed_group_init(x);
+        x->group_id = cm_kstr_c(bk_group_id(g));
+        x->protocol_type = cm_kstr_c(bk_group_protocol_type(g));
+        x->group_state = cm_kstr_c(state);
+        x->group_type = CM_KSTR("classic");
+    }
+    cm_list_groups_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+int bk_handle_describe_groups(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_describe_groups_req_t r;
+    if (cm_describe_groups_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_describe_groups_resp_t resp;
+    cm_describe_groups_resp_init(&resp);
+    int32_t n = r.groups_n > 0 ? r.groups_n : 0;
+    resp.groups = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.groups));
+    if (resp.groups == NULL)
+        return BK_CLOSE;
+    resp.groups_n = n;
+    for (int32_t i = 0; i < n; i++) {
+        cm_describe_groups_resp_described_group_t *x = &resp.groups[i];
+        cm_describe_groups_resp_described_group_init(x);
+        x->group_id = r.groups[i];
+        x->group_state = CM_KSTR("Dead");
+        x->protocol_type = x->protocol_data = CM_KSTR("");
+        x->members_n = 0;
+        if (!bk_groups__mine(req->b, r.groups[i])) {
+            x->error_code = CM_KERR_NOT_COORDINATOR;
+            continue;
+        }
+        const bk_group_t *g = bk_gcoord_find(req->b->groups, bk_groups__str(req, r.groups[i]));
+        if (g == NULL) {
+            if (v >= 6)
+                x->error_code = CM_KERR_GROUP_ID_NOT_FOUND;
+            continue;
+        }
+        x->group_state = cm_kstr_c(bk_gstate_name(bk_group_state(g)));
+        x->protocol_type = cm_kstr_c(bk_group_protocol_type(g));
+        x->protocol_data = cm_kstr_c(bk_group_protocol(g));
+        int nm = bk_group_members_n(g);
+        x->members = cm_arena_calloc(a, (size_t)(nm ? nm : 1), sizeof(*x->members));
+        if (x->members == NULL)
+            return BK_CLOSE;
+        x->members_n = nm;
+        for (int k = 0; k < nm; k++) {
+            bk_gmember_view_t m = bk_group_member(g, k);
+            cm_describe_groups_resp_described_group_member_t *y = &x->members[k];
+            cm_describe_groups_resp_described_group_member_init(y);
+            y->member_id = cm_kstr_c(m.id);
+            y->group_instance_id = m.instance_id != NULL ? cm_kstr_c(m.instance_id) : CM_KSTR_NULL;
+            y->client_id = cm_kstr_c(m.client_id);
+            y->client_host = cm_kstr_c(m.client_host);
+            y->member_metadata = (cm_kbytes_t){ m.meta != NULL ? m.meta : (const uint8_t *)"",
+                                                (int32_t)m.meta_len };
+            y->member_assignment =
+                (cm_kbytes_t){ m.assignment != NULL ? m.assignment : (const uint8_t *)"",
+                               (int32_t)m.assignment_len };
+        }
+    }
+    cm_describe_groups_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+int bk_handle_delete_groups(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_delete_groups_req_t r;
+    if (cm_delete_groups_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    cm_delete_groups_resp_t resp;
+    cm_delete_groups_resp_init(&resp);
+    int32_t n = r.groups_names_n > 0 ? r.groups_names_n : 0;
+    resp.results = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.results));
+    if (resp.results == NULL)
+        return BK_CLOSE;
+    resp.results_n = n;
+    for (int32_t i = 0; i < n; i++) {
+        cm_delete_groups_resp_deletable_group_result_t *x = &resp.results[i];
+        cm_delete_groups_resp_deletable_group_result_init(x);
+        x->group_id = r.groups_names[i];
+        x->error_code = !bk_groups__mine(req->b, r.groups_names[i])
+                            ? CM_KERR_NOT_COORDINATOR
+                            : bk_gcoord_delete(req->b->groups, bk_groups__str(req, r.groups_names[i]));
+    }
+    cm_delete_groups_resp_encode(&req->resp->w, v, &resp);
+    return BK_DONE;
+}
+
+/* ---- the coordinator's life ------------------------------------------------------------ */
+
+void bk_groups_start(bk_broker_t *b)
+{
+    bk_gcoord_cfg_t cfg = {
+        .session_timeout_min_ms = (int32_t)b->cfg.group_min_session_timeout_ms,
+        .session_timeout_max_ms = (int32_t)b->cfg.group_max_session_timeout_ms,
+        .initial_rebalance_delay_ms = (int32_t)b->cfg.group_initial_rebalance_delay_ms,
+        .group_size_max = (int32_t)b->cfg.group_max_size,
+    };
+    bk_gops_t ops = { .join_done = bk_groups__join_done, .sync_done = bk_groups__sync_done };
+    b->groups = bk_gcoord_new(&cfg, &ops);
+}
+
+void bk_groups_tick(bk_broker_t *b)
+{
+    if (b->groups != NULL)
+        bk_gcoord_tick(b->groups, cm_mono_ms());
+}
+
+void bk_groups_stop(bk_broker_t *b)
+{
+    bk_gcoord_free(b->groups);
+    b->groups = NULL;
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Consumer groups on the broker's coordinator: two kcat -G members of one group split a
+# 6-partition topic between them, each record read by exactly one; when one dies (kill -9,
+# no LeaveGroup), the other takes over every partition once the session times out, and no
+# record produced afterwards is lost.
+. "$(dirname "$0")/../lib/harness.sh"
+broker_start
+
+step "a 6-partition topic with 600 records"
+"$BIN/kadmin" -b "$BROKER" create work 6 >/dev/null
+for i in $(seq 1 600); do echo "k$i:first-$i"; done >"$T/in1"
+kcat -P -b "$BROKER" -t work -K: -l "$T/in1"
+
+# member NAME: a kcat balanced consumer in group g1, printing "partition offset value".
+member() {
+    kcat -b "$BROKER" -G g1 -X auto.offset.reset=earliest -X enable.auto.commit=false \
+        -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 -q -u \
+        -f '%p %o %s\n' work >"$T/$1.out" 2>"$T/$1.err" &
+}
+lines() { cat "$T/a.out" "$T/b.out" 2>/dev/null | wc -l; }
+read_at_least() { [ "$(lines)" -ge "$1" ]; }
+a_second_at_least() { [ "$(grep -c ' second-' "$T/a.out")" -ge "$1" ]; }
+
+step "two members start together and split the partitions"
+member a
+A_PID=$!
+member b
+B_PID=$!
+cleanup_members() { kill -9 "$A_PID" "$B_PID" 2>/dev/null || true; }
+trap 'rc=$?; cleanup_members; (exit $rc); cleanup' EXIT
+wait_for 30 "600 records read by the two members" read_at_least 600
+sleep 1
+[ "$(lines)" -eq 600 ] || fail "$(lines) records read, want 600 (some read twice)"
+pa=$(awk '{ print $1 }' "$T/a.out" | sort -u | tr '\n' ' ')
+pb=$(awk '{ print $1 }' "$T/b.out" | sort -u | tr '\n' ' ')
+[ -n "$pa" ] && [ -n "$pb" ] || fail "one member got nothing: a=[$pa] b=[$pb]"
+for p in $pa; do case " $pb " in *" $p "*) fail "partition $p read by both" ;; esac; done
+cut -d' ' -f3 "$T/a.out" "$T/b.out" | sort >"$T/got1"
+cut -d: -f2 "$T/in1" | sort >"$T/want1"
+cmp -s "$T/got1" "$T/want1" || fail "the records read are not the records produced"
+
+step "member b dies; a takes over every partition within the session timeout"
+kill -9 "$B_PID"
+wait "$B_PID" 2>/dev/null || true
+t0=$(date +%s)
+for i in $(seq 1 600); do echo "k$i:second-$i"; done >"$T/in2"
+kcat -P -b "$BROKER" -t work -K: -l "$T/in2"
+wait_for 30 "a reads every record produced after b died" a_second_at_least 600
+took=$(($(date +%s) - t0))
+[ "$took" -le 20 ] || fail "took over after $took s"
+grep ' second-' "$T/a.out" | cut -d' ' -f3 | sort -u >"$T/got2"
+cut -d: -f2 "$T/in2" | sort >"$T/want2"
+cmp -s "$T/got2" "$T/want2" || fail "records lost after the takeover"
+[ "$(awk '{ print $1 }' "$T/a.out" | sort -u | wc -l)" -eq 6 ] || fail "a does not hold all 6 partitions"
+
+step "a leaves cleanly"
+kill -TERM "$A_PID"
+wait "$A_PID" 2>/dev/null || true
+broker_stop
+echo PASS
