@@ -21,6 +21,7 @@ const bk_api_t bk_apis[] = {
     { CM_KAPI_SYNC_GROUP, 0, 5, bk_handle_sync_group },
     { CM_KAPI_HEARTBEAT, 0, 4, bk_handle_heartbeat },
     { CM_KAPI_LEAVE_GROUP, 0, 5, bk_handle_leave_group },
+    { CM_KAPI_OFFSET_COMMIT, 2, 8, bk_handle_offset_commit },
     { CM_KAPI_OFFSET_FETCH, 0, 8, bk_handle_offset_fetch },
     { CM_KAPI_LIST_GROUPS, 0, 4, bk_handle_list_groups },
     { CM_KAPI_DESCRIBE_GROUPS, 0, 5, bk_handle_describe_groups },

@@ -64,14 +64,20 @@ int bk_handle_sync_group(bk_req_t *req);
 int bk_handle_heartbeat(bk_req_t *req);
 int bk_handle_leave_group(bk_req_t *req);
 int bk_handle_offset_fetch(bk_req_t *req);
+int bk_handle_offset_commit(bk_req_t *req);
 int bk_handle_list_groups(bk_req_t *req);
 int bk_handle_describe_groups(bk_req_t *req);
 int bk_handle_delete_groups(bk_req_t *req);
 
-/** The group coordinator (bk_groups.c): made at start, ticked by the server, freed at stop. */
-void bk_groups_start(bk_broker_t *b);
+/**
+ * The group coordinator (bk_groups.c): made at start with its offsets log replayed (-1:
+ * the log cannot be read), ticked by the server; stopped at shutdown (waiting members are
+ * answered), closed with the server.
+ */
+int bk_groups_start(bk_broker_t *b);
 void bk_groups_tick(bk_broker_t *b);
 void bk_groups_stop(bk_broker_t *b);
+void bk_groups_close(bk_broker_t *b);
 
 /** Shutdown: every waiting long-poll fetch answers with what it has now. */
 void bk_fetch_release_all(bk_broker_t *b);

@@ -8,15 +8,18 @@
  * that reaches another broker gets NOT_COORDINATOR, and the client asks FindCoordinator
  * again.
  *
- * Not yet (issue 5): OffsetCommit, whose offsets must first be durable in the broker's own
- * log; OffsetFetch answers "no committed offset" until then.
+ * OffsetCommit answers once the commit is durable in the coordinator's offsets log
+ * (bk_offsets.h), which is replayed at start.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bk_cluster.h"
 #include "bk_dispatch.h"
 #include "bk_group.h"
+#include "bk_offsets.h"
+#include "bk_topic.h"
 #include "cm_kmsg.h"
 #include "cm_log.h"
 #include "cm_murmur2.h"
@@ -500,6 +503,137 @@ int bk_handle_offset_fetch(bk_req_t *req)
     return BK_DONE;
 }
 
+/* ---- OffsetCommit ---------------------------------------------------------------------- */
+
+typedef struct bk_groups__commit {
+    bk_ack_waiter_t w; /* first: the waiter is the commit */
+    bk_broker_t *b;
+    bk_resp_t *resp;
+    int16_t version;
+    const char *group;
+    cm_offset_commit_resp_t out;
+    bk_offset_rec_t *recs; /* the partitions being written */
+    int16_t **errs;        /* and where their answers' error codes are */
+    int n;
+} bk_groups__commit_t;
+
+static void bk_groups__commit_answer(bk_groups__commit_t *op)
+{
+    cm_offset_commit_resp_encode(&op->resp->w, op->version, &op->out);
+    bk_resp_t *r = op->resp;
+    free(op);
+    bk_resp_ready(r);
+    bk_resp_unref(r);
+}
+
+/* The commit is durable (err 0) or failed: the coordinator learns the offsets, the client
+ * its answer. */
+static void bk_groups__committed(bk_ack_waiter_t *w, int16_t err)
+{
+    bk_groups__commit_t *op = (bk_groups__commit_t *)w;
+    for (int i = 0; i < op->n; i++) {
+        if (err != 0)
+            *op->errs[i] = CM_KERR_COORDINATOR_NOT_AVAILABLE; /* retriable */
+        else if (op->b->groups != NULL)
+            bk_gcoord_offset_put(op->b->groups, op->group, op->recs[i].topic, op->recs[i].partition,
+                                 op->recs[i].offset, op->recs[i].leader_epoch,
+                                 op->recs[i].metadata, cm_now_ms());
+    }
+    bk_groups__commit_answer(op);
+}
+
+/* A topic partition a commit may name: one the broker or its pool knows. */
+static bool bk_groups__partition_known(bk_broker_t *b, cm_kstr_t topic, int32_t partition)
+{
+    if (partition < 0)
+        return false;
+    const bk_cluster_topic_t *ct = bk_cluster_topic(b, topic);
+    if (ct != NULL)
+        return partition < ct->n_parts;
+    bk_topic_t *t = bk_topic_find(b, topic);
+    return t != NULL && partition < t->n_parts;
+}
+
+int bk_handle_offset_commit(bk_req_t *req)
+{
+    int16_t v = req->hdr.api_version;
+    cm_arena_t *a = &req->resp->arena;
+    cm_offset_commit_req_t r;
+    if (cm_offset_commit_req_decode(&req->body, v, a, &r) != 0)
+        return BK_CLOSE;
+    bk_groups__commit_t *op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        abort();
+    op->b = req->b;
+    op->version = v;
+    op->group = bk_groups__str(req, r.group_id);
+    cm_offset_commit_resp_init(&op->out);
+    int16_t gerr = !bk_groups__mine(req->b, r.group_id)
+                       ? CM_KERR_NOT_COORDINATOR
+                       : bk_gcoord_commit_check(req->b->groups, op->group,
+                                                v >= 1 ? r.generation_id_or_member_epoch : -1,
+                                                bk_groups__str(req, r.member_id),
+                                                bk_groups__str(req, r.group_instance_id),
+                                                cm_mono_ms());
+    int32_t nt = r.topics_n > 0 ? r.topics_n : 0, total = 0;
+    for (int32_t i = 0; i < nt; i++)
+        total += r.topics[i].partitions_n > 0 ? r.topics[i].partitions_n : 0;
+    op->out.topics = cm_arena_calloc(a, (size_t)(nt ? nt : 1), sizeof(*op->out.topics));
+    op->recs = cm_arena_calloc(a, (size_t)(total ? total : 1), sizeof(*op->recs));
+    op->errs = cm_arena_calloc(a, (size_t)(total ? total : 1), sizeof(*op->errs));
+    if (op->out.topics == NULL || op->recs == NULL || op->errs == NULL) {
+        free(op);
+        return BK_CLOSE;
+    }
+    op->out.topics_n = nt;
+    for (int32_t i = 0; i < nt; i++) {
+        cm_offset_commit_req_topic_t *ti = &r.topics[i];
+        cm_offset_commit_resp_topic_t *to = &op->out.topics[i];
+        cm_offset_commit_resp_topic_init(to);
+        to->name = ti->name;
+        int32_t np = ti->partitions_n > 0 ? ti->partitions_n : 0;
+        to->partitions = cm_arena_calloc(a, (size_t)(np ? np : 1), sizeof(*to->partitions));
+        if (to->partitions == NULL) {
+            free(op);
+            return BK_CLOSE;
+        }
+        to->partitions_n = np;
+        const char *topic = bk_groups__str(req, ti->name);
+        for (int32_t k = 0; k < np; k++) {
+            cm_offset_commit_req_partition_t *pi = &ti->partitions[k];
+            cm_offset_commit_resp_partition_t *po = &to->partitions[k];
+            cm_offset_commit_resp_partition_init(po);
+            po->partition_index = pi->partition_index;
+            if (gerr != CM_KERR_NONE)
+                po->error_code = gerr;
+            else if (pi->committed_metadata.len > 4096)
+                po->error_code = CM_KERR_OFFSET_METADATA_TOO_LARGE;
+            else if (!bk_groups__partition_known(req->b, ti->name, pi->partition_index))
+                po->error_code = CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            if (po->error_code != CM_KERR_NONE)
+                continue;
+            op->recs[op->n] = (bk_offset_rec_t){
+                .topic = topic,
+                .partition = pi->partition_index,
+                .offset = pi->committed_offset,
+                .leader_epoch = v >= 6 ? pi->committed_leader_epoch : -1,
+                .metadata = bk_groups__str(req, pi->committed_metadata),
+            };
+            op->errs[op->n++] = &po->error_code;
+        }
+    }
+    op->resp = bk_resp_ref(req->resp);
+    if (op->n == 0) {
+        bk_groups__commit_answer(op);
+        return BK_DEFER;
+    }
+    op->w.done = bk_groups__committed;
+    int16_t err = bk_offsets_commit(req->b, op->group, op->recs, op->n, cm_now_ms(), &op->w);
+    if (err != CM_KERR_NONE)
+        bk_groups__committed(&op->w, err);
+    return BK_DEFER;
+}
+
 /* ---- ListGroups, DescribeGroups, DeleteGroups ------------------------------------------ */
 
 static bool bk_groups__state_wanted(const cm_list_groups_req_t *r, const char *state)
@@ -610,6 +744,14 @@ int bk_handle_describe_groups(bk_req_t *req)
     return BK_DONE;
 }
 
+static void bk_groups__forget_waiter(bk_ack_waiter_t *w, int16_t err)
+{
+    if (err != 0)
+        cm_log_warn("a group deletion was not recorded; its offsets return after a restart",
+                    "err=%s", cm_kerr_name(err));
+    free(w);
+}
+
 int bk_handle_delete_groups(bk_req_t *req)
 {
     int16_t v = req->hdr.api_version;
@@ -628,9 +770,20 @@ int bk_handle_delete_groups(bk_req_t *req)
         cm_delete_groups_resp_deletable_group_result_t *x = &resp.results[i];
         cm_delete_groups_resp_deletable_group_result_init(x);
         x->group_id = r.groups_names[i];
+        const char *group = bk_groups__str(req, r.groups_names[i]);
         x->error_code = !bk_groups__mine(req->b, r.groups_names[i])
                             ? CM_KERR_NOT_COORDINATOR
-                            : bk_gcoord_delete(req->b->groups, bk_groups__str(req, r.groups_names[i]));
+                            : bk_gcoord_delete(req->b->groups, group);
+        if (x->error_code == CM_KERR_NONE) {
+            /* Recorded so that replay forgets the offsets too; made durable by the next
+             * group commit, not awaited. */
+            bk_ack_waiter_t *w = calloc(1, sizeof(*w));
+            if (w == NULL)
+                abort();
+            w->done = bk_groups__forget_waiter;
+            if (bk_offsets_delete_group(req->b, group, w) != CM_KERR_NONE)
+                free(w);
+        }
     }
     cm_delete_groups_resp_encode(&req->resp->w, v, &resp);
     return BK_DONE;
@@ -638,7 +791,7 @@ int bk_handle_delete_groups(bk_req_t *req)
 
 /* ---- the coordinator's life ------------------------------------------------------------ */
 
-void bk_groups_start(bk_broker_t *b)
+int bk_groups_start(bk_broker_t *b)
 {
     bk_gcoord_cfg_t cfg = {
         .session_timeout_min_ms = (int32_t)b->cfg.group_min_session_timeout_ms,
@@ -648,6 +801,12 @@ void bk_groups_start(bk_broker_t *b)
     };
     bk_gops_t ops = { .join_done = bk_groups__join_done, .sync_done = bk_groups__sync_done };
     b->groups = bk_gcoord_new(&cfg, &ops);
+    if (bk_offsets_open(b) != 0) {
+        bk_gcoord_free(b->groups);
+        b->groups = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 void bk_groups_tick(bk_broker_t *b)
@@ -660,4 +819,10 @@ void bk_groups_stop(bk_broker_t *b)
 {
     bk_gcoord_free(b->groups);
     b->groups = NULL;
+}
+
+void bk_groups_close(bk_broker_t *b)
+{
+    bk_groups_stop(b);
+    bk_offsets_close(b);
 }

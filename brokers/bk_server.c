@@ -243,7 +243,15 @@ bk_server_t *bk_server_start(bk_broker_t *b)
             return NULL;
         }
     }
-    bk_groups_start(b);
+    if (bk_groups_start(b) != 0) {
+        if (s->admin)
+            bk_admin_free(s->admin);
+        bk_loop_del(b->loop, &s->listen_io);
+        bk_loop_del(b->loop, &s->flusher_io);
+        close(fd);
+        free(s);
+        return NULL;
+    }
     bk_loop_set_after(b->loop, bk_server__after_batch, s);
     s->last_retention_ms = s->last_idle_check_ms = cm_mono_ms();
     bk_timer_init(&s->tick, bk_server__on_tick);
@@ -286,6 +294,6 @@ void bk_server_free(bk_server_t *s)
     }
     if (s->admin)
         bk_admin_free(s->admin);
-    bk_groups_stop(s->b);
+    bk_groups_close(s->b);
     free(s);
 }

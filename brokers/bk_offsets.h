@@ -1,0 +1,46 @@
+/*
+ * The coordinator's durable state: committed offsets, and group deletions, as records in
+ * a partition log of the broker's own (<data_dir>/groups/offsets), never a topic, so no
+ * client can list, read or write it. Replayed into the coordinator at start: the newest
+ * record for a key wins, a deletion forgets the group's offsets before it.
+ *
+ * Records (our format, version 0):
+ *   offset commit   key  u8 1 | u16 n group | u16 n topic | i32 partition
+ *                   value u8 0 | i64 offset | i32 leader epoch | i64 commit time | u16 n metadata
+ *   group deleted   key  u8 2 | u16 n group            value: null
+ *
+ * Loop thread only.
+ */
+#ifndef BK_OFFSETS_H
+#define BK_OFFSETS_H
+
+#include <stdint.h>
+
+#include "bk_broker.h"
+#include "bk_partition.h"
+
+typedef struct bk_offset_rec {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    const char *metadata;
+} bk_offset_rec_t;
+
+/** Opens (or creates) the log and replays it into b->groups. -1 when it cannot be opened. */
+int bk_offsets_open(bk_broker_t *b);
+
+/** Closes the log. */
+void bk_offsets_close(bk_broker_t *b);
+
+/**
+ * Appends a group's commits as one batch; `w` is called once they are durable (or with an
+ * error). Returns 0, or a Kafka error when nothing was written.
+ */
+int16_t bk_offsets_commit(bk_broker_t *b, const char *group, const bk_offset_rec_t *recs, int n,
+                          int64_t now_ms, bk_ack_waiter_t *w);
+
+/** Appends a group's deletion; `w` as above. */
+int16_t bk_offsets_delete_group(bk_broker_t *b, const char *group, bk_ack_waiter_t *w);
+
+#endif
