@@ -413,20 +413,28 @@ static void bk_group__maybe_complete_join(bk_gcoord_t *gc, bk_group_t *g, int64_
         bk_group__complete_join(gc, g, now_ms);
 }
 
+/* Answers every waiting SyncGroup: its assignment (err 0) or `err`. */
+static void bk_group__answer_syncs(bk_gcoord_t *gc, bk_group_t *g, int64_t now_ms, int16_t err)
+{
+    for (int i = 0; i < g->n_members; i++) {
+        bk_gmember_t *m = g->members[i];
+        if (m->sync_waiter == NULL)
+            continue;
+        void *w = m->sync_waiter;
+        m->sync_waiter = NULL;
+        m->expires_ms = now_ms + m->session_timeout_ms;
+        if (err != CM_KERR_NONE)
+            bk_group__sync_error(gc, w, err);
+        else
+            bk_group__sync_answer(gc, g, m, w);
+    }
+}
+
 static void bk_group__prepare(bk_gcoord_t *gc, bk_group_t *g, int64_t now_ms)
 {
-    if (g->state == BK_GROUP_COMPLETING) {
-        /* The assignment in progress is void: its SyncGroups are told to rejoin. */
-        for (int i = 0; i < g->n_members; i++) {
-            bk_gmember_t *m = g->members[i];
-            if (m->sync_waiter != NULL) {
-                void *w = m->sync_waiter;
-                m->sync_waiter = NULL;
-                m->expires_ms = now_ms + m->session_timeout_ms;
-                bk_group__sync_error(gc, w, CM_KERR_REBALANCE_IN_PROGRESS);
-            }
-        }
-    }
+    /* An assignment in progress is void: its SyncGroups are told to rejoin. */
+    if (g->state == BK_GROUP_COMPLETING)
+        bk_group__answer_syncs(gc, g, now_ms, CM_KERR_REBALANCE_IN_PROGRESS);
     for (int i = 0; i < g->n_members; i++) {
         free(g->members[i]->assignment);
         g->members[i]->assignment = NULL;
@@ -706,15 +714,7 @@ void bk_gcoord_sync(bk_gcoord_t *gc, const bk_gsync_req_t *req, int64_t now_ms, 
             }
     }
     g->state = BK_GROUP_STABLE;
-    for (int i = 0; i < g->n_members; i++) {
-        bk_gmember_t *x = g->members[i];
-        if (x->sync_waiter != NULL) {
-            void *w = x->sync_waiter;
-            x->sync_waiter = NULL;
-            x->expires_ms = now_ms + x->session_timeout_ms;
-            bk_group__sync_answer(gc, g, x, w);
-        }
-    }
+    bk_group__answer_syncs(gc, g, now_ms, CM_KERR_NONE);
 }
 
 /* ---- Heartbeat, LeaveGroup, OffsetCommit ------------------------------------------------ */
