@@ -63,7 +63,7 @@ struct bk_conn {
     bool draining;     /* shutting down: answer what is queued, read nothing new */
     bk_timer_t resume; /* handles frames buffered while reading was paused */
     bool closed;
-    bool send_queued;      /* on the server's list of connections with answers to write */
+    bool send_queued; /* on the server's list of connections with answers to write */
     bk_conn_t *send_next;
     int64_t last_active_ms;
     char peer[64];

@@ -1,4 +1,4 @@
-#include "bk_group.h"
+#include "bk_group_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,65 +8,9 @@
 #include "cm_kproto.h"
 #include "cm_strmap.h"
 
-typedef struct bk_gproto_own {
-    char *name;
-    uint8_t *meta;
-    size_t meta_len;
-} bk_gproto_own_t;
-
-typedef struct bk_gmember {
-    char *id;
-    char *instance_id; /* NULL: dynamic */
-    char *client_id;
-    char *client_host;
-    int32_t session_timeout_ms;
-    int32_t rebalance_timeout_ms;
-    bk_gproto_own_t *protos;
-    int n_protos;
-    uint8_t *assignment;
-    size_t assignment_len;
-    int64_t expires_ms; /* the session's end, unless waiting for an answer */
-    void *join_waiter;
-    void *sync_waiter;
-} bk_gmember_t;
-
-/* A member id handed out with MEMBER_ID_REQUIRED, not joined yet. */
-typedef struct bk_gpending {
-    char *id;
-    int64_t expires_ms;
-} bk_gpending_t;
-
-typedef struct bk_goffset {
-    int64_t offset;
-    int32_t leader_epoch;
-    char *metadata;
-} bk_goffset_t;
-
-struct bk_group {
-    char *id;
-    bk_gstate_t state;
-    int32_t generation;
-    char *protocol_type; /* NULL while the group has no members */
-    char *protocol;      /* chosen when the join phase ends */
-    char *leader;        /* a member id */
-    bk_gmember_t **members;
-    int n_members;
-    bk_gpending_t *pending;
-    int n_pending;
-    int64_t join_deadline_ms;    /* PreparingRebalance: the phase ends by then */
-    int64_t initial_until_ms;    /* PreparingRebalance from Empty: not before then */
-    cm_strmap_t offsets;         /* topic '\0' partition (4 bytes) -> bk_goffset_t */
-};
-
-struct bk_gcoord {
-    bk_gcoord_cfg_t cfg;
-    bk_gops_t ops;
-    cm_strmap_t groups; /* id -> bk_group_t */
-};
-
 /* ---- memory ---------------------------------------------------------------------------- */
 
-static void *bk_group__alloc(size_t n)
+void *bk_group__alloc(size_t n)
 {
     void *p = calloc(1, n ? n : 1);
     if (p == NULL)
@@ -74,7 +18,7 @@ static void *bk_group__alloc(size_t n)
     return p;
 }
 
-static char *bk_group__strdup(const char *s)
+char *bk_group__strdup(const char *s)
 {
     size_t n = strlen(s);
     char *p = bk_group__alloc(n + 1);
@@ -90,13 +34,13 @@ static uint8_t *bk_group__memdup(const uint8_t *b, size_t n)
     return p;
 }
 
-static void bk_group__set(char **field, const char *s)
+void bk_group__set(char **field, const char *s)
 {
     free(*field);
     *field = s != NULL ? bk_group__strdup(s) : NULL;
 }
 
-static bool bk_group__blank(const char *s)
+bool bk_group__blank(const char *s)
 {
     return s == NULL || s[0] == '\0';
 }
@@ -123,23 +67,16 @@ static void bk_group__free_member(bk_gmember_t *m)
     free(m);
 }
 
-static void bk_group__free_offsets(bk_group_t *g)
-{
-    size_t it = 0;
-    bk_goffset_t *o;
-    while ((o = cm_strmap_next(&g->offsets, &it, NULL, NULL)) != NULL) {
-        free(o->metadata);
-        free(o);
-    }
-    cm_strmap_free(&g->offsets);
-}
-
 /* ---- answers --------------------------------------------------------------------------- */
 
 static void bk_group__join_error(bk_gcoord_t *gc, void *waiter, int16_t err, const char *member)
 {
-    bk_gjoin_res_t res = { .error = err, .generation = -1, .protocol_type = "", .protocol = "",
-                           .leader = "", .member_id = member != NULL ? member : "" };
+    bk_gjoin_res_t res = { .error = err,
+                           .generation = -1,
+                           .protocol_type = "",
+                           .protocol = "",
+                           .leader = "",
+                           .member_id = member != NULL ? member : "" };
     gc->ops.join_done(gc->ops.ud, waiter, &res);
 }
 
@@ -157,7 +94,7 @@ static const bk_gproto_own_t *bk_group__proto(const bk_gmember_t *m, const char 
     return NULL;
 }
 
-static bk_gmember_view_t bk_group__view(const bk_group_t *g, const bk_gmember_t *m)
+bk_gmember_view_t bk_group__view(const bk_group_t *g, const bk_gmember_t *m)
 {
     const bk_gproto_own_t *p = bk_group__proto(m, g->protocol);
     return (bk_gmember_view_t){ .id = m->id,
@@ -453,12 +390,12 @@ static void bk_group__prepare(bk_gcoord_t *gc, bk_group_t *g, int64_t now_ms)
 
 /* ---- groups ---------------------------------------------------------------------------- */
 
-static bk_group_t *bk_group__get(const bk_gcoord_t *gc, const char *id)
+bk_group_t *bk_group__get(const bk_gcoord_t *gc, const char *id)
 {
     return cm_strmap_get(&gc->groups, id, strlen(id));
 }
 
-static bk_group_t *bk_group__create(bk_gcoord_t *gc, const char *id)
+bk_group_t *bk_group__create(bk_gcoord_t *gc, const char *id)
 {
     bk_group_t *g = bk_group__alloc(sizeof(*g));
     g->id = bk_group__strdup(id);
@@ -468,7 +405,7 @@ static bk_group_t *bk_group__create(bk_gcoord_t *gc, const char *id)
     return g;
 }
 
-static void bk_group__free(bk_gcoord_t *gc, bk_group_t *g, int16_t err)
+void bk_group__free(bk_gcoord_t *gc, bk_group_t *g, int16_t err)
 {
     for (int i = 0; i < g->n_members; i++) {
         bk_gmember_t *m = g->members[i];
@@ -797,103 +734,6 @@ int16_t bk_gcoord_commit_check(bk_gcoord_t *gc, const char *group_id, int32_t ge
     return CM_KERR_NONE;
 }
 
-/* ---- offsets --------------------------------------------------------------------------- */
-
-static size_t bk_group__okey(char *key, size_t cap, const char *topic, int32_t partition)
-{
-    size_t n = strlen(topic);
-    if (n + 5 > cap)
-        n = cap - 5;
-    memcpy(key, topic, n);
-    key[n] = '\0';
-    memcpy(key + n + 1, &partition, 4);
-    return n + 5;
-}
-
-void bk_gcoord_offset_put(bk_gcoord_t *gc, const char *group_id, const char *topic,
-                          int32_t partition, int64_t offset, int32_t leader_epoch,
-                          const char *metadata, int64_t commit_ms)
-{
-    bk_group_t *g = bk_group__get(gc, group_id);
-    if (g == NULL)
-        g = bk_group__create(gc, group_id);
-    char key[512];
-    size_t kn = bk_group__okey(key, sizeof(key), topic, partition);
-    bk_goffset_t *o = cm_strmap_get(&g->offsets, key, kn);
-    if (o == NULL) {
-        o = bk_group__alloc(sizeof(*o));
-        cm_strmap_put(&g->offsets, key, kn, o);
-    }
-    o->offset = offset;
-    o->leader_epoch = leader_epoch;
-    bk_group__set(&o->metadata, metadata != NULL ? metadata : "");
-    (void)commit_ms;
-}
-
-void bk_gcoord_offset_del(bk_gcoord_t *gc, const char *group_id, const char *topic,
-                          int32_t partition)
-{
-    bk_group_t *g = bk_group__get(gc, group_id);
-    if (g == NULL)
-        return;
-    char key[512];
-    size_t kn = bk_group__okey(key, sizeof(key), topic, partition);
-    bk_goffset_t *o = cm_strmap_del(&g->offsets, key, kn);
-    if (o != NULL) {
-        free(o->metadata);
-        free(o);
-    }
-}
-
-bool bk_gcoord_offset_get(const bk_gcoord_t *gc, const char *group_id, const char *topic,
-                          int32_t partition, int64_t *offset, int32_t *leader_epoch,
-                          const char **metadata)
-{
-    const bk_group_t *g = bk_group__get(gc, group_id);
-    if (g == NULL)
-        return false;
-    char key[512];
-    size_t kn = bk_group__okey(key, sizeof(key), topic, partition);
-    const bk_goffset_t *o = cm_strmap_get(&g->offsets, key, kn);
-    if (o == NULL)
-        return false;
-    *offset = o->offset;
-    *leader_epoch = o->leader_epoch;
-    *metadata = o->metadata;
-    return true;
-}
-
-void bk_gcoord_offsets_each(const bk_gcoord_t *gc, const char *group_id,
-                            void (*fn)(void *ud, const char *topic, int32_t partition,
-                                       int64_t offset, int32_t leader_epoch,
-                                       const char *metadata),
-                            void *ud)
-{
-    const bk_group_t *g = bk_group__get(gc, group_id);
-    if (g == NULL)
-        return;
-    size_t it = 0, kn;
-    const char *key;
-    const bk_goffset_t *o;
-    while ((o = cm_strmap_next(&g->offsets, &it, &key, &kn)) != NULL) {
-        int32_t partition;
-        memcpy(&partition, key + kn - 4, 4);
-        fn(ud, key, partition, o->offset, o->leader_epoch, o->metadata);
-    }
-}
-
-int16_t bk_gcoord_delete(bk_gcoord_t *gc, const char *group_id)
-{
-    bk_group_t *g = bk_group__blank(group_id) ? NULL : bk_group__get(gc, group_id);
-    if (g == NULL || g->state == BK_GROUP_DEAD)
-        return CM_KERR_GROUP_ID_NOT_FOUND;
-    if (g->state != BK_GROUP_EMPTY)
-        return CM_KERR_NON_EMPTY_GROUP;
-    cm_strmap_del(&gc->groups, g->id, strlen(g->id));
-    bk_group__free(gc, g, CM_KERR_COORDINATOR_NOT_AVAILABLE);
-    return CM_KERR_NONE;
-}
-
 /* ---- time ------------------------------------------------------------------------------ */
 
 static int64_t bk_group__tick(bk_gcoord_t *gc, bk_group_t *g, int64_t now_ms)
@@ -943,8 +783,8 @@ int64_t bk_gcoord_tick(bk_gcoord_t *gc, int64_t now_ms)
             next = t;
         /* A group with nothing left in it (its members gone, no offsets) is forgotten,
          * after the walk: the map must not change during it. */
-        if (n_gone < 64 && g->state == BK_GROUP_EMPTY && g->n_members == 0 &&
-            g->n_pending == 0 && g->offsets.size == 0)
+        if (n_gone < 64 && g->state == BK_GROUP_EMPTY && g->n_members == 0 && g->n_pending == 0 &&
+            g->offsets.size == 0)
             gone[n_gone++] = g;
     }
     for (int i = 0; i < n_gone; i++) {
@@ -952,72 +792,4 @@ int64_t bk_gcoord_tick(bk_gcoord_t *gc, int64_t now_ms)
         bk_group__free(gc, gone[i], CM_KERR_COORDINATOR_NOT_AVAILABLE);
     }
     return next;
-}
-
-/* ---- reading --------------------------------------------------------------------------- */
-
-const bk_group_t *bk_gcoord_next(const bk_gcoord_t *gc, size_t *it)
-{
-    return cm_strmap_next(&gc->groups, it, NULL, NULL);
-}
-
-const bk_group_t *bk_gcoord_find(const bk_gcoord_t *gc, const char *group_id)
-{
-    return bk_group__blank(group_id) ? NULL : bk_group__get(gc, group_id);
-}
-
-const char *bk_group_id(const bk_group_t *g)
-{
-    return g->id;
-}
-
-bk_gstate_t bk_group_state(const bk_group_t *g)
-{
-    return g->state;
-}
-
-const char *bk_gstate_name(bk_gstate_t s)
-{
-    switch (s) {
-    case BK_GROUP_EMPTY:
-        return "Empty";
-    case BK_GROUP_PREPARING:
-        return "PreparingRebalance";
-    case BK_GROUP_COMPLETING:
-        return "CompletingRebalance";
-    case BK_GROUP_STABLE:
-        return "Stable";
-    default:
-        return "Dead";
-    }
-}
-
-int32_t bk_group_generation(const bk_group_t *g)
-{
-    return g->generation;
-}
-
-const char *bk_group_protocol_type(const bk_group_t *g)
-{
-    return g->protocol_type != NULL ? g->protocol_type : "";
-}
-
-const char *bk_group_protocol(const bk_group_t *g)
-{
-    return g->protocol != NULL ? g->protocol : "";
-}
-
-const char *bk_group_leader(const bk_group_t *g)
-{
-    return g->leader != NULL ? g->leader : "";
-}
-
-int bk_group_members_n(const bk_group_t *g)
-{
-    return g->n_members;
-}
-
-bk_gmember_view_t bk_group_member(const bk_group_t *g, int i)
-{
-    return bk_group__view(g, g->members[i]);
 }

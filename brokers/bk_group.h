@@ -163,8 +163,7 @@ bool bk_gcoord_offset_get(const bk_gcoord_t *gc, const char *group_id, const cha
 /** Calls fn for each committed offset of a group, in no particular order. */
 void bk_gcoord_offsets_each(const bk_gcoord_t *gc, const char *group_id,
                             void (*fn)(void *ud, const char *topic, int32_t partition,
-                                       int64_t offset, int32_t leader_epoch,
-                                       const char *metadata),
+                                       int64_t offset, int32_t leader_epoch, const char *metadata),
                             void *ud);
 
 /** Removes an Empty group and its offsets: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE. */

@@ -53,7 +53,8 @@ static bool bk_groups__coordinator(const bk_broker_t *b, cm_kstr_t group, int32_
         *port = b->adv_port;
         return true;
     }
-    uint32_t h = (uint32_t)cm_murmur2(group.ptr, group.len > 0 ? (size_t)group.len : 0) & 0x7fffffffu;
+    uint32_t h =
+        (uint32_t)cm_murmur2(group.ptr, group.len > 0 ? (size_t)group.len : 0) & 0x7fffffffu;
     int32_t want = (int32_t)(h % (uint32_t)n_up);
     for (int32_t i = 0; i < c->n_brokers; i++) {
         if (!c->brokers[i].up)
@@ -107,9 +108,8 @@ int bk_handle_find_coordinator(bk_req_t *req)
     cm_find_coordinator_resp_t resp;
     cm_find_coordinator_resp_init(&resp);
     if (v < 4) {
-        resp.error_code =
-            bk_groups__find(req->b, v >= 1 ? r.key_type : 0, r.key, &resp.node_id, &resp.host,
-                            &resp.port);
+        resp.error_code = bk_groups__find(req->b, v >= 1 ? r.key_type : 0, r.key, &resp.node_id,
+                                          &resp.host, &resp.port);
     } else {
         int32_t n = r.coordinator_keys_n > 0 ? r.coordinator_keys_n : 0;
         resp.coordinators = cm_arena_calloc(a, (size_t)(n ? n : 1), sizeof(*resp.coordinators));
@@ -143,15 +143,16 @@ static void bk_groups__join_done(void *ud, void *waiter, const bk_gjoin_res_t *r
         resp.protocol_name = resp.protocol_type = CM_KSTR_NULL;
     resp.leader = cm_kstr_c(res->leader);
     resp.member_id = cm_kstr_c(res->member_id);
-    cm_join_group_resp_member_t *ms =
-        cm_arena_calloc(&w->resp->arena, (size_t)(res->n_members ? res->n_members : 1), sizeof(*ms));
+    cm_join_group_resp_member_t *ms = cm_arena_calloc(
+        &w->resp->arena, (size_t)(res->n_members ? res->n_members : 1), sizeof(*ms));
     resp.members = ms;
     resp.members_n = ms != NULL ? res->n_members : 0;
     for (int i = 0; ms != NULL && i < res->n_members; i++) {
         cm_join_group_resp_member_init(&ms[i]);
         ms[i].member_id = cm_kstr_c(res->members[i].id);
-        ms[i].group_instance_id =
-            res->members[i].instance_id != NULL ? cm_kstr_c(res->members[i].instance_id) : CM_KSTR_NULL;
+        ms[i].group_instance_id = res->members[i].instance_id != NULL
+                                      ? cm_kstr_c(res->members[i].instance_id)
+                                      : CM_KSTR_NULL;
         ms[i].metadata = (cm_kbytes_t){ res->members[i].meta, (int32_t)res->members[i].meta_len };
     }
     cm_join_group_resp_encode(&w->resp->w, w->version, &resp);
@@ -200,8 +201,11 @@ int bk_handle_join_group(bk_req_t *req)
     if (w == NULL)
         return BK_CLOSE;
     if (!bk_groups__mine(req->b, r.group_id)) {
-        bk_gjoin_res_t res = { .error = CM_KERR_NOT_COORDINATOR, .generation = -1,
-                               .protocol_type = "", .protocol = "", .leader = "",
+        bk_gjoin_res_t res = { .error = CM_KERR_NOT_COORDINATOR,
+                               .generation = -1,
+                               .protocol_type = "",
+                               .protocol = "",
+                               .leader = "",
                                .member_id = bk_groups__str(req, r.member_id) };
         bk_groups__join_done(NULL, w, &res);
         return BK_DEFER;
@@ -213,9 +217,10 @@ int bk_handle_join_group(bk_req_t *req)
         return BK_CLOSE;
     }
     for (int32_t i = 0; i < np; i++)
-        protos[i] = (bk_gproto_t){ bk_groups__str(req, r.protocols[i].name),
-                                   r.protocols[i].metadata.ptr,
-                                   r.protocols[i].metadata.len > 0 ? (size_t)r.protocols[i].metadata.len : 0 };
+        protos[i] =
+            (bk_gproto_t){ bk_groups__str(req, r.protocols[i].name), r.protocols[i].metadata.ptr,
+                           r.protocols[i].metadata.len > 0 ? (size_t)r.protocols[i].metadata.len
+                                                           : 0 };
     /* The client's address as Kafka shows it: "/ip". */
     char host[72];
     const char *colon = strrchr(req->conn->peer, ':');
@@ -247,7 +252,8 @@ int bk_handle_sync_group(bk_req_t *req)
     if (w == NULL)
         return BK_CLOSE;
     if (!bk_groups__mine(req->b, r.group_id)) {
-        bk_gsync_res_t res = { .error = CM_KERR_NOT_COORDINATOR, .protocol_type = "",
+        bk_gsync_res_t res = { .error = CM_KERR_NOT_COORDINATOR,
+                               .protocol_type = "",
                                .protocol = "" };
         bk_groups__sync_done(NULL, w, &res);
         return BK_DEFER;
@@ -259,15 +265,18 @@ int bk_handle_sync_group(bk_req_t *req)
         return BK_CLOSE;
     }
     for (int32_t i = 0; i < n; i++)
-        as[i] = (bk_gassign_t){ bk_groups__str(req, r.assignments[i].member_id),
-                                r.assignments[i].assignment.ptr,
-                                r.assignments[i].assignment.len > 0 ? (size_t)r.assignments[i].assignment.len : 0 };
+        as[i] = (bk_gassign_t){
+            bk_groups__str(req, r.assignments[i].member_id), r.assignments[i].assignment.ptr,
+            r.assignments[i].assignment.len > 0 ? (size_t)r.assignments[i].assignment.len : 0
+        };
     bk_gsync_req_t s = { .group_id = bk_groups__str(req, r.group_id),
                          .member_id = bk_groups__str(req, r.member_id),
                          .instance_id = bk_groups__str(req, r.group_instance_id),
                          .generation = r.generation_id,
-                         .protocol_type = r.protocol_type.len > 0 ? bk_groups__str(req, r.protocol_type) : NULL,
-                         .protocol = r.protocol_name.len > 0 ? bk_groups__str(req, r.protocol_name) : NULL,
+                         .protocol_type =
+                             r.protocol_type.len > 0 ? bk_groups__str(req, r.protocol_type) : NULL,
+                         .protocol =
+                             r.protocol_name.len > 0 ? bk_groups__str(req, r.protocol_name) : NULL,
                          .assignments = as,
                          .n_assignments = n };
     bk_gcoord_sync(req->b->groups, &s, cm_mono_ms(), w);
@@ -306,10 +315,10 @@ int bk_handle_leave_group(bk_req_t *req)
     const char *group = bk_groups__str(req, r.group_id);
     bool mine = bk_groups__mine(req->b, r.group_id);
     if (v < 3) {
-        resp.error_code = mine ? bk_gcoord_leave(req->b->groups, group,
-                                                 bk_groups__str(req, r.member_id), NULL,
-                                                 cm_mono_ms())
-                               : CM_KERR_NOT_COORDINATOR;
+        resp.error_code =
+            mine ? bk_gcoord_leave(req->b->groups, group, bk_groups__str(req, r.member_id), NULL,
+                                   cm_mono_ms())
+                 : CM_KERR_NOT_COORDINATOR;
     } else if (!mine) {
         resp.error_code = CM_KERR_NOT_COORDINATOR;
         resp.members_n = 0;
@@ -324,10 +333,9 @@ int bk_handle_leave_group(bk_req_t *req)
             cm_leave_group_resp_member_response_init(x);
             x->member_id = r.members[i].member_id;
             x->group_instance_id = r.members[i].group_instance_id;
-            x->error_code = bk_gcoord_leave(req->b->groups, group,
-                                            bk_groups__str(req, r.members[i].member_id),
-                                            bk_groups__str(req, r.members[i].group_instance_id),
-                                            cm_mono_ms());
+            x->error_code =
+                bk_gcoord_leave(req->b->groups, group, bk_groups__str(req, r.members[i].member_id),
+                                bk_groups__str(req, r.members[i].group_instance_id), cm_mono_ms());
         }
     }
     cm_leave_group_resp_encode(&req->resp->w, v, &resp);
@@ -393,7 +401,8 @@ static int16_t bk_groups__fetch_group(bk_req_t *req, cm_kstr_t group, const cm_k
         *out_n = all.n;
         return CM_KERR_NONE;
     }
-    cm_offset_fetch_resp_topics_t *ts = cm_arena_calloc(a, (size_t)(n_topics ? n_topics : 1), sizeof(*ts));
+    cm_offset_fetch_resp_topics_t *ts =
+        cm_arena_calloc(a, (size_t)(n_topics ? n_topics : 1), sizeof(*ts));
     if (ts == NULL)
         return CM_KERR_UNKNOWN_SERVER_ERROR;
     for (int32_t i = 0; i < n_topics; i++) {
@@ -484,8 +493,8 @@ int bk_handle_offset_fetch(bk_req_t *req)
         cm_offset_fetch_resp_topic_t *t = &resp.topics[i];
         cm_offset_fetch_resp_topic_init(t);
         t->name = ts[i].name;
-        t->partitions =
-            cm_arena_calloc(a, (size_t)(ts[i].partitions_n ? ts[i].partitions_n : 1), sizeof(*t->partitions));
+        t->partitions = cm_arena_calloc(a, (size_t)(ts[i].partitions_n ? ts[i].partitions_n : 1),
+                                        sizeof(*t->partitions));
         if (t->partitions == NULL)
             return BK_CLOSE;
         t->partitions_n = ts[i].partitions_n;
@@ -536,8 +545,8 @@ static void bk_groups__committed(bk_ack_waiter_t *w, int16_t err)
             *op->errs[i] = CM_KERR_COORDINATOR_NOT_AVAILABLE; /* retriable */
         else if (op->b->groups != NULL)
             bk_gcoord_offset_put(op->b->groups, op->group, op->recs[i].topic, op->recs[i].partition,
-                                 op->recs[i].offset, op->recs[i].leader_epoch,
-                                 op->recs[i].metadata, cm_now_ms());
+                                 op->recs[i].offset, op->recs[i].leader_epoch, op->recs[i].metadata,
+                                 cm_now_ms());
     }
     bk_groups__commit_answer(op);
 }
@@ -568,13 +577,13 @@ int bk_handle_offset_commit(bk_req_t *req)
     op->version = v;
     op->group = bk_groups__str(req, r.group_id);
     cm_offset_commit_resp_init(&op->out);
-    int16_t gerr = !bk_groups__mine(req->b, r.group_id)
-                       ? CM_KERR_NOT_COORDINATOR
-                       : bk_gcoord_commit_check(req->b->groups, op->group,
-                                                v >= 1 ? r.generation_id_or_member_epoch : -1,
-                                                bk_groups__str(req, r.member_id),
-                                                bk_groups__str(req, r.group_instance_id),
-                                                cm_mono_ms());
+    int16_t gerr =
+        !bk_groups__mine(req->b, r.group_id)
+            ? CM_KERR_NOT_COORDINATOR
+            : bk_gcoord_commit_check(req->b->groups, op->group,
+                                     v >= 1 ? r.generation_id_or_member_epoch : -1,
+                                     bk_groups__str(req, r.member_id),
+                                     bk_groups__str(req, r.group_instance_id), cm_mono_ms());
     int32_t nt = r.topics_n > 0 ? r.topics_n : 0, total = 0;
     for (int32_t i = 0; i < nt; i++)
         total += r.topics[i].partitions_n > 0 ? r.topics[i].partitions_n : 0;
@@ -733,8 +742,8 @@ int bk_handle_describe_groups(bk_req_t *req)
             y->group_instance_id = m.instance_id != NULL ? cm_kstr_c(m.instance_id) : CM_KSTR_NULL;
             y->client_id = cm_kstr_c(m.client_id);
             y->client_host = cm_kstr_c(m.client_host);
-            y->member_metadata = (cm_kbytes_t){ m.meta != NULL ? m.meta : (const uint8_t *)"",
-                                                (int32_t)m.meta_len };
+            y->member_metadata =
+                (cm_kbytes_t){ m.meta != NULL ? m.meta : (const uint8_t *)"", (int32_t)m.meta_len };
             y->member_assignment =
                 (cm_kbytes_t){ m.assignment != NULL ? m.assignment : (const uint8_t *)"",
                                (int32_t)m.assignment_len };

@@ -13,8 +13,8 @@
 #include "cm_krecord.h"
 #include "cm_log.h"
 
-#define BK_OFFSETS__COMMIT  1
-#define BK_OFFSETS__DELETED 2
+#define BK_OFFSETS__COMMIT   1
+#define BK_OFFSETS__DELETED  2
 #define BK_OFFSETS__META_MAX 4096 /* offset.metadata.max.bytes */
 
 /* Never deleted by retention: the newest record of each key must survive. Rolled at
@@ -132,8 +132,8 @@ static int bk_offsets__replay(bk_broker_t *b, bk_partition_t *p)
         off = next;
     }
     free(buf);
-    cm_log_info("consumer offsets replayed", "records=%" PRId64 " unreadable=%" PRId64 " end=%" PRId64,
-                records, bad, p->hw);
+    cm_log_info("consumer offsets replayed",
+                "records=%" PRId64 " unreadable=%" PRId64 " end=%" PRId64, records, bad, p->hw);
     return 0;
 }
 

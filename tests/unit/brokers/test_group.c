@@ -12,7 +12,7 @@
 #include "bk_group.h"
 #include "cm_kproto.h"
 
-#define W(n) ((void *)(intptr_t)(n)) /* waiter n */
+#define W(n)        ((void *)(intptr_t)(n)) /* waiter n */
 #define ANSWERS_MAX 64
 
 typedef struct answer {
@@ -248,8 +248,7 @@ static void test_group__stale_generation_and_unknown_member(void **state)
     assert_int_equal(bk_gcoord_heartbeat(gc, "g", a, NULL, 1, 100), CM_KERR_ILLEGAL_GENERATION);
     assert_int_equal(bk_gcoord_heartbeat(gc, "g", "nobody", NULL, 2, 100),
                      CM_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(bk_gcoord_heartbeat(gc, "other", a, NULL, 2, 100),
-                     CM_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_gcoord_heartbeat(gc, "other", a, NULL, 2, 100), CM_KERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(bk_gcoord_heartbeat(gc, "", a, NULL, 2, 100), CM_KERR_INVALID_GROUP_ID);
     sync_(gc, a, 1, 10, 100, NULL, 0);
     assert_int_equal(ans[10].error, CM_KERR_ILLEGAL_GENERATION);
@@ -273,15 +272,19 @@ static void test_group__commit_during_rebalance(void **state)
     /* A rebalance starts (B rejoins with new metadata): commits of the generation that is
      * ending still go through, as Kafka allows, so work done is not lost. */
     bk_gproto_t other[] = { { "range", (const uint8_t *)"r2", 2 } };
-    bk_gjoin_req_t req = { .group_id = "g", .member_id = b, .client_id = "c",
-                           .protocol_type = "consumer", .session_timeout_ms = 10000,
-                           .rebalance_timeout_ms = 20000, .protos = other, .n_protos = 1 };
+    bk_gjoin_req_t req = { .group_id = "g",
+                           .member_id = b,
+                           .client_id = "c",
+                           .protocol_type = "consumer",
+                           .session_timeout_ms = 10000,
+                           .rebalance_timeout_ms = 20000,
+                           .protos = other,
+                           .n_protos = 1 };
     bk_gcoord_join(gc, &req, 110, W(10));
     assert_int_equal(bk_group_state(group(gc)), BK_GROUP_PREPARING);
     assert_int_equal(bk_gcoord_commit_check(gc, "g", 2, a, NULL, 120), 0);
     /* A commit outside the group protocol is refused while the group has members. */
-    assert_int_equal(bk_gcoord_commit_check(gc, "g", -1, "", NULL, 120),
-                     CM_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_gcoord_commit_check(gc, "g", -1, "", NULL, 120), CM_KERR_UNKNOWN_MEMBER_ID);
     join(gc, a, 11, 130);
     assert_int_equal(ans[11].generation, 3);
     /* Joined, not yet assigned: a commit waits for the assignment. */
@@ -354,9 +357,14 @@ static void test_group__protocols(void **state)
     bk_gproto_t ab[] = { { "roundrobin", NULL, 0 }, { "range", NULL, 0 } };
     bk_gproto_t ba[] = { { "range", NULL, 0 }, { "roundrobin", NULL, 0 } };
     bk_gproto_t c[] = { { "cooperative", NULL, 0 } };
-    bk_gjoin_req_t req = { .group_id = "g", .member_id = "", .client_id = "x",
-                           .protocol_type = "consumer", .session_timeout_ms = 10000,
-                           .rebalance_timeout_ms = 20000, .protos = ab, .n_protos = 2 };
+    bk_gjoin_req_t req = { .group_id = "g",
+                           .member_id = "",
+                           .client_id = "x",
+                           .protocol_type = "consumer",
+                           .session_timeout_ms = 10000,
+                           .rebalance_timeout_ms = 20000,
+                           .protos = ab,
+                           .n_protos = 2 };
     bk_gcoord_join(gc, &req, 0, W(1)); /* v3: no MEMBER_ID_REQUIRED */
     assert_int_equal(ans[1].error, 0);
     assert_string_equal(ans[1].protocol, "roundrobin");
@@ -402,17 +410,27 @@ static void test_group__protocols(void **state)
 static void test_group__static_member(void **state)
 {
     bk_gcoord_t *gc = coord(0);
-    bk_gjoin_req_t req = { .group_id = "g", .member_id = "", .instance_id = "host-1",
-                           .client_id = "c", .protocol_type = "consumer",
-                           .session_timeout_ms = 10000, .rebalance_timeout_ms = 20000,
-                           .protos = RANGE, .n_protos = 1, .member_id_required = true };
+    bk_gjoin_req_t req = { .group_id = "g",
+                           .member_id = "",
+                           .instance_id = "host-1",
+                           .client_id = "c",
+                           .protocol_type = "consumer",
+                           .session_timeout_ms = 10000,
+                           .rebalance_timeout_ms = 20000,
+                           .protos = RANGE,
+                           .n_protos = 1,
+                           .member_id_required = true };
     bk_gcoord_join(gc, &req, 0, W(1)); /* static members get no MEMBER_ID_REQUIRED */
     assert_int_equal(ans[1].error, 0);
     char old[256];
     snprintf(old, sizeof(old), "%s", ans[1].member);
     bk_gassign_t as[] = { { old, (const uint8_t *)"p0", 2 } };
-    bk_gsync_req_t s = { .group_id = "g", .member_id = old, .instance_id = "host-1",
-                         .generation = 1, .assignments = as, .n_assignments = 1 };
+    bk_gsync_req_t s = { .group_id = "g",
+                         .member_id = old,
+                         .instance_id = "host-1",
+                         .generation = 1,
+                         .assignments = as,
+                         .n_assignments = 1 };
     bk_gcoord_sync(gc, &s, 10, W(2));
     assert_string_equal(ans[2].assignment, "p0");
     /* The instance restarts: a new member id takes its place; the old one is fenced. */
