@@ -65,8 +65,7 @@ void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body
  * Sends `body` without copying it: the caller keeps it unchanged until the request is
  * disposed (h2o writes from it as the client reads). For large answers.
  */
-void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char *body,
-                        size_t len);
+void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char *body, size_t len);
 
 /** Sends a JSON body (an sbuf the caller then frees). */
 void cm_http_send_json(h2o_req_t *req, int status, const cm_sbuf_t *body);

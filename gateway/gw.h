@@ -215,8 +215,8 @@ struct gw_worker {
     gw_snap_t *snap;            /* this thread's reference to the snapshot in use */
     uint64_t snap_gen;
     gw_kpool_t *kpool;
-    cm_strmap_t verified; /* API key id -> gw_verified_t (auth cache) */
-    uint32_t rr;          /* round robin for records without key or partition */
+    cm_strmap_t verified;      /* API key id -> gw_verified_t (auth cache) */
+    uint32_t rr;               /* round robin for records without key or partition */
     atomic_llong answer_bytes; /* JSON answers sent or being sent from their own buffers */
 };
 
@@ -229,8 +229,8 @@ struct gw {
     gw_worker_t workers[GW_THREADS_MAX];
     atomic_bool stopping;
     gw_metrics_t metrics;
-    pthread_mutex_t fail_mu; /* guards `failures` */
-    cm_strmap_t failures;    /* source address -> cm_bucket_t of failed authentications */
+    pthread_mutex_t fail_mu;  /* guards `failures` */
+    cm_strmap_t failures;     /* source address -> cm_bucket_t of failed authentications */
     atomic_bool any_failures; /* `failures` is not empty: a request needs to look it up */
 };
 

@@ -2,7 +2,8 @@
  * The gateway's Kafka-protocol client to the brokers' internal listeners: per worker, one
  * connection per broker, pipelined (the requests made during one pass of the worker's
  * event loop are written together at its end, by gw_kpool_flush; responses come back in
- * order and are matched by correlation id), on the worker's h2o event loop. Requests are encoded and responses decoded with the shared codec (kmsg/).
+ * order and are matched by correlation id), on the worker's h2o event loop. Requests are encoded
+ * and responses decoded with the shared codec (kmsg/).
  *
  * A call ends exactly once in its callback: with the response body, or with a transport
  * error (connection refused or lost, timeout). A call whose request may have reached the

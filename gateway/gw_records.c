@@ -31,8 +31,9 @@
 
 #define GW_REC__PRODUCE_VERSION 8
 #define GW_REC__FETCH_VERSION   11
-#define GW_REC__FETCH_BYTES_MIN (64 << 10) /* the least a consume fetches, however full the worker */
-#define GW_REC__RETRY_MAX       12
+#define GW_REC__FETCH_BYTES_MIN                                                                    \
+    (64 << 10) /* the least a consume fetches, however full the worker */
+#define GW_REC__RETRY_MAX 12
 /* Retries back off: attempt N waits at least N x this, after a fresh snapshot. */
 #define GW_REC__RETRY_STEP_MS 25
 #define GW_REC__RETRY_WAIT_MS 5000
@@ -719,8 +720,8 @@ static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes
 
 /* Writes the records at or after `from`; returns the next offset to read. Once the answer
  * holds `room` bytes, no further record is added (*cut says so): the first always is. */
-static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs,
-                                     size_t room, bool *cut, uint64_t *bytes, uint64_t *count)
+static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs, size_t room,
+                                     bool *cut, uint64_t *bytes, uint64_t *count)
 {
     int64_t next = cs->offset;
     const uint8_t *p = recs.ptr;
