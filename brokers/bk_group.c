@@ -670,16 +670,25 @@ static int16_t bk_group__lookup(bk_gcoord_t *gc, const char *group_id, const cha
     return bk_group__check_member(*g, member_id != NULL ? member_id : "", instance_id, m);
 }
 
+/* The same, for a member that names its generation: it must be the group's. */
+static int16_t bk_group__lookup_gen(bk_gcoord_t *gc, const char *group_id, const char *member_id,
+                                    const char *instance_id, int32_t generation, bk_group_t **g,
+                                    bk_gmember_t **m)
+{
+    int16_t err = bk_group__lookup(gc, group_id, member_id, instance_id, g, m);
+    if (err == CM_KERR_NONE && generation != (*g)->generation)
+        err = CM_KERR_ILLEGAL_GENERATION;
+    return err;
+}
+
 int16_t bk_gcoord_heartbeat(bk_gcoord_t *gc, const char *group_id, const char *member_id,
                             const char *instance_id, int32_t generation, int64_t now_ms)
 {
     bk_group_t *g;
     bk_gmember_t *m;
-    int16_t err = bk_group__lookup(gc, group_id, member_id, instance_id, &g, &m);
+    int16_t err = bk_group__lookup_gen(gc, group_id, member_id, instance_id, generation, &g, &m);
     if (err != CM_KERR_NONE)
         return err;
-    if (generation != g->generation)
-        return CM_KERR_ILLEGAL_GENERATION;
     m->expires_ms = now_ms + m->session_timeout_ms;
     return g->state == BK_GROUP_PREPARING ? CM_KERR_REBALANCE_IN_PROGRESS : CM_KERR_NONE;
 }
@@ -722,11 +731,9 @@ int16_t bk_gcoord_commit_check(bk_gcoord_t *gc, const char *group_id, int32_t ge
         return g->state == BK_GROUP_EMPTY ? CM_KERR_NONE : CM_KERR_UNKNOWN_MEMBER_ID;
     }
     bk_gmember_t *m;
-    int16_t err = bk_group__lookup(gc, group_id, member_id, instance_id, &g, &m);
+    int16_t err = bk_group__lookup_gen(gc, group_id, member_id, instance_id, generation, &g, &m);
     if (err != CM_KERR_NONE)
         return err;
-    if (generation != g->generation)
-        return CM_KERR_ILLEGAL_GENERATION;
     /* Between the join phase and the assignment a member's partitions are not settled. */
     if (g->state == BK_GROUP_COMPLETING)
         return CM_KERR_REBALANCE_IN_PROGRESS;

@@ -180,16 +180,7 @@ const char *cm_http_reason(int status)
     }
 }
 
-void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
-{
-    req->res.status = status;
-    req->res.reason = cm_http_reason(status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
-    h2o_send_inline(req, body, len);
-}
-
-void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char *body,
-                        size_t len)
+void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
 {
     /* Sent whole at once: nothing for h2o to ask for more of, or to stop. */
     static h2o_generator_t generator = { NULL, NULL };
@@ -203,6 +194,13 @@ void cm_http_send_owned(h2o_req_t *req, int status, const char *type, const char
         h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
     else
         h2o_send(req, &buf, 1, H2O_SEND_STATE_FINAL);
+}
+
+void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body, size_t len)
+{
+    /* A copy in the request's pool, which lives as long as the request. */
+    h2o_iovec_t copy = h2o_strdup(&req->pool, body, len);
+    cm_http_send_owned(req, status, type, copy.base, copy.len);
 }
 
 void cm_http_send_json(h2o_req_t *req, int status, const cm_sbuf_t *body)
