@@ -20,6 +20,13 @@
  *     --acked: every acknowledged record is present, once, at its logged offset.
  *     --produced N: records 0 .. N-1 were sent (unacknowledged ones may be present).
  *     Exit 0 and a summary line when all holds, 1 with the first violations otherwise.
+ *
+ *   kclient group -b B -t TOPIC -g GROUP -p PARTITIONS [--commit-after N] [-n MAX]
+ *     A high-level (subscribing) consumer in GROUP, auto commit off, reset to earliest.
+ *     Prints each record as "partition offset" on stdout. After --commit-after records it
+ *     commits its positions synchronously, once, and prints "commit partition offset" for
+ *     each on stderr; later records are never committed. Stops after -n records, or when
+ *     every one of the PARTITIONS has reached its end; closes the consumer and exits 0.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -53,6 +60,8 @@ typedef struct {
     long expect_start;
     long expect_n;
     long produced; /* verify: sequence numbers below this may appear */
+    const char *group;
+    long commit_after; /* group: commit once after this many records, -1 never */
 } opts_t;
 
 static void payload(char *buf, int size, long seq)
@@ -344,6 +353,77 @@ static int cmd_verify(opts_t *o)
     return errors ? 1 : 0;
 }
 
+/* ---- group ---- */
+
+static void print_commit(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(rk, &l) != 0 || l == NULL)
+        die("assignment", "failed");
+    if (rd_kafka_committed(rk, l, 10000) != 0)
+        die("committed", "failed");
+    for (int i = 0; i < l->cnt; i++)
+        fprintf(stderr, "commit %d %lld\n", l->elems[i].partition, (long long)l->elems[i].offset);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static int cmd_group(opts_t *o)
+{
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    conf_set(c, "bootstrap.servers", o->brokers);
+    conf_set(c, "group.id", o->group);
+    conf_set(c, "enable.auto.commit", "false");
+    conf_set(c, "auto.offset.reset", "earliest");
+    conf_set(c, "enable.partition.eof", "true");
+    conf_set(c, "session.timeout.ms", "6000");
+    if (getenv("KCLIENT_DEBUG"))
+        conf_set(c, "debug", getenv("KCLIENT_DEBUG"));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof(err));
+    if (rk == NULL)
+        die("consumer", err);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_subscribe(rk, sub) != 0)
+        die("subscribe", "failed");
+    rd_kafka_topic_partition_list_destroy(sub);
+
+    char *at_end = calloc((size_t)o->partitions, 1);
+    int ended = 0, rc = 0;
+    long records = 0;
+    while (ended < o->partitions && (o->n <= 0 || records < o->n)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, o->timeout_ms);
+        if (m == NULL) {
+            fprintf(stderr, "group: no progress for %d ms (%d of %d partitions at their end)\n",
+                    o->timeout_ms, ended, o->partitions);
+            rc = 1;
+            break;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < o->partitions && !at_end[m->partition]++)
+                ended++;
+        } else if (m->err) {
+            fprintf(stderr, "group: consume error: %s\n", rd_kafka_message_errstr(m));
+            rc = 1;
+        } else {
+            printf("%d %lld\n", m->partition, (long long)m->offset);
+            if (++records == o->commit_after) {
+                rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+                if (e)
+                    die("commit", rd_kafka_err2str(e));
+                print_commit(rk);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    fflush(stdout);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    free(at_end);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     opts_t o = { .n = 1000,
@@ -355,9 +435,11 @@ int main(int argc, char **argv)
                  .ts_base = -1,
                  .linger = "5",
                  .timeout_ms = 30000,
-                 .partitions = 1 };
+                 .partitions = 1,
+                 .commit_after = -1 };
     if (argc < 2) {
-        fprintf(stderr, "usage: kclient produce|verify -b BROKERS -t TOPIC ... (see source)\n");
+        fprintf(stderr,
+                "usage: kclient produce|verify|group -b BROKERS -t TOPIC ... (see source)\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -395,6 +477,10 @@ int main(int argc, char **argv)
             o.batch_bytes = v;
         else if (ARG("--linger-ms"))
             o.linger = v;
+        else if (ARG("-g"))
+            o.group = v;
+        else if (ARG("--commit-after"))
+            o.commit_after = atol(v);
         else if (ARG("--timeout-ms"))
             o.timeout_ms = atoi(v);
         else if (strcmp(a, "--no-retries") == 0)
@@ -418,6 +504,8 @@ int main(int argc, char **argv)
         return cmd_produce(&o);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(&o);
+    if (strcmp(cmd, "group") == 0 && o.group != NULL)
+        return cmd_group(&o);
     fprintf(stderr, "kclient: unknown command '%s'\n", cmd);
     return 2;
 }
