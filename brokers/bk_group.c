@@ -221,8 +221,10 @@ static bk_gmember_t *bk_group__add(bk_group_t *g, const char *id, const bk_gjoin
     if (g->members == NULL)
         abort();
     g->members[g->n_members++] = m;
-    if (g->protocol_type == NULL)
-        g->protocol_type = bk_group__strdup(req->protocol_type);
+    /* The first member sets the group's protocol type; it stays while the group is empty
+     * (Kafka describes an empty consumer group as "consumer", not as a simple group). */
+    if (g->n_members == 1)
+        bk_group__set(&g->protocol_type, req->protocol_type);
     return m;
 }
 
@@ -322,7 +324,6 @@ static void bk_group__complete_join(bk_gcoord_t *gc, bk_group_t *g, int64_t now_
     if (g->n_members == 0) {
         g->state = BK_GROUP_EMPTY;
         bk_group__set(&g->protocol, NULL);
-        bk_group__set(&g->protocol_type, NULL);
         bk_group__set(&g->leader, NULL);
         return;
     }

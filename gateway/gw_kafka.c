@@ -251,6 +251,7 @@ gw_kcall_t *gw_kcall_new(gw_kpool_t *p, int16_t api_key, int16_t api_version, in
 void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c)
 {
     atomic_fetch_add(&p->w->gw->metrics.broker_calls, 1);
+    c->broker_id = broker->id;
     cm_kframe_end(&c->w, c->frame_start);
     if (c->w.err != 0) {
         snprintf(c->why, sizeof(c->why), "the request is too large to encode");

@@ -39,7 +39,8 @@ struct gw_kcall {
     size_t frame_start;
     gw_kcall_fn cb;
     void *ud;
-    char why[160]; /* a transport error, for logs and answers */
+    int32_t broker_id; /* the broker it was sent to */
+    char why[160];     /* a transport error, for logs and answers */
 };
 
 /** Creates a worker's pool. */

@@ -227,6 +227,7 @@ static void gw_rest__cluster_obj(gw_rreq_t *r, cm_jw_t *jw)
     cm_jw_kstr(jw, "cluster_id", r->ss.tenant->cluster_id);
     gw_rest_related(r, jw, "topics", "topics");
     gw_rest_related(r, jw, "acls", "acls");
+    gw_rest_related(r, jw, "consumer_groups", "consumer-groups");
     cm_jw_obj_end(jw);
 }
 
@@ -744,6 +745,15 @@ static const gw_rest__route_t gw_rest__routes[] = {
     { "POST", "kafka/v3/clusters/*/topics/*/configs:alter", gw_configs_alter, true },
     { "POST", "kafka/v3/clusters/*/topics/*/records", gw_records_produce, true },
     { "GET", "kafka/v3/clusters/*/topics/*/partitions/*/records", gw_records_consume, true },
+    { "GET", "kafka/v3/clusters/*/consumer-groups", gw_groups_list, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*", gw_groups_get, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/consumers", gw_groups_consumers, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/consumers/*", gw_groups_consumers, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/consumers/*/assignments", gw_groups_consumers,
+      false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/lags", gw_groups_lags, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/lags/*/partitions/*", gw_groups_lags, false },
+    { "GET", "kafka/v3/clusters/*/consumer-groups/*/lag-summary", gw_groups_lags, false },
 };
 #define GW_REST__N_ROUTES (sizeof(gw_rest__routes) / sizeof(gw_rest__routes[0]))
 

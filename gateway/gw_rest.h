@@ -128,6 +128,12 @@ void gw_configs_alter(gw_rreq_t *r);
 void gw_records_produce(gw_rreq_t *r);
 void gw_records_consume(gw_rreq_t *r);
 
+/** Route handlers in gw_groups.c. */
+void gw_groups_list(gw_rreq_t *r);
+void gw_groups_get(gw_rreq_t *r);
+void gw_groups_consumers(gw_rreq_t *r);
+void gw_groups_lags(gw_rreq_t *r);
+
 /** Route handlers in gw_acls.c. */
 void gw_acls_list(gw_rreq_t *r);
 void gw_acls_create(gw_rreq_t *r);

@@ -2,7 +2,8 @@
 # The isolation matrix: every route of the OpenAPI document (docs/api/gateway-openapi.json,
 # which must list exactly the routes the gateway serves) is called with tenant globex's
 # credentials on tenant acme's resources: each gets 404 or 403, no answer names acme, its
-# cluster or its topic, and acme's topics, configs, records and ACLs are unchanged after.
+# cluster, its topic or its group, and acme's topics, configs, records, ACLs and consumer
+# groups are unchanged after.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 DOC="$(dirname "$0")/../../docs/api/gateway-openapi.json"
@@ -40,6 +41,9 @@ expect_rest 200 acme h1 POST "$abase/topics/acme-secret-orders/records" \
 expect_rest 201 acme h1 POST "$abase/acls" \
     '{"resource_type": "TOPIC", "resource_name": "acme-secret-orders", "principal": "User:owner", "operation": "READ", "permission": "ALLOW"}'
 expect_rest 201 globex h1 POST "$gbase/topics" '{"topic_name": "globex-own", "partitions_count": 1}'
+# acme's consumer group, with committed offsets (a Kafka client on the broker's listener).
+kcat -b "$BROKER" -G acme.acme-secret-group -X auto.offset.reset=earliest -e -q \
+    acme.acme-secret-orders >/dev/null 2>&1 || fail "kcat could not read in acme's group"
 
 # acme's state as acme sees it: compared before and after the matrix.
 acme_state() {
@@ -48,7 +52,8 @@ acme_state() {
     for p in "$abase/topics" "$abase/topics/acme-secret-orders" "$abase/topics/acme-secret-orders/partitions" \
         "$abase/topics/acme-secret-orders/configs" "$abase/acls" \
         "$abase/topics/acme-secret-orders/partitions/0/records?offset=0" \
-        "$abase/topics/acme-secret-orders/partitions/1/records?offset=0"; do
+        "$abase/topics/acme-secret-orders/partitions/1/records?offset=0" \
+        "$abase/consumer-groups" "$abase/consumer-groups/acme-secret-group/lags"; do
         rest acme h1 GET "$p" >"$T/state.json"
         [ "$STATUS" = 200 ] || fail "acme GET $p: $STATUS"
         python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))' <"$T/state.json" >>"$out"
@@ -72,9 +77,10 @@ bodies = {
 calls = 0
 
 
-def call(m, path, cluster, topic):
+def call(m, path, cluster, topic, group):
     url = (path.replace("{cluster_id}", cluster).replace("{topic_name}", topic)
-           .replace("{partition_id}", "0").replace("{name}", "retention.ms"))
+           .replace("{partition_id}", "0").replace("{name}", "retention.ms")
+           .replace("{group_id}", group).replace("{consumer_id}", "member-1"))
     if path.endswith("/records") and m == "GET":
         url += "?offset=0"
     if path.endswith("/acls") and m == "DELETE":
@@ -88,7 +94,7 @@ def call(m, path, cluster, topic):
     c.close()
     # What the caller sent may be echoed; the answer must be the one for names that exist
     # nowhere, so it tells nothing about acme.
-    masked = text.replace(cluster, "<cluster>").replace(topic, "<topic>")
+    masked = text.replace(cluster, "<cluster>").replace(topic, "<topic>").replace(group, "<group>")
     return r.status, masked, text, url
 
 
@@ -97,11 +103,13 @@ for path, ops in doc["paths"].items():
         continue
     for method in ops:
         m = method.upper()
-        # acme's cluster; and, for topic routes, globex's own cluster with acme's topic name.
-        for cluster in ([acluster, gcluster] if "{topic_name}" in path else [acluster]):
+        # acme's cluster; and, for topic and group routes, globex's own cluster with acme's
+        # topic and group names.
+        named = "{topic_name}" in path or "{group_id}" in path
+        for cluster in ([acluster, gcluster] if named else [acluster]):
             ghost = "lkc-0000000000" if cluster == acluster else cluster
-            st, masked, text, url = call(m, path, cluster, "acme-secret-orders")
-            gst, gmasked, _, _ = call(m, path, ghost, "no-such-topic-here")
+            st, masked, text, url = call(m, path, cluster, "acme-secret-orders", "acme-secret-group")
+            gst, gmasked, _, _ = call(m, path, ghost, "no-such-topic-here", "no-such-group-here")
             calls += 2
             assert st in (403, 404), (m, url, st, text)
             assert (st, masked) == (gst, gmasked), (m, url, "differs from a missing one:", text, gmasked)
@@ -122,6 +130,7 @@ def get(url):
 assert [x["cluster_id"] for x in get("/kafka/v3/clusters")["data"]] == [gcluster]
 assert [x["topic_name"] for x in get("/kafka/v3/clusters/%s/topics" % gcluster)["data"]] == ["globex-own"]
 assert get("/kafka/v3/clusters/%s/acls" % gcluster)["data"] == []
+assert get("/kafka/v3/clusters/%s/consumer-groups" % gcluster)["data"] == []
 get("/kafka/v3/clusters/%s/topics/globex-own/configs" % gcluster)
 print("%d calls refused (acme's names and missing ones, compared), none revealing acme" % calls)
 PY
