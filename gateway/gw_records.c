@@ -718,16 +718,12 @@ static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes
     cm_jw_obj_end(jw);
 }
 
-/* Writes the records at or after `from`; returns the next offset to read. Once the answer
- * holds `room` bytes, no further record is added (*cut says so): the first always is. */
-static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs, size_t room,
-                                     bool *cut, uint64_t *bytes, uint64_t *count)
+int64_t gw_records_each(cm_krecords_t recs, int64_t from, gw_records_fn fn, void *ud, bool *stopped)
 {
-    int64_t next = cs->offset;
+    int64_t next = from;
     const uint8_t *p = recs.ptr;
     size_t left = recs.len > 0 ? (size_t)recs.len : 0;
-    cm_arena_t a;
-    cm_arena_init(&a, 256u << 20);
+    *stopped = false;
     while (left >= CM_BATCH_HEADER_SIZE) {
         cm_batch_hdr_t h;
         if (cm_batch_check(p, left, &h) != CM_BATCH_OK)
@@ -738,60 +734,91 @@ static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_
             uint8_t *owned = NULL;
             if (cm_batch_records(p, &h, 256u << 20, &it, &owned) == 0) {
                 cm_record_t rec;
-                while (!*cut && cm_record_next(&it, &rec) == 1) {
+                while (cm_record_next(&it, &rec) == 1) {
                     int64_t off = h.base_offset + rec.offset_delta;
-                    if (off < cs->offset)
+                    if (off < from)
                         continue;
-                    if (*count > 0 && jw->s->len >= room) {
-                        *cut = true;
+                    if (!fn(ud, off, cm_record_timestamp(&h, &rec), &rec)) {
+                        *stopped = true;
                         next = off;
                         break;
                     }
-                    char ts[40];
-                    gw_rec__rfc3339_write(&gw_rec__tsc, cm_record_timestamp(&h, &rec), ts);
-                    cm_jw_obj(jw);
-                    cm_jw_kint(jw, "partition_id", cs->partition);
-                    cm_jw_kint(jw, "offset", off);
-                    cm_jw_kstr(jw, "timestamp", ts);
-                    gw_rec__bytes(jw, &a, "key", rec.key, cs->format);
-                    gw_rec__bytes(jw, &a, "value", rec.value, cs->format);
-                    cm_jw_key(jw, "headers");
-                    cm_jw_arr(jw);
-                    cm_kstr_t hk;
-                    cm_kbytes_t hv;
-                    while (cm_record_header_next(&rec, &hk, &hv) == 1) {
-                        cm_jw_obj(jw);
-                        cm_jw_key(jw, "name");
-                        cm_jw_strn(jw, hk.ptr, (size_t)hk.len);
-                        cm_jw_key(jw, "value");
-                        if (hv.len < 0) {
-                            cm_jw_null(jw);
-                        } else {
-                            char *enc = cm_arena_alloc(&a, cm_b64_encoded_len((size_t)hv.len) + 1);
-                            if (enc != NULL)
-                                cm_b64_encode(hv.ptr, (size_t)hv.len, enc);
-                            cm_jw_strn(jw, enc != NULL ? enc : "",
-                                       enc != NULL ? cm_b64_encoded_len((size_t)hv.len) : 0);
-                        }
-                        cm_jw_obj_end(jw);
-                    }
-                    cm_jw_arr_end(jw);
-                    cm_jw_obj_end(jw);
-                    *bytes += (uint64_t)(rec.key.len > 0 ? rec.key.len : 0) +
-                              (uint64_t)(rec.value.len > 0 ? rec.value.len : 0);
-                    (*count)++;
                 }
             }
             free(owned);
         }
-        if (*cut)
+        if (*stopped)
             break;
         if (cm_batch_last_offset(&h) + 1 > next)
             next = cm_batch_last_offset(&h) + 1;
         p += size;
         left -= size;
     }
-    cm_arena_free(&a);
+    return next;
+}
+
+typedef struct gw_rec__writer {
+    gw_consume_t *cs;
+    cm_jw_t *jw;
+    cm_arena_t a;
+    size_t room;
+    uint64_t bytes, count;
+} gw_rec__writer_t;
+
+static bool gw_rec__write_one(void *ud, int64_t off, int64_t ts_ms, const cm_record_t *rec_in)
+{
+    gw_rec__writer_t *wr = ud;
+    cm_jw_t *jw = wr->jw;
+    cm_record_t rec = *rec_in;
+    if (wr->count > 0 && jw->s->len >= wr->room)
+        return false;
+    char ts[40];
+    gw_rec__rfc3339_write(&gw_rec__tsc, ts_ms, ts);
+    cm_jw_obj(jw);
+    cm_jw_kint(jw, "partition_id", wr->cs->partition);
+    cm_jw_kint(jw, "offset", off);
+    cm_jw_kstr(jw, "timestamp", ts);
+    gw_rec__bytes(jw, &wr->a, "key", rec.key, wr->cs->format);
+    gw_rec__bytes(jw, &wr->a, "value", rec.value, wr->cs->format);
+    cm_jw_key(jw, "headers");
+    cm_jw_arr(jw);
+    cm_kstr_t hk;
+    cm_kbytes_t hv;
+    while (cm_record_header_next(&rec, &hk, &hv) == 1) {
+        cm_jw_obj(jw);
+        cm_jw_key(jw, "name");
+        cm_jw_strn(jw, hk.ptr, (size_t)hk.len);
+        cm_jw_key(jw, "value");
+        if (hv.len < 0) {
+            cm_jw_null(jw);
+        } else {
+            char *enc = cm_arena_alloc(&wr->a, cm_b64_encoded_len((size_t)hv.len) + 1);
+            if (enc != NULL)
+                cm_b64_encode(hv.ptr, (size_t)hv.len, enc);
+            cm_jw_strn(jw, enc != NULL ? enc : "",
+                       enc != NULL ? cm_b64_encoded_len((size_t)hv.len) : 0);
+        }
+        cm_jw_obj_end(jw);
+    }
+    cm_jw_arr_end(jw);
+    cm_jw_obj_end(jw);
+    wr->bytes += (uint64_t)(rec.key.len > 0 ? rec.key.len : 0) +
+                 (uint64_t)(rec.value.len > 0 ? rec.value.len : 0);
+    wr->count++;
+    return true;
+}
+
+/* Writes the records at or after `from`; returns the next offset to read. Once the answer
+ * holds `room` bytes, no further record is added (*cut says so): the first always is. */
+static int64_t gw_rec__write_records(gw_consume_t *cs, cm_jw_t *jw, cm_krecords_t recs, size_t room,
+                                     bool *cut, uint64_t *bytes, uint64_t *count)
+{
+    gw_rec__writer_t wr = { .cs = cs, .jw = jw, .room = room };
+    cm_arena_init(&wr.a, 256u << 20);
+    int64_t next = gw_records_each(recs, cs->offset, gw_rec__write_one, &wr, cut);
+    cm_arena_free(&wr.a);
+    *bytes = wr.bytes;
+    *count = wr.count;
     return next;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "cm_json.h"
+#include "cm_krecord.h"
 #include "cm_sbuf.h"
 #include "gw.h"
 #include "gw_admin.h"
@@ -123,6 +124,17 @@ void gw_configs_get(gw_rreq_t *r);
 void gw_configs_set(gw_rreq_t *r);
 void gw_configs_reset(gw_rreq_t *r);
 void gw_configs_alter(gw_rreq_t *r);
+
+/**
+ * Calls `fn` for each record at offset `from` or later in fetched record batches, in order,
+ * until it returns false (*stopped is set then, and the offset of the record it refused is
+ * returned). Else returns the offset after the last batch read. Control batches are skipped;
+ * a partial batch at the end is left for the next fetch.
+ */
+typedef bool (*gw_records_fn)(void *ud, int64_t offset, int64_t timestamp_ms,
+                              const cm_record_t *rec);
+int64_t gw_records_each(cm_krecords_t recs, int64_t from, gw_records_fn fn, void *ud,
+                        bool *stopped);
 
 /** Route handlers in gw_records.c. */
 void gw_records_produce(gw_rreq_t *r);
