@@ -55,6 +55,9 @@ typedef struct gw_config {
     int64_t fetch_bytes_max;     /* largest max_bytes of a consume */
     int64_t answer_buffer_bytes; /* per worker: JSON answers held while clients read them */
     int64_t produce_records_max; /* records in one produce request */
+    int64_t consumer_instance_timeout_ms; /* idle REST consumer instances are deleted */
+    int64_t consumer_session_timeout_ms;  /* ... and their session timeout in the group */
+    int64_t consumer_instances_max;       /* REST consumer instances held at most */
 } gw_config_t;
 
 /* ---- the metadata snapshot (gw_meta.c) ---------------------------------------------- */
@@ -218,6 +221,12 @@ struct gw_worker {
     cm_strmap_t verified;      /* API key id -> gw_verified_t (auth cache) */
     uint32_t rr;               /* round robin for records without key or partition */
     atomic_llong answer_bytes; /* JSON answers sent or being sent from their own buffers */
+    /* REST consumer instances this thread owns (gw_consumer.h) */
+    cm_strmap_t consumers;                /* "<tenant id>/<group>/<name>" -> gw_cinst_t */
+    h2o_multithread_receiver_t cons_jobs; /* calls for them, from every worker */
+    h2o_multithread_receiver_t cons_done; /* answers to calls received here */
+    h2o_timeout_t cons_timeout;           /* their tick: heartbeats, retries, expiry */
+    h2o_timeout_entry_t cons_tick;
 };
 
 struct gw {
@@ -229,9 +238,11 @@ struct gw {
     gw_worker_t workers[GW_THREADS_MAX];
     atomic_bool stopping;
     gw_metrics_t metrics;
-    pthread_mutex_t fail_mu;  /* guards `failures` */
-    cm_strmap_t failures;     /* source address -> cm_bucket_t of failed authentications */
-    atomic_bool any_failures; /* `failures` is not empty: a request needs to look it up */
+    pthread_mutex_t fail_mu;        /* guards `failures` */
+    cm_strmap_t failures;           /* source address -> cm_bucket_t of failed authentications */
+    atomic_bool any_failures;       /* `failures` is not empty: a request needs to look it up */
+    atomic_int consumer_instances;  /* REST consumer instances, on every worker */
+    pthread_barrier_t workers_done; /* no worker posts to another past it */
 };
 
 /** Loads the configuration; 0, 1 after --help, -1 on error (printed). */

@@ -40,6 +40,12 @@ static const cm_opt_t gw_config__opts[] = {
         "per thread: answers held while clients read them; past it, consume answers are cut "
         "short (fewer records, next_offset says where to go on)"),
     INT(produce_records_max, "100000", 1, 10000000, "records in one produce request"),
+    INT(consumer_instance_timeout_ms, "300000", 1000, 86400000,
+        "a REST consumer instance without a call for this long is deleted (it leaves its group)"),
+    INT(consumer_session_timeout_ms, "10000", 6000, 300000,
+        "session timeout of REST consumer instances in their groups (heartbeats every third)"),
+    INT(consumer_instances_max, "10000", 0, 1000000,
+        "REST consumer instances this gateway holds at most (past it, creating one is 429)"),
 };
 
 static const cm_config_spec_t gw_config__spec = {

@@ -82,8 +82,7 @@ static void gw_grp__phase_done(gw_grp__ask_t *ask);
 
 /* ---- names --------------------------------------------------------------------------- */
 
-/* True when `s` may name a group: 1 to 249 printable ASCII characters. */
-static bool gw_grp__name_ok(const char *s)
+bool gw_group_name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 249)
@@ -805,7 +804,7 @@ static void gw_grp__start(gw_rreq_t *r, gw_grp__what_t what)
         }
     } else {
         const char *name = r->seg[5];
-        if (!gw_grp__name_ok(name) ||
+        if (!gw_group_name_ok(name) ||
             !gw_session_allowed(&r->ss, GW_RT_GROUP, name, GW_OP_DESCRIBE)) {
             gw_rest_error(r, 404, 404, 0, "no consumer group \"%.249s\" in this cluster", name);
             gw_rest_unref(r);

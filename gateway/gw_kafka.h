@@ -40,6 +40,7 @@ struct gw_kcall {
     gw_kcall_fn cb;
     void *ud;
     int32_t broker_id; /* the broker it was sent to */
+    uint64_t tag;      /* the caller's, to tell its calls apart */
     char why[160];     /* a transport error, for logs and answers */
 };
 

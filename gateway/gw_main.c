@@ -59,6 +59,7 @@ static void *gw_main__worker(void *arg)
     cm_http_server_listen_fd(w->http, gw_main__fd_plain[i], NULL);
     if (gw->ssl != NULL)
         cm_http_server_listen_fd(w->http, gw_main__fd_tls[i], gw->ssl);
+    gw_consumers_start(w);
     while (!atomic_load(&gw_main__exit)) {
         h2o_evloop_run(w->loop, INT32_MAX);
         gw_kpool_flush(w->kpool);
@@ -66,10 +67,15 @@ static void *gw_main__worker(void *arg)
     cm_http_server_stop(w->http);
     gw_kpool_free(w->kpool); /* calls in progress end (their requests get 503) */
     w->kpool = NULL;
+    gw_consumers_stop(w); /* their queued calls are answered 503 */
     /* Let answers go out and timers waiting on snapshots end. */
     int64_t until = cm_mono_ms() + 200;
     while (cm_mono_ms() < until)
         h2o_evloop_run(w->loop, 10);
+    /* Every worker has drained its answers to the others before any queue goes. */
+    pthread_barrier_wait(&gw->workers_done);
+    h2o_multithread_unregister_receiver(w->queue, &w->cons_jobs);
+    h2o_multithread_unregister_receiver(w->queue, &w->cons_done);
     h2o_multithread_unregister_receiver(w->queue, &w->admin_done);
     h2o_multithread_destroy_queue(w->queue);
     cm_http_server_free(w->http);
@@ -133,12 +139,15 @@ int main(int argc, char **argv)
     cm_strmap_init(&gw->failures);
     gw->meta = gw_meta_start(gw);
     gw->admin = gw_admin_start(gw);
+    pthread_barrier_init(&gw->workers_done, NULL, (unsigned)gw->n_workers);
     for (int i = 0; i < gw->n_workers; i++) {
         gw_worker_t *w = &gw->workers[i];
         w->gw = gw;
         w->loop = h2o_evloop_create();
         w->queue = h2o_multithread_create_queue(w->loop);
         h2o_multithread_register_receiver(w->queue, &w->admin_done, gw_admin_on_answers);
+        h2o_multithread_register_receiver(w->queue, &w->cons_jobs, gw_consumers_on_jobs);
+        h2o_multithread_register_receiver(w->queue, &w->cons_done, gw_consumers_on_done);
         if (pthread_create(&w->thread, NULL, gw_main__worker, w) != 0)
             abort();
     }
@@ -160,6 +169,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < gw->n_workers; i++)
         pthread_join(gw->workers[i].thread, NULL);
+    pthread_barrier_destroy(&gw->workers_done);
     gw_meta_stop(gw->meta);
     size_t it = 0;
     void *v;

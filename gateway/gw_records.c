@@ -668,7 +668,7 @@ typedef struct gw_consume {
 
 static void gw_rec__fetch_send(gw_consume_t *cs);
 
-static bool gw_rec__utf8_ok(const uint8_t *s, size_t n)
+bool gw_records_utf8_ok(const uint8_t *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
@@ -693,7 +693,7 @@ static void gw_rec__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbytes
         return;
     }
     cm_jw_obj(jw);
-    bool text = format > 0 && gw_rec__utf8_ok(b.ptr, (size_t)b.len);
+    bool text = format > 0 && gw_records_utf8_ok(b.ptr, (size_t)b.len);
     cm_json_t *doc = NULL;
     char err[8];
     if (text && format == 2 &&

@@ -146,6 +146,23 @@ void gw_groups_get(gw_rreq_t *r);
 void gw_groups_consumers(gw_rreq_t *r);
 void gw_groups_lags(gw_rreq_t *r);
 
+/** True when `s` may name a consumer group: 1 to 249 printable ASCII characters. */
+bool gw_group_name_ok(const char *s);
+
+/** True when the bytes are UTF-8 text that JSON can carry as a string. */
+bool gw_records_utf8_ok(const uint8_t *s, size_t n);
+
+/** Route handler in gw_consumer.c (every /kafka/v2/.../consumers route). */
+void gw_consumers_handle(gw_rreq_t *r);
+
+/** A worker's consumer instances: start (its thread), stop (answers and frees them all). */
+void gw_consumers_start(gw_worker_t *w);
+void gw_consumers_stop(gw_worker_t *w);
+
+/** The receivers of jobs and of their answers (registered on each worker's queue). */
+void gw_consumers_on_jobs(h2o_multithread_receiver_t *r, h2o_linklist_t *messages);
+void gw_consumers_on_done(h2o_multithread_receiver_t *r, h2o_linklist_t *messages);
+
 /** Route handlers in gw_acls.c. */
 void gw_acls_list(gw_rreq_t *r);
 void gw_acls_create(gw_rreq_t *r);

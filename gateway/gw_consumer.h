@@ -1,0 +1,119 @@
+/*
+ * Consumer instances for REST clients: the Kafka REST Proxy v2 consumer API under
+ * /kafka/v2/clusters/{cluster_id}/consumers/{group}. An instance is a member of the
+ * tenant's consumer group "<tenant>.<group>" on the brokers, played by the gateway: it
+ * joins with the classic protocol (range assignment when it leads), heartbeats, rejoins
+ * when the coordinator rebalances, keeps its positions, commits, and leaves when deleted
+ * or after consumer_instance_timeout_ms without a call.
+ *
+ * Ownership: an instance lives on one worker thread, chosen by hashing (tenant, group,
+ * instance name), so every call for it, on whichever worker its HTTP request arrived,
+ * reaches the same state. A call becomes a job: the worker that received it (the origin)
+ * checks the caller and posts the job to the owner; the owner runs the instance's jobs one
+ * at a time and posts each answer back; the origin sends it. Nothing of an instance is
+ * touched by any other thread.
+ *
+ * gw_consumer.c: jobs, instances and their REST calls; gw_member.c: the group membership.
+ */
+#ifndef GW_CONSUMER_H
+#define GW_CONSUMER_H
+
+#include "gw_rest.h"
+
+/* gw_cpart_t.position before it is known. */
+enum {
+    GW_CPOS_COMMITTED = -1, /* ask the group for its committed offset */
+    GW_CPOS_RESET = -2,     /* no usable offset: auto.offset.reset decides */
+    GW_CPOS_EARLIEST = -3,  /* seek to the beginning */
+    GW_CPOS_LATEST = -4,    /* seek to the end */
+};
+
+/* An assigned partition. */
+typedef struct gw_cpart {
+    char *topic; /* the tenant's name */
+    char *full;  /* the brokers' name */
+    int32_t partition;
+    int64_t position; /* the next offset to fetch, or a GW_CPOS_ */
+    int64_t consumed; /* the offset after the last record handed out; -1: none yet */
+} gw_cpart_t;
+
+typedef enum gw_cstate {
+    GW_CS_IDLE,      /* not subscribed */
+    GW_CS_JOINING,   /* finding the coordinator, joining, syncing */
+    GW_CS_POSITIONS, /* assigned; positions being resolved */
+    GW_CS_STABLE,    /* assigned, every position known */
+} gw_cstate_t;
+
+typedef struct gw_cjob gw_cjob_t;
+
+typedef struct gw_cinst {
+    gw_worker_t *w;
+    char *key; /* "<tenant id>/<group>/<name>" in the worker's map */
+    char tenant_id[40];
+    char principal[65]; /* the creator's: only it may use the instance */
+    char *group, *full_group, *name;
+    int format; /* GW_CFMT_ */
+    bool reset_latest;
+    bool auto_commit;
+    char **topics; /* the subscription (tenant names) */
+    int n_topics;
+    /* membership (gw_member.c) */
+    gw_cstate_t state;
+    bool busy;         /* a membership call is in flight */
+    uint64_t call_seq; /* tags the calls; the busy step's is the latest */
+    bool rejoin;       /* the coordinator started a rebalance */
+    int32_t coordinator;
+    char *member_id;
+    int32_t generation;
+    int64_t retry_at_ms; /* a failed step is tried again then */
+    int64_t next_hb_ms;
+    bool hb_busy;
+    gw_cpart_t *parts;
+    int n_parts;
+    /* calls */
+    gw_cjob_t *jobs; /* queued; the first one runs */
+    int64_t last_used_ms;
+    int refs; /* broker calls in flight, and the worker's map */
+    bool closed;
+} gw_cinst_t;
+
+enum { GW_CFMT_BINARY, GW_CFMT_JSON };
+
+/** The snapshot and the instance's tenant in it (NULL when the tenant is gone). */
+const gw_tenant_t *gw_cons_tenant(gw_cinst_t *i);
+
+/** Takes and drops a reference (a broker call in flight); the last one frees it. */
+void gw_cons_ref(gw_cinst_t *i);
+void gw_cons_unref(gw_cinst_t *i);
+
+/** Membership reached GW_CS_STABLE, or failed: lets a waiting job go on. */
+void gw_cons_kick(gw_cinst_t *i);
+
+/* ---- gw_member.c ----------------------------------------------------------------------- */
+
+/** Moves the membership on: joins, syncs, resolves positions, as far as it can now. */
+void gw_member_step(gw_cinst_t *i);
+
+/** Heartbeats and retries that are due (the worker's consumer tick). */
+void gw_member_tick(gw_cinst_t *i, int64_t now_ms);
+
+/** (Re)joins with the current subscription. */
+void gw_member_subscribe(gw_cinst_t *i);
+
+/** Leaves the group (LeaveGroup, not awaited) and forgets the assignment. */
+void gw_member_leave(gw_cinst_t *i);
+
+/** Commits the consumed positions (not awaited), when there are any. */
+void gw_member_commit_consumed(gw_cinst_t *i);
+
+/** A Kafka error that means the membership is stale: rejoin (and forget the member id for
+ * UNKNOWN_MEMBER_ID). True when it was one. */
+bool gw_member_stale(gw_cinst_t *i, int16_t err);
+
+/** The broker a call for the group goes to, or NULL (the coordinator is looked up again). */
+const gw_broker_t *gw_member_coordinator(gw_cinst_t *i);
+
+/** Frees the assignment. */
+void gw_member_parts_free(gw_cinst_t *i);
+
+#endif
