@@ -13,7 +13,8 @@
  * at a time and posts each answer back; the origin sends it. Nothing of an instance is
  * touched by any other thread.
  *
- * gw_consumer.c: jobs, instances and their REST calls; gw_member.c: the group membership.
+ * gw_consumer.c: jobs, instances, routes; gw_consumer_calls.c: poll, commit, seek,
+ * subscription; gw_member.c: the group membership.
  */
 #ifndef GW_CONSUMER_H
 #define GW_CONSUMER_H
@@ -78,6 +79,69 @@ typedef struct gw_cinst {
 } gw_cinst_t;
 
 enum { GW_CFMT_BINARY, GW_CFMT_JSON };
+
+typedef enum gw_cjob_kind {
+    GW_CJ_CREATE,
+    GW_CJ_DELETE,
+    GW_CJ_SUBSCRIBE,
+    GW_CJ_SUBSCRIPTION,
+    GW_CJ_UNSUBSCRIBE,
+    GW_CJ_ASSIGNMENTS,
+    GW_CJ_COMMIT,
+    GW_CJ_COMMITTED,
+    GW_CJ_SEEK,
+    GW_CJ_SEEK_BEGIN,
+    GW_CJ_SEEK_END,
+    GW_CJ_POLL,
+} gw_cjob_kind_t;
+
+/* A call on an instance (see above). */
+struct gw_cjob {
+    h2o_multithread_message_t msg;
+    gw_cjob_t *next; /* in the instance's queue */
+    gw_rreq_t *r;    /* the origin's; the owner reads only its session and body */
+    gw_worker_t *origin, *owner;
+    gw_cinst_t *inst;
+    gw_cjob_kind_t kind;
+    const cm_json_t *in; /* the request body, or NULL */
+    const char *group, *name, *base_uri;
+    gw_session_t ss;
+    int64_t timeout_ms, max_bytes;
+    int64_t deadline_ms; /* a job waiting for the membership to be stable gives up then */
+    bool waiting;
+    int phase;
+    int pending; /* broker calls in flight */
+    /* the answer */
+    int status, code, retry_after;
+    char msg_text[300];
+    cm_sbuf_t out;
+    cm_jw_t jw;
+    bool first; /* poll: no record written yet */
+};
+
+/** Sets a job's error answer. */
+void gw_cons_error(gw_cjob_t *j, int status, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/** Ends the instance's running job: its answer goes back, the next job starts. */
+void gw_cons_done(gw_cjob_t *j);
+
+/**
+ * True when the instance is a stable member; else the job waits (until it is, then runs
+ * again from the start, or until `wait_ms` passed, gw_cons_kick) and false.
+ */
+bool gw_cons_stable(gw_cjob_t *j, int64_t wait_ms);
+
+/** A copy of `s` (aborts when out of memory). */
+char *gw_cons_dup(const char *s);
+
+/** The calls in gw_consumer_calls.c. */
+void gw_cons_poll(gw_cjob_t *j);
+void gw_cons_offsets(gw_cjob_t *j);
+void gw_cons_seek(gw_cjob_t *j);
+void gw_cons_subscribe(gw_cjob_t *j);
+void gw_cons_show(gw_cjob_t *j);
+void gw_cons_topics_free(gw_cinst_t *i);
 
 /** The snapshot and the instance's tenant in it (NULL when the tenant is gone). */
 const gw_tenant_t *gw_cons_tenant(gw_cinst_t *i);

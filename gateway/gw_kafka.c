@@ -25,6 +25,7 @@ typedef struct gw_kconn {
     h2o_iovec_t *iov;                      /* the write in progress */
     gw_kcall_t *queued, **queued_tail;     /* not written yet */
     gw_kcall_t *inflight, **inflight_tail; /* written (or being written), awaiting answers */
+    bool held_lane; /* for calls the broker may hold (gw_kcall_t.held), one at a time */
 } gw_kconn_t;
 
 struct gw_kpool {
@@ -199,11 +200,23 @@ static void gw_kafka__connect(gw_kconn_t *k)
     k->sock->data = k;
 }
 
-static gw_kconn_t *gw_kafka__conn(gw_kpool_t *p, const gw_broker_t *b)
+/* Held calls of one worker to one broker on connections of their own, at most this many
+ * (past it, they queue on the first). */
+#define GW_KAFKA__HELD_CONNS_MAX 32
+
+/*
+ * The connection for a call to broker `b`: the one pipelined connection, or, for a held
+ * call, an idle connection of the held lane (a new one when none is idle). The broker
+ * answers a connection's requests in order, so a call it holds (a long poll, a group join)
+ * would hold up every call behind it.
+ */
+static gw_kconn_t *gw_kafka__conn(gw_kpool_t *p, const gw_broker_t *b, bool held)
 {
+    gw_kconn_t *first_held = NULL;
+    int n_held = 0;
     for (int i = 0; i < p->n_conns; i++) {
         gw_kconn_t *k = p->conns[i];
-        if (k->id != b->id)
+        if (k->id != b->id || k->held_lane != held)
             continue;
         if (strcmp(k->host, b->host) != 0 || k->port != b->port) {
             /* The broker moved: calls on the old address end, new ones go to the new. */
@@ -212,8 +225,14 @@ static gw_kconn_t *gw_kafka__conn(gw_kpool_t *p, const gw_broker_t *b)
             snprintf(k->host, sizeof(k->host), "%s", b->host);
             k->port = b->port;
         }
-        return k;
+        if (!held || (k->queued == NULL && k->inflight == NULL))
+            return k;
+        if (first_held == NULL)
+            first_held = k;
+        n_held++;
     }
+    if (n_held >= GW_KAFKA__HELD_CONNS_MAX)
+        return first_held;
     gw_kconn_t **grown = realloc(p->conns, (size_t)(p->n_conns + 1) * sizeof(*grown));
     gw_kconn_t *k = calloc(1, sizeof(*k));
     if (grown == NULL || k == NULL)
@@ -226,6 +245,7 @@ static gw_kconn_t *gw_kafka__conn(gw_kpool_t *p, const gw_broker_t *b)
     k->port = b->port;
     k->queued_tail = &k->queued;
     k->inflight_tail = &k->inflight;
+    k->held_lane = held;
     return k;
 }
 
@@ -259,7 +279,7 @@ void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c)
         gw_kcall_free(c);
         return;
     }
-    gw_kconn_t *k = gw_kafka__conn(p, broker);
+    gw_kconn_t *k = gw_kafka__conn(p, broker, c->held);
     *k->queued_tail = c;
     k->queued_tail = &c->next;
     if (k->sock == NULL)

@@ -41,6 +41,8 @@ struct gw_kcall {
     void *ud;
     int32_t broker_id; /* the broker it was sent to */
     uint64_t tag;      /* the caller's, to tell its calls apart */
+    bool held;         /* the broker may hold the answer (a long poll, a group join): the
+                          call goes on a connection of its own, holding no other call up */
     char why[160];     /* a transport error, for logs and answers */
 };
 

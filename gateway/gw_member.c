@@ -403,6 +403,8 @@ static void gw_member__synced(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
                     x->consumed = -1;
                 }
             }
+            cm_log_debug("consumer instance assigned", "group=%s instance=%s partitions=%d",
+                         i->group, i->name, i->n_parts);
             i->busy = false;
             i->state = GW_CS_POSITIONS;
             gw_member__positions(i);
@@ -549,6 +551,9 @@ static void gw_member__joined(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
         } else {
             gw_member__set_member(i, resp.member_id);
             i->generation = resp.generation_id;
+            cm_log_debug("consumer instance joined",
+                         "group=%s instance=%s generation=%d members=%d", i->group, i->name,
+                         resp.generation_id, resp.members_n);
             cm_sync_group_req_t req;
             cm_sync_group_req_init(&req);
             req.group_id = cm_kstr_c(i->full_group);
@@ -570,6 +575,7 @@ static void gw_member__joined(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
                 gw_member__retry(i, true);
             } else {
                 i->busy = true;
+                sc->held = true; /* until every member synced */
                 cm_sync_group_req_encode(&sc->w, GW_MEMBER__SYNC_VERSION, &req);
                 gw_kcall_send(i->w->kpool, b, sc);
             }
@@ -632,6 +638,7 @@ static void gw_member__join(gw_cinst_t *i)
     } else {
         i->busy = true;
         i->rejoin = false;
+        c->held = true; /* until every member rejoined */
         cm_join_group_req_encode(&c->w, GW_MEMBER__JOIN_VERSION, &req);
         gw_kcall_send(i->w->kpool, b, c);
     }
@@ -760,6 +767,8 @@ void gw_member_tick(gw_cinst_t *i, int64_t now_ms)
     req.member_id = cm_kstr_c(i->member_id != NULL ? i->member_id : "");
     i->hb_busy = true;
     i->next_hb_ms = now_ms + gw_member__session_ms(i) / 3;
+    cm_log_debug("consumer heartbeat", "group=%s instance=%s generation=%d", i->group, i->name,
+                 i->generation);
     cm_heartbeat_req_encode(&c->w, GW_MEMBER__HB_VERSION, &req);
     gw_kcall_send(i->w->kpool, b, c);
 }

@@ -960,6 +960,7 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
     }
     gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_FETCH, GW_REC__FETCH_VERSION, cs->timeout_ms,
                                  gw_rec__fetched, cs);
+    c->held = cs->timeout_ms > 0; /* a long poll */
     cm_fetch_req_t req;
     cm_fetch_req_init(&req);
     cm_fetch_req_topic_t ft;

@@ -88,6 +88,23 @@ expect_rest 404 acme h2c GET "$abase/topics/orders-h2c"
 step "a gateway short of answer memory cuts consume answers; next_offset goes on exactly"
 gw_stop
 gw_start --threads=1 --answer_buffer_bytes=1048576
+
+step "a long poll holds no other call of its thread up"
+# One thread: the long polls and the produces share its connection to the broker, unless
+# long polls get connections of their own.
+expect_rest 201 acme h1 POST "$abase/topics" '{"topic_name": "quiet", "partitions_count": 1}'
+polls=()
+for i in 1 2 3; do
+    curl -s -o /dev/null -H "Authorization: ${AUTH[acme]}" \
+        "http://$GW$abase/topics/quiet/partitions/0/records?offset=0&timeout_ms=8000" &
+    polls+=($!)
+done
+sleep 0.5
+t0=$(date +%s%N)
+expect_rest 200 acme h1 POST "$abase/topics/orders-h1/records" '{"value": {"type": "STRING", "data": "while polling"}}'
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 4000 ] || fail "a produce waited $ms ms behind long polls"
+wait "${polls[@]}"
 expect_rest 201 acme h1 POST "$abase/topics" '{"topic_name": "big", "partitions_count": 1}'
 python3 - "$T" <<'PY'
 import base64, json, os, sys
