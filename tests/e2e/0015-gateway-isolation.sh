@@ -41,9 +41,12 @@ expect_rest 200 acme h1 POST "$abase/topics/acme-secret-orders/records" \
 expect_rest 201 acme h1 POST "$abase/acls" \
     '{"resource_type": "TOPIC", "resource_name": "acme-secret-orders", "principal": "User:owner", "operation": "READ", "permission": "ALLOW"}'
 expect_rest 201 globex h1 POST "$gbase/topics" '{"topic_name": "globex-own", "partitions_count": 1}'
-# acme's consumer group, with committed offsets (a Kafka client on the broker's listener).
+# acme's consumer group, with committed offsets (a Kafka client on the broker's listener),
+# and a REST consumer instance in it (not subscribed: the group stays as it is).
 kcat -b "$BROKER" -G acme.acme-secret-group -X auto.offset.reset=earliest -e -q \
     acme.acme-secret-orders >/dev/null 2>&1 || fail "kcat could not read in acme's group"
+expect_rest 200 acme h1 POST "/kafka/v2/clusters/${CLUSTER[acme]}/consumers/acme-secret-group" \
+    '{"name": "acme-secret-instance", "auto.commit.enable": "false"}'
 
 # acme's state as acme sees it: compared before and after the matrix.
 acme_state() {
@@ -53,7 +56,8 @@ acme_state() {
         "$abase/topics/acme-secret-orders/configs" "$abase/acls" \
         "$abase/topics/acme-secret-orders/partitions/0/records?offset=0" \
         "$abase/topics/acme-secret-orders/partitions/1/records?offset=0" \
-        "$abase/consumer-groups" "$abase/consumer-groups/acme-secret-group/lags"; do
+        "$abase/consumer-groups" "$abase/consumer-groups/acme-secret-group/lags" \
+        "/kafka/v2/clusters/${CLUSTER[acme]}/consumers/acme-secret-group/instances/acme-secret-instance/subscription"; do
         rest acme h1 GET "$p" >"$T/state.json"
         [ "$STATUS" = 200 ] || fail "acme GET $p: $STATUS"
         python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True))' <"$T/state.json" >>"$out"
@@ -73,6 +77,11 @@ bodies = {
     ("PUT", "{name}"): {"value": "1000"},
     ("POST", "configs:alter"): {"data": [{"name": "retention.ms", "value": "1000"}]},
     ("POST", "acls"): {"resource_type": "TOPIC", "resource_name": "acme-secret-orders", "principal": "User:owner", "operation": "ALL", "permission": "ALLOW"},
+    ("POST", "{group_name}"): {"name": "acme-secret-instance"},
+    ("POST", "subscription"): {"topics": ["acme-secret-orders"]},
+    ("POST", "positions"): {"offsets": [{"topic": "acme-secret-orders", "partition": 0, "offset": 0}]},
+    ("POST", "beginning"): {"partitions": [{"topic": "acme-secret-orders", "partition": 0}]},
+    ("POST", "end"): {"partitions": [{"topic": "acme-secret-orders", "partition": 0}]},
 }
 calls = 0
 
@@ -80,7 +89,8 @@ calls = 0
 def call(m, path, cluster, topic, group):
     url = (path.replace("{cluster_id}", cluster).replace("{topic_name}", topic)
            .replace("{partition_id}", "0").replace("{name}", "retention.ms")
-           .replace("{group_id}", group).replace("{consumer_id}", "member-1"))
+           .replace("{group_id}", group).replace("{consumer_id}", "member-1")
+           .replace("{group_name}", group).replace("{instance}", "acme-secret-instance"))
     if path.endswith("/records") and m == "GET":
         url += "?offset=0"
     if path.endswith("/acls") and m == "DELETE":
@@ -94,7 +104,8 @@ def call(m, path, cluster, topic, group):
     c.close()
     # What the caller sent may be echoed; the answer must be the one for names that exist
     # nowhere, so it tells nothing about acme.
-    masked = text.replace(cluster, "<cluster>").replace(topic, "<topic>").replace(group, "<group>")
+    masked = (text.replace(cluster, "<cluster>").replace(topic, "<topic>").replace(group, "<group>")
+              .replace("acme-secret-instance", "<instance>"))
     return r.status, masked, text, url
 
 
@@ -105,7 +116,9 @@ for path, ops in doc["paths"].items():
         m = method.upper()
         # acme's cluster; and, for topic and group routes, globex's own cluster with acme's
         # topic and group names.
-        named = "{topic_name}" in path or "{group_id}" in path
+        # (Creating a consumer instance in globex's own cluster is globex's own business.)
+        named = ("{topic_name}" in path or "{group_id}" in path or
+                 ("{instance}" in path and not (m == "POST" and path.endswith("{group_name}"))))
         for cluster in ([acluster, gcluster] if named else [acluster]):
             ghost = "lkc-0000000000" if cluster == acluster else cluster
             st, masked, text, url = call(m, path, cluster, "acme-secret-orders", "acme-secret-group")
@@ -115,7 +128,8 @@ for path, ops in doc["paths"].items():
             assert (st, masked) == (gst, gmasked), (m, url, "differs from a missing one:", text, gmasked)
             assert "acme" not in masked, (m, url, "reveals acme", text)
             err = json.loads(text)
-            assert err["error_code"] in (403, 404) and err["message"], (m, url, text)
+            # 404, or a REST Proxy code that begins with it (40403: no such consumer instance)
+            assert str(err["error_code"])[:3] == str(st) and err["message"], (m, url, text)
 secrets = [acluster, "acme-secret-orders", "acme"]
 # Lists: globex sees only its own cluster and topics, and no ACL of acme's.
 def get(url):
