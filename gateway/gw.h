@@ -55,9 +55,10 @@ typedef struct gw_config {
     int64_t fetch_bytes_max;     /* largest max_bytes of a consume */
     int64_t answer_buffer_bytes; /* per worker: JSON answers held while clients read them */
     int64_t produce_records_max; /* records in one produce request */
-    int64_t consumer_instance_timeout_ms; /* idle REST consumer instances are deleted */
-    int64_t consumer_session_timeout_ms;  /* ... and their session timeout in the group */
-    int64_t consumer_instances_max;       /* REST consumer instances held at most */
+    int64_t consumer_instance_timeout_ms;  /* idle REST consumer instances are deleted */
+    int64_t consumer_session_timeout_ms;   /* ... and their session timeout in the group */
+    int64_t consumer_instances_max;        /* REST consumer instances held at most */
+    int64_t consumer_instances_per_tenant; /* ... and of one tenant */
 } gw_config_t;
 
 /* ---- the metadata snapshot (gw_meta.c) ---------------------------------------------- */
@@ -182,6 +183,7 @@ struct gw_tenant_rt {
     atomic_ullong records_out;
     atomic_ullong requests_total;
     atomic_ullong throttled;
+    atomic_int consumer_instances; /* REST consumer instances */
     char name[48];
 };
 

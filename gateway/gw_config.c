@@ -46,6 +46,8 @@ static const cm_opt_t gw_config__opts[] = {
         "session timeout of REST consumer instances in their groups (heartbeats every third)"),
     INT(consumer_instances_max, "10000", 0, 1000000,
         "REST consumer instances this gateway holds at most (past it, creating one is 429)"),
+    INT(consumer_instances_per_tenant, "100", 0, 1000000,
+        "REST consumer instances this gateway holds for one tenant (past it, 429)"),
 };
 
 static const cm_config_spec_t gw_config__spec = {

@@ -70,6 +70,7 @@ void gw_cons_unref(gw_cinst_t *i)
     free(i->full_group);
     free(i->name);
     atomic_fetch_sub(&i->w->gw->consumer_instances, 1);
+    atomic_fetch_sub(&i->rt->consumer_instances, 1);
     free(i);
 }
 
@@ -259,6 +260,22 @@ static const char *gw_cons__setting(const cm_json_t *in, const char *key)
     return v->type == CM_JSON_STRING ? v->str : "";
 }
 
+/* Counts a new instance against the gateway's and the tenant's caps; false (nothing
+ * counted) when either is reached. */
+static bool gw_cons__count(gw_worker_t *w, gw_tenant_rt_t *rt)
+{
+    if (atomic_fetch_add(&w->gw->consumer_instances, 1) >= w->gw->cfg.consumer_instances_max) {
+        atomic_fetch_sub(&w->gw->consumer_instances, 1);
+        return false;
+    }
+    if (atomic_fetch_add(&rt->consumer_instances, 1) >= w->gw->cfg.consumer_instances_per_tenant) {
+        atomic_fetch_sub(&rt->consumer_instances, 1);
+        atomic_fetch_sub(&w->gw->consumer_instances, 1);
+        return false;
+    }
+    return true;
+}
+
 static void gw_cons__create(gw_worker_t *w, gw_cjob_t *j)
 {
     const char *fmt = gw_cons__setting(j->in, "format");
@@ -274,18 +291,18 @@ static void gw_cons__create(gw_worker_t *w, gw_cjob_t *j)
     } else if (cm_strmap_get(&w->consumers, key, strlen(key)) != NULL) {
         gw_cons_error(j, 409, 40902, "consumer instance \"%s\" already exists in group \"%s\"",
                       j->name, j->group);
-    } else if (atomic_fetch_add(&w->gw->consumer_instances, 1) >=
-               w->gw->cfg.consumer_instances_max) {
-        atomic_fetch_sub(&w->gw->consumer_instances, 1);
+    } else if (!gw_cons__count(w, j->ss.tenant->rt)) {
         j->retry_after = 60;
         gw_cons_error(j, 429, 429,
-                      "the gateway holds its maximum of consumer instances; "
-                      "delete unused ones or retry later");
+                      "this tenant has its maximum of %lld consumer instances on this gateway "
+                      "(or the gateway its maximum); delete unused ones or retry later",
+                      (long long)w->gw->cfg.consumer_instances_per_tenant);
     } else {
         gw_cinst_t *i = calloc(1, sizeof(*i));
         if (i == NULL)
             abort();
         i->w = w;
+        i->rt = j->ss.tenant->rt;
         i->key = key;
         key = NULL;
         snprintf(i->tenant_id, sizeof(i->tenant_id), "%s", j->ss.tenant->id);

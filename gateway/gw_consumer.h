@@ -51,6 +51,7 @@ typedef struct gw_cinst {
     gw_worker_t *w;
     char *key; /* "<tenant id>/<group>/<name>" in the worker's map */
     char tenant_id[40];
+    gw_tenant_rt_t *rt; /* its tenant's runtime state (counts the instance) */
     char principal[65]; /* the creator's: only it may use the instance */
     char *group, *full_group, *name;
     int format; /* GW_CFMT_ */

@@ -149,14 +149,21 @@ gw_key acme reader '{"service_account": "reader"}'
 expect_rest 403 reader h1 POST "$v2/g1" '{"name": "r1"}'
 expect_rest 403 reader h1 GET "$v2/g1/instances/c2/records"
 
-step "an idle instance expires and leaves its group"
+step "a tenant at its cap of instances gets 429; another tenant does not"
 gw_stop
-gw_start --threads=2 --consumer_instance_timeout_ms=1500
+gw_start --threads=2 --consumer_instance_timeout_ms=1500 --consumer_instances_per_tenant=2
 expect_rest 200 acme h1 POST "$v2/g3" '{"name": "idle", "auto.offset.reset": "earliest"}'
+expect_rest 200 acme h1 POST "$v2/g3" '{"name": "second"}'
+expect_rest 429 acme h1 POST "$v2/g3" '{"name": "third"}'
+grep -qi '^retry-after:' "$HEADERS" || fail "429 without Retry-After"
+expect_rest 200 globex h1 POST "$gv2/g3" '{"name": "third"}'
+
+step "idle instances expire and leave their group; the cap counts them no more"
 expect_rest 204 acme h1 POST "$v2/g3/instances/idle/subscription" '{"topics": ["orders"]}'
 sleep 3
 expect_rest 404 acme h1 GET "$v2/g3/instances/idle/subscription"
 grep -q 'consumer instance expired' "$T/gateway.log" || fail "no expiry in the log"
+expect_rest 200 acme h1 POST "$v2/g3" '{"name": "third"}'
 
 gw_stop
 broker_stop
