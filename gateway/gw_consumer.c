@@ -467,22 +467,6 @@ static bool gw_cons__name_ok(const char *s)
     return true;
 }
 
-static bool gw_cons__query(gw_rreq_t *r, const char *name, int64_t lo, int64_t hi, int64_t *v)
-{
-    const char *s = cm_http_query(r->req, &r->arena, name);
-    if (s == NULL)
-        return true;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || x < lo || x > hi) {
-        gw_rest_error(r, 400, 400, 0, "%s must be an integer from %lld to %lld", name,
-                      (long long)lo, (long long)hi);
-        return false;
-    }
-    *v = x;
-    return true;
-}
-
 /* The kind of call from the method and the path after .../instances/{i}; -1: none. */
 static int gw_cons__kind(gw_rreq_t *r)
 {
@@ -546,8 +530,8 @@ void gw_consumers_handle(gw_rreq_t *r)
         ok = false;
     }
     if (ok && kind == GW_CJ_POLL)
-        ok = gw_cons__query(r, "timeout", 0, gw->cfg.fetch_wait_max_ms, &j->timeout_ms) &&
-             gw_cons__query(r, "max_bytes", 1, gw->cfg.fetch_bytes_max, &j->max_bytes);
+        ok = gw_rest_query_int(r, "timeout", 0, gw->cfg.fetch_wait_max_ms, &j->timeout_ms) &&
+             gw_rest_query_int(r, "max_bytes", 1, gw->cfg.fetch_bytes_max, &j->max_bytes);
     if (ok && kind == GW_CJ_CREATE) {
         const char *name = cm_json_get_str(j->in, "name");
         if (cm_json_get(j->in, "name") != NULL && (name == NULL || !gw_cons__name_ok(name))) {

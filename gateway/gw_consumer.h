@@ -178,6 +178,25 @@ bool gw_member_stale(gw_cinst_t *i, int16_t err);
 /** The broker a call for the group goes to, or NULL (the coordinator is looked up again). */
 const gw_broker_t *gw_member_coordinator(gw_cinst_t *i);
 
+/** An assigned partition by the brokers' topic name, or NULL. */
+gw_cpart_t *gw_member_part(gw_cinst_t *i, cm_kstr_t full, int32_t partition);
+
+/** A partition (by the brokers' topic name) and an offset, for gw_member_encode_offsets. */
+typedef struct gw_member_tp {
+    const char *full;
+    int32_t partition;
+    int64_t offset;
+} gw_member_tp_t;
+
+/* The versions gw_member_encode_offsets encodes. */
+#define GW_MEMBER_OFFSET_COMMIT_VERSION 7
+#define GW_MEMBER_OFFSET_FETCH_VERSION  7
+
+/** Encodes the group's OffsetCommit (commit: of these offsets, as this member) or
+ * OffsetFetch (of these partitions) request into `w`. */
+void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *tps, int n,
+                              bool commit);
+
 /** Frees the assignment. */
 void gw_member_parts_free(gw_cinst_t *i);
 

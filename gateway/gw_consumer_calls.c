@@ -15,20 +15,9 @@
 #include "gw_kafka.h"
 #include "gw_meta.h"
 
-#define GW_CONS__FETCH_VERSION   11
-#define GW_CONS__COMMIT_VERSION  7
-#define GW_CONS__OFFSETS_VERSION 7
+#define GW_CONS__FETCH_VERSION 11
 
 /* ---- poll -------------------------------------------------------------------------------- */
-
-static gw_cpart_t *gw_cons__part(gw_cinst_t *i, cm_kstr_t full, int32_t partition)
-{
-    for (int q = 0; q < i->n_parts; q++)
-        if (i->parts[q].partition == partition && full.len == (int32_t)strlen(i->parts[q].full) &&
-            memcmp(full.ptr, i->parts[q].full, (size_t)full.len) == 0)
-            return &i->parts[q];
-    return NULL;
-}
 
 /* A key or value as REST Proxy v2 shows it: base64 (binary), or a JSON value (json); a
  * value that is not JSON is a JSON string when it is text, else base64. */
@@ -112,7 +101,7 @@ static void gw_cons__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
         for (int32_t t = 0; t < resp.responses_n; t++) {
             for (int32_t k = 0; k < resp.responses[t].partitions_n; k++) {
                 const cm_fetch_resp_partition_data_t *pd = &resp.responses[t].partitions[k];
-                gw_cpart_t *x = gw_cons__part(i, resp.responses[t].topic, pd->partition_index);
+                gw_cpart_t *x = gw_member_part(i, resp.responses[t].topic, pd->partition_index);
                 if (x == NULL || x->position < 0)
                     continue; /* reassigned while the fetch was out */
                 if (pd->error_code == CM_KERR_OFFSET_OUT_OF_RANGE) {
@@ -365,32 +354,28 @@ void gw_cons_offsets(gw_cjob_t *j)
         return;
     }
     int cap = n > 0 ? n : i->n_parts;
-    char **names = calloc((size_t)cap + 1, sizeof(*names));
-    int32_t *parts = calloc((size_t)cap + 1, sizeof(*parts));
-    int64_t *offs = calloc((size_t)cap + 1, sizeof(*offs));
-    if (names == NULL || parts == NULL || offs == NULL)
+    gw_member_tp_t *tps = calloc((size_t)cap + 1, sizeof(*tps));
+    if (tps == NULL)
         abort();
     int m = 0;
     bool bad = false;
-    for (; e != NULL && !bad; e = e->next) {
+    for (; e != NULL; e = e->next) {
+        int32_t p;
         int64_t off;
-        const gw_topic_t *t = gw_cons__tp(j, e, commit, &parts[m], &off);
+        const gw_topic_t *t = gw_cons__tp(j, e, commit, &p, &off);
         if (t == NULL) {
             bad = true;
             break;
         }
-        names[m] = (char *)t->full;
-        offs[m++] = off + 1; /* REST Proxy v2: the offset of the last record processed */
+        /* REST Proxy v2 commits name the last record processed: the group resumes after. */
+        tps[m++] = (gw_member_tp_t){ t->full, p, off + 1 };
     }
-    for (int q = 0; n == 0 && q < i->n_parts; q++) {
-        if (commit && i->parts[q].consumed < 0)
-            continue;
-        names[m] = i->parts[q].full;
-        parts[m] = i->parts[q].partition;
-        offs[m++] = i->parts[q].consumed;
-    }
+    for (int q = 0; n == 0 && q < i->n_parts; q++)
+        if (!commit || i->parts[q].consumed >= 0)
+            tps[m++] =
+                (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, i->parts[q].consumed };
     const gw_broker_t *b = gw_member_coordinator(i);
-    if (!bad && (m == 0 && commit)) {
+    if (!bad && m == 0 && commit) {
         j->status = 204;
     } else if (!bad && (b == NULL || i->w->kpool == NULL)) {
         i->rejoin = true;
@@ -398,58 +383,17 @@ void gw_cons_offsets(gw_cjob_t *j)
         bad = true;
     }
     if (bad || j->status != 0) {
-        free(names), free(parts), free(offs);
+        free(tps);
         gw_cons_done(j);
         return;
     }
-    gw_kcall_t *c;
-    if (commit) {
-        cm_offset_commit_req_t req;
-        cm_offset_commit_req_init(&req);
-        req.group_id = cm_kstr_c(i->full_group);
-        req.generation_id_or_member_epoch = i->generation;
-        req.member_id = cm_kstr_c(i->member_id != NULL ? i->member_id : "");
-        cm_offset_commit_req_topic_t *ts = calloc((size_t)m, sizeof(*ts));
-        cm_offset_commit_req_partition_t *ps = calloc((size_t)m, sizeof(*ps));
-        if (ts == NULL || ps == NULL)
-            abort();
-        req.topics = ts;
-        req.topics_n = m;
-        for (int k = 0; k < m; k++) {
-            cm_offset_commit_req_topic_init(&ts[k]);
-            ts[k].name = cm_kstr_c(names[k]);
-            cm_offset_commit_req_partition_init(&ps[k]);
-            ps[k].partition_index = parts[k];
-            ps[k].committed_offset = offs[k];
-            ts[k].partitions = &ps[k];
-            ts[k].partitions_n = 1;
-        }
-        c = gw_kcall_new(i->w->kpool, CM_KAPI_OFFSET_COMMIT, GW_CONS__COMMIT_VERSION, 0,
-                         gw_cons__committed_answer, j);
-        cm_offset_commit_req_encode(&c->w, GW_CONS__COMMIT_VERSION, &req);
-        free(ts), free(ps);
-    } else {
-        cm_offset_fetch_req_t req;
-        cm_offset_fetch_req_init(&req);
-        req.group_id = cm_kstr_c(i->full_group);
-        cm_offset_fetch_req_topic_t *ts = calloc((size_t)m + 1, sizeof(*ts));
-        if (ts == NULL)
-            abort();
-        req.topics = ts;
-        req.topics_n = m;
-        for (int k = 0; k < m; k++) {
-            cm_offset_fetch_req_topic_init(&ts[k]);
-            ts[k].name = cm_kstr_c(names[k]);
-            ts[k].partition_indexes = &parts[k];
-            ts[k].partition_indexes_n = 1;
-        }
-        c = gw_kcall_new(i->w->kpool, CM_KAPI_OFFSET_FETCH, GW_CONS__OFFSETS_VERSION, 0,
-                         gw_cons__committed_answer, j);
-        cm_offset_fetch_req_encode(&c->w, GW_CONS__OFFSETS_VERSION, &req);
-        free(ts);
-    }
+    gw_kcall_t *c =
+        gw_kcall_new(i->w->kpool, commit ? CM_KAPI_OFFSET_COMMIT : CM_KAPI_OFFSET_FETCH,
+                     commit ? GW_MEMBER_OFFSET_COMMIT_VERSION : GW_MEMBER_OFFSET_FETCH_VERSION, 0,
+                     gw_cons__committed_answer, j);
+    gw_member_encode_offsets(i, &c->w, tps, m, commit);
     gw_kcall_send(i->w->kpool, b, c);
-    free(names), free(parts), free(offs);
+    free(tps);
 }
 
 /* ---- seek ------------------------------------------------------------------------------ */
@@ -484,7 +428,7 @@ void gw_cons_seek(gw_cjob_t *j)
                 gw_cons_done(j);
                 return;
             }
-            gw_cpart_t *part = gw_cons__part(i, cm_kstr_c(t->full), p);
+            gw_cpart_t *part = gw_member_part(i, cm_kstr_c(t->full), p);
             if (part == NULL) {
                 gw_cons_error(j, 409, 40903,
                               "partition %d of topic \"%s\" is not assigned to this instance", p,

@@ -21,15 +21,13 @@
 #include "gw_kafka.h"
 #include "gw_meta.h"
 
-#define GW_MEMBER__RETRY_MS        200
-#define GW_MEMBER__FIND_VERSION    2
-#define GW_MEMBER__JOIN_VERSION    5
-#define GW_MEMBER__SYNC_VERSION    3
-#define GW_MEMBER__HB_VERSION      3
-#define GW_MEMBER__LEAVE_VERSION   3
-#define GW_MEMBER__OFFSETS_VERSION 7
-#define GW_MEMBER__COMMIT_VERSION  7
-#define GW_MEMBER__ENDS_VERSION    1
+#define GW_MEMBER__RETRY_MS      200
+#define GW_MEMBER__FIND_VERSION  2
+#define GW_MEMBER__JOIN_VERSION  5
+#define GW_MEMBER__SYNC_VERSION  3
+#define GW_MEMBER__HB_VERSION    3
+#define GW_MEMBER__LEAVE_VERSION 3
+#define GW_MEMBER__ENDS_VERSION  1
 
 static int64_t gw_member__session_ms(gw_cinst_t *i)
 {
@@ -56,6 +54,63 @@ void gw_member_parts_free(gw_cinst_t *i)
     free(i->parts);
     i->parts = NULL;
     i->n_parts = 0;
+}
+
+gw_cpart_t *gw_member_part(gw_cinst_t *i, cm_kstr_t full, int32_t partition)
+{
+    for (int q = 0; q < i->n_parts; q++)
+        if (i->parts[q].partition == partition && full.len == (int32_t)strlen(i->parts[q].full) &&
+            memcmp(full.ptr, i->parts[q].full, (size_t)full.len) == 0)
+            return &i->parts[q];
+    return NULL;
+}
+
+void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *tps, int n,
+                              bool commit)
+{
+    /* One topic entry per partition: the brokers take a topic named twice. */
+    if (commit) {
+        cm_offset_commit_req_t req;
+        cm_offset_commit_req_init(&req);
+        req.group_id = cm_kstr_c(i->full_group);
+        req.generation_id_or_member_epoch = i->generation;
+        req.member_id = cm_kstr_c(i->member_id != NULL ? i->member_id : "");
+        cm_offset_commit_req_topic_t *ts = calloc((size_t)n + 1, sizeof(*ts));
+        cm_offset_commit_req_partition_t *ps = calloc((size_t)n + 1, sizeof(*ps));
+        if (ts == NULL || ps == NULL)
+            abort();
+        req.topics = ts;
+        req.topics_n = n;
+        for (int k = 0; k < n; k++) {
+            cm_offset_commit_req_topic_init(&ts[k]);
+            ts[k].name = cm_kstr_c(tps[k].full);
+            cm_offset_commit_req_partition_init(&ps[k]);
+            ps[k].partition_index = tps[k].partition;
+            ps[k].committed_offset = tps[k].offset;
+            ts[k].partitions = &ps[k];
+            ts[k].partitions_n = 1;
+        }
+        cm_offset_commit_req_encode(w, GW_MEMBER_OFFSET_COMMIT_VERSION, &req);
+        free(ts);
+        free(ps);
+        return;
+    }
+    cm_offset_fetch_req_t req;
+    cm_offset_fetch_req_init(&req);
+    req.group_id = cm_kstr_c(i->full_group);
+    cm_offset_fetch_req_topic_t *ts = calloc((size_t)n + 1, sizeof(*ts));
+    if (ts == NULL)
+        abort();
+    req.topics = ts;
+    req.topics_n = n;
+    for (int k = 0; k < n; k++) {
+        cm_offset_fetch_req_topic_init(&ts[k]);
+        ts[k].name = cm_kstr_c(tps[k].full);
+        ts[k].partition_indexes = (int32_t *)&tps[k].partition;
+        ts[k].partition_indexes_n = 1;
+    }
+    cm_offset_fetch_req_encode(w, GW_MEMBER_OFFSET_FETCH_VERSION, &req);
+    free(ts);
 }
 
 /* A step failed: try again later, from finding the coordinator when it may have moved. */
@@ -175,13 +230,9 @@ static void gw_member__ended(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
         for (int32_t t = 0; ok && t < resp.topics_n; t++) {
             for (int32_t k = 0; k < resp.topics[t].partitions_n; k++) {
                 const cm_list_offsets_resp_partition_response_t *p = &resp.topics[t].partitions[k];
-                for (int q = 0; q < i->n_parts; q++) {
-                    gw_cpart_t *x = &i->parts[q];
-                    if (x->partition == p->partition_index && x->position < GW_CPOS_COMMITTED &&
-                        p->error_code == 0 && resp.topics[t].name.len == (int32_t)strlen(x->full) &&
-                        memcmp(resp.topics[t].name.ptr, x->full, strlen(x->full)) == 0)
-                        x->position = p->offset;
-                }
+                gw_cpart_t *x = gw_member_part(i, resp.topics[t].name, p->partition_index);
+                if (x != NULL && x->position < GW_CPOS_COMMITTED && p->error_code == 0)
+                    x->position = p->offset;
             }
         }
         i->busy = false;
@@ -209,15 +260,11 @@ static void gw_member__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *bod
         for (int32_t t = 0; ok && t < resp.topics_n; t++) {
             for (int32_t k = 0; k < resp.topics[t].partitions_n; k++) {
                 const cm_offset_fetch_resp_partition_t *p = &resp.topics[t].partitions[k];
-                for (int q = 0; q < i->n_parts; q++) {
-                    gw_cpart_t *x = &i->parts[q];
-                    if (x->partition == p->partition_index && x->position == GW_CPOS_COMMITTED &&
-                        resp.topics[t].name.len == (int32_t)strlen(x->full) &&
-                        memcmp(resp.topics[t].name.ptr, x->full, strlen(x->full)) == 0)
-                        x->position = p->error_code == 0 && p->committed_offset >= 0
-                                          ? p->committed_offset
-                                          : GW_CPOS_RESET;
-                }
+                gw_cpart_t *x = gw_member_part(i, resp.topics[t].name, p->partition_index);
+                if (x != NULL && x->position == GW_CPOS_COMMITTED)
+                    x->position = p->error_code == 0 && p->committed_offset >= 0
+                                      ? p->committed_offset
+                                      : GW_CPOS_RESET;
             }
         }
         i->busy = false;
@@ -244,34 +291,21 @@ static bool gw_member__ask_committed(gw_cinst_t *i)
         gw_member__retry(i, true);
         return true;
     }
-    cm_offset_fetch_req_t req;
-    cm_offset_fetch_req_init(&req);
-    req.group_id = cm_kstr_c(i->full_group);
-    cm_offset_fetch_req_topic_t *topics = calloc((size_t)i->n_parts, sizeof(*topics));
-    int32_t *idx = calloc((size_t)i->n_parts, sizeof(*idx));
-    if (topics == NULL || idx == NULL)
+    gw_member_tp_t *tps = calloc((size_t)n, sizeof(*tps));
+    if (tps == NULL)
         abort();
-    req.topics = topics;
-    req.topics_n = 0;
-    for (int q = 0; q < i->n_parts; q++) {
-        if (i->parts[q].position != GW_CPOS_COMMITTED)
-            continue;
-        cm_offset_fetch_req_topic_t *t = &topics[req.topics_n++];
-        cm_offset_fetch_req_topic_init(t);
-        t->name = cm_kstr_c(i->parts[q].full);
-        idx[q] = i->parts[q].partition;
-        t->partition_indexes = &idx[q];
-        t->partition_indexes_n = 1;
-    }
-    gw_kcall_t *c = gw_member__call(i, CM_KAPI_OFFSET_FETCH, GW_MEMBER__OFFSETS_VERSION, 0,
+    n = 0;
+    for (int q = 0; q < i->n_parts; q++)
+        if (i->parts[q].position == GW_CPOS_COMMITTED)
+            tps[n++] = (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, 0 };
+    gw_kcall_t *c = gw_member__call(i, CM_KAPI_OFFSET_FETCH, GW_MEMBER_OFFSET_FETCH_VERSION, 0,
                                     gw_member__fetched, true);
     if (c != NULL) {
         i->busy = true;
-        cm_offset_fetch_req_encode(&c->w, GW_MEMBER__OFFSETS_VERSION, &req);
+        gw_member_encode_offsets(i, &c->w, tps, n, false);
         gw_kcall_send(i->w->kpool, b, c);
     }
-    free(topics);
-    free(idx);
+    free(tps);
     return true;
 }
 
@@ -817,36 +851,19 @@ void gw_member_commit_consumed(gw_cinst_t *i)
     const gw_broker_t *b = gw_member_coordinator(i);
     if (n == 0 || b == NULL || i->state != GW_CS_STABLE)
         return;
-    gw_kcall_t *c = gw_member__call(i, CM_KAPI_OFFSET_COMMIT, GW_MEMBER__COMMIT_VERSION, 0,
+    gw_kcall_t *c = gw_member__call(i, CM_KAPI_OFFSET_COMMIT, GW_MEMBER_OFFSET_COMMIT_VERSION, 0,
                                     gw_member__ignored, false);
     if (c == NULL)
         return;
-    cm_offset_commit_req_t req;
-    cm_offset_commit_req_init(&req);
-    req.group_id = cm_kstr_c(i->full_group);
-    req.generation_id_or_member_epoch = i->generation;
-    req.member_id = cm_kstr_c(i->member_id != NULL ? i->member_id : "");
-    cm_offset_commit_req_topic_t *topics = calloc((size_t)n, sizeof(*topics));
-    cm_offset_commit_req_partition_t *ps = calloc((size_t)n, sizeof(*ps));
-    if (topics == NULL || ps == NULL)
+    gw_member_tp_t *tps = calloc((size_t)n, sizeof(*tps));
+    if (tps == NULL)
         abort();
-    req.topics = topics;
-    req.topics_n = 0;
-    for (int q = 0; q < i->n_parts; q++) {
-        if (i->parts[q].consumed < 0)
-            continue;
-        cm_offset_commit_req_topic_t *t = &topics[req.topics_n];
-        cm_offset_commit_req_topic_init(t);
-        t->name = cm_kstr_c(i->parts[q].full);
-        cm_offset_commit_req_partition_init(&ps[req.topics_n]);
-        ps[req.topics_n].partition_index = i->parts[q].partition;
-        ps[req.topics_n].committed_offset = i->parts[q].consumed;
-        t->partitions = &ps[req.topics_n];
-        t->partitions_n = 1;
-        req.topics_n++;
-    }
-    cm_offset_commit_req_encode(&c->w, GW_MEMBER__COMMIT_VERSION, &req);
+    n = 0;
+    for (int q = 0; q < i->n_parts; q++)
+        if (i->parts[q].consumed >= 0)
+            tps[n++] =
+                (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, i->parts[q].consumed };
+    gw_member_encode_offsets(i, &c->w, tps, n, true);
     gw_kcall_send(i->w->kpool, b, c);
-    free(topics);
-    free(ps);
+    free(tps);
 }

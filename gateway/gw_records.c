@@ -876,22 +876,6 @@ static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
     gw_rest_unref(r);
 }
 
-static bool gw_rec__query_int(gw_rreq_t *r, const char *name, int64_t lo, int64_t hi, int64_t *v)
-{
-    const char *s = cm_http_query(r->req, &r->arena, name);
-    if (s == NULL)
-        return true;
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || x < lo || x > hi) {
-        gw_rest_error(r, 400, 400, 0, "%s must be an integer from %lld to %lld", name,
-                      (long long)lo, (long long)hi);
-        return false;
-    }
-    *v = x;
-    return true;
-}
-
 static void gw_rec__on_fetch_timer(h2o_timeout_entry_t *e)
 {
     gw_rec__fetch_send((gw_consume_t *)((char *)e - offsetof(gw_consume_t, timer)));
@@ -913,9 +897,9 @@ void gw_records_consume(gw_rreq_t *r)
         return;
     }
     int64_t offset = 0, max_bytes = 1 << 20, timeout = 0;
-    if (!gw_rec__query_int(r, "offset", 0, INT64_MAX, &offset) ||
-        !gw_rec__query_int(r, "max_bytes", 1, cfg->fetch_bytes_max, &max_bytes) ||
-        !gw_rec__query_int(r, "timeout_ms", 0, cfg->fetch_wait_max_ms, &timeout))
+    if (!gw_rest_query_int(r, "offset", 0, INT64_MAX, &offset) ||
+        !gw_rest_query_int(r, "max_bytes", 1, cfg->fetch_bytes_max, &max_bytes) ||
+        !gw_rest_query_int(r, "timeout_ms", 0, cfg->fetch_wait_max_ms, &timeout))
         return;
     const char *fmt = cm_http_query(r->req, &r->arena, "format");
     int format = 0;

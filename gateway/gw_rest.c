@@ -140,6 +140,22 @@ const cm_json_t *gw_rest_json_body(gw_rreq_t *r)
     return o;
 }
 
+bool gw_rest_query_int(gw_rreq_t *r, const char *name, int64_t lo, int64_t hi, int64_t *v)
+{
+    const char *s = cm_http_query(r->req, &r->arena, name);
+    if (s == NULL)
+        return true;
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || x < lo || x > hi) {
+        gw_rest_error(r, 400, 400, 0, "%s must be an integer from %lld to %lld", name,
+                      (long long)lo, (long long)hi);
+        return false;
+    }
+    *v = x;
+    return true;
+}
+
 /* ---- resource helpers ---------------------------------------------------------------- */
 
 static void gw_rest__base(gw_rreq_t *r, cm_sbuf_t *out)

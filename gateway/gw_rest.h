@@ -94,6 +94,12 @@ void gw_rest_list_end(cm_jw_t *jw);
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/**
+ * Reads query parameter `name` as an integer in [lo, hi] into *v (left as is when absent).
+ * False when it is not one: 400 was sent.
+ */
+bool gw_rest_query_int(gw_rreq_t *r, const char *name, int64_t lo, int64_t hi, int64_t *v);
+
 /** The request body as a JSON object; NULL when it is not one (400 or 413 was sent). */
 const cm_json_t *gw_rest_json_body(gw_rreq_t *r);
 

@@ -14,14 +14,7 @@ gw_stack acme globex
 base="/kafka/v3/clusters/${CLUSTER[acme]}"
 gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
 expect_rest 201 acme h2c POST "$base/topics" '{"topic_name": "orders", "partitions_count": 3}'
-# records N FROM: N records, keys spread over the partitions.
-records() {
-    local i
-    for i in $(seq "$2" $(($2 + $1 - 1))); do
-        printf '{"key": {"type": "STRING", "data": "k%d"}, "value": {"type": "STRING", "data": "v%d"}}\n' "$i" "$i"
-    done
-}
-records 30 0 >"$T/r1.json"
+gw_records 30 0 >"$T/r1.json"
 expect_rest 200 acme h2c POST "$base/topics/orders/records" "@$T/r1.json"
 
 step "a group reads everything and commits; 10 more records make a lag of 10"
@@ -29,7 +22,7 @@ kcat -b "$BROKER" -G acme.g1 -X auto.offset.reset=earliest -X enable.auto.commit
     -X auto.commit.interval.ms=100 -e -q -f '%p %o\n' acme.orders >"$T/g1.out" 2>"$T/g1.err" ||
     fail "kcat: $(tail -3 "$T/g1.err")"
 [ "$(wc -l <"$T/g1.out")" -eq 30 ] || fail "the group read $(wc -l <"$T/g1.out") of 30"
-records 10 30 >"$T/r2.json"
+gw_records 10 30 >"$T/r2.json"
 expect_rest 200 acme h2c POST "$base/topics/orders/records" "@$T/r2.json"
 # globex's group of the same name is another group.
 kcat -b "$BROKER" -G globex.g1 -X auto.offset.reset=earliest -e -q -f '%o\n' acme.orders \

@@ -15,14 +15,7 @@ base="/kafka/v3/clusters/${CLUSTER[acme]}"
 v2="/kafka/v2/clusters/${CLUSTER[acme]}/consumers"
 gv2="/kafka/v2/clusters/${CLUSTER[globex]}/consumers"
 expect_rest 201 acme h2c POST "$base/topics" '{"topic_name": "orders", "partitions_count": 3}'
-# records N FROM: N records with values v<FROM> ..., keys spread over the partitions.
-records() {
-    local i
-    for i in $(seq "$2" $(($2 + $1 - 1))); do
-        printf '{"key": {"type": "STRING", "data": "k%d"}, "value": {"type": "STRING", "data": "v%d"}}\n' "$i" "$i"
-    done
-}
-records 30 0 >"$T/r1.json"
+gw_records 30 0 >"$T/r1.json"
 expect_rest 200 acme h2c POST "$base/topics/orders/records" "@$T/r1.json"
 
 # poll_until WHO MODE URL N OUT: polls URL until N records came, appending "partition
@@ -72,7 +65,7 @@ PY
 step "the group's lag follows: 0, then 10 after 10 more records"
 expect_rest 200 acme h1 GET "$base/consumer-groups/g1/lag-summary"
 [ "$(json_get total_lag <"$T/last.json")" = 0 ] || fail "$(cat "$T/last.json")"
-records 10 30 >"$T/r2.json"
+gw_records 10 30 >"$T/r2.json"
 expect_rest 200 acme h2c POST "$base/topics/orders/records" "@$T/r2.json"
 expect_rest 200 acme h1 GET "$base/consumer-groups/g1/lag-summary"
 [ "$(json_get total_lag <"$T/last.json")" = 10 ] || fail "$(cat "$T/last.json")"

@@ -71,3 +71,12 @@ gw_stack() {
     gw_start --threads=2
     for t in "$@"; do gw_cluster "$t"; done
 }
+
+# gw_records N FROM: N REST records, one JSON object a line, with keys k<FROM>... and
+# values v<FROM>... (strings), for POST .../records as "@FILE".
+gw_records() {
+    local i
+    for i in $(seq "$2" $(($2 + $1 - 1))); do
+        printf '{"key": {"type": "STRING", "data": "k%d"}, "value": {"type": "STRING", "data": "v%d"}}\n' "$i" "$i"
+    done
+}
