@@ -51,6 +51,11 @@ const gw_tenant_t *gw_cons_tenant(gw_cinst_t *i)
     return cm_strmap_get(&w->snap->tenants, i->tenant_id, strlen(i->tenant_id));
 }
 
+bool gw_cons_can_call(gw_cinst_t *i)
+{
+    return i->w->kpool != NULL && !atomic_load(&i->w->gw->stopping);
+}
+
 void gw_cons_ref(gw_cinst_t *i)
 {
     i->refs++;
@@ -228,20 +233,20 @@ static void gw_cons__start(gw_cinst_t *i)
         break;
     case GW_CJ_COMMIT:
     case GW_CJ_COMMITTED:
-        if (i->state == GW_CS_IDLE) {
-            gw_cons_error(j, 409, 40903, "the consumer instance is not subscribed to any topic");
-            gw_cons_done(j);
-        } else {
-            gw_cons_offsets(j);
-        }
-        break;
     case GW_CJ_SEEK:
     case GW_CJ_SEEK_BEGIN:
     case GW_CJ_SEEK_END:
-        gw_cons_seek(j);
-        break;
     case GW_CJ_POLL:
-        gw_cons_poll(j);
+        if (i->state == GW_CS_IDLE) {
+            gw_cons_error(j, 409, 40903, "the consumer instance is not subscribed to any topic");
+            gw_cons_done(j);
+        } else if (j->kind == GW_CJ_POLL) {
+            gw_cons_poll(j);
+        } else if (j->kind == GW_CJ_COMMIT || j->kind == GW_CJ_COMMITTED) {
+            gw_cons_offsets(j);
+        } else {
+            gw_cons_seek(j);
+        }
         break;
     case GW_CJ_CREATE:
         break; /* never queued */

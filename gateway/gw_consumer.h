@@ -147,6 +147,9 @@ void gw_cons_topics_free(gw_cinst_t *i);
 /** The snapshot and the instance's tenant in it (NULL when the tenant is gone). */
 const gw_tenant_t *gw_cons_tenant(gw_cinst_t *i);
 
+/** True when broker calls can be made (the worker has its pool and is not stopping). */
+bool gw_cons_can_call(gw_cinst_t *i);
+
 /** Takes and drops a reference (a broker call in flight); the last one frees it. */
 void gw_cons_ref(gw_cinst_t *i);
 void gw_cons_unref(gw_cinst_t *i);

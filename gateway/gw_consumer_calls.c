@@ -168,7 +168,7 @@ void gw_cons_poll(gw_cjob_t *j)
                           tp2->parts[i->parts[p].partition].leader == leader;
         }
         const gw_broker_t *b = gw_snap_broker(i->w->snap, leader);
-        if (done_before || b == NULL || i->w->kpool == NULL)
+        if (done_before || b == NULL || !gw_cons_can_call(i))
             continue;
         cm_fetch_req_t req;
         cm_fetch_req_init(&req);
@@ -377,7 +377,7 @@ void gw_cons_offsets(gw_cjob_t *j)
     const gw_broker_t *b = gw_member_coordinator(i);
     if (!bad && m == 0 && commit) {
         j->status = 204;
-    } else if (!bad && (b == NULL || i->w->kpool == NULL)) {
+    } else if (!bad && (b == NULL || !gw_cons_can_call(i))) {
         i->rejoin = true;
         gw_cons_error(j, 503, 503, "the group's coordinator is not available now");
         bad = true;

@@ -186,7 +186,7 @@ static const gw_broker_t *gw_member__any_broker(gw_cinst_t *i)
 static gw_kcall_t *gw_member__call(gw_cinst_t *i, int16_t api, int16_t version, int64_t wait_ms,
                                    gw_kcall_fn cb, bool step)
 {
-    if (i->w->kpool == NULL || atomic_load(&i->w->gw->stopping))
+    if (!gw_cons_can_call(i))
         return NULL;
     gw_cons_ref(i);
     gw_kcall_t *c = gw_kcall_new(i->w->kpool, api, version, wait_ms, cb, i);

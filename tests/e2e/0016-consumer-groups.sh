@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Consumer groups on the broker's coordinator: two kcat -G members of one group split a
+# Consumer groups on the broker's coordinator: raw members (kprobe) through every state of
+# the classic protocol; two kcat -G members of one group split a
 # 6-partition topic between them, each record read by exactly one; when one dies (kill -9,
 # no LeaveGroup), the other takes over every partition once the session times out, and no
 # record produced afterwards is lost. Offsets a member commits survive a kill -9 of the
@@ -7,6 +8,9 @@
 # followed by one that reads exactly the records after that commit.
 . "$(dirname "$0")/../lib/harness.sh"
 broker_start
+
+step "the coordinator over the wire: joins, syncs, heartbeats, rebalances, stale commits, timeouts"
+"$BIN/kprobe" -b "$BROKER" group-protocol probe-group probe-topic || fail "group protocol"
 
 step "a 6-partition topic with 600 records"
 "$BIN/kadmin" -b "$BROKER" create work 6 >/dev/null

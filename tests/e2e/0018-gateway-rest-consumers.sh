@@ -132,6 +132,7 @@ expect_rest 404 globex h1 DELETE "$gv2/g1/instances/c2"
 expect_rest 404 globex h1 POST "$gv2/g1/instances/c2/offsets"
 expect_rest 200 globex h1 POST "$gv2/g1" '{"name": "c2"}'
 expect_rest 404 globex h1 POST "$gv2/g1/instances/c2/subscription" '{"topics": ["orders"]}'
+expect_rest 409 globex h1 GET "$gv2/g1/instances/c2/records"
 expect_rest 200 globex h1 GET "/kafka/v3/clusters/${CLUSTER[globex]}/consumer-groups"
 [ "$(json_get data <"$T/last.json")" = "[]" ] || fail "globex sees groups: $(cat "$T/last.json")"
 expect_rest 200 acme h1 GET "$v2/g1/instances/c2/subscription"
