@@ -406,20 +406,24 @@ static void gw_cons__on_tick(h2o_timeout_entry_t *e)
     size_t it = 0;
     gw_cinst_t *i;
     while ((i = cm_strmap_next(&w->consumers, &it, NULL, NULL)) != NULL) {
+        /* Held while it is looked at: what the tick sets off may run a deletion to its end. */
+        gw_cons_ref(i);
         gw_member_tick(i, now);
         gw_cjob_t *j = i->jobs;
-        if (j != NULL && j->waiting && now >= j->deadline_ms) {
-            gw_cons__give_up(j);
-            continue; /* the next job may have started: the instance is not idle */
+        if (!i->closed && j != NULL && j->waiting && now >= j->deadline_ms) {
+            gw_cons__give_up(j); /* the next job may start: the instance is not idle */
+        } else if (!i->closed && i->jobs == NULL && n_idle < 64 &&
+                   now - i->last_used_ms >= w->gw->cfg.consumer_instance_timeout_ms) {
+            idle[n_idle++] = i; /* keeps the reference */
+            continue;
         }
-        if (i->jobs == NULL && now - i->last_used_ms >= w->gw->cfg.consumer_instance_timeout_ms &&
-            n_idle < 64)
-            idle[n_idle++] = i;
+        gw_cons_unref(i);
     }
     for (int k = 0; k < n_idle; k++) {
         cm_log_info("consumer instance expired", "group=%s instance=%s idle_ms=%lld",
                     idle[k]->group, idle[k]->name, (long long)(now - idle[k]->last_used_ms));
         gw_cons__close(idle[k], true);
+        gw_cons_unref(idle[k]);
     }
     h2o_timeout_link(w->loop, &w->cons_timeout, &w->cons_tick);
 }
