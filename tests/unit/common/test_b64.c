@@ -8,8 +8,12 @@
 static void test_b64__rfc4648_vectors(void **state)
 {
     static const char *const v[][2] = {
-        { "", "" },           { "f", "Zg==" },         { "fo", "Zm8=" },
-        { "foo", "Zm9v" },    { "foob", "Zm9vYg==" },  { "fooba", "Zm9vYmE=" },
+        { "", "" },
+        { "f", "Zg==" },
+        { "fo", "Zm8=" },
+        { "foo", "Zm9v" },
+        { "foob", "Zm9vYg==" },
+        { "fooba", "Zm9vYmE=" },
         { "foobar", "Zm9vYmFy" },
     };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {

@@ -4,8 +4,8 @@
 
 #include "cm_http.h"
 
-#define MATCH(pattern, ...)                                                                  \
-    cm_http_route_match(pattern, (const char *const[]){ __VA_ARGS__ },                       \
+#define MATCH(pattern, ...)                                                                        \
+    cm_http_route_match(pattern, (const char *const[]){ __VA_ARGS__ },                             \
                         (int)(sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(char *)))
 
 static void test_http_route__matches(void **state)
@@ -24,11 +24,11 @@ static void test_http_route__matches(void **state)
 
 static void test_http_route__refuses(void **state)
 {
-    assert_false(MATCH("v1/tenants", "v1"));                        /* too few */
-    assert_false(MATCH("v1/tenants", "v1", "tenants", "x"));        /* too many */
-    assert_false(MATCH("v1/tenants", "v1", "tenant"));              /* a prefix of the literal */
-    assert_false(MATCH("v1/tenants", "v1", "tenantsx"));            /* the literal is a prefix */
-    assert_false(MATCH("v1/tenants/*", "v1", "tenants"));           /* "*" needs a segment */
+    assert_false(MATCH("v1/tenants", "v1"));                 /* too few */
+    assert_false(MATCH("v1/tenants", "v1", "tenants", "x")); /* too many */
+    assert_false(MATCH("v1/tenants", "v1", "tenant"));       /* a prefix of the literal */
+    assert_false(MATCH("v1/tenants", "v1", "tenantsx"));     /* the literal is a prefix */
+    assert_false(MATCH("v1/tenants/*", "v1", "tenants"));    /* "*" needs a segment */
     assert_false(MATCH("v1/*/topics", "v1", "acme", "topic"));
     assert_false(MATCH("v1/tenants", "v2", "tenants"));
     assert_false(MATCH("v1/tenants", "v1", ""));
