@@ -131,6 +131,17 @@ static void gw_cons__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
     gw_cons__poll_end(j);
 }
 
+/* The leader to fetch an assigned partition from: -1 when it is not to be fetched now (its
+ * position is not known, its topic is gone or no longer readable by the caller). */
+static int32_t gw_cons__leader(gw_cjob_t *j, const gw_tenant_t *t, const gw_cpart_t *x)
+{
+    const gw_topic_t *tp = t != NULL ? gw_snap_topic(t, x->topic) : NULL;
+    if (tp == NULL || x->partition >= tp->n_parts || x->position < 0 ||
+        !gw_session_allowed(&j->ss, GW_RT_TOPIC, tp->name, GW_OP_READ))
+        return -1;
+    return tp->parts[x->partition].leader;
+}
+
 void gw_cons_poll(gw_cjob_t *j)
 {
     gw_cinst_t *i = j->inst;
@@ -153,21 +164,12 @@ void gw_cons_poll(gw_cjob_t *j)
     j->first = true;
     j->pending = 1; /* held while the fetches go out */
     /* One Fetch per leader, with the assigned partitions it leads. */
-    for (int q = 0; t != NULL && q < i->n_parts; q++) {
-        const gw_topic_t *tp = gw_snap_topic(t, i->parts[q].topic);
-        if (tp == NULL || i->parts[q].partition >= tp->n_parts || i->parts[q].position < 0 ||
-            !gw_session_allowed(&j->ss, GW_RT_TOPIC, tp->name, GW_OP_READ))
-            continue;
-        int32_t leader = tp->parts[i->parts[q].partition].leader;
+    for (int q = 0; q < i->n_parts; q++) {
+        int32_t leader = gw_cons__leader(j, t, &i->parts[q]);
         bool done_before = false;
-        for (int p = 0; p < q && !done_before; p++) {
-            const gw_topic_t *tp2 = gw_snap_topic(t, i->parts[p].topic);
-            done_before = tp2 != NULL && i->parts[p].partition < tp2->n_parts &&
-                          i->parts[p].position >= 0 &&
-                          gw_session_allowed(&j->ss, GW_RT_TOPIC, tp2->name, GW_OP_READ) &&
-                          tp2->parts[i->parts[p].partition].leader == leader;
-        }
-        const gw_broker_t *b = gw_snap_broker(i->w->snap, leader);
+        for (int p = 0; p < q && !done_before; p++)
+            done_before = gw_cons__leader(j, t, &i->parts[p]) == leader;
+        const gw_broker_t *b = leader >= 0 ? gw_snap_broker(i->w->snap, leader) : NULL;
         if (done_before || b == NULL || !gw_cons_can_call(i))
             continue;
         cm_fetch_req_t req;
@@ -183,10 +185,7 @@ void gw_cons_poll(gw_cjob_t *j)
         req.topics = fts;
         req.topics_n = 0;
         for (int p = q; p < i->n_parts; p++) {
-            const gw_topic_t *tp2 = gw_snap_topic(t, i->parts[p].topic);
-            if (tp2 == NULL || i->parts[p].partition >= tp2->n_parts || i->parts[p].position < 0 ||
-                !gw_session_allowed(&j->ss, GW_RT_TOPIC, tp2->name, GW_OP_READ) ||
-                tp2->parts[i->parts[p].partition].leader != leader)
+            if (gw_cons__leader(j, t, &i->parts[p]) != leader)
                 continue;
             cm_fetch_req_topic_t *ft = &fts[req.topics_n++];
             cm_fetch_req_topic_init(ft);
