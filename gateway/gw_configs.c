@@ -159,9 +159,8 @@ static const gw_broker_t *gw_cfg__broker(gw_rreq_t *r)
 {
     const gw_topic_t *t = r->topic;
     const gw_broker_t *b = t->n_parts > 0 ? gw_snap_broker(r->snap, t->parts[0].leader) : NULL;
-    for (int i = 0; b == NULL && i < r->snap->n_brokers; i++)
-        if (r->snap->brokers[i].pool_id == r->ss.tenant->pool_id && r->snap->brokers[i].up)
-            b = &r->snap->brokers[i];
+    if (b == NULL && gw_snap_pool(r->snap, r->ss.tenant, &b, 1) == 0)
+        return NULL;
     return b;
 }
 

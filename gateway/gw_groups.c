@@ -173,16 +173,6 @@ static void gw_grp__send(gw_grp__ask_t *ask, const gw_broker_t *b, gw_kcall_t *c
     gw_kcall_send(ask->r->w->kpool, b, c);
 }
 
-/* The brokers of the tenant's pool that are up; *n of them. */
-static int gw_grp__pool(gw_rreq_t *r, const gw_broker_t **out, int cap)
-{
-    int n = 0;
-    for (int i = 0; i < r->snap->n_brokers && n < cap; i++)
-        if (r->snap->brokers[i].pool_id == r->ss.tenant->pool_id && r->snap->brokers[i].up)
-            out[n++] = &r->snap->brokers[i];
-    return n;
-}
-
 static gw_grp__group_t *gw_grp__add(gw_grp__ask_t *ask, const char *name, const char *full,
                                     int32_t broker)
 {
@@ -356,7 +346,7 @@ static void gw_grp__ask_ends(gw_grp__ask_t *ask)
     ask->phase = GW_GRP__P_ENDS;
     ask->pending = 1; /* held while the calls go out */
     const gw_broker_t *pool[64];
-    int nb = gw_grp__pool(r, pool, 64);
+    int nb = gw_snap_pool(r->snap, r->ss.tenant, pool, 64);
     for (int bi = 0; bi < nb; bi++) {
         cm_list_offsets_req_t req;
         cm_list_offsets_req_init(&req);
@@ -437,7 +427,7 @@ static void gw_grp__phase_done(gw_grp__ask_t *ask)
         ask->phase = GW_GRP__P_DESCRIBE;
         ask->pending = 1;
         const gw_broker_t *pool[64];
-        int nb = gw_grp__pool(r, pool, 64);
+        int nb = gw_snap_pool(r->snap, r->ss.tenant, pool, 64);
         for (int i = 0; i < nb; i++)
             gw_grp__describe(ask, pool[i], pool[i]->id);
         gw_grp__call_done(ask);
@@ -785,7 +775,7 @@ static void gw_grp__start(gw_rreq_t *r, gw_grp__what_t what)
     ask->what = what;
     ask->coordinator = -1;
     const gw_broker_t *pool[64];
-    int nb = gw_grp__pool(r, pool, 64);
+    int nb = gw_snap_pool(r->snap, r->ss.tenant, pool, 64);
     if (nb == 0) {
         gw_rest_error(r, 503, 503, 1, "no broker of this cluster is available now");
         return;

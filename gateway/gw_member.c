@@ -165,20 +165,9 @@ const gw_broker_t *gw_member_coordinator(gw_cinst_t *i)
 static const gw_broker_t *gw_member__any_broker(gw_cinst_t *i)
 {
     const gw_tenant_t *t = gw_cons_tenant(i);
-    const gw_snap_t *s = i->w->snap;
-    if (t == NULL)
-        return NULL;
-    int n = 0;
-    for (int k = 0; k < s->n_brokers; k++)
-        if (s->brokers[k].pool_id == t->pool_id && s->brokers[k].up)
-            n++;
-    if (n == 0)
-        return NULL;
-    int pick = (int)(cm_mono_ms() % n);
-    for (int k = 0; k < s->n_brokers; k++)
-        if (s->brokers[k].pool_id == t->pool_id && s->brokers[k].up && pick-- == 0)
-            return &s->brokers[k];
-    return NULL;
+    const gw_broker_t *pool[64];
+    int n = t != NULL ? gw_snap_pool(i->w->snap, t, pool, 64) : 0;
+    return n > 0 ? pool[cm_mono_ms() % n] : NULL;
 }
 
 /* Starts a call for the instance; NULL when calls cannot be made now (stopping). A

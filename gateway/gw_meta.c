@@ -80,6 +80,15 @@ const gw_topic_t *gw_snap_topic(const gw_tenant_t *t, const char *name)
     return cm_strmap_get(&t->topics, name, strlen(name));
 }
 
+int gw_snap_pool(const gw_snap_t *s, const gw_tenant_t *t, const gw_broker_t **out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < s->n_brokers && n < cap; i++)
+        if (s->brokers[i].pool_id == t->pool_id && s->brokers[i].up)
+            out[n++] = &s->brokers[i];
+    return n;
+}
+
 const gw_broker_t *gw_snap_broker(const gw_snap_t *s, int32_t id)
 {
     for (int i = 0; i < s->n_brokers; i++)

@@ -38,6 +38,9 @@ void gw_snap_release(gw_snap_t *s);
 /** A tenant's topic, or NULL. */
 const gw_topic_t *gw_snap_topic(const gw_tenant_t *t, const char *name);
 
+/** The brokers of tenant `t`'s pool that are up, at most `cap` of them into `out`; how many. */
+int gw_snap_pool(const gw_snap_t *s, const gw_tenant_t *t, const gw_broker_t **out, int cap);
+
 /** A broker by id, or NULL. */
 const gw_broker_t *gw_snap_broker(const gw_snap_t *s, int32_t id);
 
