@@ -42,7 +42,7 @@ typedef struct bk_broker {
     struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */
     struct bk_fwd *fwd;          /* managed: admin requests to the control plane (bk_forward.h) */
     struct bk_gcoord *groups;    /* the consumer groups this broker coordinates (bk_group.h) */
-    struct bk_partition *offsets_log; /* their committed offsets, durable (bk_offsets.h) */
+    struct bk_offsets *offsets;  /* their offsets and memberships, durable (bk_offsets.h) */
 } bk_broker_t;
 
 #endif

@@ -71,6 +71,9 @@ static const cm_opt_t bk_config__opts[] = {
     INT(group_initial_rebalance_delay_ms, "3000", 0, 600000,
         "how long a group that was empty waits for more members before its first assignment"),
     INT(group_max_size, "1000", 1, 1000000, "members per consumer group"),
+    INT(group_offsets_compact_bytes, "16777216", 4096, INT64_MAX,
+        "compact the consumer offsets log once this much (and at least its last snapshot's "
+        "size) was written since that snapshot"),
 
     TOPIC(retention_ms, "604800000", -1, INT64_MAX,
           "topic default: delete segments older than this (-1: never)"),

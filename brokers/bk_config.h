@@ -55,6 +55,7 @@ typedef struct bk_config {
     int64_t group_max_session_timeout_ms;
     int64_t group_initial_rebalance_delay_ms;
     int64_t group_max_size;
+    int64_t group_offsets_compact_bytes;
 
     /* Topic config defaults (each topic may override them). */
     cm_tconfig_t topic_defaults;

@@ -104,7 +104,15 @@ bk_gmember_view_t bk_group__view(const bk_group_t *g, const bk_gmember_t *m)
                                 .meta = p != NULL ? p->meta : NULL,
                                 .meta_len = p != NULL ? p->meta_len : 0,
                                 .assignment = m->assignment,
-                                .assignment_len = m->assignment_len };
+                                .assignment_len = m->assignment_len,
+                                .session_timeout_ms = m->session_timeout_ms,
+                                .rebalance_timeout_ms = m->rebalance_timeout_ms };
+}
+
+static void bk_group__settled(bk_gcoord_t *gc, const bk_group_t *g)
+{
+    if (gc->ops.settled != NULL)
+        gc->ops.settled(gc->ops.ud, g);
 }
 
 /* The current generation's JoinGroup answer for `m` (the leader's lists the members). */
@@ -325,6 +333,7 @@ static void bk_group__complete_join(bk_gcoord_t *gc, bk_group_t *g, int64_t now_
         g->state = BK_GROUP_EMPTY;
         bk_group__set(&g->protocol, NULL);
         bk_group__set(&g->leader, NULL);
+        bk_group__settled(gc, g);
         return;
     }
     bk_group__set(&g->protocol, bk_group__choose(g));
@@ -447,6 +456,89 @@ void bk_gcoord_free(bk_gcoord_t *gc)
         bk_group__free(gc, g, CM_KERR_NOT_COORDINATOR);
     cm_strmap_free(&gc->groups);
     free(gc);
+}
+
+/* ---- stored membership ----------------------------------------------------------------- */
+
+static int32_t bk_group__clamp(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static const char *bk_group__or_null(const char *s)
+{
+    return bk_group__blank(s) ? NULL : s;
+}
+
+void bk_gcoord_restore(bk_gcoord_t *gc, const char *group_id, const bk_gsaved_t *s, int64_t now_ms)
+{
+    if (bk_group__blank(group_id))
+        return;
+    bk_group_t *g = bk_group__get(gc, group_id);
+    if (g == NULL)
+        g = bk_group__create(gc, group_id);
+    while (g->n_members > 0)
+        bk_group__drop(gc, g, g->members[g->n_members - 1]);
+    g->generation = s->generation > 0 ? s->generation : 0;
+    bk_group__set(&g->protocol_type, bk_group__or_null(s->protocol_type));
+    bk_group__set(&g->protocol, s->n_members > 0 ? bk_group__or_null(s->protocol) : NULL);
+    bk_group__set(&g->leader, NULL);
+    int n = s->n_members < gc->cfg.group_size_max ? s->n_members : gc->cfg.group_size_max;
+    for (int i = 0; i < n; i++) {
+        const bk_gmember_view_t *v = &s->members[i];
+        if (bk_group__blank(v->id) || bk_group__member(g, v->id) != NULL)
+            continue;
+        bk_gmember_t *m = bk_group__alloc(sizeof(*m));
+        m->id = bk_group__strdup(v->id);
+        bk_group__set(&m->instance_id, bk_group__or_null(v->instance_id));
+        bk_group__set(&m->client_id, v->client_id != NULL ? v->client_id : "");
+        bk_group__set(&m->client_host, v->client_host != NULL ? v->client_host : "");
+        m->session_timeout_ms = bk_group__clamp(
+            v->session_timeout_ms, gc->cfg.session_timeout_min_ms, gc->cfg.session_timeout_max_ms);
+        m->rebalance_timeout_ms =
+            bk_group__clamp(v->rebalance_timeout_ms, m->session_timeout_ms, INT32_MAX);
+        if (g->protocol != NULL) {
+            m->protos = bk_group__alloc(sizeof(*m->protos));
+            m->n_protos = 1;
+            m->protos[0].name = bk_group__strdup(g->protocol);
+            m->protos[0].meta = bk_group__memdup(v->meta, v->meta_len);
+            m->protos[0].meta_len = v->meta_len;
+        }
+        if (v->assignment_len > 0) {
+            m->assignment = bk_group__memdup(v->assignment, v->assignment_len);
+            m->assignment_len = v->assignment_len;
+        }
+        m->expires_ms = now_ms + m->session_timeout_ms;
+        g->members = realloc(g->members, (size_t)(g->n_members + 1) * sizeof(*g->members));
+        if (g->members == NULL)
+            abort();
+        g->members[g->n_members++] = m;
+    }
+    if (g->n_members == 0) {
+        g->state = BK_GROUP_EMPTY;
+        bk_group__set(&g->protocol, NULL);
+        return;
+    }
+    bk_gmember_t *leader = bk_group__member(g, s->leader);
+    bk_group__set(&g->leader, leader != NULL ? leader->id : g->members[0]->id);
+    g->state = BK_GROUP_STABLE;
+    if (s->rebalancing || g->protocol == NULL)
+        bk_group__prepare(gc, g, now_ms);
+}
+
+bk_gsaved_t bk_group_saved(const bk_group_t *g, bk_gmember_view_t **members)
+{
+    *members = bk_group__alloc((size_t)(g->n_members > 0 ? g->n_members : 1) * sizeof(**members));
+    for (int i = 0; i < g->n_members; i++)
+        (*members)[i] = bk_group__view(g, g->members[i]);
+    return (bk_gsaved_t){ .generation = g->generation,
+                          .protocol_type = g->protocol_type != NULL ? g->protocol_type : "",
+                          .protocol = g->protocol != NULL ? g->protocol : "",
+                          .leader = g->leader != NULL ? g->leader : "",
+                          .rebalancing =
+                              g->state == BK_GROUP_PREPARING || g->state == BK_GROUP_COMPLETING,
+                          .members = *members,
+                          .n_members = g->n_members };
 }
 
 /* ---- JoinGroup ------------------------------------------------------------------------- */
@@ -653,6 +745,7 @@ void bk_gcoord_sync(bk_gcoord_t *gc, const bk_gsync_req_t *req, int64_t now_ms, 
     }
     g->state = BK_GROUP_STABLE;
     bk_group__answer_syncs(gc, g, now_ms, CM_KERR_NONE);
+    bk_group__settled(gc, g);
 }
 
 /* ---- Heartbeat, LeaveGroup, OffsetCommit ------------------------------------------------ */

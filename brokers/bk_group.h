@@ -56,6 +56,8 @@ typedef struct bk_gmember_view {
     size_t meta_len;
     const uint8_t *assignment;
     size_t assignment_len;
+    int32_t session_timeout_ms;
+    int32_t rebalance_timeout_ms;
 } bk_gmember_view_t;
 
 typedef struct bk_gjoin_req {
@@ -112,8 +114,25 @@ typedef struct bk_gsync_res {
 typedef struct bk_gops {
     void (*join_done)(void *ud, void *waiter, const bk_gjoin_res_t *res);
     void (*sync_done)(void *ud, void *waiter, const bk_gsync_res_t *res);
+    /**
+     * Optional: the group's membership settled (Stable with an assignment, or Empty after
+     * its members left) and is worth storing, so that a restarted coordinator knows its
+     * members (bk_gcoord_restore).
+     */
+    void (*settled)(void *ud, const bk_group_t *g);
     void *ud;
 } bk_gops_t;
+
+/** A group's membership as stored, and given back to bk_gcoord_restore. */
+typedef struct bk_gsaved {
+    int32_t generation;
+    const char *protocol_type;        /* "" when none */
+    const char *protocol;             /* "" unless one was chosen */
+    const char *leader;               /* "" when none */
+    bool rebalancing;                 /* stored mid-rebalance: the members must join again */
+    const bk_gmember_view_t *members; /* their metadata is for `protocol` */
+    int n_members;
+} bk_gsaved_t;
 
 typedef struct bk_gcoord_cfg {
     int32_t session_timeout_min_ms;
@@ -165,6 +184,18 @@ void bk_gcoord_offsets_each(const bk_gcoord_t *gc, const char *group_id,
                             void (*fn)(void *ud, const char *topic, int32_t partition,
                                        int64_t offset, int32_t leader_epoch, const char *metadata),
                             void *ud);
+
+/**
+ * Gives a group back the membership it had when it was stored (replaying the log at
+ * start), replacing what it has: Stable with its members, their assignments and a fresh
+ * session each, so that they go on heartbeating as if nothing happened; Empty when none;
+ * PreparingRebalance when it was stored mid-rebalance. Values out of range are clamped.
+ */
+void bk_gcoord_restore(bk_gcoord_t *gc, const char *group_id, const bk_gsaved_t *s, int64_t now_ms);
+
+/** The group as bk_gcoord_restore takes it back; members[] (allocated, n_members long) must
+ * be freed by the caller, the strings point into the group. */
+bk_gsaved_t bk_group_saved(const bk_group_t *g, bk_gmember_view_t **members);
 
 /** Removes an Empty group and its offsets: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE. */
 int16_t bk_gcoord_delete(bk_gcoord_t *gc, const char *group_id);

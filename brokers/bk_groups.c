@@ -548,7 +548,11 @@ static void bk_groups__committed(bk_ack_waiter_t *w, int16_t err)
                                  op->recs[i].offset, op->recs[i].leader_epoch, op->recs[i].metadata,
                                  cm_now_ms());
     }
+    bk_broker_t *b = op->b;
     bk_groups__commit_answer(op);
+    /* The last commit in flight is applied: a moment when the offsets log may compact. */
+    if (err == 0)
+        bk_offsets_tick(b, cm_now_ms());
 }
 
 /* A topic partition a commit may name: one the broker or its pool knows. */
@@ -800,6 +804,11 @@ int bk_handle_delete_groups(bk_req_t *req)
 
 /* ---- the coordinator's life ------------------------------------------------------------ */
 
+static void bk_groups__settled(void *ud, const bk_group_t *g)
+{
+    bk_offsets_group_settled(ud, g);
+}
+
 int bk_groups_start(bk_broker_t *b)
 {
     bk_gcoord_cfg_t cfg = {
@@ -808,7 +817,10 @@ int bk_groups_start(bk_broker_t *b)
         .initial_rebalance_delay_ms = (int32_t)b->cfg.group_initial_rebalance_delay_ms,
         .group_size_max = (int32_t)b->cfg.group_max_size,
     };
-    bk_gops_t ops = { .join_done = bk_groups__join_done, .sync_done = bk_groups__sync_done };
+    bk_gops_t ops = { .join_done = bk_groups__join_done,
+                      .sync_done = bk_groups__sync_done,
+                      .settled = bk_groups__settled,
+                      .ud = b };
     b->groups = bk_gcoord_new(&cfg, &ops);
     if (bk_offsets_open(b) != 0) {
         bk_gcoord_free(b->groups);
@@ -820,8 +832,10 @@ int bk_groups_start(bk_broker_t *b)
 
 void bk_groups_tick(bk_broker_t *b)
 {
-    if (b->groups != NULL)
-        bk_gcoord_tick(b->groups, cm_mono_ms());
+    if (b->groups == NULL)
+        return;
+    bk_gcoord_tick(b->groups, cm_mono_ms());
+    bk_offsets_tick(b, cm_now_ms());
 }
 
 void bk_groups_stop(bk_broker_t *b)

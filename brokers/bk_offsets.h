@@ -1,13 +1,27 @@
 /*
- * The coordinator's durable state: committed offsets, and group deletions, as records in
- * a partition log of the broker's own (<data_dir>/groups/offsets), never a topic, so no
- * client can list, read or write it. Replayed into the coordinator at start: the newest
- * record for a key wins, a deletion forgets the group's offsets before it.
+ * The coordinator's durable state: committed offsets, group memberships and group
+ * deletions, as records in a partition log of the broker's own
+ * (<data_dir>/groups/offsets), never a topic, so no client can list, read or write it.
+ * Replayed into the coordinator at start: the newest record for a key wins, a deletion
+ * forgets the group's offsets before it.
  *
- * Records (our format, version 0):
+ * Records (our format, version 0; "str" is an i16 length and bytes, "bytes" an i32 length):
  *   offset commit   key  u8 1 | u16 n group | u16 n topic | i32 partition
  *                   value u8 0 | i64 offset | i32 leader epoch | i64 commit time | u16 n metadata
  *   group deleted   key  u8 2 | u16 n group            value: null
+ *   membership      key  u8 3 | u16 n group
+ *                   value u8 0 | i32 generation | u8 rebalancing | str protocol type |
+ *                         str protocol | str leader | i32 n, then per member: str id |
+ *                         str instance id | str client id | str client host |
+ *                         i32 session timeout | i32 rebalance timeout | bytes metadata |
+ *                         bytes assignment
+ *
+ * Compaction: the log only grows, so once the bytes written since the last snapshot reach
+ * both group_offsets_compact_bytes and the snapshot's own size, the next tick with nothing
+ * in flight rolls the log and writes a snapshot (every live offset and membership) at the
+ * head of a new segment; once it is durable the segments before it are deleted. Replaying
+ * the older records before a snapshot gives what the snapshot says, so a crash anywhere
+ * in between loses nothing.
  *
  * Loop thread only.
  */
@@ -17,7 +31,10 @@
 #include <stdint.h>
 
 #include "bk_broker.h"
+#include "bk_group.h"
 #include "bk_partition.h"
+
+typedef struct bk_offsets bk_offsets_t;
 
 typedef struct bk_offset_rec {
     const char *topic;
@@ -42,5 +59,11 @@ int16_t bk_offsets_commit(bk_broker_t *b, const char *group, const bk_offset_rec
 
 /** Appends a group's deletion; `w` as above. */
 int16_t bk_offsets_delete_group(bk_broker_t *b, const char *group, bk_ack_waiter_t *w);
+
+/** Appends a group's membership (bk_gops_t.settled), not waiting for it to be durable. */
+void bk_offsets_group_settled(bk_broker_t *b, const bk_group_t *g);
+
+/** Compacts the log when it is due (the server's tick). */
+void bk_offsets_tick(bk_broker_t *b, int64_t now_ms);
 
 #endif

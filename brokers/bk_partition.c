@@ -300,6 +300,13 @@ static int bk_partition__roll(bk_partition_t *p)
 }
 
 /* Wakes every long-poll watch (they re-check and may re-register). */
+int bk_partition_roll(bk_partition_t *p)
+{
+    if (p->deleted || bk_partition__active(p)->size == 0)
+        return CM_OK;
+    return bk_partition__roll(p);
+}
+
 static void bk_partition__wake(bk_partition_t *p)
 {
     bk_watch_t *w = p->watches.next;
@@ -521,6 +528,21 @@ void bk_partition_unwatch(bk_watch_t *w)
 
 /* ---- retention ---- */
 
+/* Deletes the oldest segment (never the active one: the callers check). */
+static void bk_partition__drop_first(bk_partition_t *p, const char *why)
+{
+    bk_segment_t *s = p->segs[0];
+    cm_log_info("segment deleted",
+                "partition=%s base=%" PRId64 " next=%" PRId64 " bytes=%" PRId64 " by=%s", p->label,
+                s->base_offset, s->next_offset, s->size, why);
+    p->log_bytes -= s->size;
+    memmove(p->segs, p->segs + 1, (p->n_segs - 1) * sizeof(*p->segs));
+    p->n_segs--;
+    bk_segment_delete(s);
+    bk_segment_unref(s);
+    bk_metrics_add(&p->broker->metrics.segments_deleted, 1);
+}
+
 int bk_partition_retain(bk_partition_t *p, int64_t now_ms)
 {
     if (p->deleted || p->cfg == NULL)
@@ -545,18 +567,26 @@ int bk_partition_retain(bk_partition_t *p, int64_t now_ms)
         }
         if (p->hw_seg == s)
             break;
-        cm_log_info("retention deleted a segment",
-                    "partition=%s base=%" PRId64 " next=%" PRId64 " bytes=%" PRId64 " by=%s",
-                    p->label, s->base_offset, s->next_offset, s->size, by_time ? "time" : "size");
-        p->log_bytes -= s->size;
-        memmove(p->segs, p->segs + 1, (p->n_segs - 1) * sizeof(*p->segs));
-        p->n_segs--;
-        bk_segment_delete(s);
-        bk_segment_unref(s);
-        bk_metrics_add(&p->broker->metrics.segments_deleted, 1);
+        bk_partition__drop_first(p, by_time ? "time" : "size");
         deleted++;
     }
     return deleted;
+}
+
+int bk_partition_drop_before(bk_partition_t *p, int64_t offset)
+{
+    int dropped = 0;
+    while (!p->deleted && p->n_segs > 1 && p->segs[0]->next_offset <= offset &&
+           p->segs[0]->next_offset <= p->hw) {
+        /* hw at the very end of the segment is also the start of the next one. */
+        if (p->hw_seg == p->segs[0] && p->hw == p->segs[1]->base_offset)
+            bk_partition__set_hw(p, p->segs[1], p->hw, 0);
+        if (p->hw_seg == p->segs[0])
+            break;
+        bk_partition__drop_first(p, "compaction");
+        dropped++;
+    }
+    return dropped;
 }
 
 /* ---- lifetime ---- */

@@ -133,6 +133,15 @@ void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms);
 /** Applies retention.ms and retention.bytes; returns segments deleted. */
 int bk_partition_retain(bk_partition_t *p, int64_t now_ms);
 
+/** Seals the active segment and starts a new one at the log end (nothing if it is empty). */
+int bk_partition_roll(bk_partition_t *p);
+
+/**
+ * Deletes the oldest segments while they end at or before `offset` (and below hw), never
+ * the active one: the log start moves to the first segment kept. Returns how many.
+ */
+int bk_partition_drop_before(bk_partition_t *p, int64_t offset);
+
 /** Log start offset. */
 static inline int64_t bk_partition_log_start(const bk_partition_t *p)
 {

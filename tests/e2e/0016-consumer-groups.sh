@@ -5,9 +5,12 @@
 # no LeaveGroup), the other takes over every partition once the session times out, and no
 # record produced afterwards is lost. Offsets a member commits survive a kill -9 of the
 # broker: the group resumes after them, and a librdkafka consumer that committed midway is
-# followed by one that reads exactly the records after that commit.
+# followed by one that reads exactly the records after that commit. A member survives a
+# restart of the broker too (its membership is stored), while the offsets log, compacted
+# at a tiny threshold throughout, stays small.
 . "$(dirname "$0")/../lib/harness.sh"
-broker_start
+COMPACT=--group_offsets_compact_bytes=4096
+broker_start $COMPACT
 
 step "the coordinator over the wire: joins, syncs, heartbeats, rebalances, stale commits, timeouts"
 "$BIN/kprobe" -b "$BROKER" group-protocol probe-group probe-topic || fail "group protocol"
@@ -76,7 +79,7 @@ reader() {
 reader r1.out
 [ "$(wc -l <"$T/r1.out")" -eq 300 ] || fail "the first reader read $(wc -l <"$T/r1.out") of 300"
 broker_kill
-broker_start
+broker_start $COMPACT
 for i in $(seq 1 100); do echo "k$i:new-$i"; done | kcat -P -b "$BROKER" -t resume -K:
 reader r2.out
 [ "$(wc -l <"$T/r2.out")" -eq 100 ] || fail "after the restart the group read $(wc -l <"$T/r2.out") records, want the 100 new ones"
@@ -91,7 +94,7 @@ step "a librdkafka consumer commits midway; after kill -9 of the broker, a new o
 [ "$(wc -l <"$T/c1.out")" -eq 400 ] || fail "the first consumer read $(wc -l <"$T/c1.out") of 400"
 grep -q '^commit ' "$T/c1.err" || fail "the first consumer did not commit: $(cat "$T/c1.err")"
 broker_kill
-broker_start
+broker_start $COMPACT
 "$BIN/kclient" group -b "$BROKER" -t midway -g g3 -p 4 -n 1000 >"$T/c2.out" 2>"$T/c2.err" ||
     fail "second consumer: $(tail -3 "$T/c2.err")"
 # Expected: exactly the records the first consumer read at or after its committed offsets
@@ -103,6 +106,19 @@ n2=$(wc -l <"$T/got3")
 [ "$n2" -gt 0 ] && [ "$n2" -lt 400 ] || fail "the second consumer read $n2 records, want fewer than 400"
 cmp -s "$T/got3" "$T/want3" ||
     fail "resumed at the wrong place: $(diff "$T/want3" "$T/got3" | head -5 | tr '\n' ' ')"
+
+step "a member and its last commit survive a kill -9 of the broker; the offsets log is compacted"
+"$BIN/kprobe" -b "$BROKER" group-keep kept-group kept-topic 2000 >"$T/kept" || fail "group-keep"
+read -r kept_member kept_gen <"$T/kept"
+grep -q 'consumer offsets compacted' "$BROKER_LOG" || fail "the offsets log was never compacted"
+broker_kill
+broker_start $COMPACT
+"$BIN/kprobe" -b "$BROKER" group-resume kept-group kept-topic "$kept_member" "$kept_gen" 2000 ||
+    fail "the member was not kept across the restart"
+# Everything committed in this test, over 2000 commits, replays from a few hundred records.
+replayed=$(grep 'consumer offsets replayed' "$BROKER_LOG" | tail -1 | sed -n 's/.*records=\([0-9]*\).*/\1/p')
+[ -n "$replayed" ] && [ "$replayed" -lt 600 ] || fail "the offsets log replayed $replayed records after compaction"
+echo "offsets log: $(grep -c 'consumer offsets compacted' "$BROKER_LOG") compactions; $replayed records replayed at the last start"
 
 broker_stop
 echo PASS

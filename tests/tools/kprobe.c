@@ -790,11 +790,92 @@ static int group_protocol(const char *group, const char *topic)
     return g_failures ? 1 : 0;
 }
 
+/*
+ * A member that a coordinator restart must not forget. `group-keep` joins GROUP alone,
+ * assigns itself "kept", commits offsets 1..N on TOPIC/0 (enough commits to make the
+ * broker compact its offsets log when group_offsets_compact_bytes is small) and prints
+ * "MEMBER GENERATION". `group-resume MEMBER GENERATION N`, run after the broker restarted,
+ * checks that the member is still in the group without joining again: its heartbeat is
+ * accepted, SyncGroup gives its assignment back, the group is Stable with one member and
+ * the last commit is N; then it leaves.
+ */
+static int group_keep(const char *group, const char *topic, int n)
+{
+    if (create_topic(topic, 1) != 0)
+        CHECK(false, "cannot create %s", topic);
+    int fd = dial();
+    cm_arena_t a;
+    cm_arena_init(&a, 64 << 20);
+    char m[256] = "";
+    cm_join_group_resp_t j;
+    CHECK(gp_join(fd, &a, group, m, sizeof(m), &j) == CM_KERR_MEMBER_ID_REQUIRED, "first join");
+    CHECK(gp_join(fd, &a, group, m, sizeof(m), &j) == 0, "join: %s", cm_kerr_name(j.error_code));
+    int32_t gen = j.generation_id;
+    cm_sync_group_req_t sreq;
+    cm_sync_group_req_assignment_t as = { cm_kstr_c(m), { (const uint8_t *)"kept", 4 } };
+    gp_sync_req(&sreq, group, gen, m, &as, 1);
+    cm_sync_group_resp_t sr;
+    CHECK(ROUNDTRIP(fd, CM_KAPI_SYNC_GROUP, GP_SYNC_V, sync_group, &sreq, &a, &sr) == 0 &&
+              sr.error_code == 0,
+          "sync");
+    for (int i = 1; i <= n && !g_failures; i++) {
+        cm_arena_reset(&a);
+        int16_t err = gp_commit(fd, &a, group, gen, m, topic, i);
+        CHECK(err == 0, "commit %d: %s", i, cm_kerr_name(err));
+        if (i % 500 == 0) /* the session must not end while committing */
+            CHECK(gp_heartbeat(fd, &a, group, gen, m) == 0, "heartbeat");
+    }
+    cm_arena_free(&a);
+    close(fd);
+    if (g_failures)
+        return 1;
+    printf("%s %d\n", m, gen);
+    return 0;
+}
+
+static int group_resume(const char *group, const char *topic, const char *m, int32_t gen, int64_t n)
+{
+    int fd = dial();
+    cm_arena_t a;
+    cm_arena_init(&a, 64 << 20);
+    int16_t err = gp_heartbeat(fd, &a, group, gen, m);
+    CHECK(err == 0, "the member's heartbeat after the restart: %s", cm_kerr_name(err));
+    cm_sync_group_req_t sreq;
+    gp_sync_req(&sreq, group, gen, m, NULL, 0);
+    cm_sync_group_resp_t sr;
+    CHECK(ROUNDTRIP(fd, CM_KAPI_SYNC_GROUP, GP_SYNC_V, sync_group, &sreq, &a, &sr) == 0 &&
+              sr.error_code == 0 && sr.assignment.len == 4 &&
+              memcmp(sr.assignment.ptr, "kept", 4) == 0,
+          "the member's assignment after the restart: %s", cm_kerr_name(sr.error_code));
+    char state[64] = "";
+    int members = gp_describe(fd, &a, group, state, sizeof(state));
+    CHECK(members == 1 && strcmp(state, "Stable") == 0, "after the restart: %s, %d members", state,
+          members);
+    int64_t got = gp_committed(fd, &a, group, topic);
+    CHECK(got == n, "the last commit after the restart: %lld, want %lld", (long long)got,
+          (long long)n);
+    cm_leave_group_req_t lreq;
+    cm_leave_group_req_init(&lreq);
+    lreq.group_id = cm_kstr_c(group);
+    cm_leave_group_req_member_identity_t who;
+    cm_leave_group_req_member_identity_init(&who);
+    who.member_id = cm_kstr_c(m);
+    lreq.members = &who;
+    lreq.members_n = 1;
+    cm_leave_group_resp_t lresp;
+    CHECK(ROUNDTRIP(fd, CM_KAPI_LEAVE_GROUP, GP_LEAVE_V, leave_group, &lreq, &a, &lresp) == 0 &&
+              lresp.error_code == 0,
+          "leave");
+    cm_arena_free(&a);
+    close(fd);
+    return g_failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
         fprintf(stderr, "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
-                        "fetch-wait ...\n");
+                        "fetch-many|fetch-wait|group-protocol|group-keep|group-resume ...\n");
         return 2;
     }
     g_addr = argv[2];
@@ -809,6 +890,10 @@ int main(int argc, char **argv)
         return fetch_many(argv[4], atoi(argv[5]));
     if (strcmp(cmd, "group-protocol") == 0 && argc == 6)
         return group_protocol(argv[4], argv[5]);
+    if (strcmp(cmd, "group-keep") == 0 && argc == 7)
+        return group_keep(argv[4], argv[5], atoi(argv[6]));
+    if (strcmp(cmd, "group-resume") == 0 && argc == 9)
+        return group_resume(argv[4], argv[5], argv[6], atoi(argv[7]), atoll(argv[8]));
     if (strcmp(cmd, "fetch-wait") == 0 && argc == 8)
         return fetch_wait(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]));
     fprintf(stderr, "kprobe: unknown command or wrong arguments\n");

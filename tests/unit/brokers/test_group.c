@@ -2,11 +2,12 @@
  * The group coordinator's state machine (bk_group.c), driven with a fake clock: join and
  * sync, MEMBER_ID_REQUIRED, heartbeat expiry, the rebalance timeout, leave, stale
  * generations, commits during a rebalance, the initial delay, protocol choice, static
- * members, offsets and group deletion.
+ * members, offsets and group deletion, and a membership stored and restored.
  */
 #include "cmocka_all.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bk_group.h"
@@ -28,6 +29,15 @@ typedef struct answer {
 } answer_t;
 
 static answer_t ans[ANSWERS_MAX];
+static int settled_n;             /* times bk_gops_t.settled was called */
+static bk_gstate_t settled_state; /* the group's state then */
+
+static void on_settled(void *ud, const bk_group_t *g)
+{
+    settled_n++;
+    settled_state = bk_group_state(g);
+    (void)ud;
+}
 
 static void on_join(void *ud, void *waiter, const bk_gjoin_res_t *res)
 {
@@ -58,11 +68,12 @@ static void on_sync(void *ud, void *waiter, const bk_gsync_res_t *res)
 static bk_gcoord_t *coord(int32_t initial_delay_ms)
 {
     memset(ans, 0, sizeof(ans));
+    settled_n = 0;
     bk_gcoord_cfg_t cfg = { .session_timeout_min_ms = 1000,
                             .session_timeout_max_ms = 300000,
                             .initial_rebalance_delay_ms = initial_delay_ms,
                             .group_size_max = 4 };
-    bk_gops_t ops = { .join_done = on_join, .sync_done = on_sync };
+    bk_gops_t ops = { .join_done = on_join, .sync_done = on_sync, .settled = on_settled };
     return bk_gcoord_new(&cfg, &ops);
 }
 
@@ -486,6 +497,98 @@ static void test_group__offsets_and_delete(void **state)
     (void)state;
 }
 
+/* What a coordinator stored (bk_group_saved) is what a new one restores: the members go on
+ * with their generation and assignments, as after a broker restart. */
+static void test_group__restore(void **state)
+{
+    bk_gcoord_t *gc = coord(0);
+    char a[256], b[256];
+    two_stable(gc, a, b);
+    assert_int_equal(settled_n, 1); /* stored once assigned */
+    assert_int_equal(settled_state, BK_GROUP_STABLE);
+    bk_gmember_view_t *views;
+    bk_gsaved_t saved = bk_group_saved(group(gc), &views);
+    assert_int_equal(saved.generation, 2);
+    assert_int_equal(saved.n_members, 2);
+    assert_false(saved.rebalancing);
+    assert_string_equal(saved.leader, a);
+    assert_int_equal(views[0].session_timeout_ms, 10000);
+
+    bk_gcoord_t *gc2 = coord(0);
+    bk_gcoord_restore(gc2, "g", &saved, 100000);
+    free(views);
+    bk_gcoord_free(gc);
+    assert_int_equal(settled_n, 0); /* restoring stores nothing */
+    const bk_group_t *g = group(gc2);
+    assert_int_equal(bk_group_state(g), BK_GROUP_STABLE);
+    assert_int_equal(bk_group_generation(g), 2);
+    assert_string_equal(bk_group_leader(g), a);
+    assert_string_equal(bk_group_protocol(g), "range");
+    assert_string_equal(bk_group_protocol_type(g), "consumer");
+    bk_gmember_view_t m = bk_group_member(g, 1);
+    assert_int_equal(m.meta_len, 1);
+    assert_memory_equal(m.meta, "r", 1);
+    /* Members carry on: heartbeats of their generation, SyncGroup gives the assignment. */
+    assert_int_equal(bk_gcoord_heartbeat(gc2, "g", a, NULL, 2, 100010), 0);
+    assert_int_equal(bk_gcoord_heartbeat(gc2, "g", b, NULL, 1, 100010), CM_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(bk_gcoord_heartbeat(gc2, "g", "x", NULL, 2, 100010),
+                     CM_KERR_UNKNOWN_MEMBER_ID);
+    sync_(gc2, b, 2, 20, 100020, NULL, 0);
+    assert_int_equal(ans[20].error, 0);
+    assert_string_equal(ans[20].assignment, "b");
+    assert_int_equal(bk_gcoord_commit_check(gc2, "g", 2, a, NULL, 100030), 0);
+    /* Sessions start at the restore: B, silent since its sync, is dropped 10 s after it. */
+    assert_int_equal(bk_gcoord_heartbeat(gc2, "g", a, NULL, 2, 108000), 0);
+    bk_gcoord_tick(gc2, 110019);
+    assert_int_equal(bk_group_members_n(group(gc2)), 2);
+    bk_gcoord_tick(gc2, 110020);
+    assert_int_equal(bk_group_members_n(group(gc2)), 1);
+    assert_int_equal(bk_group_state(group(gc2)), BK_GROUP_PREPARING);
+    /* The last member leaves: Empty is stored too. */
+    join(gc2, a, 21, 110030);
+    assert_int_equal(ans[21].generation, 3);
+    assert_int_equal(bk_gcoord_leave(gc2, "g", a, NULL, 110040), 0);
+    assert_int_equal(settled_n, 1);
+    assert_int_equal(settled_state, BK_GROUP_EMPTY);
+
+    /* Stored mid-rebalance: members must join again. Timeouts out of range are clamped. */
+    bk_gmember_view_t one = { .id = "m1",
+                              .client_id = "c",
+                              .client_host = "h",
+                              .session_timeout_ms = 1,
+                              .rebalance_timeout_ms = 1 };
+    bk_gsaved_t mid = { .generation = 7,
+                        .protocol_type = "consumer",
+                        .protocol = "range",
+                        .leader = "gone",
+                        .rebalancing = true,
+                        .members = &one,
+                        .n_members = 1 };
+    bk_gcoord_restore(gc2, "h", &mid, 200000);
+    const bk_group_t *h = bk_gcoord_find(gc2, "h");
+    assert_non_null(h);
+    assert_int_equal(bk_group_state(h), BK_GROUP_PREPARING);
+    assert_string_equal(bk_group_leader(h), "m1");
+    assert_int_equal(bk_gcoord_heartbeat(gc2, "h", "m1", NULL, 7, 200010),
+                     CM_KERR_REBALANCE_IN_PROGRESS);
+    /* It never rejoins: dropped at the (clamped: 1 s) rebalance timeout, the group Empty
+     * (and kept: it has an offset). */
+    bk_gcoord_offset_put(gc2, "h", "t", 0, 1, -1, "", 0);
+    bk_gcoord_tick(gc2, 200999);
+    assert_int_equal(bk_group_state(bk_gcoord_find(gc2, "h")), BK_GROUP_PREPARING);
+    bk_gcoord_tick(gc2, 201000);
+    assert_int_equal(bk_group_state(bk_gcoord_find(gc2, "h")), BK_GROUP_EMPTY);
+    /* A restored empty group keeps its protocol type. */
+    bk_gsaved_t empty = {
+        .generation = 4, .protocol_type = "consumer", .protocol = "", .leader = ""
+    };
+    bk_gcoord_restore(gc2, "e", &empty, 200000);
+    assert_int_equal(bk_group_state(bk_gcoord_find(gc2, "e")), BK_GROUP_EMPTY);
+    assert_string_equal(bk_group_protocol_type(bk_gcoord_find(gc2, "e")), "consumer");
+    bk_gcoord_free(gc2);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_group__protocols),
         cmocka_unit_test(test_group__static_member),
         cmocka_unit_test(test_group__offsets_and_delete),
+        cmocka_unit_test(test_group__restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -471,6 +471,51 @@ static void test_partition__retention_deletes_whole_old_segments(void **state)
     env_close(&e, p);
 }
 
+/* What the offsets log's compaction does: roll, write past the roll, drop what is before. */
+static void test_partition__roll_and_drop_before(void **state)
+{
+    env_t e;
+    env_init(&e);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/p4", tmpdir);
+    bk_partition_t *p;
+    assert_int_equal(bk_partition_create(&e.b, &e.tc, 0, dir, "t/4", &p), 0);
+    append_n(p, 20, 10, 1000);
+    wait_hw(&e, p, 200);
+    size_t segs = p->n_segs;
+    assert_int_equal(bk_partition_roll(p), 0);
+    assert_int_equal(p->n_segs, segs + 1);
+    assert_int_equal(bk_partition_roll(p), 0); /* the new segment is empty: no roll */
+    assert_int_equal(p->n_segs, segs + 1);
+    /* Only whole segments that end at or before the offset. */
+    assert_true(segs >= 2);
+    int64_t first_end = p->segs[0]->next_offset;
+    assert_int_equal(bk_partition_drop_before(p, first_end + 1), 1);
+    assert_int_equal(bk_partition_log_start(p), first_end);
+    append_n(p, 2, 10, 2000);
+    wait_hw(&e, p, 220);
+    assert_int_equal(bk_partition_drop_before(p, 200), (int)segs - 1);
+    assert_int_equal(p->n_segs, 1);
+    assert_int_equal(bk_partition_log_start(p), 200);
+    /* Never the active segment. */
+    assert_int_equal(bk_partition_drop_before(p, 1000), 0);
+    /* A segment that ends where hw is goes once the log rolled past it: nothing left. */
+    assert_int_equal(bk_partition_roll(p), 0);
+    assert_int_equal(bk_partition_drop_before(p, 220), 1);
+    assert_int_equal(p->n_segs, 1);
+    assert_int_equal(bk_partition_log_start(p), 220);
+    assert_int_equal(p->hw, 220);
+    append_n(p, 1, 10, 3000);
+    wait_hw(&e, p, 230);
+    env_close(&e, p);
+    /* The log starts there after a reopen too. */
+    env_init(&e);
+    assert_int_equal(bk_partition_open(&e.b, &e.tc, 0, dir, "t/4", &p), 0);
+    assert_int_equal(bk_partition_log_start(p), 220);
+    assert_int_equal(p->leo, 230);
+    env_close(&e, p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -496,6 +541,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition__reopen_cuts_torn_tail_of_active_segment,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition__roll_and_drop_before, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition__retention_deletes_whole_old_segments, setup,
                                         teardown),
     };
