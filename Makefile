@@ -38,7 +38,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter \
         -Wmissing-prototypes -Wstrict-prototypes -Wvla
 # libh2o's .pc file leaves out H2O_USE_LIBUV=0, without which its structs mismatch.
 CFLAGS := -std=c11 -D_GNU_SOURCE -g -pthread $(OPT) $(WARN) -MMD -MP \
-          -Icommon -Icommon/kmsg -I/usr/include/postgresql -DH2O_USE_LIBUV=0 $(EXTRA_CFLAGS)
+          -Icommon -Icommon/kmsg -I$(B)/gen -I/usr/include/postgresql -DH2O_USE_LIBUV=0 \
+          $(EXTRA_CFLAGS)
 LDFLAGS := -pthread $(OPT) $(EXTRA_LDFLAGS)
 # Generated codecs: warnings that their uniform shape triggers are not bugs.
 KMSG_CFLAGS := -Wno-missing-prototypes -Wno-unused-function
@@ -132,15 +133,38 @@ $(STREAMCTL): $(STREAMCTL_SRC) control-plane/cli/streamctl_internal.h $(LIBCOMMO
 
 # ---- gateway ---------------------------------------------------------------
 
+# The tenant gRPC API: C message codecs generated from proto/ by protoc-c at build time.
+PROTO_SRC := proto/streaming/v1/streaming.proto
+PROTO_GEN_C := $(PROTO_SRC:proto/%.proto=$(B)/gen/%.pb-c.c)
+PROTO_GEN_H := $(PROTO_GEN_C:.c=.h)
+PROTO_OBJ := $(PROTO_GEN_C:.c=.o)
+GRPC_LIBS := -lgrpc -lgpr -lprotobuf-c
+
+$(B)/gen/%.pb-c.c $(B)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(B)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --c_out=$(B)/gen $<
+
+# protoc-c's initializers of oneof members leave out braces.
+PROTO_CFLAGS := -Wno-missing-braces
+
+$(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(PROTO_CFLAGS) -c $< -o $@
+
 GATEWAY_SRC := $(wildcard gateway/*.c)
 GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(B)/%.o)
 GATEWAY := $(BIN)/streamd-gateway
-GATEWAY_LIBS := $(LIBCOMMON) $(HTTP_LIBS) $(PG_LIBS) $(CURL_LIBS) $(COMPRESS_LIBS) -ljwt
+GATEWAY_LIBS := $(LIBCOMMON) $(HTTP_LIBS) $(PG_LIBS) $(CURL_LIBS) $(COMPRESS_LIBS) -ljwt \
+                $(GRPC_LIBS)
 
-$(GATEWAY): $(GATEWAY_OBJ) $(LIBCOMMON)
+# The generated headers exist before any gateway file is compiled.
+$(GATEWAY_OBJ): | $(PROTO_GEN_H)
+
+$(GATEWAY): $(GATEWAY_OBJ) $(PROTO_OBJ) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(GATEWAY_OBJ) $(GATEWAY_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(GATEWAY_OBJ) $(PROTO_OBJ) $(GATEWAY_LIBS)
 
 # ---- test programs and tools -----------------------------------------------
 

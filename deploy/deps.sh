@@ -7,14 +7,15 @@
 # Groups:
 #   build  compilers and libraries to build every daemon and tool
 #   test   what `make test` drives: real Kafka clients (kcat, librdkafka; kafkajs through
-#          Node.js), curl, python3
+#          Node.js), curl, python3 with grpcio and protobuf (protoc makes its message
+#          classes from proto/)
 #   run    the local stack's private Postgres (make run)
 #   bench  peers measured beside us by `make bench`: NATS JetStream, Redis Streams
 set -euo pipefail
 
 declare -A group
-group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev libjwt-dev"
-group[test]="kcat nghttp2-client python3 curl procps coreutils openssl postgresql-15 postgresql-client-15"
+group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev libjwt-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler"
+group[test]="kcat nghttp2-client python3 python3-grpcio python3-protobuf protobuf-compiler curl procps coreutils openssl postgresql-15 postgresql-client-15"
 group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 

@@ -140,6 +140,7 @@ if [ ! -s "$tls_cert" ] || [ ! -s "$tls_key" ]; then
 fi
 GATEWAY_CONTROL_PLANE_TOKEN=$(cat "$var/gateway-token") \
     "$bin/streamd-gateway" --listen=127.0.0.1:8080 --tls_listen=127.0.0.1:8443 \
+    --grpc_listen=127.0.0.1:9090 --grpc_tls_listen=127.0.0.1:9443 \
     --tls_cert="$tls_cert" --tls_key="$tls_key" --database_url="$db_url" \
     --control_plane_url="http://$cp_addr" >>"$var/gateway.log" 2>&1 &
 pids+=($!)
@@ -169,6 +170,8 @@ streamd local stack is up.
   topic                         demo.orders inside the brokers (3 partitions)
 
   gateway (tenant REST API)     http://127.0.0.1:8080   https://127.0.0.1:8443 (cert $tls_cert)
+  gateway (tenant gRPC API)     127.0.0.1:9090 (plaintext)   127.0.0.1:9443 (TLS)
+                                proto/streaming/v1/streaming.proto
 
 Try it:
   cluster=\$(curl -s -u $key:$secret http://127.0.0.1:8080/kafka/v3/clusters | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])')

@@ -37,6 +37,8 @@ typedef struct gw_config {
     char *tls_listen;          /* HTTPS (HTTP/1.1 and h2 by ALPN); "" disables */
     char *tls_cert;            /* PEM certificate chain */
     char *tls_key;             /* PEM private key */
+    char *grpc_listen;         /* the gRPC API, plaintext (h2c); "" disables */
+    char *grpc_tls_listen;     /* the gRPC API over TLS (tls_cert, tls_key); "" disables */
     char *database_url;        /* the control plane's database (read only) */
     char *control_plane_url;   /* the operator API, for topic and ACL changes */
     char *control_plane_token; /* the gateway's operator token */
@@ -206,6 +208,9 @@ typedef struct gw_metrics {
     atomic_ullong broker_errors;
     atomic_ullong snapshots;
     atomic_ullong consume_cut; /* consume answers cut short by answer_buffer_bytes */
+    atomic_ullong grpc_calls;  /* gRPC calls taken */
+    atomic_ullong grpc_errors; /* ... answered with a status other than OK */
+    atomic_llong grpc_active;  /* gRPC calls not ended yet */
     cm_hist_t request_latency;
 } gw_metrics_t;
 
@@ -229,6 +234,7 @@ struct gw_worker {
     h2o_multithread_receiver_t cons_done; /* answers to calls received here */
     h2o_timeout_t cons_timeout;           /* their tick: heartbeats, retries, expiry */
     h2o_timeout_entry_t cons_tick;
+    h2o_multithread_receiver_t grpc_calls; /* gRPC calls handed over by the gRPC thread */
 };
 
 struct gw {

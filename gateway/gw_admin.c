@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cm_httpc.h"
+#include "cm_json.h"
 #include "cm_log.h"
 #include "cm_time.h"
 #include "gw_meta.h"
@@ -192,4 +193,42 @@ void gw_admin_stop(gw_admin_t *a)
     pthread_mutex_destroy(&a->mu);
     free(a->queue);
     free(a);
+}
+
+int gw_admin_result(const gw_admin_call_t *c, const char *what, int *code, char *msg, size_t cap)
+{
+    *code = (int)c->status;
+    msg[0] = '\0';
+    if (c->status >= 200 && c->status < 300)
+        return (int)c->status;
+    *code = 503;
+    if (c->status == 0) {
+        snprintf(msg, cap, "%s: %s", what, c->why);
+        return 503;
+    }
+    /* The control plane's messages name only this tenant's own things, but its 401/403 are
+     * about the gateway's credential: the tenant learns only that the service failed. */
+    cm_arena_t a;
+    cm_arena_init(&a, 1u << 20);
+    cm_json_t *doc = NULL;
+    char err[64];
+    const char *m = NULL;
+    int64_t ec = c->status;
+    if (cm_json_parse(&a, c->answer.buf != NULL ? c->answer.buf : "", c->answer.len, 8, &doc, err,
+                      sizeof(err)) == 0) {
+        m = cm_json_get_str(doc, "message");
+        cm_json_get_int(doc, "error_code", &ec);
+    }
+    int status = 503;
+    if (c->status == 401 || c->status == 403 || c->status >= 500 || m == NULL) {
+        cm_log_error("control plane refused a gateway call", "status=%ld answer=\"%.200s\"",
+                     c->status, c->answer.buf != NULL ? c->answer.buf : "");
+        snprintf(msg, cap, "%s: the service cannot make this change now", what);
+    } else {
+        status = (int)c->status;
+        *code = (int)ec;
+        snprintf(msg, cap, "%s", m);
+    }
+    cm_arena_free(&a);
+    return status;
 }

@@ -46,6 +46,14 @@ gw_admin_call_t *gw_admin_call_new(gw_worker_t *w, const char *method,
 /** Queues the call; when the queue is full, answers at once with status 0. */
 void gw_admin_send(gw_admin_t *a, gw_admin_call_t *c);
 
+/**
+ * The tenant-facing outcome of an answered call: its HTTP status (2xx: success), with
+ * `code` (the answer's error_code) and `msg` (beginning with `what`) for a failure. The
+ * control plane's own 401/403/5xx, and no answer at all, become 503: they concern the
+ * gateway's credential or the service, never the tenant.
+ */
+int gw_admin_result(const gw_admin_call_t *c, const char *what, int *code, char *msg, size_t cap);
+
 /** Frees a call (in its `done`). */
 void gw_admin_call_free(gw_admin_call_t *c);
 

@@ -16,6 +16,9 @@ static const cm_opt_t gw_config__opts[] = {
         "REST listener over TLS, HTTP/1.1 and h2 by ALPN (host:port; empty: none)"),
     STR(tls_cert, "", "PEM certificate chain for tls_listen"),
     STR(tls_key, "", "PEM private key for tls_listen"),
+    STR(grpc_listen, "127.0.0.1:9090", "gRPC API listener, plaintext (host:port; empty: none)"),
+    STR(grpc_tls_listen, "127.0.0.1:9443",
+        "gRPC API listener over TLS with tls_cert and tls_key (host:port; empty: none)"),
     STR(database_url, "postgresql://streamd@127.0.0.1:55432/streamd",
         "the control plane's Postgres (read only: tenants, keys, ACLs, quotas, topics)"),
     STR(control_plane_url, "http://127.0.0.1:8090", "the control plane's operator API"),
@@ -52,7 +55,8 @@ static const cm_opt_t gw_config__opts[] = {
 
 static const cm_config_spec_t gw_config__spec = {
     .program = "streamd-gateway",
-    .summary = "the streamd gateway: the tenant REST API, authenticated, namespaced and metered",
+    .summary =
+        "the streamd gateway: the tenant REST and gRPC APIs, authenticated, namespaced and metered",
     .env_prefix = "GATEWAY_",
     .opts = gw_config__opts,
     .n_opts = sizeof(gw_config__opts) / sizeof(gw_config__opts[0]),
@@ -66,6 +70,11 @@ int gw_config_load(gw_config_t *cfg, int argc, char **argv)
     if (cfg->tls_listen[0] != '\0' && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
         fprintf(stderr, "streamd-gateway: tls_listen needs tls_cert and tls_key (or set "
                         "tls_listen to \"\" for no TLS listener)\n");
+        return -1;
+    }
+    if (cfg->grpc_tls_listen[0] != '\0' && (cfg->tls_cert[0] == '\0' || cfg->tls_key[0] == '\0')) {
+        fprintf(stderr, "streamd-gateway: grpc_tls_listen needs tls_cert and tls_key (or set "
+                        "grpc_tls_listen to \"\" for no gRPC TLS listener)\n");
         return -1;
     }
     return 0;

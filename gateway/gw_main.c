@@ -16,6 +16,7 @@
 #include "cm_net.h"
 #include "cm_time.h"
 #include "gw_admin.h"
+#include "gw_grpc.h"
 #include "gw_kafka.h"
 #include "gw_meta.h"
 #include "gw_rest.h"
@@ -77,6 +78,7 @@ static void *gw_main__worker(void *arg)
     h2o_multithread_unregister_receiver(w->queue, &w->cons_jobs);
     h2o_multithread_unregister_receiver(w->queue, &w->cons_done);
     h2o_multithread_unregister_receiver(w->queue, &w->admin_done);
+    h2o_multithread_unregister_receiver(w->queue, &w->grpc_calls);
     h2o_multithread_destroy_queue(w->queue);
     cm_http_server_free(w->http);
     h2o_timeout_dispose(w->loop, &w->poll_timeout);
@@ -148,13 +150,25 @@ int main(int argc, char **argv)
         h2o_multithread_register_receiver(w->queue, &w->admin_done, gw_admin_on_answers);
         h2o_multithread_register_receiver(w->queue, &w->cons_jobs, gw_consumers_on_jobs);
         h2o_multithread_register_receiver(w->queue, &w->cons_done, gw_consumers_on_done);
+        h2o_multithread_register_receiver(w->queue, &w->grpc_calls, gw_grpc_on_calls);
         if (pthread_create(&w->thread, NULL, gw_main__worker, w) != 0)
             abort();
     }
-    cm_log_info("gateway ready", "listen=%s tls_listen=%s threads=%d", gw->cfg.listen,
-                gw->ssl != NULL ? gw->cfg.tls_listen : "-", gw->n_workers);
-    printf("streamd-gateway ready: REST on http://%s%s%s\n", gw->cfg.listen,
-           gw->ssl != NULL ? " and https://" : "", gw->ssl != NULL ? gw->cfg.tls_listen : "");
+    gw_grpc_t *grpc = gw_grpc_start(gw);
+    bool want_grpc = gw->cfg.grpc_listen[0] != '\0' || gw->cfg.grpc_tls_listen[0] != '\0';
+    if (want_grpc && grpc == NULL) {
+        kill(getpid(), SIGTERM); /* shut down what started, through the normal path */
+    } else {
+        cm_log_info("gateway ready",
+                    "listen=%s tls_listen=%s grpc_listen=%s grpc_tls_listen=%s threads=%d",
+                    gw->cfg.listen, gw->ssl != NULL ? gw->cfg.tls_listen : "-",
+                    gw->cfg.grpc_listen[0] ? gw->cfg.grpc_listen : "-",
+                    gw->cfg.grpc_tls_listen[0] ? gw->cfg.grpc_tls_listen : "-", gw->n_workers);
+        printf("streamd-gateway ready: REST on http://%s%s%s, gRPC on %s%s%s\n", gw->cfg.listen,
+               gw->ssl != NULL ? " and https://" : "", gw->ssl != NULL ? gw->cfg.tls_listen : "",
+               gw->cfg.grpc_listen[0] ? gw->cfg.grpc_listen : "-",
+               gw->cfg.grpc_tls_listen[0] ? " and TLS " : "", gw->cfg.grpc_tls_listen);
+    }
     fflush(stdout);
 
     int sig = 0;
@@ -162,6 +176,7 @@ int main(int argc, char **argv)
     cm_log_info("shutting down", "signal=%s", strsignal(sig));
     atomic_store(&gw->stopping, true);
     gw_admin_stop(gw->admin); /* answers what is queued; workers still run */
+    gw_grpc_stop(grpc);       /* no new calls; those in progress end on the workers */
     atomic_store(&gw_main__exit, true);
     for (int i = 0; i < gw->n_workers; i++) {
         /* Wakes the loop; gw_admin_on_answers sees an empty message list. */
@@ -179,7 +194,9 @@ int main(int argc, char **argv)
     pthread_mutex_destroy(&gw->fail_mu);
     SSL_CTX_free(gw->ssl);
     curl_global_cleanup();
-    cm_log_info("gateway stopped cleanly", "listen=%s", gw->cfg.listen);
+    int exit_code = want_grpc && grpc == NULL ? 1 : 0;
+    if (exit_code == 0)
+        cm_log_info("gateway stopped cleanly", "listen=%s", gw->cfg.listen);
     gw_config_free(&gw->cfg);
-    return 0;
+    return exit_code;
 }

@@ -275,25 +275,14 @@ static void gw_rest__topic_obj(gw_rreq_t *r, cm_jw_t *jw, const gw_topic_t *t)
     cm_jw_obj_end(jw);
 }
 
-static int gw_rest__by_name(const void *a, const void *b)
-{
-    return strcmp((*(const gw_topic_t *const *)a)->name, (*(const gw_topic_t *const *)b)->name);
-}
-
 static void gw_rest__topics_list(gw_rreq_t *r)
 {
-    const gw_tenant_t *tn = r->ss.tenant;
-    const gw_topic_t **all = cm_arena_calloc(&r->arena, tn->topics.size + 1, sizeof(*all));
+    size_t n;
+    const gw_topic_t **all = gw_session_topics(&r->ss, &r->arena, &n);
     if (all == NULL) {
         gw_rest_error(r, 500, 500, 0, "out of memory listing topics");
         return;
     }
-    size_t n = 0, it = 0;
-    const gw_topic_t *t;
-    while ((t = cm_strmap_next(&tn->topics, &it, NULL, NULL)) != NULL)
-        if (gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
-            all[n++] = t;
-    qsort(all, n, sizeof(*all), gw_rest__by_name);
     cm_jw_t *jw = gw_rest_json(r);
     gw_rest_list_begin(r, jw, "KafkaTopicList", "topics");
     for (size_t i = 0; i < n; i++)
@@ -312,33 +301,12 @@ static void gw_rest__topic_get(gw_rreq_t *r)
 /* Maps the operator API's answer to a tenant-facing one; true when it was a success. */
 bool gw_rest_admin_outcome(gw_rreq_t *r, gw_admin_call_t *c, const char *what)
 {
-    if (c->status >= 200 && c->status < 300)
+    int code;
+    char msg[512];
+    int status = gw_admin_result(c, what, &code, msg, sizeof(msg));
+    if (status >= 200 && status < 300)
         return true;
-    if (c->status == 0) {
-        gw_rest_error(r, 503, 503, 1, "%s: %s", what, c->why);
-        return false;
-    }
-    /* The control plane's messages name only this tenant's own things, but its 401/403 are
-     * about the gateway's credential: the tenant learns only that the service failed. */
-    cm_arena_t a;
-    cm_arena_init(&a, 1u << 20);
-    cm_json_t *doc = NULL;
-    char err[64];
-    const char *msg = NULL;
-    int64_t code = c->status;
-    if (cm_json_parse(&a, c->answer.buf != NULL ? c->answer.buf : "", c->answer.len, 8, &doc, err,
-                      sizeof(err)) == 0) {
-        msg = cm_json_get_str(doc, "message");
-        cm_json_get_int(doc, "error_code", &code);
-    }
-    if (c->status == 401 || c->status == 403 || c->status >= 500 || msg == NULL) {
-        cm_log_error("control plane refused a gateway call", "status=%ld answer=\"%.200s\"",
-                     c->status, c->answer.buf != NULL ? c->answer.buf : "");
-        gw_rest_error(r, 503, 503, 1, "%s: the service cannot make this change now", what);
-    } else {
-        gw_rest_error(r, (int)c->status, (int)code, 0, "%s", msg);
-    }
-    cm_arena_free(&a);
+    gw_rest_error(r, status, code, status == 503 ? 1 : 0, "%s", msg);
     return false;
 }
 
@@ -570,6 +538,13 @@ static void gw_rest__metrics(gw_rreq_t *r)
     cm_metrics_value(&out, "streamd_gateway_consume_cut_total", "counter",
                      "consume answers cut short because answer_buffer_bytes was reached",
                      (double)m->consume_cut);
+    cm_metrics_value(&out, "streamd_gateway_grpc_calls_total", "counter", "gRPC calls taken",
+                     (double)m->grpc_calls);
+    cm_metrics_value(&out, "streamd_gateway_grpc_errors_total", "counter",
+                     "gRPC calls answered with a status other than OK", (double)m->grpc_errors);
+    cm_metrics_value(&out, "streamd_gateway_grpc_calls_active", "gauge",
+                     "gRPC calls not ended yet (streams included)",
+                     (double)atomic_load(&m->grpc_active));
     cm_metrics_hist(&out, "streamd_gateway_request_duration_seconds", "REST request latency",
                     &m->request_latency);
     static const struct {
@@ -641,42 +616,6 @@ static void gw_rest__source(const h2o_req_t *req, char *out, size_t cap)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
 }
 
-/* Reads the Authorization header into `c`; false when it is there but malformed. */
-static bool gw_rest__cred(gw_rreq_t *r, gw_cred_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    const char *v = cm_http_header(r->req, &r->arena, "authorization");
-    if (v == NULL)
-        return true;
-    if (strncasecmp(v, "Bearer ", 7) == 0) {
-        c->kind = GW_CRED_JWT;
-        c->token = v + 7;
-        while (*c->token == ' ')
-            c->token++;
-        c->token_len = strlen(c->token);
-        return c->token_len > 0;
-    }
-    if (strncasecmp(v, "Basic ", 6) != 0)
-        return false;
-    v += 6;
-    while (*v == ' ')
-        v++;
-    size_t n = strlen(v);
-    char *dec = cm_arena_alloc(&r->arena, n / 4 * 3 + 4);
-    long len = dec != NULL ? cm_b64_decode(v, n, false, (uint8_t *)dec) : -1;
-    if (len <= 0 || memchr(dec, '\0', (size_t)len) != NULL)
-        return false;
-    dec[len] = '\0';
-    char *colon = strchr(dec, ':');
-    if (colon == NULL)
-        return false;
-    *colon = '\0';
-    c->kind = GW_CRED_KEY;
-    c->key_id = dec;
-    c->secret = colon + 1;
-    return true;
-}
-
 static bool gw_rest__authenticate(gw_rreq_t *r)
 {
     gw_cred_t c;
@@ -684,7 +623,7 @@ static bool gw_rest__authenticate(gw_rreq_t *r)
     int retry = 0;
     gw_rest__source(r->req, source, sizeof(source));
     gw_auth_t rc;
-    if (!gw_rest__cred(r, &c)) {
+    if (!gw_session_cred(cm_http_header(r->req, &r->arena, "authorization"), &r->arena, &c)) {
         snprintf(why, sizeof(why),
                  "the Authorization header must be Basic <base64 key:secret> "
                  "or Bearer <JWT>");

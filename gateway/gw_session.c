@@ -455,3 +455,60 @@ void gw_session_cache_free(gw_worker_t *w)
     }
     cm_strmap_free(&w->verified);
 }
+
+/* ---- credentials and topics ---- */
+
+bool gw_session_cred(const char *v, cm_arena_t *a, gw_cred_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (v == NULL)
+        return true;
+    if (strncasecmp(v, "Bearer ", 7) == 0) {
+        c->kind = GW_CRED_JWT;
+        c->token = v + 7;
+        while (*c->token == ' ')
+            c->token++;
+        c->token_len = strlen(c->token);
+        return c->token_len > 0;
+    }
+    if (strncasecmp(v, "Basic ", 6) != 0)
+        return false;
+    v += 6;
+    while (*v == ' ')
+        v++;
+    size_t n = strlen(v);
+    char *dec = cm_arena_alloc(a, n / 4 * 3 + 4);
+    long len = dec != NULL ? cm_b64_decode(v, n, false, (uint8_t *)dec) : -1;
+    if (len <= 0 || memchr(dec, '\0', (size_t)len) != NULL)
+        return false;
+    dec[len] = '\0';
+    char *colon = strchr(dec, ':');
+    if (colon == NULL)
+        return false;
+    *colon = '\0';
+    c->kind = GW_CRED_KEY;
+    c->key_id = dec;
+    c->secret = colon + 1;
+    return true;
+}
+
+static int gw_session__by_name(const void *a, const void *b)
+{
+    return strcmp((*(const gw_topic_t *const *)a)->name, (*(const gw_topic_t *const *)b)->name);
+}
+
+const gw_topic_t **gw_session_topics(const gw_session_t *ss, cm_arena_t *a, size_t *n)
+{
+    const gw_tenant_t *tn = ss->tenant;
+    const gw_topic_t **all = cm_arena_calloc(a, tn->topics.size + 1, sizeof(*all));
+    *n = 0;
+    if (all == NULL)
+        return NULL;
+    size_t it = 0;
+    const gw_topic_t *t;
+    while ((t = cm_strmap_next(&tn->topics, &it, NULL, NULL)) != NULL)
+        if (gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
+            all[(*n)++] = t;
+    qsort(all, *n, sizeof(*all), gw_session__by_name);
+    return all;
+}

@@ -54,6 +54,15 @@ gw_auth_t gw_session_auth(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c
                           const char *source, gw_session_t *out, int *retry_after_s, char *why,
                           size_t cap);
 
+/**
+ * Reads an Authorization value ("Basic <base64 key:secret>" or "Bearer <JWT>"; NULL: none)
+ * into `c`, with strings in `a`. False when it is there but malformed.
+ */
+bool gw_session_cred(const char *header, cm_arena_t *a, gw_cred_t *c);
+
+/** The session's topics it may DESCRIBE, by name, in `a`; NULL when out of memory. */
+const gw_topic_t **gw_session_topics(const gw_session_t *ss, cm_arena_t *a, size_t *n);
+
 /** True when `s` is a principal name: 1 to 64 of a-z, A-Z, 0-9, '.', '_' and '-'. */
 bool gw_session_principal_ok(const char *s);
 

@@ -250,13 +250,18 @@ print(v if not isinstance(v, (dict, list, bool)) else json.dumps(v))' "$1"
 GW_PID=
 
 # gw_start [--flag=value ...]: the gateway on free ports (HTTP and, with a self-signed
-# certificate made here, HTTPS) against $PG_URL and the control plane at $CP; waits for
-# /readyz. Sets GW (host:port), GWS (host:port of TLS) and GW_CERT.
+# certificate made here, HTTPS; gRPC plaintext and TLS) against $PG_URL and the control
+# plane at $CP; waits for /readyz. Sets GW (host:port), GWS (host:port of TLS), GRPC and
+# GRPCS (the gRPC listeners) and GW_CERT.
 gw_start() {
     : "${GWPORT:=$(free_port)}"
     : "${GWSPORT:=$(free_port)}"
+    : "${GRPCPORT:=$(free_port)}"
+    : "${GRPCSPORT:=$(free_port)}"
     GW="127.0.0.1:$GWPORT"
     GWS="127.0.0.1:$GWSPORT"
+    GRPC="127.0.0.1:$GRPCPORT"
+    GRPCS="127.0.0.1:$GRPCSPORT"
     GW_CERT="$T/gw-cert.pem"
     if [ ! -f "$GW_CERT" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/gw-key.pem" -out "$GW_CERT" \
@@ -265,6 +270,7 @@ gw_start() {
     fi
     GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" --listen="$GW" \
         --tls_listen="$GWS" --tls_cert="$GW_CERT" --tls_key="$T/gw-key.pem" \
+        --grpc_listen="$GRPC" --grpc_tls_listen="$GRPCS" \
         --database_url="$PG_URL" --control_plane_url="http://$CP" "$@" >>"$T/gateway.log" 2>&1 &
     GW_PID=$!
     wait_ready "http://$GW/readyz" "$GW_PID" gateway

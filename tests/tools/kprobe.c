@@ -653,6 +653,23 @@ static int64_t gp_committed(int fd, cm_arena_t *a, const char *group, const char
     return resp.topics[0].partitions[0].committed_offset;
 }
 
+/* A member's LeaveGroup; its error. */
+static int16_t gp_leave(int fd, cm_arena_t *a, const char *group, const char *member)
+{
+    cm_leave_group_req_t req;
+    cm_leave_group_req_init(&req);
+    req.group_id = cm_kstr_c(group);
+    cm_leave_group_req_member_identity_t who;
+    cm_leave_group_req_member_identity_init(&who);
+    who.member_id = cm_kstr_c(member);
+    req.members = &who;
+    req.members_n = 1;
+    cm_leave_group_resp_t resp;
+    if (ROUNDTRIP(fd, CM_KAPI_LEAVE_GROUP, GP_LEAVE_V, leave_group, &req, a, &resp) != 0)
+        return -1;
+    return resp.error_code;
+}
+
 /* The group's state and member count, as DescribeGroups has them. */
 static int gp_describe(int fd, cm_arena_t *a, const char *group, char *state, size_t cap)
 {
@@ -746,18 +763,7 @@ static int group_protocol(const char *group, const char *topic)
     CHECK(gp_commit(fb, &a, group, 2, mb, topic, 10) == 0, "B's commit in generation 2");
 
     /* B leaves: A rejoins alone. */
-    cm_leave_group_req_t lreq;
-    cm_leave_group_req_init(&lreq);
-    lreq.group_id = cm_kstr_c(group);
-    cm_leave_group_req_member_identity_t who;
-    cm_leave_group_req_member_identity_init(&who);
-    who.member_id = cm_kstr_c(mb);
-    lreq.members = &who;
-    lreq.members_n = 1;
-    cm_leave_group_resp_t lresp;
-    CHECK(ROUNDTRIP(fb, CM_KAPI_LEAVE_GROUP, GP_LEAVE_V, leave_group, &lreq, &a, &lresp) == 0 &&
-              lresp.error_code == 0,
-          "B leaves");
+    CHECK(gp_leave(fb, &a, group, mb) == 0, "B leaves");
     CHECK(gp_heartbeat(fa, &a, group, 2, ma) == CM_KERR_REBALANCE_IN_PROGRESS,
           "A's heartbeat after B left");
     CHECK(gp_join(fa, &a, group, ma, sizeof(ma), &ja) == 0 && ja.generation_id == 3 &&
@@ -854,18 +860,7 @@ static int group_resume(const char *group, const char *topic, const char *m, int
     int64_t got = gp_committed(fd, &a, group, topic);
     CHECK(got == n, "the last commit after the restart: %lld, want %lld", (long long)got,
           (long long)n);
-    cm_leave_group_req_t lreq;
-    cm_leave_group_req_init(&lreq);
-    lreq.group_id = cm_kstr_c(group);
-    cm_leave_group_req_member_identity_t who;
-    cm_leave_group_req_member_identity_init(&who);
-    who.member_id = cm_kstr_c(m);
-    lreq.members = &who;
-    lreq.members_n = 1;
-    cm_leave_group_resp_t lresp;
-    CHECK(ROUNDTRIP(fd, CM_KAPI_LEAVE_GROUP, GP_LEAVE_V, leave_group, &lreq, &a, &lresp) == 0 &&
-              lresp.error_code == 0,
-          "leave");
+    CHECK(gp_leave(fd, &a, group, m) == 0, "leave");
     cm_arena_free(&a);
     close(fd);
     return g_failures ? 1 : 0;

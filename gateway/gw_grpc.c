@@ -1,0 +1,490 @@
+#include "gw_grpc.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm_fs.h"
+#include "cm_log.h"
+#include "cm_time.h"
+#include "gw_meta.h"
+
+#define GW_GRPC__ARENA_BYTES  (64u << 20)
+#define GW_GRPC__STOP_WAIT_MS 5000
+
+#define GW_GRPC__SERVICE "/streaming.v1.Streaming/"
+
+typedef struct gw_grpc__method {
+    const char *path;
+    void (*fn)(gw_gcall_t *c); /* NULL: in the proto, not served by this gateway yet */
+} gw_grpc__method_t;
+
+static const gw_grpc__method_t gw_grpc__methods[] = {
+    { GW_GRPC__SERVICE "CreateTopic", gw_grpc_create_topic },
+    { GW_GRPC__SERVICE "ListTopics", gw_grpc_list_topics },
+    { GW_GRPC__SERVICE "DescribeTopic", gw_grpc_describe_topic },
+    { GW_GRPC__SERVICE "DeleteTopic", gw_grpc_delete_topic },
+    { GW_GRPC__SERVICE "Produce", NULL },
+    { GW_GRPC__SERVICE "ProduceStream", NULL },
+    { GW_GRPC__SERVICE "Consume", NULL },
+    { GW_GRPC__SERVICE "CommitOffsets", NULL },
+    { GW_GRPC__SERVICE "GetCommittedOffsets", NULL },
+    { GW_GRPC__SERVICE "ListOffsets", NULL },
+};
+#define GW_GRPC__N_METHODS (int)(sizeof(gw_grpc__methods) / sizeof(gw_grpc__methods[0]))
+
+struct gw_grpc {
+    gw_t *gw;
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    void *handles[GW_GRPC__N_METHODS];
+    pthread_t thread;
+    atomic_uint rr;
+    atomic_bool stopping;          /* no new calls are taken */
+    atomic_llong stop_deadline_ms; /* calls still going then are abandoned */
+    bool server_down;              /* the server's shutdown completed (gRPC thread) */
+    gw_gtag_t t_shutdown;
+    pthread_mutex_t mu; /* guards `closed` against answers from workers */
+    bool closed;        /* the queue is shut down: nothing may be started on a call */
+};
+
+/* ---- calls ----------------------------------------------------------------------------- */
+
+static void gw_grpc__on_new(gw_gcall_t *c, bool ok);
+
+static gw_gcall_t *gw_grpc__call_new(gw_grpc_t *g, int method)
+{
+    gw_gcall_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->srv = g;
+    c->method = method;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_details_init(&c->details);
+    cm_arena_init(&c->arena, GW_GRPC__ARENA_BYTES);
+    c->t_new = (gw_gtag_t){ c, gw_grpc__on_new };
+    return c;
+}
+
+static void gw_grpc__call_free(gw_gcall_t *c)
+{
+    if (c->state_free != NULL)
+        c->state_free(c->state);
+    if (c->call != NULL) {
+        grpc_call_unref(c->call);
+        atomic_fetch_sub(&c->srv->gw->metrics.grpc_active, 1);
+    }
+    grpc_metadata_array_destroy(&c->md);
+    grpc_call_details_destroy(&c->details);
+    if (c->payload != NULL)
+        grpc_byte_buffer_destroy(c->payload);
+    grpc_slice_unref(c->status_details);
+    gw_snap_release(c->snap);
+    cm_arena_free(&c->arena);
+    free(c);
+}
+
+/* Arms the server to take the next call of `method` (-1: any method it does not know). */
+static void gw_grpc__arm(gw_grpc_t *g, int method)
+{
+    gw_gcall_t *c = gw_grpc__call_new(g, method);
+    grpc_call_error e;
+    if (method < 0)
+        e = grpc_server_request_call(g->server, &c->call, &c->details, &c->md, g->cq, g->cq,
+                                     &c->t_new);
+    else
+        e = grpc_server_request_registered_call(g->server, g->handles[method], &c->call,
+                                                &c->deadline, &c->md, &c->payload, g->cq, g->cq,
+                                                &c->t_new);
+    if (e != GRPC_CALL_OK) {
+        cm_log_error("cannot take gRPC calls", "err=%d", (int)e);
+        gw_grpc__call_free(c);
+    }
+}
+
+static void gw_grpc__on_done(gw_gcall_t *c, bool ok)
+{
+    (void)ok; /* not ok: the client had gone; the call ends all the same */
+    gw_grpc__call_free(c);
+}
+
+/* The final batch: initial metadata, the answer (if any), the status, and the close. */
+static void gw_grpc__finish(gw_gcall_t *c, grpc_byte_buffer *answer, gw_gstatus_t code,
+                            const char *details)
+{
+    if (c->answered)
+        return;
+    c->answered = true;
+    gw_metrics_t *m = &c->srv->gw->metrics;
+    if (code != GRPC_STATUS_OK)
+        atomic_fetch_add(&m->grpc_errors, 1);
+    c->status_details = grpc_slice_from_copied_string(details);
+    grpc_op ops[4];
+    memset(ops, 0, sizeof(ops));
+    int n = 0;
+    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (answer != NULL) {
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n++].data.send_message.send_message = answer;
+    }
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n].data.send_status_from_server.status_details = &c->status_details;
+    if (c->retry_after[0] != '\0') {
+        c->trailer.key = grpc_slice_from_static_string("retry-after");
+        c->trailer.value = grpc_slice_from_static_string(c->retry_after);
+        ops[n].data.send_status_from_server.trailing_metadata = &c->trailer;
+        ops[n].data.send_status_from_server.trailing_metadata_count = 1;
+    }
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    c->t_done = (gw_gtag_t){ c, gw_grpc__on_done };
+    gw_grpc_t *g = c->srv;
+    pthread_mutex_lock(&g->mu);
+    bool closed = g->closed; /* past the stop deadline: the call is abandoned */
+    grpc_call_error e =
+        closed ? GRPC_CALL_OK : grpc_call_start_batch(c->call, ops, (size_t)n, &c->t_done, NULL);
+    pthread_mutex_unlock(&g->mu);
+    if (answer != NULL)
+        grpc_byte_buffer_destroy(answer);
+    if (e != GRPC_CALL_OK) {
+        /* Nothing will complete: the call cannot be answered (it never should happen). */
+        cm_log_error("cannot answer a gRPC call", "err=%d", (int)e);
+        gw_grpc__call_free(c);
+    }
+}
+
+static void gw_grpc__vfail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    gw_grpc__finish(c, NULL, code, msg);
+}
+
+void gw_grpc_fail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gw_grpc__vfail(c, code, fmt, ap);
+    va_end(ap);
+}
+
+void gw_grpc_fail_retry(gw_gcall_t *c, int retry_after_s, const char *fmt, ...)
+{
+    snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s > 0 ? retry_after_s : 1);
+    if (c->ss.tenant != NULL)
+        atomic_fetch_add(&c->ss.tenant->rt->throttled, 1);
+    va_list ap;
+    va_start(ap, fmt);
+    gw_grpc__vfail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, fmt, ap);
+    va_end(ap);
+}
+
+void gw_grpc_reply(gw_gcall_t *c, const ProtobufCMessage *msg)
+{
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    grpc_slice s = grpc_slice_malloc(n);
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    gw_grpc__finish(c, bb, GRPC_STATUS_OK, "");
+}
+
+/* protobuf-c allocates unpacked messages from the call's arena: freed with the call. */
+static void *gw_grpc__pb_alloc(void *ud, size_t n)
+{
+    return cm_arena_alloc(ud, n);
+}
+
+static void gw_grpc__pb_free(void *ud, void *p)
+{
+    (void)ud;
+    (void)p;
+}
+
+void *gw_grpc_request(gw_gcall_t *c, const ProtobufCMessageDescriptor *d)
+{
+    if (c->payload == NULL) {
+        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "no request message");
+        return NULL;
+    }
+    grpc_byte_buffer_reader rd;
+    if (!grpc_byte_buffer_reader_init(&rd, c->payload)) {
+        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the request message cannot be read");
+        return NULL;
+    }
+    grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+    grpc_byte_buffer_reader_destroy(&rd);
+    ProtobufCAllocator alloc = { gw_grpc__pb_alloc, gw_grpc__pb_free, &c->arena };
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(d, &alloc, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    if (m == NULL)
+        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid %s", d->name);
+    return m;
+}
+
+/* ---- the gRPC thread ------------------------------------------------------------------- */
+
+/* "ipv4:127.0.0.1:5000" or "ipv6:[::1]:5000" -> the address alone. */
+static void gw_grpc__peer(grpc_call *call, char *out, size_t cap)
+{
+    char *p = grpc_call_get_peer(call);
+    const char *s = p != NULL ? p : "unknown";
+    const char *colon = strchr(s, ':');
+    if (colon != NULL && (strncmp(s, "ipv4:", 5) == 0 || strncmp(s, "ipv6:", 5) == 0))
+        s = colon + 1;
+    snprintf(out, cap, "%s", s);
+    char *end = strrchr(out, ':');
+    if (end != NULL && end != out)
+        *end = '\0';
+    if (out[0] == '[') {
+        memmove(out, out + 1, strlen(out));
+        char *rb = strchr(out, ']');
+        if (rb != NULL)
+            *rb = '\0';
+    }
+    gpr_free(p);
+}
+
+static void gw_grpc__on_new(gw_gcall_t *c, bool ok)
+{
+    gw_grpc_t *g = c->srv;
+    if (!ok) { /* the server is shutting down: no call came */
+        if (c->call != NULL)
+            grpc_call_unref(c->call);
+        c->call = NULL;
+        gw_grpc__call_free(c);
+        return;
+    }
+    gw_metrics_t *m = &g->gw->metrics;
+    atomic_fetch_add(&m->grpc_calls, 1);
+    atomic_fetch_add(&m->grpc_active, 1);
+    if (!atomic_load(&g->stopping))
+        gw_grpc__arm(g, c->method);
+    if (c->method < 0) {
+        char method[256];
+        snprintf(method, sizeof(method), "%.*s", (int)GRPC_SLICE_LENGTH(c->details.method),
+                 (const char *)GRPC_SLICE_START_PTR(c->details.method));
+        gw_grpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, "no method %s; the API is %s", method,
+                     "proto/streaming/v1/streaming.proto");
+        return;
+    }
+    if (gw_grpc__methods[c->method].fn == NULL) {
+        gw_grpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, "%s is not served by this gateway yet",
+                     gw_grpc__methods[c->method].path);
+        return;
+    }
+    gw_grpc__peer(c->call, c->peer, sizeof(c->peer));
+    gw_t *gw = g->gw;
+    gw_worker_t *w = &gw->workers[atomic_fetch_add(&g->rr, 1) % (unsigned)gw->n_workers];
+    h2o_multithread_send_message(&w->grpc_calls, &c->msg);
+}
+
+static void *gw_grpc__run(void *arg)
+{
+    gw_grpc_t *g = arg;
+    for (;;) {
+        gpr_timespec until =
+            gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(200, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_next(g->cq, until, NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            gw_gtag_t *t = ev.tag;
+            if (t == &g->t_shutdown)
+                g->server_down = true;
+            else
+                t->on(t->call, ev.success != 0);
+        }
+        /* Stopping: the server's shutdown completes once every call has ended; calls still
+         * held by a worker at the deadline are abandoned. Then the queue shuts down and
+         * drains. */
+        if (atomic_load(&g->stopping) && !g->closed &&
+            (g->server_down || cm_mono_ms() >= atomic_load(&g->stop_deadline_ms))) {
+            long long left = atomic_load(&g->gw->metrics.grpc_active);
+            if (left > 0)
+                cm_log_warn("gRPC calls abandoned at shutdown", "calls=%lld", left);
+            pthread_mutex_lock(&g->mu);
+            g->closed = true;
+            grpc_completion_queue_shutdown(g->cq);
+            pthread_mutex_unlock(&g->mu);
+        }
+    }
+    return NULL;
+}
+
+/* ---- workers --------------------------------------------------------------------------- */
+
+/* The session core's steps, then the method. */
+static void gw_grpc__serve(gw_gcall_t *c)
+{
+    gw_worker_t *w = c->w;
+    if (atomic_load(&w->gw->stopping)) {
+        gw_grpc_fail(c, GRPC_STATUS_UNAVAILABLE, "the gateway is stopping");
+        return;
+    }
+    if (gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen) == NULL) {
+        gw_grpc_fail(c, GRPC_STATUS_UNAVAILABLE, "the gateway has not loaded its metadata yet");
+        return;
+    }
+    c->snap = w->snap;
+    atomic_fetch_add(&c->snap->refs, 1);
+    const char *auth = NULL;
+    for (size_t i = 0; i < c->md.count; i++) {
+        const grpc_metadata *e = &c->md.metadata[i];
+        if (grpc_slice_str_cmp(e->key, "authorization") == 0) {
+            auth = cm_arena_strndup(&c->arena, (const char *)GRPC_SLICE_START_PTR(e->value),
+                                    GRPC_SLICE_LENGTH(e->value));
+            break;
+        }
+    }
+    gw_cred_t cred;
+    char why[256];
+    int retry = 0;
+    gw_auth_t rc;
+    if (!gw_session_cred(auth, &c->arena, &cred)) {
+        snprintf(why, sizeof(why),
+                 "the authorization metadata must be Basic <base64 key:secret> or Bearer <JWT>");
+        rc = GW_AUTH_INVALID;
+    } else {
+        rc = gw_session_auth(w, c->snap, &cred, c->peer, &c->ss, &retry, why, sizeof(why));
+    }
+    switch (rc) {
+    case GW_AUTH_OK:
+        break;
+    case GW_AUTH_LIMITED:
+        gw_grpc_fail_retry(c, retry, "%s", why);
+        return;
+    case GW_AUTH_SUSPENDED:
+        memset(&c->ss, 0, sizeof(c->ss));
+        gw_grpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, "%s", why);
+        return;
+    default:
+        gw_grpc_fail(c, GRPC_STATUS_UNAUTHENTICATED, "%s", why);
+        return;
+    }
+    int wait = gw_session_charge(&c->ss, GW_CHARGE_REQUEST, 1);
+    if (wait > 0) {
+        gw_grpc_fail_retry(c, wait, "over the request rate quota; retry in %d s", wait);
+        return;
+    }
+    gw_grpc__methods[c->method].fn(c);
+}
+
+void gw_grpc_on_calls(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages)
+{
+    gw_worker_t *w = H2O_STRUCT_FROM_MEMBER(gw_worker_t, grpc_calls, recv);
+    while (!h2o_linklist_is_empty(messages)) {
+        gw_gcall_t *c = H2O_STRUCT_FROM_MEMBER(gw_gcall_t, msg.link, messages->next);
+        h2o_linklist_unlink(&c->msg.link);
+        c->w = w;
+        gw_grpc__serve(c);
+    }
+}
+
+/* ---- life ------------------------------------------------------------------------------ */
+
+static bool gw_grpc__listen(gw_grpc_t *g, const char *addr, grpc_server_credentials *creds,
+                            const char *what)
+{
+    int port = grpc_server_add_http2_port(g->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (port == 0) {
+        cm_log_error("cannot listen", "what=%s listen=%s", what, addr);
+        return false;
+    }
+    return true;
+}
+
+static grpc_server_credentials *gw_grpc__tls(const gw_config_t *cfg)
+{
+    char *cert = NULL, *key = NULL;
+    size_t n;
+    if (cm_fs_read_file(cfg->tls_cert, 1 << 20, &cert, &n) != 0 ||
+        cm_fs_read_file(cfg->tls_key, 1 << 20, &key, &n) != 0) {
+        cm_log_error("cannot read the TLS certificate for gRPC", "cert=%s key=%s", cfg->tls_cert,
+                     cfg->tls_key);
+        free(cert);
+        free(key);
+        return NULL;
+    }
+    grpc_ssl_pem_key_cert_pair pair = { key, cert };
+    grpc_server_credentials *creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+    free(cert);
+    free(key);
+    return creds;
+}
+
+gw_grpc_t *gw_grpc_start(gw_t *gw)
+{
+    const gw_config_t *cfg = &gw->cfg;
+    if (cfg->grpc_listen[0] == '\0' && cfg->grpc_tls_listen[0] == '\0')
+        return NULL;
+    grpc_init();
+    gw_grpc_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        abort();
+    g->gw = gw;
+    pthread_mutex_init(&g->mu, NULL);
+    g->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_arg args[] = {
+        { GRPC_ARG_INTEGER,
+          GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+          { .integer = (int)cfg->body_bytes_max } },
+    };
+    grpc_channel_args ch = { 1, args };
+    g->server = grpc_server_create(&ch, NULL);
+    grpc_server_register_completion_queue(g->server, g->cq, NULL);
+    for (int i = 0; i < GW_GRPC__N_METHODS; i++)
+        g->handles[i] = grpc_server_register_method(g->server, gw_grpc__methods[i].path, NULL,
+                                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    bool ok = true;
+    if (cfg->grpc_listen[0] != '\0')
+        ok =
+            gw_grpc__listen(g, cfg->grpc_listen, grpc_insecure_server_credentials_create(), "grpc");
+    if (ok && cfg->grpc_tls_listen[0] != '\0') {
+        grpc_server_credentials *creds = gw_grpc__tls(cfg);
+        ok = creds != NULL && gw_grpc__listen(g, cfg->grpc_tls_listen, creds, "grpc-tls");
+    }
+    if (!ok) {
+        grpc_server_destroy(g->server);
+        grpc_completion_queue_shutdown(g->cq);
+        while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(g->cq);
+        pthread_mutex_destroy(&g->mu);
+        free(g);
+        grpc_shutdown();
+        return NULL;
+    }
+    grpc_server_start(g->server);
+    for (int i = 0; i < GW_GRPC__N_METHODS; i++)
+        gw_grpc__arm(g, i);
+    gw_grpc__arm(g, -1);
+    if (pthread_create(&g->thread, NULL, gw_grpc__run, g) != 0)
+        abort();
+    return g;
+}
+
+void gw_grpc_stop(gw_grpc_t *g)
+{
+    if (g == NULL)
+        return;
+    atomic_store(&g->stop_deadline_ms, cm_mono_ms() + GW_GRPC__STOP_WAIT_MS);
+    atomic_store(&g->stopping, true);
+    grpc_server_shutdown_and_notify(g->server, g->cq, &g->t_shutdown);
+    grpc_server_cancel_all_calls(g->server);
+    pthread_join(g->thread, NULL);
+    grpc_server_destroy(g->server);
+    grpc_completion_queue_destroy(g->cq);
+    pthread_mutex_destroy(&g->mu);
+    free(g);
+    grpc_shutdown();
+}
