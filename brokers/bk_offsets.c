@@ -411,9 +411,14 @@ static void bk_offsets__snap_begin(bk_offsets__snap_t *s)
     cm_batch_build_begin(&s->bb, &s->w, s->now_ms);
 }
 
-/* Writes the batch being built once it is big enough (or `last`), and starts another. */
+/* Writes the batch being built once it is big enough (or `last`, which also frees the
+ * writer), and starts another. */
 static void bk_offsets__snap_flush(bk_offsets__snap_t *s, bool last)
 {
+    if (last && s->bb.count == 0) {
+        cm_kw_free(&s->w);
+        return;
+    }
     if (s->bb.count == 0 || (!last && s->w.len < BK_OFFSETS__BATCH_MAX))
         return;
     s->bytes += (int64_t)s->w.len;
@@ -473,15 +478,14 @@ static void bk_offsets__compact(bk_offsets_t *o, int64_t now_ms)
         bk_gcoord_offsets_each(o->b->groups, s.group, bk_offsets__snap_offset, &s);
     }
     bk_offsets__snap_flush(&s, true);
-    if (s.bb.count == 0)
-        cm_kw_free(&s.w);
     o->clean_bytes = s.bytes;
-    if (s.err != CM_KERR_NONE || p->leo == base) {
-        /* Nothing (or not all) written: the old segments stay, the next tick tries again. */
-        if (s.err != CM_KERR_NONE)
-            cm_log_warn("cannot write the consumer offsets snapshot", "err=%d", s.err);
-        if (p->leo == base && s.err == CM_KERR_NONE)
-            bk_partition_drop_before(p, base);
+    if (s.err != CM_KERR_NONE) {
+        /* Not all written: the old segments stay, and a later tick tries again. */
+        cm_log_warn("cannot write the consumer offsets snapshot", "err=%d", s.err);
+        return;
+    }
+    if (p->leo == base) { /* no live state: everything before is redundant already */
+        bk_partition_drop_before(p, base);
         return;
     }
     o->snapshot_base = base;

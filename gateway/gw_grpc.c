@@ -174,14 +174,12 @@ void gw_grpc_fail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
     va_end(ap);
 }
 
-void gw_grpc_fail_retry(gw_gcall_t *c, int retry_after_s, const char *fmt, ...)
+void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, const char *fmt, ...)
 {
     snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s > 0 ? retry_after_s : 1);
-    if (c->ss.tenant != NULL)
-        atomic_fetch_add(&c->ss.tenant->rt->throttled, 1);
     va_list ap;
     va_start(ap, fmt);
-    gw_grpc__vfail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, fmt, ap);
+    gw_grpc__vfail(c, code, fmt, ap);
     va_end(ap);
 }
 
@@ -359,7 +357,7 @@ static void gw_grpc__serve(gw_gcall_t *c)
     case GW_AUTH_OK:
         break;
     case GW_AUTH_LIMITED:
-        gw_grpc_fail_retry(c, retry, "%s", why);
+        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, retry, "%s", why);
         return;
     case GW_AUTH_SUSPENDED:
         memset(&c->ss, 0, sizeof(c->ss));
@@ -371,7 +369,8 @@ static void gw_grpc__serve(gw_gcall_t *c)
     }
     int wait = gw_session_charge(&c->ss, GW_CHARGE_REQUEST, 1);
     if (wait > 0) {
-        gw_grpc_fail_retry(c, wait, "over the request rate quota; retry in %d s", wait);
+        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait,
+                           "over the request rate quota; retry in %d s", wait);
         return;
     }
     gw_grpc__methods[c->method].fn(c);

@@ -77,9 +77,9 @@ void gw_grpc_reply(gw_gcall_t *c, const ProtobufCMessage *msg);
 void gw_grpc_fail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/** Answers RESOURCE_EXHAUSTED with a `retry-after` trailer (seconds). */
-void gw_grpc_fail_retry(gw_gcall_t *c, int retry_after_s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/** The same with a `retry-after` trailer (seconds): RESOURCE_EXHAUSTED, UNAVAILABLE. */
+void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /** Unpacks the call's request message; NULL when malformed (INVALID_ARGUMENT was sent). */
 void *gw_grpc_request(gw_gcall_t *c, const ProtobufCMessageDescriptor *d);

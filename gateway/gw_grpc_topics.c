@@ -59,17 +59,18 @@ static Streaming__V1__Topic *gw_grpc__topic(gw_gcall_t *c, const char *name, int
             break;
         streaming__v1__topic__configs_entry__init(e);
         e->key = (char *)m->key;
-        char num[64];
+        char num[32];
         if (m->type == CM_JSON_STRING)
             e->value = (char *)m->str;
         else if (m->type == CM_JSON_NUMBER && m->is_int)
-            snprintf(num, sizeof(num), "%lld", (long long)m->i);
+            e->value = cm_arena_strndup(
+                a, num, (size_t)snprintf(num, sizeof(num), "%lld", (long long)m->i));
         else if (m->type == CM_JSON_BOOL)
-            snprintf(num, sizeof(num), "%s", m->b ? "true" : "false");
+            e->value = (char *)(m->b ? "true" : "false");
         else
             continue;
-        if (e->value == protobuf_c_empty_string)
-            e->value = cm_arena_strndup(a, num, strlen(num));
+        if (e->value == NULL)
+            break;
         t->configs[t->n_configs++] = e;
     }
     return t;
@@ -141,7 +142,7 @@ static bool gw_grpc__admin_ok(gw_gcall_t *c, gw_admin_call_t *ac, const char *wh
     if (status >= 200 && status < 300)
         return true;
     if (status == 429 || status == 503)
-        gw_grpc_fail_retry(c, 1, "%s", msg);
+        gw_grpc_fail_retry(c, gw_grpc__status(status), 1, "%s", msg);
     else
         gw_grpc_fail(c, gw_grpc__status(status), "%s", msg);
     return false;
