@@ -57,6 +57,8 @@ typedef struct gw_config {
     int64_t fetch_bytes_max;     /* largest max_bytes of a consume */
     int64_t answer_buffer_bytes; /* per worker: JSON answers held while clients read them */
     int64_t produce_records_max; /* records in one produce request */
+    int64_t grpc_stream_window;  /* messages of a produce stream in flight */
+    int64_t grpc_stream_window_bytes;
     int64_t consumer_instance_timeout_ms;  /* idle REST consumer instances are deleted */
     int64_t consumer_session_timeout_ms;   /* ... and their session timeout in the group */
     int64_t consumer_instances_max;        /* REST consumer instances held at most */
@@ -235,6 +237,7 @@ struct gw_worker {
     h2o_timeout_t cons_timeout;           /* their tick: heartbeats, retries, expiry */
     h2o_timeout_entry_t cons_tick;
     h2o_multithread_receiver_t grpc_calls; /* gRPC calls handed over by the gRPC thread */
+    h2o_multithread_receiver_t grpc_ops;   /* ... and their operations that completed */
 };
 
 struct gw {

@@ -43,6 +43,10 @@ static const cm_opt_t gw_config__opts[] = {
         "per thread: answers held while clients read them; past it, consume answers are cut "
         "short (fewer records, next_offset says where to go on)"),
     INT(produce_records_max, "100000", 1, 10000000, "records in one produce request"),
+    INT(grpc_stream_window, "16", 1, 1024,
+        "messages of a gRPC produce stream in flight; the next is read once one is answered"),
+    INT(grpc_stream_window_bytes, "16777216", 1024, 1073741824,
+        "... and their bytes (the last may go over)"),
     INT(consumer_instance_timeout_ms, "300000", 1000, 86400000,
         "a REST consumer instance without a call for this long is deleted (it leaves its group)"),
     INT(consumer_session_timeout_ms, "10000", 6000, 300000,

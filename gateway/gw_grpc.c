@@ -21,19 +21,20 @@
 typedef struct gw_grpc__method {
     const char *path;
     void (*fn)(gw_gcall_t *c); /* NULL: in the proto, not served by this gateway yet */
+    bool stream_in;            /* the client streams: no request message comes with the call */
 } gw_grpc__method_t;
 
 static const gw_grpc__method_t gw_grpc__methods[] = {
-    { GW_GRPC__SERVICE "CreateTopic", gw_grpc_create_topic },
-    { GW_GRPC__SERVICE "ListTopics", gw_grpc_list_topics },
-    { GW_GRPC__SERVICE "DescribeTopic", gw_grpc_describe_topic },
-    { GW_GRPC__SERVICE "DeleteTopic", gw_grpc_delete_topic },
-    { GW_GRPC__SERVICE "Produce", NULL },
-    { GW_GRPC__SERVICE "ProduceStream", NULL },
-    { GW_GRPC__SERVICE "Consume", NULL },
-    { GW_GRPC__SERVICE "CommitOffsets", NULL },
-    { GW_GRPC__SERVICE "GetCommittedOffsets", NULL },
-    { GW_GRPC__SERVICE "ListOffsets", NULL },
+    { GW_GRPC__SERVICE "CreateTopic", gw_grpc_create_topic, false },
+    { GW_GRPC__SERVICE "ListTopics", gw_grpc_list_topics, false },
+    { GW_GRPC__SERVICE "DescribeTopic", gw_grpc_describe_topic, false },
+    { GW_GRPC__SERVICE "DeleteTopic", gw_grpc_delete_topic, false },
+    { GW_GRPC__SERVICE "Produce", gw_grpc_produce, false },
+    { GW_GRPC__SERVICE "ProduceStream", gw_grpc_produce_stream, true },
+    { GW_GRPC__SERVICE "Consume", gw_grpc_consume, false },
+    { GW_GRPC__SERVICE "CommitOffsets", NULL, false },
+    { GW_GRPC__SERVICE "GetCommittedOffsets", NULL, false },
+    { GW_GRPC__SERVICE "ListOffsets", gw_grpc_list_offsets, false },
 };
 #define GW_GRPC__N_METHODS (int)(sizeof(gw_grpc__methods) / sizeof(gw_grpc__methods[0]))
 
@@ -54,7 +55,16 @@ struct gw_grpc {
 
 /* ---- calls ----------------------------------------------------------------------------- */
 
-static void gw_grpc__on_new(gw_gcall_t *c, bool ok);
+static void gw_grpc__on_new(gw_gtag_t *t, bool ok);
+static void gw_grpc__on_done(gw_gtag_t *t, bool ok);
+
+/* gRPC thread: a worker's operation completed; its worker goes on with it. */
+static void gw_grpc__on_op(gw_gtag_t *t, bool ok)
+{
+    gw_gop_t *op = (gw_gop_t *)((char *)t - offsetof(gw_gop_t, tag));
+    op->ok = ok;
+    h2o_multithread_send_message(&t->call->w->grpc_ops, &op->msg);
+}
 
 static gw_gcall_t *gw_grpc__call_new(gw_grpc_t *g, int method)
 {
@@ -67,6 +77,10 @@ static gw_gcall_t *gw_grpc__call_new(gw_grpc_t *g, int method)
     grpc_call_details_init(&c->details);
     cm_arena_init(&c->arena, GW_GRPC__ARENA_BYTES);
     c->t_new = (gw_gtag_t){ c, gw_grpc__on_new };
+    c->t_done = (gw_gtag_t){ c, gw_grpc__on_done };
+    gw_gop_t *ops[] = { &c->op_close, &c->op_send, &c->op_recv, &c->op_end };
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+        ops[i]->tag = (gw_gtag_t){ c, gw_grpc__on_op };
     return c;
 }
 
@@ -80,8 +94,10 @@ static void gw_grpc__call_free(gw_gcall_t *c)
     }
     grpc_metadata_array_destroy(&c->md);
     grpc_call_details_destroy(&c->details);
-    if (c->payload != NULL)
-        grpc_byte_buffer_destroy(c->payload);
+    grpc_byte_buffer *bufs[] = { c->payload, c->in, c->out, c->answer };
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+        if (bufs[i] != NULL)
+            grpc_byte_buffer_destroy(bufs[i]);
     grpc_slice_unref(c->status_details);
     gw_snap_release(c->snap);
     cm_arena_free(&c->arena);
@@ -97,28 +113,76 @@ static void gw_grpc__arm(gw_grpc_t *g, int method)
         e = grpc_server_request_call(g->server, &c->call, &c->details, &c->md, g->cq, g->cq,
                                      &c->t_new);
     else
-        e = grpc_server_request_registered_call(g->server, g->handles[method], &c->call,
-                                                &c->deadline, &c->md, &c->payload, g->cq, g->cq,
-                                                &c->t_new);
+        e = grpc_server_request_registered_call(
+            g->server, g->handles[method], &c->call, &c->deadline, &c->md,
+            gw_grpc__methods[method].stream_in ? NULL : &c->payload, g->cq, g->cq, &c->t_new);
     if (e != GRPC_CALL_OK) {
         cm_log_error("cannot take gRPC calls", "err=%d", (int)e);
         gw_grpc__call_free(c);
     }
 }
 
-static void gw_grpc__on_done(gw_gcall_t *c, bool ok)
+/* gRPC thread: the answer of a call no worker took went out. */
+static void gw_grpc__on_done(gw_gtag_t *t, bool ok)
 {
     (void)ok; /* not ok: the client had gone; the call ends all the same */
-    gw_grpc__call_free(c);
+    gw_grpc__call_free(t->call);
 }
 
-/* The final batch: initial metadata, the answer (if any), the status, and the close. */
+/* Starts a batch, unless the queue is shut down (past the stop deadline: the call is
+ * abandoned, and nothing of it completes). */
+static bool gw_grpc__batch(gw_gcall_t *c, const grpc_op *ops, size_t n, gw_gtag_t *tag)
+{
+    gw_grpc_t *g = c->srv;
+    pthread_mutex_lock(&g->mu);
+    bool closed = g->closed;
+    grpc_call_error e = closed ? GRPC_CALL_OK : grpc_call_start_batch(c->call, ops, n, tag, NULL);
+    pthread_mutex_unlock(&g->mu);
+    if (e != GRPC_CALL_OK)
+        cm_log_error("cannot start a gRPC operation", "err=%d op=%d", (int)e, (int)ops[0].op);
+    return !closed && e == GRPC_CALL_OK;
+}
+
+/* Worker: starts `op` with the call's operation `slot`; `done` runs when it completed. */
+static bool gw_grpc__start(gw_gcall_t *c, gw_gop_t *slot, const grpc_op *ops, size_t n,
+                           gw_gop_fn done)
+{
+    slot->done = done;
+    if (!gw_grpc__batch(c, ops, n, &slot->tag))
+        return false;
+    c->ops++;
+    return true;
+}
+
+/* Worker: frees the call once it is answered and nothing of it is in flight. */
+static void gw_grpc__settle(gw_gcall_t *c)
+{
+    if (c->answered && c->ops == 0)
+        gw_grpc__call_free(c);
+}
+
+/* The first message or the status carries the initial metadata. */
+static void gw_grpc__initial_md(gw_gcall_t *c, grpc_op *ops, int *n)
+{
+    if (c->md_sent)
+        return;
+    c->md_sent = true;
+    ops[(*n)++].op = GRPC_OP_SEND_INITIAL_METADATA;
+}
+
+/* The answer: initial metadata (unless sent), the message (if any) and the status. A call
+ * no worker took also waits for its close here; a worker's has been watched for it since it
+ * came. */
 static void gw_grpc__finish(gw_gcall_t *c, grpc_byte_buffer *answer, gw_gstatus_t code,
                             const char *details)
 {
-    if (c->answered)
+    if (c->answered) {
+        if (answer != NULL)
+            grpc_byte_buffer_destroy(answer);
         return;
+    }
     c->answered = true;
+    c->answer = answer; /* grpc core owns its slices until the batch completes */
     gw_metrics_t *m = &c->srv->gw->metrics;
     if (code != GRPC_STATUS_OK)
         atomic_fetch_add(&m->grpc_errors, 1);
@@ -126,7 +190,7 @@ static void gw_grpc__finish(gw_gcall_t *c, grpc_byte_buffer *answer, gw_gstatus_
     grpc_op ops[4];
     memset(ops, 0, sizeof(ops));
     int n = 0;
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    gw_grpc__initial_md(c, ops, &n);
     if (answer != NULL) {
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n++].data.send_message.send_message = answer;
@@ -141,22 +205,14 @@ static void gw_grpc__finish(gw_gcall_t *c, grpc_byte_buffer *answer, gw_gstatus_
         ops[n].data.send_status_from_server.trailing_metadata_count = 1;
     }
     n++;
+    if (c->w != NULL) {
+        gw_grpc__start(c, &c->op_end, ops, (size_t)n, NULL);
+        return;
+    }
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
-    c->t_done = (gw_gtag_t){ c, gw_grpc__on_done };
-    gw_grpc_t *g = c->srv;
-    pthread_mutex_lock(&g->mu);
-    bool closed = g->closed; /* past the stop deadline: the call is abandoned */
-    grpc_call_error e =
-        closed ? GRPC_CALL_OK : grpc_call_start_batch(c->call, ops, (size_t)n, &c->t_done, NULL);
-    pthread_mutex_unlock(&g->mu);
-    if (answer != NULL)
-        grpc_byte_buffer_destroy(answer);
-    if (e != GRPC_CALL_OK) {
-        /* Nothing will complete: the call cannot be answered (it never should happen). */
-        cm_log_error("cannot answer a gRPC call", "err=%d", (int)e);
-        gw_grpc__call_free(c);
-    }
+    if (!gw_grpc__batch(c, ops, (size_t)n, &c->t_done) && !c->srv->closed)
+        gw_grpc__call_free(c); /* nothing will complete (it never should happen) */
 }
 
 static void gw_grpc__vfail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, va_list ap)
@@ -183,14 +239,80 @@ void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, con
     va_end(ap);
 }
 
-void gw_grpc_reply(gw_gcall_t *c, const ProtobufCMessage *msg)
+void gw_grpc_end(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    gw_grpc__vfail(c, code, fmt, ap);
+    va_end(ap);
+}
+
+grpc_byte_buffer *gw_grpc_pack(const ProtobufCMessage *msg)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
     grpc_slice s = grpc_slice_malloc(n);
     protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
-    gw_grpc__finish(c, bb, GRPC_STATUS_OK, "");
+    return bb;
+}
+
+void gw_grpc_reply_packed(gw_gcall_t *c, grpc_byte_buffer *msg)
+{
+    gw_grpc__finish(c, msg, GRPC_STATUS_OK, "");
+}
+
+void gw_grpc_reply(gw_gcall_t *c, const ProtobufCMessage *msg)
+{
+    gw_grpc__finish(c, gw_grpc_pack(msg), GRPC_STATUS_OK, "");
+}
+
+void gw_grpc_send(gw_gcall_t *c, grpc_byte_buffer *msg, gw_gop_fn done)
+{
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    int n = 0;
+    gw_grpc__initial_md(c, ops, &n);
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = msg;
+    c->out = msg; /* destroyed when the send completes */
+    if (!gw_grpc__start(c, &c->op_send, ops, (size_t)n, done)) {
+        grpc_byte_buffer_destroy(msg);
+        c->out = NULL;
+    }
+}
+
+void gw_grpc_recv(gw_gcall_t *c, gw_gop_fn done)
+{
+    grpc_op op;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->in;
+    gw_grpc__start(c, &c->op_recv, &op, 1, done);
+}
+
+gw_gstatus_t gw_grpc_status_of_http(int http)
+{
+    switch (http) {
+    case 200:
+        return GRPC_STATUS_OK;
+    case 400:
+    case 413:
+    case 422:
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    case 401:
+        return GRPC_STATUS_UNAUTHENTICATED;
+    case 403:
+        return GRPC_STATUS_PERMISSION_DENIED;
+    case 404:
+        return GRPC_STATUS_NOT_FOUND;
+    case 409:
+        return GRPC_STATUS_ALREADY_EXISTS;
+    case 429:
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    default:
+        return GRPC_STATUS_UNAVAILABLE;
+    }
 }
 
 /* protobuf-c allocates unpacked messages from the call's arena: freed with the call. */
@@ -205,23 +327,27 @@ static void gw_grpc__pb_free(void *ud, void *p)
     (void)p;
 }
 
+void *gw_grpc_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d, cm_arena_t *a)
+{
+    grpc_byte_buffer_reader rd;
+    if (bb == NULL || !grpc_byte_buffer_reader_init(&rd, bb))
+        return NULL;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
+    grpc_byte_buffer_reader_destroy(&rd);
+    ProtobufCAllocator alloc = { gw_grpc__pb_alloc, gw_grpc__pb_free, a };
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(d, &alloc, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    return m;
+}
+
 void *gw_grpc_request(gw_gcall_t *c, const ProtobufCMessageDescriptor *d)
 {
     if (c->payload == NULL) {
         gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "no request message");
         return NULL;
     }
-    grpc_byte_buffer_reader rd;
-    if (!grpc_byte_buffer_reader_init(&rd, c->payload)) {
-        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the request message cannot be read");
-        return NULL;
-    }
-    grpc_slice s = grpc_byte_buffer_reader_readall(&rd);
-    grpc_byte_buffer_reader_destroy(&rd);
-    ProtobufCAllocator alloc = { gw_grpc__pb_alloc, gw_grpc__pb_free, &c->arena };
-    ProtobufCMessage *m =
-        protobuf_c_message_unpack(d, &alloc, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    grpc_slice_unref(s);
+    void *m = gw_grpc_unpack(c->payload, d, &c->arena);
     if (m == NULL)
         gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid %s", d->name);
     return m;
@@ -250,8 +376,9 @@ static void gw_grpc__peer(grpc_call *call, char *out, size_t cap)
     gpr_free(p);
 }
 
-static void gw_grpc__on_new(gw_gcall_t *c, bool ok)
+static void gw_grpc__on_new(gw_gtag_t *t, bool ok)
 {
+    gw_gcall_t *c = t->call;
     gw_grpc_t *g = c->srv;
     if (!ok) { /* the server is shutting down: no call came */
         if (c->call != NULL)
@@ -298,13 +425,14 @@ static void *gw_grpc__run(void *arg)
             if (t == &g->t_shutdown)
                 g->server_down = true;
             else
-                t->on(t->call, ev.success != 0);
+                t->on(t, ev.success != 0);
         }
-        /* Stopping: the server's shutdown completes once every call has ended; calls still
-         * held by a worker at the deadline are abandoned. Then the queue shuts down and
-         * drains. */
+        /* Stopping: the server's shutdown completes once no call is going on, and the
+         * workers free the calls they hold; calls still held by a worker at the deadline
+         * are abandoned. Then the queue shuts down and drains. */
+        bool all_freed = atomic_load(&g->gw->metrics.grpc_active) == 0;
         if (atomic_load(&g->stopping) && !g->closed &&
-            (g->server_down || cm_mono_ms() >= atomic_load(&g->stop_deadline_ms))) {
+            ((g->server_down && all_freed) || cm_mono_ms() >= atomic_load(&g->stop_deadline_ms))) {
             long long left = atomic_load(&g->gw->metrics.grpc_active);
             if (left > 0)
                 cm_log_warn("gRPC calls abandoned at shutdown", "calls=%lld", left);
@@ -342,16 +470,16 @@ static void gw_grpc__serve(gw_gcall_t *c)
             break;
         }
     }
-    gw_cred_t cred;
+    gw_cred_t *cred = &c->cred;
     char why[256];
     int retry = 0;
     gw_auth_t rc;
-    if (!gw_session_cred(auth, &c->arena, &cred)) {
+    if (!gw_session_cred(auth, &c->arena, cred)) {
         snprintf(why, sizeof(why),
                  "the authorization metadata must be Basic <base64 key:secret> or Bearer <JWT>");
         rc = GW_AUTH_INVALID;
     } else {
-        rc = gw_session_auth(w, c->snap, &cred, c->peer, &c->ss, &retry, why, sizeof(why));
+        rc = gw_session_auth(w, c->snap, cred, c->peer, &c->ss, &retry, why, sizeof(why));
     }
     switch (rc) {
     case GW_AUTH_OK:
@@ -376,6 +504,17 @@ static void gw_grpc__serve(gw_gcall_t *c)
     gw_grpc__methods[c->method].fn(c);
 }
 
+/* The client cancelled, went away or ran out of time (or the gateway is stopping). */
+static void gw_grpc__on_close(gw_gcall_t *c, bool ok)
+{
+    (void)ok;
+    if (!c->cancelled)
+        return;
+    c->gone = true;
+    if (!c->answered && c->on_cancel != NULL)
+        c->on_cancel(c);
+}
+
 void gw_grpc_on_calls(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages)
 {
     gw_worker_t *w = H2O_STRUCT_FROM_MEMBER(gw_worker_t, grpc_calls, recv);
@@ -383,7 +522,33 @@ void gw_grpc_on_calls(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages
         gw_gcall_t *c = H2O_STRUCT_FROM_MEMBER(gw_gcall_t, msg.link, messages->next);
         h2o_linklist_unlink(&c->msg.link);
         c->w = w;
+        grpc_op op;
+        memset(&op, 0, sizeof(op));
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &c->cancelled;
+        gw_grpc__start(c, &c->op_close, &op, 1, gw_grpc__on_close);
         gw_grpc__serve(c);
+        gw_grpc__settle(c);
+    }
+}
+
+void gw_grpc_on_ops(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages)
+{
+    (void)recv;
+    while (!h2o_linklist_is_empty(messages)) {
+        gw_gop_t *op = H2O_STRUCT_FROM_MEMBER(gw_gop_t, msg.link, messages->next);
+        h2o_linklist_unlink(&op->msg.link);
+        gw_gcall_t *c = op->tag.call;
+        c->ops--;
+        if (op == &c->op_send && c->out != NULL) {
+            grpc_byte_buffer_destroy(c->out);
+            c->out = NULL;
+        }
+        gw_gop_fn done = op->done;
+        op->done = NULL;
+        if (done != NULL)
+            done(c, op->ok);
+        gw_grpc__settle(c);
     }
 }
 
@@ -442,7 +607,10 @@ gw_grpc_t *gw_grpc_start(gw_t *gw)
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
     for (int i = 0; i < GW_GRPC__N_METHODS; i++)
         g->handles[i] = grpc_server_register_method(g->server, gw_grpc__methods[i].path, NULL,
-                                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+                                                    gw_grpc__methods[i].stream_in
+                                                        ? GRPC_SRM_PAYLOAD_NONE
+                                                        : GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER,
+                                                    0);
     bool ok = true;
     if (cfg->grpc_listen[0] != '\0')
         ok =

@@ -11,29 +11,6 @@
 #include "gw_meta.h"
 #include "streaming/v1/streaming.pb-c.h"
 
-/* The gRPC status for a tenant-facing HTTP status. */
-static gw_gstatus_t gw_grpc__status(int http)
-{
-    switch (http) {
-    case 400:
-    case 413:
-    case 422:
-        return GRPC_STATUS_INVALID_ARGUMENT;
-    case 401:
-        return GRPC_STATUS_UNAUTHENTICATED;
-    case 403:
-        return GRPC_STATUS_PERMISSION_DENIED;
-    case 404:
-        return GRPC_STATUS_NOT_FOUND;
-    case 409:
-        return GRPC_STATUS_ALREADY_EXISTS;
-    case 429:
-        return GRPC_STATUS_RESOURCE_EXHAUSTED;
-    default:
-        return GRPC_STATUS_UNAVAILABLE;
-    }
-}
-
 /* A topic as the API shows it; `configs` is its JSON object of overrides (may be NULL). */
 static Streaming__V1__Topic *gw_grpc__topic(gw_gcall_t *c, const char *name, int32_t parts,
                                             int32_t rf, const char *configs)
@@ -142,9 +119,9 @@ static bool gw_grpc__admin_ok(gw_gcall_t *c, gw_admin_call_t *ac, const char *wh
     if (status >= 200 && status < 300)
         return true;
     if (status == 429 || status == 503)
-        gw_grpc_fail_retry(c, gw_grpc__status(status), 1, "%s", msg);
+        gw_grpc_fail_retry(c, gw_grpc_status_of_http(status), 1, "%s", msg);
     else
-        gw_grpc_fail(c, gw_grpc__status(status), "%s", msg);
+        gw_grpc_fail(c, gw_grpc_status_of_http(status), "%s", msg);
     return false;
 }
 

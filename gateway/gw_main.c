@@ -79,6 +79,7 @@ static void *gw_main__worker(void *arg)
     h2o_multithread_unregister_receiver(w->queue, &w->cons_done);
     h2o_multithread_unregister_receiver(w->queue, &w->admin_done);
     h2o_multithread_unregister_receiver(w->queue, &w->grpc_calls);
+    h2o_multithread_unregister_receiver(w->queue, &w->grpc_ops);
     h2o_multithread_destroy_queue(w->queue);
     cm_http_server_free(w->http);
     h2o_timeout_dispose(w->loop, &w->poll_timeout);
@@ -151,6 +152,7 @@ int main(int argc, char **argv)
         h2o_multithread_register_receiver(w->queue, &w->cons_jobs, gw_consumers_on_jobs);
         h2o_multithread_register_receiver(w->queue, &w->cons_done, gw_consumers_on_done);
         h2o_multithread_register_receiver(w->queue, &w->grpc_calls, gw_grpc_on_calls);
+        h2o_multithread_register_receiver(w->queue, &w->grpc_ops, gw_grpc_on_ops);
         if (pthread_create(&w->thread, NULL, gw_main__worker, w) != 0)
             abort();
     }

@@ -2,13 +2,8 @@
  * Produce and consume over REST.
  *
  * Produce: the body is one record object, or several concatenated (Kafka REST's streaming
- * form). Every record is checked before anything is sent; then records are grouped per
- * partition into one RecordBatch each (request order kept), partitions are grouped per
- * leader into one Produce request (acks=all), and each record gets its own result. A
- * partition whose leader moved (NOT_LEADER_OR_FOLLOWER, LEADER_NOT_AVAILABLE, or a broker
- * that could not be reached before anything was sent) is retried on a fresh snapshot; one
- * whose request may have reached the broker is never retried: its records are reported as
- * not known to be written.
+ * form). Every record is checked before anything is sent; then the produce engine
+ * (gw_produce.h) writes them and each record gets its own result.
  *
  * Consume: one Fetch to the partition's leader, which holds it up to timeout_ms (long
  * poll) until a record arrives.
@@ -23,64 +18,21 @@
 #include "cm_kproto.h"
 #include "cm_krecord.h"
 #include "cm_log.h"
-#include "cm_murmur2.h"
 #include "cm_time.h"
 #include "gw_kafka.h"
 #include "gw_meta.h"
+#include "gw_produce.h"
 #include "gw_rest.h"
 
-#define GW_REC__PRODUCE_VERSION 8
-#define GW_REC__FETCH_VERSION   11
+#define GW_REC__FETCH_VERSION 11
 #define GW_REC__FETCH_BYTES_MIN                                                                    \
     (64 << 10) /* the least a consume fetches, however full the worker */
-#define GW_REC__RETRY_MAX 12
-/* Retries back off: attempt N waits at least N x this, after a fresh snapshot. */
-#define GW_REC__RETRY_STEP_MS 25
-#define GW_REC__RETRY_WAIT_MS 5000
-
-typedef struct gw_prec {
-    int32_t partition;
-    int64_t timestamp;
-    cm_kbytes_t key, value;
-    const char *key_type, *value_type;
-    cm_record_header_t *headers;
-    int32_t n_headers;
-    int part;      /* its partition's index in gw_produce_t.parts */
-    int32_t delta; /* position in its partition's batch */
-} gw_prec_t;
-
-typedef struct gw_ppart {
-    int32_t partition;
-    cm_kw_t batch;
-    int n_records;
-    int64_t timestamp; /* the batch's base timestamp */
-    bool done, retry;
-    int http;     /* the partition's outcome: 200 or an error status */
-    int16_t kerr; /* Kafka error, when there was one */
-    char msg[200];
-    int64_t base_offset;
-} gw_ppart_t;
-
-typedef struct gw_produce {
+/* A produce request in progress. */
+typedef struct gw_rproduce {
+    gw_produce_t p;
     gw_rreq_t *r;
-    gw_prec_t *recs;
-    int n_recs;
     bool stream; /* several records: one result line each */
-    gw_ppart_t *parts;
-    int n_parts;
-    int calls; /* Produce requests in flight */
-    int attempts;
-    uint64_t ticket;
-    int64_t retry_until_ms;
-    int64_t retry_at_ms; /* not before */
-    h2o_timeout_entry_t timer;
-} gw_produce_t;
-
-typedef struct gw_pcall {
-    gw_produce_t *p;
-    int n;
-    int idx[];
-} gw_pcall_t;
+} gw_rproduce_t;
 
 /* ---- parsing ------------------------------------------------------------------------- */
 
@@ -278,11 +230,8 @@ static const char *gw_rec__parse(gw_rreq_t *r, const cm_json_t *o, gw_prec_t *x,
         if (p->type != CM_JSON_NUMBER || !p->is_int || p->i < 0 || p->i >= n_parts)
             return "partition_id is not a partition of this topic";
         x->partition = (int32_t)p->i;
-    } else if (x->key.len >= 0) {
-        /* Where a Kafka client's default partitioner puts the key. */
-        x->partition = cm_murmur2_partition(x->key.ptr, (size_t)x->key.len, n_parts);
     } else {
-        x->partition = sticky;
+        x->partition = gw_produce_partition(x->key, n_parts, sticky);
     }
     return NULL;
 }
@@ -291,41 +240,20 @@ static const char *gw_rec__parse(gw_rreq_t *r, const cm_json_t *o, gw_prec_t *x,
 
 static void gw_rec__produce_free(void *state)
 {
-    gw_produce_t *p = state;
-    for (int i = 0; i < p->n_parts; i++)
-        cm_kw_free(&p->parts[i].batch);
-    if (h2o_timeout_is_linked(&p->timer))
-        h2o_timeout_unlink(&p->timer);
+    gw_produce_free(state);
 }
 
-static int gw_rec__kerr_http(int16_t e)
+static bool gw_rec__produce_wanted(gw_produce_t *p)
 {
-    switch (e) {
-    case CM_KERR_UNKNOWN_TOPIC_OR_PARTITION:
-        return 404;
-    case CM_KERR_MESSAGE_TOO_LARGE:
-    case CM_KERR_RECORD_LIST_TOO_LARGE:
-        return 413;
-    case CM_KERR_CORRUPT_MESSAGE:
-    case CM_KERR_INVALID_RECORD:
-    case CM_KERR_INVALID_TIMESTAMP:
-    case CM_KERR_POLICY_VIOLATION:
-        return 400;
-    case CM_KERR_TOPIC_AUTHORIZATION_FAILED:
-        return 403;
-    case CM_KERR_THROTTLING_QUOTA_EXCEEDED:
-        return 429;
-    default:
-        return 503;
-    }
+    return ((gw_rproduce_t *)p)->r->req != NULL;
 }
 
-static void gw_rec__produce_answer(gw_produce_t *p)
+static void gw_rec__produced(gw_produce_t *p)
 {
-    gw_rreq_t *r = p->r;
+    gw_rproduce_t *rp = (gw_rproduce_t *)p;
+    gw_rreq_t *r = rp->r;
     cm_sbuf_t out;
     cm_sbuf_init(&out);
-    uint64_t bytes = 0, ok = 0;
     int status = 200;
     for (int i = 0; i < p->n_recs; i++) {
         gw_prec_t *x = &p->recs[i];
@@ -335,9 +263,6 @@ static void gw_rec__produce_answer(gw_produce_t *p)
         cm_jw_obj(&jw);
         cm_jw_kint(&jw, "error_code", pp->http);
         if (pp->http == 200) {
-            ok++;
-            bytes += (uint64_t)(x->key.len > 0 ? x->key.len : 0) +
-                     (uint64_t)(x->value.len > 0 ? x->value.len : 0);
             char ts[40];
             gw_rec__rfc3339_write(&gw_rec__tsc, x->timestamp, ts);
             cm_jw_kstr(&jw, "cluster_id", r->ss.tenant->cluster_id);
@@ -362,11 +287,10 @@ static void gw_rec__produce_answer(gw_produce_t *p)
             cm_jw_kstr(&jw, "message", pp->msg);
         }
         cm_jw_obj_end(&jw);
-        if (p->stream)
+        if (rp->stream)
             cm_sbuf_append(&out, "\n", 1);
     }
-    gw_session_meter(&r->ss, true, bytes, ok);
-    if (p->stream || status == 200) {
+    if (rp->stream || status == 200) {
         gw_rest_reply(r, 200, &out);
     } else {
         /* One record, not streamed: its error is the answer. */
@@ -374,186 +298,7 @@ static void gw_rec__produce_answer(gw_produce_t *p)
         gw_rest_error(r, status, status, status == 503 ? 1 : 0, "%s", pp->msg);
     }
     cm_sbuf_free(&out);
-}
-
-static void gw_rec__produce_send(gw_produce_t *p);
-
-static void gw_rec__produce_settle(gw_produce_t *p)
-{
-    if (p->calls > 0)
-        return;
-    bool retry = false;
-    for (int i = 0; i < p->n_parts; i++)
-        retry |= !p->parts[i].done;
-    if (retry && p->attempts < GW_REC__RETRY_MAX && cm_mono_ms() < p->retry_until_ms &&
-        p->r->req != NULL) {
-        /* Wait for a snapshot read after the failure: it shows the new leader. */
-        p->ticket = gw_meta_want(p->r->w->gw->meta);
-        p->retry_at_ms = cm_mono_ms() + (int64_t)p->attempts * GW_REC__RETRY_STEP_MS;
-        h2o_timeout_link(p->r->w->loop, &p->r->w->poll_timeout, &p->timer);
-        return;
-    }
-    for (int i = 0; i < p->n_parts; i++) {
-        gw_ppart_t *pp = &p->parts[i];
-        if (!pp->done) {
-            pp->done = true;
-            pp->http = 503;
-        }
-    }
-    gw_rec__produce_answer(p);
-    gw_rest_unref(p->r);
-}
-
-static void gw_rec__on_retry_timer(h2o_timeout_entry_t *e)
-{
-    gw_produce_t *p = (gw_produce_t *)((char *)e - offsetof(gw_produce_t, timer));
-    gw_worker_t *w = p->r->w;
-    gw_snap_t *s = gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen);
-    int64_t now = cm_mono_ms();
-    if ((s == NULL || s->ticket < p->ticket || now < p->retry_at_ms) && now < p->retry_until_ms &&
-        p->r->req != NULL) {
-        h2o_timeout_link(w->loop, &w->poll_timeout, &p->timer);
-        return;
-    }
-    gw_rec__produce_send(p);
-}
-
-static void gw_rec__produced(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
-{
-    gw_pcall_t *pc = c->ud;
-    gw_produce_t *p = pc->p;
-    cm_produce_resp_t resp;
-    cm_arena_t a;
-    cm_arena_init(&a, 16u << 20);
-    bool decoded =
-        st == GW_KCALL_OK && cm_produce_resp_decode(body, c->api_version, &a, &resp) == 0;
-    for (int i = 0; i < pc->n; i++) {
-        gw_ppart_t *pp = &p->parts[pc->idx[i]];
-        if (st == GW_KCALL_NOT_SENT) {
-            pp->retry = true;
-            snprintf(pp->msg, sizeof(pp->msg), "%s", c->why);
-            continue;
-        }
-        pp->done = true;
-        pp->http = 503;
-        if (st == GW_KCALL_UNKNOWN) {
-            snprintf(pp->msg, sizeof(pp->msg),
-                     "the records may or may not have been written: %.140s", c->why);
-            continue;
-        }
-        const cm_produce_resp_partition_produce_response_t *x = NULL;
-        for (int32_t t = 0; decoded && t < resp.responses_n && x == NULL; t++)
-            for (int32_t j = 0; j < resp.responses[t].partition_responses_n; j++)
-                if (resp.responses[t].partition_responses[j].index == pp->partition)
-                    x = &resp.responses[t].partition_responses[j];
-        if (x == NULL) {
-            snprintf(pp->msg, sizeof(pp->msg), "the broker's answer did not cover partition %d",
-                     pp->partition);
-        } else if (x->error_code == 0) {
-            pp->http = 200;
-            pp->base_offset = x->base_offset;
-        } else if (x->error_code == CM_KERR_NOT_LEADER_OR_FOLLOWER ||
-                   x->error_code == CM_KERR_LEADER_NOT_AVAILABLE ||
-                   x->error_code == CM_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
-            /* Nothing written: retry on the new leader, or once the broker has applied a
-             * topic just created (the retry answers 404 if the topic is really gone). */
-            pp->done = false;
-            snprintf(pp->msg, sizeof(pp->msg), "partition %d has no leader available now",
-                     pp->partition);
-        } else {
-            pp->kerr = x->error_code;
-            pp->http = gw_rec__kerr_http(x->error_code);
-            snprintf(pp->msg, sizeof(pp->msg), "partition %d: %s%s%.*s", pp->partition,
-                     cm_kerr_name(x->error_code), x->error_message.len > 0 ? ": " : "",
-                     x->error_message.len > 0 ? (int)x->error_message.len : 0,
-                     x->error_message.len > 0 ? x->error_message.ptr : "");
-        }
-    }
-    cm_arena_free(&a);
-    free(pc);
-    p->calls--;
-    gw_rec__produce_settle(p);
-}
-
-/* Sends every partition not done yet, one Produce request per leader. */
-static void gw_rec__produce_send(gw_produce_t *p)
-{
-    gw_rreq_t *r = p->r;
-    gw_worker_t *w = r->w;
-    p->attempts++;
-    bool stopping = w->kpool == NULL || atomic_load(&w->gw->stopping);
-    for (int i = 0; stopping && i < p->n_parts; i++)
-        if (!p->parts[i].done) {
-            p->parts[i].done = true;
-            p->parts[i].http = 503;
-            snprintf(p->parts[i].msg, sizeof(p->parts[i].msg), "the gateway is stopping");
-        }
-    /* Leaders from the newest snapshot (a retry follows a leader change). */
-    gw_snap_t *s = w->snap != NULL ? w->snap : r->snap;
-    const gw_tenant_t *tn = cm_strmap_get(&s->tenants, r->ss.tenant->id, strlen(r->ss.tenant->id));
-    const gw_topic_t *t = tn != NULL ? gw_snap_topic(tn, r->topic->name) : NULL;
-    int32_t *leader = cm_arena_calloc(&r->arena, (size_t)p->n_parts + 1, sizeof(*leader));
-    for (int i = 0; i < p->n_parts; i++) {
-        gw_ppart_t *pp = &p->parts[i];
-        leader[i] = -1;
-        if (pp->done)
-            continue;
-        pp->retry = false;
-        if (t == NULL || strcmp(t->id, r->topic->id) != 0 || pp->partition >= t->n_parts) {
-            pp->done = true;
-            pp->http = 404;
-            snprintf(pp->msg, sizeof(pp->msg), "topic \"%s\" was deleted", r->topic->name);
-            continue;
-        }
-        leader[i] = t->parts[pp->partition].leader;
-        if (leader[i] < 0 || gw_snap_broker(s, leader[i]) == NULL) {
-            leader[i] = -1;
-            snprintf(pp->msg, sizeof(pp->msg), "partition %d has no leader available now",
-                     pp->partition);
-        }
-    }
-    p->calls++; /* held while sending, so a synchronous failure cannot settle early */
-    for (int i = 0; i < p->n_parts; i++) {
-        if (leader[i] < 0)
-            continue;
-        int32_t b = leader[i];
-        gw_pcall_t *pc = malloc(sizeof(*pc) + (size_t)p->n_parts * sizeof(int));
-        if (pc == NULL)
-            abort();
-        pc->p = p;
-        pc->n = 0;
-        for (int j = i; j < p->n_parts; j++)
-            if (leader[j] == b) {
-                pc->idx[pc->n++] = j;
-                leader[j] = -1;
-            }
-        int64_t timeout = w->gw->cfg.request_timeout_ms;
-        gw_kcall_t *c = gw_kcall_new(w->kpool, CM_KAPI_PRODUCE, GW_REC__PRODUCE_VERSION, timeout,
-                                     gw_rec__produced, pc);
-        cm_produce_req_t req;
-        cm_produce_req_init(&req);
-        cm_produce_req_topic_produce_data_t td;
-        cm_produce_req_topic_produce_data_init(&td);
-        cm_produce_req_partition_produce_data_t *pd =
-            cm_arena_calloc(&r->arena, (size_t)pc->n, sizeof(*pd));
-        req.acks = -1;
-        req.timeout_ms = (int32_t)timeout;
-        req.topic_data = &td;
-        req.topic_data_n = 1;
-        td.name = cm_kstr_c(t->full);
-        td.partition_data = pd;
-        td.partition_data_n = pc->n;
-        for (int k = 0; pd != NULL && k < pc->n; k++) {
-            gw_ppart_t *pp = &p->parts[pc->idx[k]];
-            pd[k].index = pp->partition;
-            pd[k].records = (cm_krecords_t){ pp->batch.buf, (int32_t)pp->batch.len, NULL };
-        }
-        cm_produce_req_encode(&c->w, GW_REC__PRODUCE_VERSION, &req);
-        p->calls++;
-        gw_kcall_send(w->kpool, gw_snap_broker(s, b), c);
-    }
-    p->calls--;
-    gw_rec__produce_settle(p);
+    gw_rest_unref(r);
 }
 
 void gw_records_produce(gw_rreq_t *r)
@@ -588,17 +333,23 @@ void gw_records_produce(gw_rreq_t *r)
                       (long long)r->w->gw->cfg.produce_records_max);
         return;
     }
-    gw_produce_t *p = cm_arena_calloc(&r->arena, 1, sizeof(*p));
+    gw_rproduce_t *rp = cm_arena_calloc(&r->arena, 1, sizeof(*rp));
     gw_prec_t *recs = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*recs));
-    if (p == NULL || recs == NULL) {
+    if (rp == NULL || recs == NULL) {
         gw_rest_error(r, 413, 413, 0, "the request is too large");
         return;
     }
-    p->r = r;
-    p->recs = recs;
-    p->n_recs = n;
-    p->stream = n > 1;
-    p->timer.cb = gw_rec__on_retry_timer;
+    rp->r = r;
+    rp->stream = n > 1;
+    gw_produce_t *p = &rp->p;
+    *p = (gw_produce_t){ .w = r->w,
+                         .ss = &r->ss,
+                         .topic = t,
+                         .arena = &r->arena,
+                         .recs = recs,
+                         .n_recs = n,
+                         .done = gw_rec__produced,
+                         .wanted = gw_rec__produce_wanted };
     int32_t sticky = (int32_t)(r->w->rr++ % (uint32_t)t->n_parts);
     pos = 0;
     for (int i = 0; i < n; i++) {
@@ -616,41 +367,16 @@ void gw_records_produce(gw_rreq_t *r)
             return;
         }
     }
-    /* One batch per partition, records in request order. */
-    p->parts = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*p->parts));
-    if (p->parts == NULL) {
-        gw_rest_error(r, 413, 413, 0, "the request is too large");
-        return;
-    }
     r->state = p;
     r->state_free = gw_rec__produce_free;
-    cm_batch_builder_t *bb = cm_arena_calloc(&r->arena, (size_t)n, sizeof(*bb));
-    for (int i = 0; i < n; i++) {
-        gw_prec_t *x = &recs[i];
-        int j = 0;
-        while (j < p->n_parts && p->parts[j].partition != x->partition)
-            j++;
-        gw_ppart_t *pp = &p->parts[j];
-        if (j == p->n_parts) {
-            p->n_parts++;
-            pp->partition = x->partition;
-            cm_kw_init(&pp->batch, (size_t)r->w->gw->cfg.body_bytes_max * 2 + 4096);
-            cm_batch_build_begin(&bb[j], &pp->batch, x->timestamp);
-        }
-        x->part = j;
-        x->delta = pp->n_records++;
-        cm_batch_build_add(&bb[j], x->timestamp, x->key, x->value, x->headers, x->n_headers);
+    char why[160];
+    int status = gw_produce_build(p, why, sizeof(why));
+    if (status != 0) {
+        gw_rest_error(r, status, status, 0, "%s", why);
+        return;
     }
-    for (int j = 0; j < p->n_parts; j++) {
-        if (cm_batch_build_end(&bb[j]) < 0) {
-            gw_rest_error(r, 413, 413, 0, "the records of partition %d do not fit one batch",
-                          p->parts[j].partition);
-            return;
-        }
-    }
-    p->retry_until_ms = cm_mono_ms() + GW_REC__RETRY_WAIT_MS;
     gw_rest_ref(r);
-    gw_rec__produce_send(p);
+    gw_produce_start(p);
 }
 
 /* ---- consume --------------------------------------------------------------------------- */
@@ -847,8 +573,8 @@ static void gw_rec__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
                       (long long)cs->offset, cs->partition, (long long)pd->log_start_offset,
                       (long long)pd->high_watermark);
     } else if (pd->error_code != 0) {
-        gw_rest_error(r, gw_rec__kerr_http(pd->error_code), gw_rec__kerr_http(pd->error_code), 1,
-                      "partition %d: %s", cs->partition, cm_kerr_name(pd->error_code));
+        gw_rest_error(r, gw_produce_kerr_http(pd->error_code), gw_produce_kerr_http(pd->error_code),
+                      1, "partition %d: %s", cs->partition, cm_kerr_name(pd->error_code));
     } else {
         cm_jw_t *jw = gw_rest_json(r);
         cm_jw_obj(jw);

@@ -398,15 +398,20 @@ static cm_bucket_t *gw_session__bucket(gw_tenant_rt_t *rt, gw_charge_t what)
                                        : &rt->requests;
 }
 
-int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost)
+int64_t gw_session_charge_us(const gw_session_t *ss, gw_charge_t what, double cost)
 {
     gw_tenant_rt_t *rt = ss->tenant->rt;
     pthread_mutex_lock(&rt->mu);
     int64_t wait = cm_bucket_take(gw_session__bucket(rt, what), cost, cm_mono_us());
     pthread_mutex_unlock(&rt->mu);
-    if (wait == 0)
-        return 0;
-    atomic_fetch_add(&rt->throttled, 1);
+    if (wait > 0)
+        atomic_fetch_add(&rt->throttled, 1);
+    return wait;
+}
+
+int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost)
+{
+    int64_t wait = gw_session_charge_us(ss, what, cost);
     return (int)((wait + 999999) / 1000000);
 }
 

@@ -11,7 +11,8 @@
  *      quota is an answer to wait, never a silent drop;
  *   4. meter: bytes and records in and out per tenant.
  *
- * Routing (the partition leader of a tenant's topic) is gw_route in gw_kafka.h.
+ * Routing to the partition leaders is gw_produce.h's (and each consume's) own, from the
+ * snapshot, over gw_kafka.h's connections.
  *
  * Worker threads; the auth cache is per worker, the failure limiter and quotas are shared.
  */
@@ -77,6 +78,9 @@ typedef enum gw_charge { GW_CHARGE_REQUEST, GW_CHARGE_PRODUCE, GW_CHARGE_CONSUME
  * then.
  */
 int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost);
+
+/** The same, in microseconds to wait (streams wait rather than fail). */
+int64_t gw_session_charge_us(const gw_session_t *ss, gw_charge_t what, double cost);
 
 /**
  * Charges bytes already served (a consume's answer): the bucket may go into debt, so the

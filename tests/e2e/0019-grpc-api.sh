@@ -17,12 +17,16 @@ protoc --proto_path="$TEST_LIB/../../proto" --python_out="$T/pb" "$TEST_LIB/../.
     fail "protoc cannot make the Python message classes"
 grpc_check() {
     PB="$T/pb" GRPC="$GRPC" GRPCS="$GRPCS" GW_CERT="$GW_CERT" AUTH_ACME="${AUTH[acme]}" \
+        GW="$GW" CLUSTER_ACME="${CLUSTER[acme]}" \
         AUTH_GLOBEX="${AUTH[globex]}" AUTH_WRONG="Basic $(printf '%s:%s' "${KEY[acme]}" nope | base64 -w0)" \
         /usr/bin/python3 "$TEST_LIB/grpc_check.py" "$@"
 }
 
 step "topic admin over gRPC, credentials, isolation, TLS"
 grpc_check topics || fail "gRPC topic checks"
+
+step "records over gRPC: unary and stream produce, consume by stream, REST both ways"
+grpc_check records || fail "gRPC records checks"
 
 step "a topic created over gRPC is the one REST shows"
 cat >"$T/mk.py" <<'PY'

@@ -7,12 +7,16 @@ giving the addresses and credentials:
   GW_CERT          the TLS certificate to trust
   PB               where protoc wrote the Python message classes (--python_out)
   AUTH_<WHO>       the authorization metadata of caller WHO ("Basic ..." or "Bearer ...")
+  GW, CLUSTER_ACME the gateway's REST address and acme's cluster id (records check)
 
 Exits 0 when every check holds; prints what failed otherwise.
 """
+import base64
+import json
 import os
 import sys
 import time
+import urllib.request
 
 import grpc
 
@@ -137,8 +141,183 @@ def topics():
     wait_for(lambda: "orders" not in names(ch, "acme"), "orders still listed after DeleteTopic")
 
 
+def produce_stream(ch, reqs, who, timeout=30):
+    fn = ch.stream_stream(SERVICE + "ProduceStream", request_serializer=lambda m: m.SerializeToString(),
+                          response_deserializer=pb.ProduceResponse.FromString)
+    try:
+        return grpc.StatusCode.OK, list(fn(iter(reqs), metadata=auth(who), timeout=timeout)), ""
+    except grpc.RpcError as e:
+        return e.code(), None, e.details()
+
+
+def consume(ch, req, who, timeout=30):
+    """(status, records, details) of a Consume stream read to its end."""
+    fn = ch.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString)
+    got = []
+    try:
+        for m in fn(req, metadata=auth(who), timeout=timeout):
+            got.extend(m.records)
+        return grpc.StatusCode.OK, got, ""
+    except grpc.RpcError as e:
+        return e.code(), got, e.details()
+
+
+def rest(method, path, body=None, who="acme"):
+    req = urllib.request.Request("http://" + os.environ["GW"] + "/kafka/v3/clusters/" +
+                                 os.environ["CLUSTER_ACME"] + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", os.environ["AUTH_" + who.upper()])
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def rec(key, value, headers=(), ts=0, partition=None):
+    r = pb.Record(headers=[pb.Header(key=k, value=v) for k, v in headers], timestamp_ms=ts)
+    if key is not None:
+        r.key = key
+    if value is not None:
+        r.value = value
+    if partition is not None:
+        r.partition = partition
+    return r
+
+
+def same(a, b):
+    """Records equal in key, value (with null told from empty), headers and, when b has one,
+    timestamp."""
+    return (a.WhichOneof("key_or_null") == b.WhichOneof("key_or_null") and a.key == b.key and
+            a.WhichOneof("value_or_null") == b.WhichOneof("value_or_null") and a.value == b.value and
+            [(h.key, h.value) for h in a.headers] == [(h.key, h.value) for h in b.headers] and
+            (b.timestamp_ms == 0 or a.timestamp_ms == b.timestamp_ms))
+
+
+def records():
+    ch = channel()
+    code, t, details, _ = call(ch, "CreateTopic", pb.CreateTopicRequest(name="events", partitions=3),
+                               pb.Topic, "acme")
+    check(code == grpc.StatusCode.OK, f"CreateTopic events: {code} {details}")
+    sent = {}  # (partition, offset) -> the record sent
+
+    # Unary: keys, null and empty keys and values, headers, explicit partitions, timestamps.
+    batch = [rec(b"k%d" % i if i % 3 else None, b"v" * i if i % 5 else None,
+                 headers=[("h", b"x%d" % i), ("empty", b"")] if i % 2 else (),
+                 ts=1700000000000 + i if i % 4 == 0 else 0,
+                 partition=i % 3 if i % 7 == 0 else None) for i in range(60)]
+    batch.append(rec(b"", b""))
+    code, res, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="events", records=batch),
+                                 pb.ProduceResponse, "acme")
+    check(code == grpc.StatusCode.OK and len(res.results) == len(batch) and
+          all(r.code == 0 for r in res.results), f"Produce: {code} {details}")
+    for r, x in zip(res.results if res else [], batch):
+        sent[(r.partition, r.offset)] = x
+        if x.WhichOneof("partition_or_any"):
+            check(r.partition == x.partition, f"record for partition {x.partition} went to {r.partition}")
+        if x.timestamp_ms:
+            check(r.timestamp_ms == x.timestamp_ms, f"timestamp {x.timestamp_ms} came back {r.timestamp_ms}")
+
+    # Keys land where a Kafka client's murmur2 partitioner puts them: equal keys together.
+    by_key = {}
+    for r, x in zip(res.results if res else [], batch):
+        if x.WhichOneof("key_or_null") and not x.WhichOneof("partition_or_any"):
+            by_key.setdefault(x.key, set()).add(r.partition)
+    check(all(len(p) == 1 for p in by_key.values()), f"a key went to two partitions: {by_key}")
+
+    # A stream of 40 batches of 50.
+    reqs = [pb.ProduceRequest(topic="events", records=[rec(b"s%d" % (i % 17), b"stream %d.%d" % (n, i),
+                                                             headers=[("n", b"%d" % n)])
+                                                         for i in range(50)]) for n in range(40)]
+    code, resps, details = produce_stream(ch, reqs, "acme")
+    check(code == grpc.StatusCode.OK and resps is not None and len(resps) == 40,
+          f"ProduceStream: {code} {details} {len(resps or [])} answers")
+    for q, a in zip(reqs, resps or []):
+        check(len(a.results) == 50 and all(r.code == 0 for r in a.results), f"stream batch: {a.results[:1]}")
+        for r, x in zip(a.results, q.records):
+            sent[(r.partition, r.offset)] = x
+
+    # What REST produced, gRPC reads.
+    rest_vals = [f"rest {i}" for i in range(10)]
+    out = rest("POST", "/topics/events/records", {"partition_id": 1, "key": {"type": "STRING", "data": "rk"},
+                                                   "value": {"type": "STRING", "data": rest_vals[0]},
+                                                   "headers": [{"name": "from", "value": base64.b64encode(b"rest").decode()}]})
+    check(out.get("error_code") == 200, f"REST produce: {out}")
+    sent[(1, out.get("offset"))] = rec(b"rk", rest_vals[0].encode(), headers=[("from", b"rest")])
+
+    # Every record, read back by stream from offset 0 of each partition, is the one sent.
+    code, r, details, _ = call(ch, "ListOffsets", pb.ListOffsetsRequest(topic="events", partition=1),
+                               pb.ListOffsetsResponse, "acme")
+    check(code == grpc.StatusCode.OK and r.earliest == 0 and r.latest > 0, f"ListOffsets: {code} {details} {r}")
+    total = 0
+    for p in range(3):
+        want = sorted(o for (pp, o) in sent if pp == p)
+        code, got, details = consume(ch, pb.ConsumeRequest(topic="events", partition=p, offset=0,
+                                                           max_records=len(want)), "acme")
+        check(code == grpc.StatusCode.OK and [g.offset for g in got] == want,
+              f"Consume partition {p}: {code} {details}: offsets {[g.offset for g in got][:5]}... want {want[:5]}...")
+        for g in got:
+            x = sent.get((p, g.offset))
+            check(x is not None and same(g, x) and g.partition == p, f"partition {p} offset {g.offset}: {g} is not {x}")
+        total += len(got)
+    check(total == len(sent), f"read {total} records of {len(sent)}")
+
+    # What gRPC produced, REST reads.
+    p0 = sorted(o for (pp, o) in sent if pp == 0)
+    body = rest("GET", "/topics/events/partitions/0/records?offset=0&max_bytes=1048576")
+    check([x["offset"] for x in body.get("records", [])] == p0, "REST does not read what gRPC produced")
+    for x in body.get("records", []):
+        s = sent[(0, x["offset"])]
+        v = x.get("value")
+        check((v is None) == (s.WhichOneof("value_or_null") is None) and
+              (v is None or base64.b64decode(v["data"]) == s.value), f"REST read {x}, gRPC sent {s}")
+
+    # From a time: the first record at or after it.
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="events", partition=0, timestamp_ms=1700000000000 + 1,
+                                                       max_records=1), "acme")
+    check(code == grpc.StatusCode.OK and len(got) == 1 and got[0].timestamp_ms >= 1700000000001,
+          f"Consume from a time: {code} {details} {got}")
+
+    # Errors.
+    code, _, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="nope", records=[rec(b"k", b"v")]),
+                               pb.ProduceResponse, "acme")
+    check(code == grpc.StatusCode.NOT_FOUND, f"Produce to a missing topic: {code} {details}")
+    code, _, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="events", records=[rec(b"k", b"v", partition=9)]),
+                               pb.ProduceResponse, "acme")
+    check(code == grpc.StatusCode.INVALID_ARGUMENT, f"Produce to partition 9: {code} {details}")
+    code, _, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="events"), pb.ProduceResponse, "acme")
+    check(code == grpc.StatusCode.INVALID_ARGUMENT, f"Produce of nothing: {code} {details}")
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="events", partition=0, offset=10**9), "acme")
+    check(code == grpc.StatusCode.OUT_OF_RANGE, f"Consume past the end: {code} {details}")
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="events", partition=7, offset=0), "acme")
+    check(code == grpc.StatusCode.NOT_FOUND, f"Consume of partition 7: {code} {details}")
+    for method, req, cls in (("Produce", pb.ProduceRequest(topic="events", records=[rec(b"k", b"v")]), pb.ProduceResponse),
+                             ("ListOffsets", pb.ListOffsetsRequest(topic="events"), pb.ListOffsetsResponse)):
+        code, _, details, _ = call(ch, method, req, cls, "globex")
+        check(code == grpc.StatusCode.NOT_FOUND and "acme" not in details, f"globex {method}: {code} {details}")
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="events", partition=0, offset=0), "globex")
+    check(code == grpc.StatusCode.NOT_FOUND and not got, f"globex Consume: {code} {details}")
+    code, resps, details = produce_stream(ch, [pb.ProduceRequest(topic="events", records=[rec(b"k", b"v")])], "globex")
+    check(resps is not None and len(resps) == 1 and resps[0].results[0].code == grpc.StatusCode.NOT_FOUND.value[0],
+          f"globex ProduceStream: {code} {details} {resps}")
+
+    # A consume stream waits for new records (long poll) and a cancel ends it.
+    fn = ch.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString)
+    it = fn(pb.ConsumeRequest(topic="events", partition=2, offset=0), metadata=auth("acme"), timeout=30)
+    n = 0
+    for m in it:
+        n += len(m.records)
+        if n >= len([1 for (pp, _) in sent if pp == 2]):
+            break
+    code, res, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="events", records=[rec(b"late", b"late", partition=2)]),
+                                 pb.ProduceResponse, "acme")
+    m = next(it)
+    check(len(m.records) == 1 and m.records[0].value == b"late", f"the live record: {m}")
+    it.cancel()
+
+
 def main():
-    checks = {"topics": topics}
+    checks = {"topics": topics, "records": records}
     if len(sys.argv) != 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks), file=sys.stderr)
         return 2
