@@ -187,13 +187,18 @@ $(BIN)/%: tests/tools/%.c $(LIBCP) $(LIBCOMMON)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Icontrol-plane -o $@ $< $(CP_LIBS) $(RDKAFKA_LIBS) $(LDFLAGS)
 
-BENCH_BIN := $(BIN)/bench-kafka $(BIN)/bench-fsync
+BENCH_BIN := $(BIN)/bench-kafka $(BIN)/bench-fsync $(BIN)/bench-grpc
 BENCH_PEER_BIN := $(BIN)/bench-nats $(BIN)/bench-redis
 
 $(BIN)/bench-kafka: tests/bench/bench_kafka.c tests/bench/bench_common.h $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIBCOMMON) $(RDKAFKA_LIBS) $(LDFLAGS) -lm
+
+$(BIN)/bench-grpc: tests/bench/bench_grpc.c tests/bench/bench_common.h $(PROTO_GEN_C)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(PROTO_CFLAGS) -o $@ $< $(PROTO_GEN_C) $(GRPC_LIBS) $(LDFLAGS)
 
 $(BIN)/bench-fsync: tests/bench/bench_fsync.c tests/bench/bench_common.h
 	@mkdir -p $(dir $@)

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The gateway's REST benchmarks (part of `make bench`, or alone: tests/bench/gateway.sh
-# BUILD_DIR): h2load over HTTP/2 (h2c) through the gateway to a managed broker, every
-# produce acknowledged with acks=-1 (fsynced before the ack):
+# The gateway's benchmarks (part of `make bench`, or alone: tests/bench/gateway.sh
+# BUILD_DIR), through the gateway to a managed broker, every produce acknowledged with
+# acks=-1 (fsynced before the ack). REST, with h2load over HTTP/2 (h2c):
 #
 #   batched produce   100 records of 100 bytes per request
 #   single produce    one record of 100 bytes per request; p50/p99/p999 from h2load's log
 #   consume           GET .../partitions/{p}/records from offset 0, 1 MiB per answer
+#
+# gRPC, with bench-grpc (tests/bench/bench_grpc.c, on grpc core):
+#
+#   grpc-produce      ProduceStream, GW_GRPC_RECORDS (5,000,000) records of 100 bytes,
+#                     GW_GRPC_BATCH (1000) per message, GW_GRPC_STREAMS (1) streams
+#   grpc-consume      Consume streams, one per partition, reading all of it from offset 0
 #
 # Environment: GW_SECS (seconds per test, default 10), GW_CONNS and GW_STREAMS (h2load -c and
 # -m for the throughput tests: 16 x 16 in flight), GW_SINGLE_CONNS and GW_SINGLE_STREAMS (the
@@ -21,7 +27,7 @@ CONNS=${GW_CONNS:-16}
 STREAMS=${GW_STREAMS:-16}
 SINGLE_CONNS=${GW_SINGLE_CONNS:-16}
 SINGLE_STREAMS=${GW_SINGLE_STREAMS:-4}
-ONLY=${GW_ONLY:-produce-batch produce-single consume}
+ONLY=${GW_ONLY:-produce-batch produce-single consume grpc-produce grpc-consume}
 H2LOAD_THREADS=${GW_H2LOAD_THREADS:-2}
 PARTS=${GW_PARTITIONS:-6}
 . "$top/tests/lib/harness.sh"
@@ -105,6 +111,16 @@ if want consume; then
         "$T/answer.json" "$per")
     h2 consume "$per" "$CONNS" "$STREAMS" "$base/bench/partitions/0/records?offset=0&max_bytes=1048576"
     echo "# consume answers cut short: $(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')"
+fi
+grpc_bench() {
+    BENCH_AUTH="${AUTH[bench]}" BENCH_BATCH=${GW_GRPC_BATCH:-1000} BENCH_STREAMS=${GW_GRPC_STREAMS:-1} \
+        "$BIN/bench-grpc" --addr "$GRPC" --target bench --partitions "$PARTS" --server-pid "$GW_PID" \
+        --size 100 --records "${GW_GRPC_RECORDS:-5000000}" "$@" || fail "bench-grpc $*"
+}
+want grpc-produce && grpc_bench --test produce
+if want grpc-consume; then
+    want grpc-produce || grpc_bench --test produce >/dev/null
+    grpc_bench --test consume
 fi
 gw_stop
 broker_stop
