@@ -182,6 +182,10 @@ bool gw_cons_stable(gw_cjob_t *j, int64_t wait_ms)
 
 void gw_cons_kick(gw_cinst_t *i)
 {
+    if (i->on_kick != NULL) {
+        i->on_kick(i);
+        return;
+    }
     gw_cjob_t *j = i->jobs;
     if (j != NULL && j->waiting) {
         j->waiting = false;
@@ -281,6 +285,67 @@ static bool gw_cons__count(gw_worker_t *w, gw_tenant_rt_t *rt)
     return true;
 }
 
+/* A new instance (counted already) in the worker's map, under `key` (taken). */
+static gw_cinst_t *gw_cons__new(gw_worker_t *w, const gw_session_t *ss, const char *group,
+                                const char *name, char *key)
+{
+    gw_cinst_t *i = calloc(1, sizeof(*i));
+    if (i == NULL)
+        abort();
+    i->w = w;
+    i->rt = ss->tenant->rt;
+    i->key = key;
+    snprintf(i->tenant_id, sizeof(i->tenant_id), "%s", ss->tenant->id);
+    snprintf(i->principal, sizeof(i->principal), "%s", ss->principal);
+    i->group = gw_cons_dup(group);
+    i->name = gw_cons_dup(name);
+    size_t n = strlen(ss->tenant->name) + strlen(group) + 2;
+    i->full_group = malloc(n);
+    if (i->full_group == NULL)
+        abort();
+    snprintf(i->full_group, n, "%s.%s", ss->tenant->name, group);
+    i->coordinator = -1;
+    i->generation = -1;
+    i->refs = 1; /* the map's */
+    i->last_used_ms = cm_mono_ms();
+    cm_strmap_put(&w->consumers, i->key, strlen(i->key), i);
+    return i;
+}
+
+gw_cinst_t *gw_cons_open(gw_worker_t *w, const gw_session_t *ss, const char *group,
+                         const char *topic, bool reset_latest, void (*on_kick)(gw_cinst_t *i),
+                         void *driver)
+{
+    if (!gw_cons__count(w, ss->tenant->rt))
+        return NULL;
+    uint8_t rnd[8];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        abort();
+    char name[32];
+    int n = snprintf(name, sizeof(name), "grpc-");
+    for (size_t k = 0; k < sizeof(rnd); k++)
+        n += snprintf(name + n, sizeof(name) - (size_t)n, "%02x", rnd[k]);
+    gw_cinst_t *i = gw_cons__new(w, ss, group, name, gw_cons__key(ss->tenant->id, group, name));
+    i->format = GW_CFMT_BINARY;
+    i->reset_latest = reset_latest;
+    i->auto_commit = false;
+    i->on_kick = on_kick;
+    i->driver = driver;
+    i->topics = calloc(1, sizeof(*i->topics));
+    if (i->topics == NULL)
+        abort();
+    i->topics[i->n_topics++] = gw_cons_dup(topic);
+    gw_member_subscribe(i);
+    return i;
+}
+
+void gw_cons_drop(gw_cinst_t *i)
+{
+    i->on_kick = NULL;
+    i->driver = NULL;
+    gw_cons__close(i, false);
+}
+
 static void gw_cons__create(gw_worker_t *w, gw_cjob_t *j)
 {
     const char *fmt = gw_cons__setting(j->in, "format");
@@ -303,30 +368,11 @@ static void gw_cons__create(gw_worker_t *w, gw_cjob_t *j)
                       "(or the gateway its maximum); delete unused ones or retry later",
                       (long long)w->gw->cfg.consumer_instances_per_tenant);
     } else {
-        gw_cinst_t *i = calloc(1, sizeof(*i));
-        if (i == NULL)
-            abort();
-        i->w = w;
-        i->rt = j->ss.tenant->rt;
-        i->key = key;
+        gw_cinst_t *i = gw_cons__new(w, &j->ss, j->group, j->name, key);
         key = NULL;
-        snprintf(i->tenant_id, sizeof(i->tenant_id), "%s", j->ss.tenant->id);
-        snprintf(i->principal, sizeof(i->principal), "%s", j->ss.principal);
-        i->group = gw_cons_dup(j->group);
-        i->name = gw_cons_dup(j->name);
-        size_t n = strlen(j->ss.tenant->name) + strlen(j->group) + 2;
-        i->full_group = malloc(n);
-        if (i->full_group == NULL)
-            abort();
-        snprintf(i->full_group, n, "%s.%s", j->ss.tenant->name, j->group);
         i->format = fmt != NULL && strcmp(fmt, "json") == 0 ? GW_CFMT_JSON : GW_CFMT_BINARY;
         i->reset_latest = reset == NULL || strcmp(reset, "latest") == 0;
         i->auto_commit = commit == NULL || strcmp(commit, "true") == 0;
-        i->coordinator = -1;
-        i->generation = -1;
-        i->refs = 1; /* the map's */
-        i->last_used_ms = cm_mono_ms();
-        cm_strmap_put(&w->consumers, i->key, strlen(i->key), i);
         cm_jw_t *jw = &j->jw;
         cm_jw_init(jw, &j->out);
         cm_jw_obj(jw);
@@ -412,7 +458,7 @@ static void gw_cons__on_tick(h2o_timeout_entry_t *e)
         gw_cjob_t *j = i->jobs;
         if (!i->closed && j != NULL && j->waiting && now >= j->deadline_ms) {
             gw_cons__give_up(j); /* the next job may start: the instance is not idle */
-        } else if (!i->closed && i->jobs == NULL && n_idle < 64 &&
+        } else if (!i->closed && i->jobs == NULL && i->driver == NULL && n_idle < 64 &&
                    now - i->last_used_ms >= w->gw->cfg.consumer_instance_timeout_ms) {
             idle[n_idle++] = i; /* keeps the reference */
             continue;

@@ -19,6 +19,8 @@
 #ifndef GW_CONSUMER_H
 #define GW_CONSUMER_H
 
+#include "cm_kmsg.h"
+#include "gw_kafka.h"
 #include "gw_rest.h"
 
 /* gw_cpart_t.position before it is known. */
@@ -77,6 +79,9 @@ typedef struct gw_cinst {
     int64_t last_used_ms;
     int refs; /* broker calls in flight, and the worker's map */
     bool closed;
+    /* an instance driven by a gRPC Consume stream (gw_cons_open) rather than by jobs */
+    void (*on_kick)(struct gw_cinst *i); /* the membership became stable */
+    void *driver;
 } gw_cinst_t;
 
 enum { GW_CFMT_BINARY, GW_CFMT_JSON };
@@ -154,8 +159,21 @@ bool gw_cons_can_call(gw_cinst_t *i);
 void gw_cons_ref(gw_cinst_t *i);
 void gw_cons_unref(gw_cinst_t *i);
 
-/** Membership reached GW_CS_STABLE, or failed: lets a waiting job go on. */
+/** Membership reached GW_CS_STABLE, or failed: lets a waiting job (or the driver) go on. */
 void gw_cons_kick(gw_cinst_t *i);
+
+/**
+ * An instance for a stream on this worker (a gRPC group Consume): a member of `group` of
+ * the session's tenant subscribed to `topic`, which commits only when told, never expires
+ * while driven, and calls `on_kick` when its membership becomes stable. NULL when the
+ * tenant or the gateway has its maximum of instances.
+ */
+gw_cinst_t *gw_cons_open(gw_worker_t *w, const gw_session_t *ss, const char *group,
+                         const char *topic, bool reset_latest, void (*on_kick)(gw_cinst_t *i),
+                         void *driver);
+
+/** Ends a driven instance: it leaves the group (it is freed once its calls are back). */
+void gw_cons_drop(gw_cinst_t *i);
 
 /* ---- gw_member.c ----------------------------------------------------------------------- */
 
@@ -189,18 +207,47 @@ typedef struct gw_member_tp {
     const char *full;
     int32_t partition;
     int64_t offset;
+    const char *metadata; /* a commit's, or NULL */
 } gw_member_tp_t;
 
 /* The versions gw_member_encode_offsets encodes. */
 #define GW_MEMBER_OFFSET_COMMIT_VERSION 7
 #define GW_MEMBER_OFFSET_FETCH_VERSION  7
 
-/** Encodes the group's OffsetCommit (commit: of these offsets, as this member) or
- * OffsetFetch (of these partitions) request into `w`. */
-void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *tps, int n,
-                              bool commit);
+/** Encodes group `full_group`'s OffsetCommit (commit: of these offsets, as this member of
+ * this generation; -1 and NULL: outside the group) or OffsetFetch (of these partitions)
+ * request into `w`. */
+void gw_member_encode_offsets(const char *full_group, int32_t generation, const char *member_id,
+                              cm_kw_t *w, const gw_member_tp_t *tps, int n, bool commit);
+
+/** An instance's own OffsetCommit or OffsetFetch. */
+#define GW_MEMBER_ENCODE_OFFSETS(i, w, tps, n, commit)                                             \
+    gw_member_encode_offsets((i)->full_group, (i)->generation, (i)->member_id, (w), (tps), (n),    \
+                             (commit))
 
 /** Frees the assignment. */
 void gw_member_parts_free(gw_cinst_t *i);
+
+/* ---- fetching for a member (gw_consumer_calls.c) ---------------------------------------- */
+
+/**
+ * Sends one Fetch per leader for the assigned partitions whose position is known and whose
+ * topic the session may read, holding up to `wait_ms` (a long poll). Returns how many
+ * were sent; `cb` runs once for each.
+ */
+int gw_member_fetch(gw_cinst_t *i, const gw_session_t *ss, int64_t wait_ms, int32_t max_bytes,
+                    gw_kcall_fn cb, void *ud);
+
+/** A record of an assigned partition, at offset `off`; false: no more now. */
+typedef bool (*gw_member_record_fn)(void *ud, const gw_cpart_t *part, int64_t off,
+                                    int64_t timestamp_ms, const cm_record_t *rec);
+
+/**
+ * Takes a Fetch answer: each assigned partition's records from its position go to `fn`,
+ * and its position moves past what `fn` took; a partition whose position is out of range
+ * is reset (auto.offset.reset). Adds the key and value bytes and the records taken.
+ */
+void gw_member_take(gw_cinst_t *i, const cm_fetch_resp_t *resp, gw_member_record_fn fn, void *ud,
+                    uint64_t *bytes, uint64_t *count);
 
 #endif

@@ -49,12 +49,11 @@ static void gw_cons__bytes(cm_jw_t *jw, cm_arena_t *a, const char *key, cm_kbyte
 
 typedef struct gw_cons__writer {
     gw_cjob_t *j;
-    gw_cpart_t *part;
     cm_arena_t a;
-    uint64_t bytes, count;
 } gw_cons__writer_t;
 
-static bool gw_cons__record(void *ud, int64_t off, int64_t ts, const cm_record_t *rec)
+static bool gw_cons__record(void *ud, const gw_cpart_t *part, int64_t off, int64_t ts,
+                            const cm_record_t *rec)
 {
     gw_cons__writer_t *wr = ud;
     gw_cjob_t *j = wr->j;
@@ -66,16 +65,13 @@ static bool gw_cons__record(void *ud, int64_t off, int64_t ts, const cm_record_t
     cm_jw_t *jw = &j->jw;
     cm_jw_init(jw, &j->out);
     cm_jw_obj(jw);
-    cm_jw_kstr(jw, "topic", wr->part->topic);
+    cm_jw_kstr(jw, "topic", part->topic);
     gw_cons__bytes(jw, &wr->a, "key", rec->key, j->inst->format);
     gw_cons__bytes(jw, &wr->a, "value", rec->value, j->inst->format);
-    cm_jw_kint(jw, "partition", wr->part->partition);
+    cm_jw_kint(jw, "partition", part->partition);
     cm_jw_kint(jw, "offset", off);
     cm_jw_kint(jw, "timestamp", ts);
     cm_jw_obj_end(jw);
-    wr->bytes += (uint64_t)(rec->key.len > 0 ? rec->key.len : 0) +
-                 (uint64_t)(rec->value.len > 0 ? rec->value.len : 0);
-    wr->count++;
     return true;
 }
 
@@ -91,55 +87,133 @@ static void gw_cons__poll_end(gw_cjob_t *j)
 static void gw_cons__fetched(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
 {
     gw_cjob_t *j = c->ud;
-    gw_cinst_t *i = j->inst;
     cm_arena_t a;
     cm_arena_init(&a, 64u << 20);
     cm_fetch_resp_t resp;
     if (st == GW_KCALL_OK && cm_fetch_resp_decode(body, c->api_version, &a, &resp) == 0) {
         gw_cons__writer_t wr = { .j = j };
         cm_arena_init(&wr.a, 256u << 20);
-        for (int32_t t = 0; t < resp.responses_n; t++) {
-            for (int32_t k = 0; k < resp.responses[t].partitions_n; k++) {
-                const cm_fetch_resp_partition_data_t *pd = &resp.responses[t].partitions[k];
-                gw_cpart_t *x = gw_member_part(i, resp.responses[t].topic, pd->partition_index);
-                if (x == NULL || x->position < 0)
-                    continue; /* reassigned while the fetch was out */
-                if (pd->error_code == CM_KERR_OFFSET_OUT_OF_RANGE) {
-                    x->position = GW_CPOS_RESET;
-                    if (i->state == GW_CS_STABLE)
-                        i->state = GW_CS_POSITIONS;
-                    continue;
-                }
-                if (pd->error_code != 0)
-                    continue;
-                wr.part = x;
-                uint64_t before = wr.count;
-                bool stopped;
-                int64_t next =
-                    gw_records_each(pd->records, x->position, gw_cons__record, &wr, &stopped);
-                if (wr.count > before || next > x->position) {
-                    x->position = next;
-                    x->consumed = next;
-                }
-            }
-        }
+        uint64_t bytes = 0, count = 0;
+        gw_member_take(j->inst, &resp, gw_cons__record, &wr, &bytes, &count);
         cm_arena_free(&wr.a);
-        gw_session_meter(&j->ss, false, wr.bytes, wr.count);
-        gw_session_charge_after(&j->ss, GW_CHARGE_CONSUME, (double)wr.bytes);
+        gw_session_meter(&j->ss, false, bytes, count);
+        gw_session_charge_after(&j->ss, GW_CHARGE_CONSUME, (double)bytes);
     }
     cm_arena_free(&a);
     gw_cons__poll_end(j);
 }
 
+typedef struct gw_member__take {
+    gw_member_record_fn fn;
+    void *ud;
+    gw_cpart_t *part;
+    uint64_t bytes, count;
+} gw_member__take_t;
+
+static bool gw_member__take_one(void *ud, int64_t off, int64_t ts, const cm_record_t *rec)
+{
+    gw_member__take_t *tk = ud;
+    if (!tk->fn(tk->ud, tk->part, off, ts, rec))
+        return false;
+    tk->bytes += (uint64_t)(rec->key.len > 0 ? rec->key.len : 0) +
+                 (uint64_t)(rec->value.len > 0 ? rec->value.len : 0);
+    tk->count++;
+    return true;
+}
+
+void gw_member_take(gw_cinst_t *i, const cm_fetch_resp_t *resp, gw_member_record_fn fn, void *ud,
+                    uint64_t *bytes, uint64_t *count)
+{
+    gw_member__take_t tk = { fn, ud, NULL, 0, 0 };
+    for (int32_t t = 0; t < resp->responses_n; t++) {
+        for (int32_t k = 0; k < resp->responses[t].partitions_n; k++) {
+            const cm_fetch_resp_partition_data_t *pd = &resp->responses[t].partitions[k];
+            gw_cpart_t *x = gw_member_part(i, resp->responses[t].topic, pd->partition_index);
+            if (x == NULL || x->position < 0)
+                continue; /* reassigned while the fetch was out */
+            if (pd->error_code == CM_KERR_OFFSET_OUT_OF_RANGE) {
+                x->position = GW_CPOS_RESET;
+                if (i->state == GW_CS_STABLE)
+                    i->state = GW_CS_POSITIONS;
+                continue;
+            }
+            if (pd->error_code != 0)
+                continue;
+            tk.part = x;
+            uint64_t before = tk.count;
+            bool stopped;
+            int64_t next =
+                gw_records_each(pd->records, x->position, gw_member__take_one, &tk, &stopped);
+            if (tk.count > before || next > x->position) {
+                x->position = next;
+                x->consumed = next;
+            }
+        }
+    }
+    *bytes = tk.bytes;
+    *count = tk.count;
+}
+
 /* The leader to fetch an assigned partition from: -1 when it is not to be fetched now (its
  * position is not known, its topic is gone or no longer readable by the caller). */
-static int32_t gw_cons__leader(gw_cjob_t *j, const gw_tenant_t *t, const gw_cpart_t *x)
+static int32_t gw_cons__leader(const gw_session_t *ss, const gw_tenant_t *t, const gw_cpart_t *x)
 {
     const gw_topic_t *tp = t != NULL ? gw_snap_topic(t, x->topic) : NULL;
     if (tp == NULL || x->partition >= tp->n_parts || x->position < 0 ||
-        !gw_session_allowed(&j->ss, GW_RT_TOPIC, tp->name, GW_OP_READ))
+        !gw_session_allowed(ss, GW_RT_TOPIC, tp->name, GW_OP_READ))
         return -1;
     return tp->parts[x->partition].leader;
+}
+
+int gw_member_fetch(gw_cinst_t *i, const gw_session_t *ss, int64_t wait_ms, int32_t max_bytes,
+                    gw_kcall_fn cb, void *ud)
+{
+    const gw_tenant_t *t = gw_cons_tenant(i);
+    int sent = 0;
+    /* One Fetch per leader, with the assigned partitions it leads. */
+    for (int q = 0; q < i->n_parts; q++) {
+        int32_t leader = gw_cons__leader(ss, t, &i->parts[q]);
+        bool done_before = false;
+        for (int p = 0; p < q && !done_before; p++)
+            done_before = gw_cons__leader(ss, t, &i->parts[p]) == leader;
+        const gw_broker_t *b = leader >= 0 ? gw_snap_broker(i->w->snap, leader) : NULL;
+        if (done_before || b == NULL || !gw_cons_can_call(i))
+            continue;
+        cm_fetch_req_t req;
+        cm_fetch_req_init(&req);
+        req.replica_id = -1;
+        req.max_wait_ms = (int32_t)wait_ms;
+        req.min_bytes = 1;
+        req.max_bytes = max_bytes;
+        cm_fetch_req_topic_t *fts = calloc((size_t)i->n_parts, sizeof(*fts));
+        cm_fetch_req_partition_t *fps = calloc((size_t)i->n_parts, sizeof(*fps));
+        if (fts == NULL || fps == NULL)
+            abort();
+        req.topics = fts;
+        req.topics_n = 0;
+        for (int p = q; p < i->n_parts; p++) {
+            if (gw_cons__leader(ss, t, &i->parts[p]) != leader)
+                continue;
+            cm_fetch_req_topic_t *ft = &fts[req.topics_n++];
+            cm_fetch_req_topic_init(ft);
+            ft->topic = cm_kstr_c(i->parts[p].full);
+            cm_fetch_req_partition_init(&fps[p]);
+            fps[p].partition = i->parts[p].partition;
+            fps[p].fetch_offset = i->parts[p].position;
+            fps[p].partition_max_bytes = max_bytes;
+            ft->partitions = &fps[p];
+            ft->partitions_n = 1;
+        }
+        gw_kcall_t *c =
+            gw_kcall_new(i->w->kpool, CM_KAPI_FETCH, GW_CONS__FETCH_VERSION, wait_ms, cb, ud);
+        c->held = wait_ms > 0; /* a long poll */
+        cm_fetch_req_encode(&c->w, GW_CONS__FETCH_VERSION, &req);
+        sent++;
+        gw_kcall_send(i->w->kpool, b, c);
+        free(fts);
+        free(fps);
+    }
+    return sent;
 }
 
 void gw_cons_poll(gw_cjob_t *j)
@@ -156,56 +230,13 @@ void gw_cons_poll(gw_cjob_t *j)
     }
     if (i->auto_commit)
         gw_member_commit_consumed(i);
-    const gw_tenant_t *t = gw_cons_tenant(i);
     int64_t left = j->deadline_ms > 0 ? j->deadline_ms - cm_mono_ms() : j->timeout_ms;
     if (left < 0)
         left = 0;
     cm_sbuf_append(&j->out, "[", 1);
     j->first = true;
     j->pending = 1; /* held while the fetches go out */
-    /* One Fetch per leader, with the assigned partitions it leads. */
-    for (int q = 0; q < i->n_parts; q++) {
-        int32_t leader = gw_cons__leader(j, t, &i->parts[q]);
-        bool done_before = false;
-        for (int p = 0; p < q && !done_before; p++)
-            done_before = gw_cons__leader(j, t, &i->parts[p]) == leader;
-        const gw_broker_t *b = leader >= 0 ? gw_snap_broker(i->w->snap, leader) : NULL;
-        if (done_before || b == NULL || !gw_cons_can_call(i))
-            continue;
-        cm_fetch_req_t req;
-        cm_fetch_req_init(&req);
-        req.replica_id = -1;
-        req.max_wait_ms = (int32_t)left;
-        req.min_bytes = 1;
-        req.max_bytes = (int32_t)j->max_bytes;
-        cm_fetch_req_topic_t *fts = calloc((size_t)i->n_parts, sizeof(*fts));
-        cm_fetch_req_partition_t *fps = calloc((size_t)i->n_parts, sizeof(*fps));
-        if (fts == NULL || fps == NULL)
-            abort();
-        req.topics = fts;
-        req.topics_n = 0;
-        for (int p = q; p < i->n_parts; p++) {
-            if (gw_cons__leader(j, t, &i->parts[p]) != leader)
-                continue;
-            cm_fetch_req_topic_t *ft = &fts[req.topics_n++];
-            cm_fetch_req_topic_init(ft);
-            ft->topic = cm_kstr_c(i->parts[p].full);
-            cm_fetch_req_partition_init(&fps[p]);
-            fps[p].partition = i->parts[p].partition;
-            fps[p].fetch_offset = i->parts[p].position;
-            fps[p].partition_max_bytes = (int32_t)j->max_bytes;
-            ft->partitions = &fps[p];
-            ft->partitions_n = 1;
-        }
-        gw_kcall_t *c = gw_kcall_new(i->w->kpool, CM_KAPI_FETCH, GW_CONS__FETCH_VERSION, left,
-                                     gw_cons__fetched, j);
-        c->held = left > 0; /* a long poll */
-        cm_fetch_req_encode(&c->w, GW_CONS__FETCH_VERSION, &req);
-        j->pending++;
-        gw_kcall_send(i->w->kpool, b, c);
-        free(fts);
-        free(fps);
-    }
+    j->pending += gw_member_fetch(i, &j->ss, left, (int32_t)j->max_bytes, gw_cons__fetched, j);
     if (j->pending == 1 && left > 0 && i->n_parts == 0) {
         /* Nothing assigned (more members than partitions): wait out the timeout. */
         j->pending = 0;
@@ -367,12 +398,12 @@ void gw_cons_offsets(gw_cjob_t *j)
             break;
         }
         /* REST Proxy v2 commits name the last record processed: the group resumes after. */
-        tps[m++] = (gw_member_tp_t){ t->full, p, off + 1 };
+        tps[m++] = (gw_member_tp_t){ t->full, p, off + 1, NULL };
     }
     for (int q = 0; n == 0 && q < i->n_parts; q++)
         if (!commit || i->parts[q].consumed >= 0)
-            tps[m++] =
-                (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, i->parts[q].consumed };
+            tps[m++] = (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition,
+                                         i->parts[q].consumed, NULL };
     const gw_broker_t *b = gw_member_coordinator(i);
     if (!bad && m == 0 && commit) {
         j->status = 204;
@@ -390,7 +421,7 @@ void gw_cons_offsets(gw_cjob_t *j)
         gw_kcall_new(i->w->kpool, commit ? CM_KAPI_OFFSET_COMMIT : CM_KAPI_OFFSET_FETCH,
                      commit ? GW_MEMBER_OFFSET_COMMIT_VERSION : GW_MEMBER_OFFSET_FETCH_VERSION, 0,
                      gw_cons__committed_answer, j);
-    gw_member_encode_offsets(i, &c->w, tps, m, commit);
+    GW_MEMBER_ENCODE_OFFSETS(i, &c->w, tps, m, commit);
     gw_kcall_send(i->w->kpool, b, c);
     free(tps);
 }

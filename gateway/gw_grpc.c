@@ -15,6 +15,9 @@
 
 #define GW_GRPC__ARENA_BYTES  (64u << 20)
 #define GW_GRPC__STOP_WAIT_MS 5000
+/* A stream checks its credentials again when the snapshot changed, and at least this often
+ * (a JWT expires without any change). */
+#define GW_GRPC__RECHECK_MS 1000
 
 #define GW_GRPC__SERVICE "/streaming.v1.Streaming/"
 
@@ -32,8 +35,8 @@ static const gw_grpc__method_t gw_grpc__methods[] = {
     { GW_GRPC__SERVICE "Produce", gw_grpc_produce, false },
     { GW_GRPC__SERVICE "ProduceStream", gw_grpc_produce_stream, true },
     { GW_GRPC__SERVICE "Consume", gw_grpc_consume, false },
-    { GW_GRPC__SERVICE "CommitOffsets", NULL, false },
-    { GW_GRPC__SERVICE "GetCommittedOffsets", NULL, false },
+    { GW_GRPC__SERVICE "CommitOffsets", gw_grpc_commit_offsets, false },
+    { GW_GRPC__SERVICE "GetCommittedOffsets", gw_grpc_committed_offsets, false },
     { GW_GRPC__SERVICE "ListOffsets", gw_grpc_list_offsets, false },
 };
 #define GW_GRPC__N_METHODS (int)(sizeof(gw_grpc__methods) / sizeof(gw_grpc__methods[0]))
@@ -351,6 +354,34 @@ void *gw_grpc_request(gw_gcall_t *c, const ProtobufCMessageDescriptor *d)
     if (m == NULL)
         gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid %s", d->name);
     return m;
+}
+
+gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t cap)
+{
+    gw_worker_t *w = c->w;
+    gw_snap_t *s = gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen);
+    int64_t now = cm_mono_ms();
+    if (au->snap == NULL) { /* the call's own check, just made */
+        au->ss = c->ss;
+        au->snap = c->snap;
+        atomic_fetch_add(&au->snap->refs, 1);
+        au->checked_ms = now;
+    }
+    if (s == NULL || (s == au->snap && now - au->checked_ms < GW_GRPC__RECHECK_MS))
+        return GRPC_STATUS_OK;
+    int retry = 0;
+    gw_session_t ss;
+    gw_auth_t rc = gw_session_auth(w, s, &c->cred, c->peer, &ss, &retry, msg, cap);
+    if (rc != GW_AUTH_OK)
+        return rc == GW_AUTH_SUSPENDED ? GRPC_STATUS_PERMISSION_DENIED
+               : rc == GW_AUTH_LIMITED ? GRPC_STATUS_RESOURCE_EXHAUSTED
+                                       : GRPC_STATUS_UNAUTHENTICATED;
+    gw_snap_release(au->snap);
+    au->ss = ss;
+    au->snap = s;
+    atomic_fetch_add(&s->refs, 1);
+    au->checked_ms = now;
+    return GRPC_STATUS_OK;
 }
 
 /* ---- the gRPC thread ------------------------------------------------------------------- */

@@ -22,8 +22,10 @@
 #include <stdatomic.h>
 
 #include "cm_arena.h"
+#include "cm_krecord.h"
 #include "gw.h"
 #include "gw_session.h"
+#include "streaming/v1/streaming.pb-c.h"
 
 typedef struct gw_grpc gw_grpc_t;
 typedef struct gw_gcall gw_gcall_t;
@@ -140,6 +142,21 @@ void gw_grpc_recv(gw_gcall_t *c, gw_gop_fn done);
 void gw_grpc_end(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/** A stream's session, checked again as it goes (gw_grpc_recheck). */
+typedef struct gw_gsess {
+    gw_session_t ss;
+    gw_snap_t *snap; /* the snapshot `ss` is from: a reference (gw_snap_release) */
+    int64_t checked_ms;
+} gw_gsess_t;
+
+/**
+ * Streams: checks the call's credentials again, when the snapshot changed or a second has
+ * passed, against the worker's newest snapshot, into `au` (first: the call's own session).
+ * A revoked key, an expired JWT, a suspended tenant or a removed ACL so reaches long
+ * streams. OK, or the status the stream must end with (`msg` says why).
+ */
+gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t cap);
+
 /** The gRPC status that stands for a tenant-facing HTTP status (gw_rest's answers). */
 gw_gstatus_t gw_grpc_status_of_http(int http);
 
@@ -154,5 +171,14 @@ void gw_grpc_produce(gw_gcall_t *c);
 void gw_grpc_produce_stream(gw_gcall_t *c);
 void gw_grpc_consume(gw_gcall_t *c);
 void gw_grpc_list_offsets(gw_gcall_t *c);
+
+/** A record as the API shows it, in `a` (its bytes point into `rec`'s); NULL: out of memory. */
+Streaming__V1__Record *gw_grpc_record(cm_arena_t *a, int32_t partition, int64_t offset,
+                                      int64_t timestamp_ms, const cm_record_t *rec);
+
+/* Method handlers (gw_grpc_group.c). */
+void gw_grpc_consume_group(gw_gcall_t *c, const Streaming__V1__ConsumeRequest *rq);
+void gw_grpc_commit_offsets(gw_gcall_t *c);
+void gw_grpc_committed_offsets(gw_gcall_t *c);
 
 #endif

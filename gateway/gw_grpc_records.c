@@ -35,17 +35,6 @@
 #define GW_GREC__MESSAGE_BYTES (1 << 20) /* a consume message's default max_bytes */
 #define GW_GREC__ARENA_BYTES   (256u << 20)
 #define GW_GREC__RETRY_MS      10
-/* A stream checks its credentials again when the snapshot changed, and at least this often
- * (a JWT expires without any change). */
-#define GW_GREC__REAUTH_MS 1000
-
-/* A stream's session, checked again as it goes (see the top). */
-typedef struct gw_gauth {
-    gw_session_t ss;
-    gw_snap_t *snap; /* the snapshot `ss` is from: a reference */
-    int64_t checked_ms;
-} gw_gauth_t;
-
 /* ---- helpers --------------------------------------------------------------------------- */
 
 /* The caller's topic `name` for reading or writing, or NULL with *code and msg set: not
@@ -82,35 +71,6 @@ static const gw_broker_t *gw_grec__leader(gw_gcall_t *c, const char *name, const
     if (*gone || s == NULL)
         return NULL;
     return gw_snap_broker(s, t->parts[partition].leader);
-}
-
-/* Checks the call's credentials again (when due) into `au`; OK, or why the stream must end. */
-static gw_gstatus_t gw_grec__auth(gw_gcall_t *c, gw_gauth_t *au, char *msg, size_t cap)
-{
-    gw_worker_t *w = c->w;
-    gw_snap_t *s = gw_meta_refresh(w->gw->meta, &w->snap, &w->snap_gen);
-    int64_t now = cm_mono_ms();
-    if (au->snap == NULL) { /* the call's own check, just made */
-        au->ss = c->ss;
-        au->snap = c->snap;
-        atomic_fetch_add(&au->snap->refs, 1);
-        au->checked_ms = now;
-    }
-    if (s == NULL || (s == au->snap && now - au->checked_ms < GW_GREC__REAUTH_MS))
-        return GRPC_STATUS_OK;
-    int retry = 0;
-    gw_session_t ss;
-    gw_auth_t rc = gw_session_auth(w, s, &c->cred, c->peer, &ss, &retry, msg, cap);
-    if (rc != GW_AUTH_OK)
-        return rc == GW_AUTH_SUSPENDED ? GRPC_STATUS_PERMISSION_DENIED
-               : rc == GW_AUTH_LIMITED ? GRPC_STATUS_RESOURCE_EXHAUSTED
-                                       : GRPC_STATUS_UNAUTHENTICATED;
-    gw_snap_release(au->snap);
-    au->ss = ss;
-    au->snap = s;
-    atomic_fetch_add(&s->refs, 1);
-    au->checked_ms = now;
-    return GRPC_STATUS_OK;
 }
 
 /* Sends a ListOffsets for one partition at `ts` (-2 earliest, -1 latest, else a time). */
@@ -178,7 +138,7 @@ struct gw_gpstream {
     gw_gcall_t *c;
     gw_gbatch_t *head, *tail; /* answered in this order */
     gw_gbatch_t *to_start;    /* the first batch not sent yet: they go in order */
-    gw_gauth_t auth;
+    gw_gsess_t auth;
     int in_flight; /* batches read and not answered */
     size_t in_flight_bytes;
     bool reading, sending, eof;
@@ -468,7 +428,7 @@ static void gw_grec__ps_on_message(gw_gcall_t *c, bool ok)
     grpc_byte_buffer_destroy(in);
     /* The call's credentials again, against the newest snapshot: revocations, suspensions
      * and ACL changes reach long streams too. */
-    gw_gstatus_t code = gw_grec__auth(c, &st->auth, b->msg, sizeof(b->msg));
+    gw_gstatus_t code = gw_grpc_recheck(c, &st->auth, b->msg, sizeof(b->msg));
     if (rq == NULL) {
         code = GRPC_STATUS_INVALID_ARGUMENT;
         snprintf(b->msg, sizeof(b->msg), "a message of the stream is not a valid ProduceRequest");
@@ -583,7 +543,7 @@ typedef struct gw_gconsume {
     grpc_byte_buffer *ready; /* a message waiting for the one being sent */
     gw_gstatus_t code;
     char msg[256];
-    gw_gauth_t auth;
+    gw_gsess_t auth;
     int attempts;
     h2o_timeout_t retry_timeout; /* 10 ms */
     h2o_timeout_entry_t timer;   /* a fetch waiting (quota, a topic the broker does not know) */
@@ -628,17 +588,13 @@ typedef struct gw_grec__writer {
     uint64_t bytes;
 } gw_grec__writer_t;
 
-static bool gw_grec__write_one(void *ud, int64_t off, int64_t ts_ms, const cm_record_t *rec_in)
+Streaming__V1__Record *gw_grpc_record(cm_arena_t *a, int32_t partition, int64_t off, int64_t ts_ms,
+                                      const cm_record_t *rec_in)
 {
-    gw_grec__writer_t *wr = ud;
-    gw_gconsume_t *cs = wr->cs;
-    if (wr->n == wr->cap ||
-        (cs->max_records > 0 && cs->sent_records + (int64_t)wr->n >= cs->max_records))
-        return false;
     cm_record_t rec = *rec_in;
-    Streaming__V1__Record *r = cm_arena_alloc(wr->a, sizeof(*r));
+    Streaming__V1__Record *r = cm_arena_alloc(a, sizeof(*r));
     if (r == NULL)
-        return false;
+        return NULL;
     streaming__v1__record__init(r);
     if (rec.key.len >= 0) {
         r->key_or_null_case = STREAMING__V1__RECORD__KEY_OR_NULL_KEY;
@@ -650,30 +606,43 @@ static bool gw_grec__write_one(void *ud, int64_t off, int64_t ts_ms, const cm_re
     }
     r->timestamp_ms = ts_ms;
     r->partition_or_any_case = STREAMING__V1__RECORD__PARTITION_OR_ANY_PARTITION;
-    r->partition = cs->partition;
+    r->partition = partition;
     r->offset = off;
     size_t n_headers = rec.headers_n > 0 ? (size_t)rec.headers_n : 0; /* counts down below */
     if (n_headers > 0) {
-        r->headers = cm_arena_calloc(wr->a, n_headers, sizeof(*r->headers));
-        Streaming__V1__Header *hs = cm_arena_calloc(wr->a, n_headers, sizeof(*hs));
+        r->headers = cm_arena_calloc(a, n_headers, sizeof(*r->headers));
+        Streaming__V1__Header *hs = cm_arena_calloc(a, n_headers, sizeof(*hs));
         if (r->headers == NULL || hs == NULL)
-            return false;
+            return NULL;
         cm_kstr_t hk;
         cm_kbytes_t hv;
         while (r->n_headers < n_headers && cm_record_header_next(&rec, &hk, &hv) == 1) {
             Streaming__V1__Header *h = &hs[r->n_headers];
             streaming__v1__header__init(h);
-            h->key = cm_arena_strndup(wr->a, hk.ptr, (size_t)hk.len);
+            h->key = cm_arena_strndup(a, hk.ptr, (size_t)hk.len);
             if (h->key == NULL)
-                return false;
+                return NULL;
             if (hv.len > 0)
                 h->value = (ProtobufCBinaryData){ (size_t)hv.len, (uint8_t *)hv.ptr };
             r->headers[r->n_headers++] = h;
         }
     }
+    return r;
+}
+
+static bool gw_grec__write_one(void *ud, int64_t off, int64_t ts_ms, const cm_record_t *rec)
+{
+    gw_grec__writer_t *wr = ud;
+    gw_gconsume_t *cs = wr->cs;
+    if (wr->n == wr->cap ||
+        (cs->max_records > 0 && cs->sent_records + (int64_t)wr->n >= cs->max_records))
+        return false;
+    Streaming__V1__Record *r = gw_grpc_record(wr->a, cs->partition, off, ts_ms, rec);
+    if (r == NULL)
+        return false;
     wr->out[wr->n++] = r;
-    wr->bytes += (uint64_t)(rec.key.len > 0 ? rec.key.len : 0) +
-                 (uint64_t)(rec.value.len > 0 ? rec.value.len : 0);
+    wr->bytes += (uint64_t)(rec->key.len > 0 ? rec->key.len : 0) +
+                 (uint64_t)(rec->value.len > 0 ? rec->value.len : 0);
     return true;
 }
 
@@ -797,7 +766,7 @@ static void gw_grec__cs_fetch(gw_gconsume_t *cs)
         return;
     }
     char why[256];
-    gw_gstatus_t code = gw_grec__auth(c, &cs->auth, why, sizeof(why));
+    gw_gstatus_t code = gw_grpc_recheck(c, &cs->auth, why, sizeof(why));
     if (code != GRPC_STATUS_OK) {
         gw_grec__cs_fail(cs, code, "%s", why);
         return;
@@ -891,7 +860,7 @@ void gw_grpc_consume(gw_gcall_t *c)
     if (rq == NULL)
         return;
     if (rq->start_case == STREAMING__V1__CONSUME_REQUEST__START_GROUP) {
-        gw_grpc_fail(c, GRPC_STATUS_UNIMPLEMENTED, "consuming as a group member is not served yet");
+        gw_grpc_consume_group(c, rq);
         return;
     }
     gw_gstatus_t code;
@@ -932,7 +901,7 @@ void gw_grpc_consume(gw_gcall_t *c)
         cs->max_bytes = (int32_t)fetch_max;
     cs->timer.cb = gw_grec__cs_on_timer;
     char why[256];
-    gw_grec__auth(c, &cs->auth, why, sizeof(why)); /* holds the call's own session */
+    gw_grpc_recheck(c, &cs->auth, why, sizeof(why)); /* holds the call's own session */
     h2o_timeout_init(c->w->loop, &cs->retry_timeout, GW_GREC__RETRY_MS);
     c->state = cs;
     c->state_free = gw_grec__cs_state_free;

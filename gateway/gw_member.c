@@ -65,16 +65,16 @@ gw_cpart_t *gw_member_part(gw_cinst_t *i, cm_kstr_t full, int32_t partition)
     return NULL;
 }
 
-void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *tps, int n,
-                              bool commit)
+void gw_member_encode_offsets(const char *full_group, int32_t generation, const char *member_id,
+                              cm_kw_t *w, const gw_member_tp_t *tps, int n, bool commit)
 {
     /* One topic entry per partition: the brokers take a topic named twice. */
     if (commit) {
         cm_offset_commit_req_t req;
         cm_offset_commit_req_init(&req);
-        req.group_id = cm_kstr_c(i->full_group);
-        req.generation_id_or_member_epoch = i->generation;
-        req.member_id = cm_kstr_c(i->member_id != NULL ? i->member_id : "");
+        req.group_id = cm_kstr_c(full_group);
+        req.generation_id_or_member_epoch = generation;
+        req.member_id = cm_kstr_c(member_id != NULL ? member_id : "");
         cm_offset_commit_req_topic_t *ts = calloc((size_t)n + 1, sizeof(*ts));
         cm_offset_commit_req_partition_t *ps = calloc((size_t)n + 1, sizeof(*ps));
         if (ts == NULL || ps == NULL)
@@ -87,6 +87,8 @@ void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *t
             cm_offset_commit_req_partition_init(&ps[k]);
             ps[k].partition_index = tps[k].partition;
             ps[k].committed_offset = tps[k].offset;
+            if (tps[k].metadata != NULL)
+                ps[k].committed_metadata = cm_kstr_c(tps[k].metadata);
             ts[k].partitions = &ps[k];
             ts[k].partitions_n = 1;
         }
@@ -97,7 +99,7 @@ void gw_member_encode_offsets(gw_cinst_t *i, cm_kw_t *w, const gw_member_tp_t *t
     }
     cm_offset_fetch_req_t req;
     cm_offset_fetch_req_init(&req);
-    req.group_id = cm_kstr_c(i->full_group);
+    req.group_id = cm_kstr_c(full_group);
     cm_offset_fetch_req_topic_t *ts = calloc((size_t)n + 1, sizeof(*ts));
     if (ts == NULL)
         abort();
@@ -286,12 +288,12 @@ static bool gw_member__ask_committed(gw_cinst_t *i)
     n = 0;
     for (int q = 0; q < i->n_parts; q++)
         if (i->parts[q].position == GW_CPOS_COMMITTED)
-            tps[n++] = (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, 0 };
+            tps[n++] = (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, 0, NULL };
     gw_kcall_t *c = gw_member__call(i, CM_KAPI_OFFSET_FETCH, GW_MEMBER_OFFSET_FETCH_VERSION, 0,
                                     gw_member__fetched, true);
     if (c != NULL) {
         i->busy = true;
-        gw_member_encode_offsets(i, &c->w, tps, n, false);
+        GW_MEMBER_ENCODE_OFFSETS(i, &c->w, tps, n, false);
         gw_kcall_send(i->w->kpool, b, c);
     }
     free(tps);
@@ -850,9 +852,9 @@ void gw_member_commit_consumed(gw_cinst_t *i)
     n = 0;
     for (int q = 0; q < i->n_parts; q++)
         if (i->parts[q].consumed >= 0)
-            tps[n++] =
-                (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition, i->parts[q].consumed };
-    gw_member_encode_offsets(i, &c->w, tps, n, true);
+            tps[n++] = (gw_member_tp_t){ i->parts[q].full, i->parts[q].partition,
+                                         i->parts[q].consumed, NULL };
+    GW_MEMBER_ENCODE_OFFSETS(i, &c->w, tps, n, true);
     gw_kcall_send(i->w->kpool, b, c);
     free(tps);
 }

@@ -28,6 +28,9 @@ grpc_check topics || fail "gRPC topic checks"
 step "records over gRPC: unary and stream produce, consume by stream, REST both ways"
 grpc_check records || fail "gRPC records checks"
 
+step "consumer groups over gRPC: assignments, commits, resuming, two members"
+grpc_check groups || fail "gRPC group checks"
+
 step "a topic created over gRPC is the one REST shows"
 cat >"$T/mk.py" <<'PY'
 import os, sys, grpc

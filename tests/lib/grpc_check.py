@@ -316,8 +316,98 @@ def records():
     it.cancel()
 
 
+def groups():
+    ch = channel()
+    code, _, details, _ = call(ch, "CreateTopic", pb.CreateTopicRequest(name="grp", partitions=3), pb.Topic, "acme")
+    check(code == grpc.StatusCode.OK, f"CreateTopic grp: {code} {details}")
+    for n in range(10):  # ten batches in each partition
+        batch = [rec(b"k", b"%d.%d" % (p, i), partition=p) for p in range(3) for i in range(n * 10, n * 10 + 10)]
+        code, _, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="grp", records=batch), pb.ProduceResponse, "acme")
+        check(code == grpc.StatusCode.OK, f"Produce to grp: {code} {details}")
+    fn = ch.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString)
+
+    # A first member: the whole assignment, records from the start, a commit half way.
+    it = fn(pb.ConsumeRequest(topic="grp", group="g1", auto_offset_reset="earliest", max_bytes=1),
+            metadata=auth("acme"), timeout=60)
+    first = next(it)
+    check(first.HasField("assignment") and sorted(first.assignment.partitions) == [0, 1, 2] and
+          first.assignment.member_id and not first.records, f"the first message: {first}")
+    seen = {}
+    for m in it:
+        check(not m.HasField("assignment"), f"a second assignment without a rebalance: {m.assignment}")
+        for r in m.records:
+            seen[(r.partition, r.offset)] = r.value
+        if len(seen) >= 150:
+            break
+    check(len(seen) < 300, f"max_bytes=1 sent {len(seen)} records at once")
+    check(all(v == b"%d.%d" % (p, o) for (p, o), v in seen.items()), "records out of place")
+    nxt = {p: max(o for (pp, o) in seen if pp == p) + 1 for p in {p for (p, _) in seen}}
+    req = pb.CommitOffsetsRequest(group="g1", topic="grp", member_id=first.assignment.member_id,
+                                  generation=first.assignment.generation,
+                                  offsets=[pb.PartitionOffset(partition=p, offset=o, metadata="m") for p, o in nxt.items()])
+    code, _, details, _ = call(ch, "CommitOffsets", req, pb.CommitOffsetsResponse, "acme")
+    check(code == grpc.StatusCode.OK, f"CommitOffsets: {code} {details}")
+    code, got, details, _ = call(ch, "GetCommittedOffsets", pb.GetCommittedOffsetsRequest(group="g1", topic="grp"),
+                                 pb.GetCommittedOffsetsResponse, "acme")
+    check(code == grpc.StatusCode.OK and {o.partition: o.offset for o in got.offsets} == nxt and
+          all(o.metadata == "m" for o in got.offsets), f"GetCommittedOffsets: {code} {details} {got} want {nxt}")
+    it.cancel()
+
+    # Once it left, its generation is over, and a commit outside the group is taken.
+    def stale():
+        code, _, details, _ = call(ch, "CommitOffsets", req, pb.CommitOffsetsResponse, "acme")
+        return code == grpc.StatusCode.FAILED_PRECONDITION
+    wait_for(stale, "a commit by a member that left is still taken")
+
+    # The next member resumes where the commit says: every record is read once in all.
+    it = fn(pb.ConsumeRequest(topic="grp", group="g1", max_records=300 - sum(nxt.values()),
+                              auto_offset_reset="earliest"),
+            metadata=auth("acme"), timeout=60)
+    rest_ = {}
+    try:
+        for m in it:
+            for r in m.records:
+                rest_[(r.partition, r.offset)] = r.value
+    except grpc.RpcError as e:
+        check(False, f"the second member's stream: {e.code()} {e.details()}")
+    check(len(rest_) == 300 - sum(nxt.values()) and all(o >= nxt.get(p, 0) for (p, o) in rest_),
+          f"the second member read {len(rest_)} records, not from the commit")
+    check(all(rest_[(p, o)] == b"%d.%d" % (p, o) for (p, o) in rest_), "records out of place")
+
+    # Two members at once share the partitions.
+    a = fn(pb.ConsumeRequest(topic="grp", group="g2", auto_offset_reset="earliest"), metadata=auth("acme"), timeout=60)
+    first_a = next(a)
+    b = fn(pb.ConsumeRequest(topic="grp", group="g2", auto_offset_reset="earliest"), metadata=auth("acme"), timeout=60)
+    first_b = next(b)
+    last_a = first_a.assignment
+    for m in a:  # a's new assignment comes after the rebalance b's join started
+        if m.HasField("assignment"):
+            last_a = m.assignment
+            if last_a.generation == first_b.assignment.generation:
+                break
+    parts_a, parts_b = set(last_a.partitions), set(first_b.assignment.partitions)
+    check(parts_a and parts_b and not parts_a & parts_b and parts_a | parts_b == {0, 1, 2} and
+          last_a.generation == first_b.assignment.generation,
+          f"two members: {last_a} and {first_b.assignment}")
+    a.cancel()
+    b.cancel()
+
+    # Another tenant reaches none of it.
+    for method, req2, cls in (
+            ("CommitOffsets", pb.CommitOffsetsRequest(group="g1", topic="grp", offsets=[pb.PartitionOffset(partition=0, offset=1)]),
+             pb.CommitOffsetsResponse),
+            ("GetCommittedOffsets", pb.GetCommittedOffsetsRequest(group="g1", topic="grp"), pb.GetCommittedOffsetsResponse)):
+        code, _, details, _ = call(ch, method, req2, cls, "globex")
+        check(code == grpc.StatusCode.NOT_FOUND and "acme" not in details, f"globex {method}: {code} {details}")
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="grp", group="g1"), "globex")
+    check(code == grpc.StatusCode.NOT_FOUND and not got, f"globex group Consume: {code} {details}")
+    code, got, details = consume(ch, pb.ConsumeRequest(topic="grp", group="bad name!"), "acme")
+    check(code == grpc.StatusCode.INVALID_ARGUMENT, f"a bad group name: {code} {details}")
+
+
 def main():
-    checks = {"topics": topics, "records": records}
+    checks = {"topics": topics, "records": records, "groups": groups}
     if len(sys.argv) != 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks), file=sys.stderr)
         return 2
