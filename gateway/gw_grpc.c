@@ -628,12 +628,17 @@ gw_grpc_t *gw_grpc_start(gw_t *gw)
     g->gw = gw;
     pthread_mutex_init(&g->mu, NULL);
     g->cq = grpc_completion_queue_create_for_next(NULL);
+    /* Metadata room for the longest token the session core takes, so that an oversize
+     * one is refused by it (UNAUTHENTICATED), not by grpc core. */
+    int md_max = (int)cfg->jwt_bytes_max * 2 + 16384;
     grpc_arg args[] = {
         { GRPC_ARG_INTEGER,
           GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
           { .integer = (int)cfg->body_bytes_max } },
+        { GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, { .integer = md_max } },
+        { GRPC_ARG_INTEGER, "grpc.absolute_max_metadata_size", { .integer = md_max } },
     };
-    grpc_channel_args ch = { 1, args };
+    grpc_channel_args ch = { sizeof(args) / sizeof(args[0]), args };
     g->server = grpc_server_create(&ch, NULL);
     grpc_server_register_completion_queue(g->server, g->cq, NULL);
     for (int i = 0; i < GW_GRPC__N_METHODS; i++)

@@ -3,7 +3,8 @@
 # alg=none in any casing, HS256 keyed with the issuer's RSA public key, expired, not yet
 # valid, wrong audience, wrong issuer, bad signature, oversize, missing claims; API keys
 # revoked, with a wrong secret or another tenant's secret. Failures from one source are rate
-# limited (429 + Retry-After) without slowing another source.
+# limited (429 + Retry-After) without slowing another source. Every attack is also made
+# over gRPC: UNAUTHENTICATED.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 pg_start
@@ -41,9 +42,10 @@ expect_rest 200 good h1 GET /kafka/v3/clusters
 [ "$(json_get data.0.cluster_id <"$T/last.json")" = "${CLUSTER[acme]}" ] || fail "$(cat "$T/last.json")"
 AUTH[aud-array]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed "s|\"aud\": \"$AUD\"|\"aud\": [\"other\", \"$AUD\"]|")")"
 expect_rest 200 aud-array h2c GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
+[ "$(grpc_check status ListTopics good)" = OK ] || fail "a valid token over gRPC"
 
 # refused WHAT: the caller AUTH[x] gets 401 with WWW-Authenticate on two routes, over h1
-# and h2c, and the answer is a JSON error.
+# and h2c, and the answer is a JSON error; over gRPC, UNAUTHENTICATED.
 refused() {
     local mode
     for mode in h1 h2c; do
@@ -52,6 +54,9 @@ refused() {
         [ "$(json_get error_code <"$T/last.json")" = 401 ] || fail "$1: $(cat "$T/last.json")"
     done
     expect_rest 401 x h1 POST "/kafka/v3/clusters/${CLUSTER[acme]}/topics" '{"topic_name": "stolen"}'
+    local st
+    st=$(grpc_check status CreateTopic x '{"name": "stolen"}' 2>"$T/grpc.err")
+    [ "$st" = UNAUTHENTICATED ] || fail "$1 over gRPC: $st $(cat "$T/grpc.err")"
 }
 
 step "JWT attacks: 401"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Per-tenant quotas at the gateway: a tenant producing at 5x its byte rate gets 429s with
 # Retry-After (never a silent drop: every record is either acknowledged or refused), while a
-# second tenant producing at the same time gets every request through. Request rate and
+# second tenant producing at the same time gets every request through; over gRPC the same
+# with RESOURCE_EXHAUSTED and a retry-after trailer, and a produce stream is slowed down to
+# the quota instead. Request rate and
 # connection caps; quota changes apply without a restart; partition and storage caps on
 # creation and on changes.
 . "$(dirname "$0")/../lib/harness.sh"
@@ -102,6 +104,9 @@ done
 [ "$total" = "$acked" ] || fail "acme has $total records on the broker, $acked acknowledged"
 [ "$(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_tenant_throttled_total{tenant=\"acme\"}" { print $2 }')" -gt 0 ] ||
     fail "throttled requests not in /metrics"
+
+step "the same over gRPC: RESOURCE_EXHAUSTED with retry-after for acme, all through for globex; a stream slowed down"
+grpc_check quota || fail "gRPC quota checks"
 
 step "a quota change applies without a restart: acme's limit lifted"
 expect_status 200 PUT /v1/tenants/acme/quotas '{"produce_bytes_per_sec": null}'

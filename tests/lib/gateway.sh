@@ -80,3 +80,24 @@ gw_records() {
         printf '{"key": {"type": "STRING", "data": "k%d"}, "value": {"type": "STRING", "data": "v%d"}}\n' "$i" "$i"
     done
 }
+
+# grpc_check CHECK [ARGS...]: tests/lib/grpc_check.py against this gateway's gRPC API
+# (Debian's python3-grpcio), each AUTH[who] and CLUSTER[who] passed as AUTH_<WHO> and
+# CLUSTER_<WHO>. The Python message classes are made from the proto once per test.
+grpc_check() {
+    if [ ! -d "$T/pb" ]; then
+        mkdir -p "$T/pb"
+        protoc --proto_path="$TEST_LIB/../../proto" --python_out="$T/pb" \
+            "$TEST_LIB/../../proto/streaming/v1/streaming.proto" ||
+            fail "protoc cannot make the Python message classes"
+    fi
+    local vars=() who
+    for who in "${!AUTH[@]}"; do
+        vars+=("AUTH_$(printf '%s' "$who" | tr 'a-z-' 'A-Z_')=${AUTH[$who]}")
+    done
+    for who in "${!CLUSTER[@]}"; do
+        vars+=("CLUSTER_$(printf '%s' "$who" | tr 'a-z-' 'A-Z_')=${CLUSTER[$who]}")
+    done
+    env PB="$T/pb" GRPC="$GRPC" GRPCS="${GRPCS:-}" GW_CERT="${GW_CERT:-}" GW="$GW" "${vars[@]}" \
+        /usr/bin/python3 "$TEST_LIB/grpc_check.py" "$@"
+}

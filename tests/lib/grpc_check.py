@@ -15,12 +15,14 @@ import base64
 import json
 import os
 import sys
+import threading
 import time
 import urllib.request
 
 import grpc
 
 sys.path.insert(0, os.environ["PB"])
+from google.protobuf import json_format  # noqa: E402
 from streaming.v1 import streaming_pb2 as pb  # noqa: E402
 
 SERVICE = "/streaming.v1.Streaming/"
@@ -406,12 +408,146 @@ def groups():
     check(code == grpc.StatusCode.INVALID_ARGUMENT, f"a bad group name: {code} {details}")
 
 
+UNARY = {
+    "CreateTopic": (pb.CreateTopicRequest, pb.Topic),
+    "ListTopics": (pb.ListTopicsRequest, pb.ListTopicsResponse),
+    "DescribeTopic": (pb.DescribeTopicRequest, pb.Topic),
+    "DeleteTopic": (pb.DeleteTopicRequest, pb.DeleteTopicResponse),
+    "Produce": (pb.ProduceRequest, pb.ProduceResponse),
+    "CommitOffsets": (pb.CommitOffsetsRequest, pb.CommitOffsetsResponse),
+    "GetCommittedOffsets": (pb.GetCommittedOffsetsRequest, pb.GetCommittedOffsetsResponse),
+    "ListOffsets": (pb.ListOffsetsRequest, pb.ListOffsetsResponse),
+}
+
+
+def status(method, who, request="{}"):
+    """Prints the status name of one call: unary methods, Consume (read to its end or its
+    first error) and ProduceStream (one message)."""
+    ch = channel()
+    if method == "Consume":
+        code, _, details = consume(ch, json_format.Parse(request, pb.ConsumeRequest()), who, timeout=10)
+    elif method == "ProduceStream":
+        code, resps, details = produce_stream(ch, [json_format.Parse(request, pb.ProduceRequest())], who)
+        if code == grpc.StatusCode.OK and resps and resps[0].results[0].code != 0:
+            code = [c for c in grpc.StatusCode if c.value[0] == resps[0].results[0].code][0]
+            details = resps[0].results[0].message
+    else:
+        req_cls, resp_cls = UNARY[method]
+        code, _, details, _ = call(ch, method, json_format.Parse(request, req_cls()), resp_cls, who)
+    print(code.name)
+    print(details, file=sys.stderr)
+
+
+def isolation():
+    """globex calls every method on acme's topic and group (made here): each is NOT_FOUND
+    without a word of acme's, and acme's topic, records and offsets are as they were."""
+    ch = channel()
+    call(ch, "CreateTopic", pb.CreateTopicRequest(name="secret", partitions=2), pb.Topic, "acme")
+    code, res, details, _ = call(ch, "Produce", pb.ProduceRequest(topic="secret", records=[rec(b"k", b"v", partition=0)]),
+                                 pb.ProduceResponse, "acme")
+    check(code == grpc.StatusCode.OK, f"acme Produce: {code} {details}")
+    code, _, details, _ = call(ch, "CommitOffsets", pb.CommitOffsetsRequest(
+        group="team", topic="secret", offsets=[pb.PartitionOffset(partition=0, offset=1)]), pb.CommitOffsetsResponse, "acme")
+    check(code == grpc.StatusCode.OK, f"acme commit outside the group: {code} {details}")
+
+    def state():
+        _, lo, _, _ = call(ch, "ListOffsets", pb.ListOffsetsRequest(topic="secret", partition=0), pb.ListOffsetsResponse, "acme")
+        _, co, _, _ = call(ch, "GetCommittedOffsets", pb.GetCommittedOffsetsRequest(group="team", topic="secret"),
+                           pb.GetCommittedOffsetsResponse, "acme")
+        _, t, _, _ = call(ch, "DescribeTopic", pb.DescribeTopicRequest(name="secret"), pb.Topic, "acme")
+        return (lo.latest if lo else None, [(o.partition, o.offset) for o in co.offsets] if co else None,
+                t.partitions if t else None)
+    before = state()
+    check(before == (1, [(0, 1)], 2), f"acme's state: {before}")
+    for method, req in (("DescribeTopic", pb.DescribeTopicRequest(name="secret")),
+                        ("DeleteTopic", pb.DeleteTopicRequest(name="secret")),
+                        ("Produce", pb.ProduceRequest(topic="secret", records=[rec(b"k", b"x", partition=0)])),
+                        ("ListOffsets", pb.ListOffsetsRequest(topic="secret", partition=0)),
+                        ("CommitOffsets", pb.CommitOffsetsRequest(group="team", topic="secret",
+                                                                  offsets=[pb.PartitionOffset(partition=0, offset=0)])),
+                        ("GetCommittedOffsets", pb.GetCommittedOffsetsRequest(group="team", topic="secret"))):
+        code, _, details, _ = call(ch, method, req, UNARY[method][1], "globex")
+        check(code == grpc.StatusCode.NOT_FOUND and "acme" not in details and "secret" in details or
+              code == grpc.StatusCode.NOT_FOUND and "acme" not in details,
+              f"globex {method} on acme's topic: {code} {details}")
+    for req in (pb.ConsumeRequest(topic="secret", partition=0, offset=0),
+                pb.ConsumeRequest(topic="secret", partition=0, timestamp_ms=0),
+                pb.ConsumeRequest(topic="secret", group="team", auto_offset_reset="earliest")):
+        code, got, details = consume(ch, req, "globex", timeout=10)
+        check(code == grpc.StatusCode.NOT_FOUND and not got and "acme" not in details,
+              f"globex Consume {req}: {code} {details}")
+    code, resps, details = produce_stream(ch, [pb.ProduceRequest(topic="secret", records=[rec(b"k", b"x")])], "globex")
+    check(code == grpc.StatusCode.OK and resps and resps[0].results[0].code == grpc.StatusCode.NOT_FOUND.value[0] and
+          "acme" not in resps[0].results[0].message, f"globex ProduceStream: {code} {details} {resps}")
+    # globex's own topic of the same name is its own.
+    code, t, details, _ = call(ch, "CreateTopic", pb.CreateTopicRequest(name="secret", partitions=1), pb.Topic, "globex")
+    check(code == grpc.StatusCode.OK and t.partitions == 1, f"globex's own secret: {code} {details}")
+    check([x for x in names(ch, "globex") if x == "secret"] == ["secret"], "globex's list")
+    check(state() == before, f"acme's state changed: {state()} (was {before})")
+
+
+def quota():
+    """acme (100 KB/s produce quota) produces 10 KB records at 500 KB/s over unary Produce:
+    RESOURCE_EXHAUSTED with a retry-after trailer, every record acknowledged or refused;
+    globex at 200 KB/s at the same time gets everything through. Then a ProduceStream of
+    acme's is slowed down to its quota, with every record written."""
+    ch = channel()
+    for who in ("acme", "globex"):
+        call(ch, "CreateTopic", pb.CreateTopicRequest(name="q", partitions=2), pb.Topic, who)
+    value = b"x" * 10000
+    out = {}
+
+    def drive(who, bps, secs=4):
+        res = {"ok": 0, "throttled": 0, "retry_after": set(), "other": []}
+        every = len(value) / bps
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < secs:
+            code, r, details, tr = call(ch, "Produce", pb.ProduceRequest(topic="q", records=[rec(None, value)]),
+                                        pb.ProduceResponse, who)
+            if code == grpc.StatusCode.OK and r.results[0].code == 0:
+                res["ok"] += 1
+            elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                res["throttled"] += 1
+                res["retry_after"].add(tr.get("retry-after"))
+            else:
+                res["other"].append(f"{code} {details}")
+            n += 1
+            pause = t0 + n * every - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+        out[who] = res
+    ts = [threading.Thread(target=drive, args=("acme", 500000)), threading.Thread(target=drive, args=("globex", 200000))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    a, g = out["acme"], out["globex"]
+    check(a["throttled"] > 0 and not a["other"] and None not in a["retry_after"] and
+          a["ok"] * 10000 <= 100000 * 4 + 2 * 10 ** 6, f"acme: {a}")
+    check(g["throttled"] == 0 and not g["other"] and g["ok"] >= 60, f"globex: {g}")
+
+    # A stream is slowed down, not refused: 300 KB at once take about 2 s at 100 KB/s (the
+    # bucket holds a second's worth), where without the quota they take a fraction of one.
+    t0 = time.monotonic()
+    reqs = [pb.ProduceRequest(topic="q", records=[rec(None, value)]) for _ in range(30)]
+    code, resps, details = produce_stream(ch, reqs, "acme", timeout=30)
+    secs = time.monotonic() - t0
+    ok = sum(1 for m in resps or [] for r in m.results if r.code == 0)
+    check(code == grpc.StatusCode.OK and ok == 30, f"acme's stream: {code} {details}, {ok} of 30 written")
+    check(1.5 <= secs <= 15, f"acme's stream of 300 KB took {secs:.1f} s at a quota of 100 KB/s")
+    print(f"stream: 30 records of 10 KB in {secs:.1f} s", flush=True)
+
+
 def main():
-    checks = {"topics": topics, "records": records, "groups": groups}
-    if len(sys.argv) != 2 or sys.argv[1] not in checks:
-        print("usage: grpc_check.py " + "|".join(checks), file=sys.stderr)
+    checks = {"topics": topics, "records": records, "groups": groups, "isolation": isolation,
+              "quota": quota, "status": status}
+    if len(sys.argv) < 2 or sys.argv[1] not in checks:
+        print("usage: grpc_check.py " + "|".join(checks) + " [args]", file=sys.stderr)
         return 2
-    checks[sys.argv[1]]()
+    checks[sys.argv[1]](*sys.argv[2:])
+    if sys.argv[1] == "status":
+        return 0
     print("grpc", sys.argv[1] + ":", "FAILED" if failures else "ok")
     return 1 if failures else 0
 
