@@ -2,7 +2,8 @@
 # A topic's configs over REST (list, get, set, reset, alter in one call, read back at once),
 # and ACLs managed over REST by the tenant's admin principal and enforced on the next call:
 # a service account with no ACLs is refused; granted READ it may read but not write; a DENY
-# wins over an ALLOW; deleting the ACLs takes the rights away again.
+# wins over an ALLOW; deleting the ACLs takes the rights away again. The ACL checks are made
+# over gRPC too (NOT_FOUND, PERMISSION_DENIED, OK as the ACLs say).
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 pg_start
@@ -69,7 +70,17 @@ expect_rest 400 acme h1 POST "$base/topics/orders/configs:alter" '{"data": []}'
 expect_rest 200 acme h1 GET "$base/topics/orders/configs/retention.ms"
 [ "$(json_get value <"$T/last.json")" = 7200000 ] || fail "a refused change changed: $(cat "$T/last.json")"
 
+# gstatus WANT WHO METHOD [JSON]: a gRPC call of WHO ends with status WANT.
+gstatus() {
+    local got
+    got=$(grpc_check status "$3" "$2" "${4:-{\}}" 2>"$T/grpc.err")
+    [ "$got" = "$1" ] || fail "gRPC $3 as $2: $got (want $1) $(cat "$T/grpc.err")"
+}
+rec='{"topic": "orders", "records": [{"value": "eA=="}]}'
+
 step "ACLs: a service account without ACLs is refused; the admin manages its ACLs"
+gstatus NOT_FOUND reader DescribeTopic '{"name": "orders"}'
+gstatus NOT_FOUND reader Produce "$rec"
 expect_rest 404 reader h1 GET "$base/topics/orders"
 expect_rest 200 reader h1 GET "$base/topics"
 [ "$(json_get data <"$T/last.json")" = "[]" ] || fail "reader lists topics: $(cat "$T/last.json")"
@@ -86,10 +97,18 @@ expect_rest 200 reader h1 GET "$base/topics/orders/partitions/0/records?offset=0
 expect_rest 403 reader h1 POST "$base/topics/orders/records" '{"value": {"type": "STRING", "data": "x"}}'
 expect_rest 403 reader h1 PUT "$base/topics/orders/configs/retention.ms" '{"value": "1000"}'
 expect_rest 403 reader h1 DELETE "$base/topics/orders"
+gstatus OK reader DescribeTopic '{"name": "orders"}'
+gstatus OK reader ListOffsets '{"topic": "orders"}'
+gstatus PERMISSION_DENIED reader Produce "$rec"
+gstatus PERMISSION_DENIED reader ProduceStream "$rec"
+gstatus PERMISSION_DENIED reader DeleteTopic '{"name": "orders"}'
+gstatus PERMISSION_DENIED reader GetCommittedOffsets '{"group": "g", "topic": "orders"}'
 expect_rest 201 acme h1 POST "$base/acls" \
     '{"resource_type": "TOPIC", "resource_name": "orders", "principal": "User:reader", "operation": "DESCRIBE", "permission": "DENY"}'
 expect_rest 404 reader h1 GET "$base/topics/orders"
 expect_rest 404 reader h1 GET "$base/topics/orders/partitions/0/records?offset=0"
+gstatus NOT_FOUND reader DescribeTopic '{"name": "orders"}'
+gstatus NOT_FOUND reader Consume '{"topic": "orders", "offset": 0}'
 expect_rest 200 acme h1 GET "$base/acls?principal=User:reader&resource_type=TOPIC"
 python3 - "$T/last.json" <<'PY' || fail "ACL list: $(cat "$T/last.json")"
 import json, sys
