@@ -545,6 +545,9 @@ static void gw_rest__metrics(gw_rreq_t *r)
     cm_metrics_value(&out, "streamd_gateway_grpc_calls_active", "gauge",
                      "gRPC calls not ended yet (streams included)",
                      (double)atomic_load(&m->grpc_active));
+    cm_metrics_value(&out, "streamd_gateway_consumer_instances", "gauge",
+                     "REST consumer instances and gRPC group members held",
+                     (double)atomic_load(&gw->consumer_instances));
     cm_metrics_hist(&out, "streamd_gateway_request_duration_seconds", "REST request latency",
                     &m->request_latency);
     static const struct {

@@ -29,6 +29,21 @@ grpc_check groups || fail "gRPC group checks"
 step "isolation over gRPC: globex calls every method on acme's topic and group"
 grpc_check isolation || fail "gRPC isolation checks"
 
+step "clients that die mid-stream leave no call, group member or connection behind"
+metric() { curl -sf "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+settled() { [ "$(metric streamd_gateway_grpc_calls_active)" = 0 ] && [ "$(metric streamd_gateway_consumer_instances)" = 0 ]; }
+wait_for 10 "every gRPC call and member freed" settled
+grpc_check abandon 2>/dev/null && fail "the abandoning client lived"
+wait_for 10 "every gRPC call and member freed" settled
+fds_before=$(ls /proc/"$GW_PID"/fd | wc -l)
+for n in 1 2 3 4 5 6 7 8; do
+    grpc_check abandon 2>/dev/null && fail "the abandoning client lived"
+done
+wait_for 15 "every gRPC call and member freed after 8 dead clients" settled
+fds_after=$(ls /proc/"$GW_PID"/fd | wc -l)
+echo "gateway descriptors: $fds_before before, $fds_after after 8 dead clients"
+[ "$fds_after" -le $((fds_before + 2)) ] || fail "the gateway's descriptors grew from $fds_before to $fds_after"
+
 step "a topic created over gRPC is the one REST shows"
 cat >"$T/mk.py" <<'PY'
 import os, sys, grpc

@@ -539,8 +539,29 @@ def quota():
     print(f"stream: 30 records of 10 KB in {secs:.1f} s", flush=True)
 
 
+def abandon():
+    """Opens streams (a live consume, a group member, a produce stream mid-way), then dies
+    without a word: the gateway must free everything it held for them."""
+    ch = channel()
+    fn = ch.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString)
+    live = fn(pb.ConsumeRequest(topic="events", partition=0, offset=0), metadata=auth("acme"))
+    next(live)
+    member = fn(pb.ConsumeRequest(topic="grp", group="gone", auto_offset_reset="earliest"), metadata=auth("acme"))
+    next(member)
+    ps = ch.stream_stream(SERVICE + "ProduceStream", request_serializer=lambda m: m.SerializeToString(),
+                          response_deserializer=pb.ProduceResponse.FromString)
+
+    def gen():
+        yield pb.ProduceRequest(topic="events", records=[rec(b"x", b"y")])
+        time.sleep(60)
+    out = ps(gen(), metadata=auth("acme"))
+    next(out)
+    os.kill(os.getpid(), 9)
+
+
 def main():
-    checks = {"topics": topics, "records": records, "groups": groups, "isolation": isolation,
+    checks = {"abandon": abandon, "topics": topics, "records": records, "groups": groups, "isolation": isolation,
               "quota": quota, "status": status}
     if len(sys.argv) < 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks) + " [args]", file=sys.stderr)
