@@ -335,6 +335,7 @@ gw_cinst_t *gw_cons_open(gw_worker_t *w, const gw_session_t *ss, const char *gro
     if (i->topics == NULL)
         abort();
     i->topics[i->n_topics++] = gw_cons_dup(topic);
+    gw_cons_ref(i); /* the driver's: it outlives a close at the gateway's stop */
     gw_member_subscribe(i);
     return i;
 }
@@ -344,6 +345,7 @@ void gw_cons_drop(gw_cinst_t *i)
     i->on_kick = NULL;
     i->driver = NULL;
     gw_cons__close(i, false);
+    gw_cons_unref(i);
 }
 
 static void gw_cons__create(gw_worker_t *w, gw_cjob_t *j)

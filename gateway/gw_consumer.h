@@ -172,7 +172,8 @@ gw_cinst_t *gw_cons_open(gw_worker_t *w, const gw_session_t *ss, const char *gro
                          const char *topic, bool reset_latest, void (*on_kick)(gw_cinst_t *i),
                          void *driver);
 
-/** Ends a driven instance: it leaves the group (it is freed once its calls are back). */
+/** Ends a driven instance: it leaves the group (it is freed once its calls are back). The
+ * driver holds its instance until then; `closed` says the gateway closed it (stopping). */
 void gw_cons_drop(gw_cinst_t *i);
 
 /* ---- gw_member.c ----------------------------------------------------------------------- */

@@ -54,7 +54,18 @@ struct gw_grpc {
     gw_gtag_t t_shutdown;
     pthread_mutex_t mu; /* guards `closed` against answers from workers */
     bool closed;        /* the queue is shut down: nothing may be started on a call */
+    pthread_mutex_t conn_mu;
+    cm_strmap_t conns; /* "<tenant id>|<peer>" -> gw_grpc__conn_t, connections with calls */
 };
+
+/* A client connection with calls going on: one connection against its tenant's cap
+ * (quotas.connections, shared with REST), from its first call until its last ends. grpc
+ * core does not tell a server of its connections; a peer's address and port stand for one. */
+typedef struct gw_grpc__conn {
+    int calls;
+    gw_tenant_rt_t *rt;
+    char key[];
+} gw_grpc__conn_t;
 
 /* ---- calls ----------------------------------------------------------------------------- */
 
@@ -87,8 +98,53 @@ static gw_gcall_t *gw_grpc__call_new(gw_grpc_t *g, int method)
     return c;
 }
 
+static bool gw_grpc__conn_take(gw_gcall_t *c)
+{
+    gw_grpc_t *g = c->srv;
+    char key[160];
+    int n = snprintf(key, sizeof(key), "%s|%s", c->ss.tenant->id, c->conn);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        n = (int)sizeof(key) - 1;
+    pthread_mutex_lock(&g->conn_mu);
+    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, (size_t)n);
+    bool ok = true;
+    if (e != NULL) {
+        e->calls++;
+    } else if ((ok = gw_session_conn_open(&c->ss))) {
+        e = calloc(1, sizeof(*e) + (size_t)n + 1);
+        if (e == NULL)
+            abort();
+        e->calls = 1;
+        e->rt = c->ss.tenant->rt;
+        memcpy(e->key, key, (size_t)n + 1);
+        cm_strmap_put(&g->conns, e->key, (size_t)n, e);
+    }
+    pthread_mutex_unlock(&g->conn_mu);
+    c->conn_counted = ok;
+    return ok;
+}
+
+static void gw_grpc__conn_give(gw_gcall_t *c)
+{
+    gw_grpc_t *g = c->srv;
+    char key[160];
+    int n = snprintf(key, sizeof(key), "%s|%s", c->ss.tenant->id, c->conn);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        n = (int)sizeof(key) - 1;
+    pthread_mutex_lock(&g->conn_mu);
+    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, (size_t)n);
+    if (e != NULL && --e->calls == 0) {
+        cm_strmap_del(&g->conns, key, (size_t)n);
+        gw_session_conn_close(e->rt);
+        free(e);
+    }
+    pthread_mutex_unlock(&g->conn_mu);
+}
+
 static void gw_grpc__call_free(gw_gcall_t *c)
 {
+    if (c->conn_counted)
+        gw_grpc__conn_give(c);
     if (c->state_free != NULL)
         c->state_free(c->state);
     if (c->call != NULL) {
@@ -387,10 +443,11 @@ gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t ca
 /* ---- the gRPC thread ------------------------------------------------------------------- */
 
 /* "ipv4:127.0.0.1:5000" or "ipv6:[::1]:5000" -> the address alone. */
-static void gw_grpc__peer(grpc_call *call, char *out, size_t cap)
+static void gw_grpc__peer(grpc_call *call, char *out, size_t cap, char *conn, size_t conn_cap)
 {
     char *p = grpc_call_get_peer(call);
     const char *s = p != NULL ? p : "unknown";
+    snprintf(conn, conn_cap, "%s", s);
     const char *colon = strchr(s, ':');
     if (colon != NULL && (strncmp(s, "ipv4:", 5) == 0 || strncmp(s, "ipv6:", 5) == 0))
         s = colon + 1;
@@ -436,7 +493,7 @@ static void gw_grpc__on_new(gw_gtag_t *t, bool ok)
                      gw_grpc__methods[c->method].path);
         return;
     }
-    gw_grpc__peer(c->call, c->peer, sizeof(c->peer));
+    gw_grpc__peer(c->call, c->peer, sizeof(c->peer), c->conn, sizeof(c->conn));
     gw_t *gw = g->gw;
     gw_worker_t *w = &gw->workers[atomic_fetch_add(&g->rr, 1) % (unsigned)gw->n_workers];
     h2o_multithread_send_message(&w->grpc_calls, &c->msg);
@@ -530,6 +587,12 @@ static void gw_grpc__serve(gw_gcall_t *c)
     if (wait > 0) {
         gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait,
                            "over the request rate quota; retry in %d s", wait);
+        return;
+    }
+    if (!gw_grpc__conn_take(c)) {
+        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, 1,
+                           "this tenant has its maximum of %lld connections open",
+                           (long long)c->ss.tenant->quota.connections);
         return;
     }
     gw_grpc__methods[c->method].fn(c);
@@ -627,6 +690,8 @@ gw_grpc_t *gw_grpc_start(gw_t *gw)
         abort();
     g->gw = gw;
     pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->conn_mu, NULL);
+    cm_strmap_init(&g->conns);
     g->cq = grpc_completion_queue_create_for_next(NULL);
     /* Metadata room for the longest token the session core takes, so that an oversize
      * one is refused by it (UNAUTHENTICATED), not by grpc core. */
@@ -663,6 +728,8 @@ gw_grpc_t *gw_grpc_start(gw_t *gw)
             ;
         grpc_completion_queue_destroy(g->cq);
         pthread_mutex_destroy(&g->mu);
+        pthread_mutex_destroy(&g->conn_mu);
+        cm_strmap_free(&g->conns);
         free(g);
         grpc_shutdown();
         return NULL;
@@ -685,9 +752,13 @@ void gw_grpc_stop(gw_grpc_t *g)
     grpc_server_shutdown_and_notify(g->server, g->cq, &g->t_shutdown);
     grpc_server_cancel_all_calls(g->server);
     pthread_join(g->thread, NULL);
+    if (atomic_load(&g->gw->metrics.grpc_active) > 0)
+        return; /* abandoned calls may still look at the server: it is left to the exit */
     grpc_server_destroy(g->server);
     grpc_completion_queue_destroy(g->cq);
     pthread_mutex_destroy(&g->mu);
+    pthread_mutex_destroy(&g->conn_mu);
+    cm_strmap_free(&g->conns); /* empty: every call was freed */
     free(g);
     grpc_shutdown();
 }

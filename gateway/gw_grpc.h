@@ -71,6 +71,8 @@ struct gw_gcall {
     gpr_timespec deadline;
     grpc_byte_buffer *payload; /* the request message, for methods with one request */
     char peer[64];             /* the client's address, for the auth failure limiter */
+    char conn[96];             /* "address:port": its HTTP/2 connection */
+    bool conn_counted;         /* against the tenant's connection cap (gw_grpc.c) */
     h2o_multithread_message_t msg;
     gw_worker_t *w;
     gw_snap_t *snap;

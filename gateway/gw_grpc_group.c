@@ -58,6 +58,7 @@ static const gw_topic_t *gw_ggrp__check(const gw_session_t *ss, const char *grou
         snprintf(msg, cap, "principal %s may not read topic \"%s\"", ss->principal, t->name);
         return NULL;
     }
+    *code = GRPC_STATUS_OK;
     return t;
 }
 
@@ -72,7 +73,9 @@ typedef struct gw_ggroup {
     gw_gcall_t *c;
     gw_cinst_t *i;
     gw_gsess_t auth;
-    int fetching; /* Fetch requests in flight */
+    int fetching;  /* Fetch requests in flight */
+    bool starting; /* in gw_member_fetch: an answer may come before it returns */
+    bool backoff;  /* the last Fetch failed: wait before the next */
     bool sending;
     gw_gmsg_t *head, *tail;  /* messages waiting to be sent, in order */
     int32_t sent_generation; /* the assignment the client has */
@@ -149,9 +152,15 @@ static void gw_ggrp__fetched(gw_kcall_t *k, gw_kcall_status_t st, cm_kr_t *body)
     cm_fetch_resp_t resp;
     gw_cinst_t *i = g->i;
     size_t body_len = st == GW_KCALL_OK ? (size_t)(body->end - body->p) : 0;
-    if (!c->gone && !g->done && i->state == GW_CS_STABLE && !i->rejoin &&
-        i->generation == g->sent_generation && st == GW_KCALL_OK &&
-        cm_fetch_resp_decode(body, k->api_version, &a, &resp) == 0) {
+    bool decoded = st == GW_KCALL_OK && cm_fetch_resp_decode(body, k->api_version, &a, &resp) == 0;
+    /* A failed Fetch, or a partition in error (a leader that moved): the next one waits,
+     * rather than asking again at once. */
+    g->backoff |= !decoded;
+    for (int32_t t = 0; decoded && t < resp.responses_n; t++)
+        for (int32_t p = 0; p < resp.responses[t].partitions_n; p++)
+            g->backoff |= resp.responses[t].partitions[p].error_code != 0;
+    if (!c->gone && !g->done && !i->closed && i->state == GW_CS_STABLE && !i->rejoin &&
+        i->generation == g->sent_generation && decoded) {
         gw_ggrp__writer_t wr = { .g = g, .a = &a };
         wr.cap = body_len / 7 + 1; /* a record takes 7 bytes at least */
         wr.out = cm_arena_calloc(&a, wr.cap, sizeof(*wr.out));
@@ -171,7 +180,8 @@ static void gw_ggrp__fetched(gw_kcall_t *k, gw_kcall_status_t st, cm_kr_t *body)
             g->done = true; /* code OK */
     }
     cm_arena_free(&a);
-    gw_ggrp__pump(g);
+    if (!g->starting)
+        gw_ggrp__pump(g);
 }
 
 static void gw_ggrp__sent(gw_gcall_t *c, bool ok)
@@ -223,9 +233,21 @@ static void gw_ggrp__pump(gw_ggroup_t *g)
     }
     if (g->fetching > 0 || g->head != NULL || h2o_timeout_is_linked(&g->timer))
         return;
+    if (g->backoff) {
+        g->backoff = false;
+        gw_ggrp__wait(g);
+        return;
+    }
     gw_cinst_t *i = g->i;
     char why[256];
     gw_gstatus_t code = gw_grpc_recheck(c, &g->auth, why, sizeof(why));
+    if (code == GRPC_STATUS_OK && i->closed) {
+        code = GRPC_STATUS_UNAVAILABLE;
+        snprintf(why, sizeof(why), "the gateway is stopping");
+    }
+    /* The ACLs as they are now: a removed one ends the stream. */
+    if (code == GRPC_STATUS_OK)
+        gw_ggrp__check(&g->auth.ss, i->group, i->topics[0], &code, why, sizeof(why));
     if (code != GRPC_STATUS_OK) {
         g->done = true;
         g->code = code;
@@ -242,8 +264,13 @@ static void gw_ggrp__pump(gw_ggroup_t *g)
         /* The assignment goes before any record of it. */
         Streaming__V1__Assignment as = STREAMING__V1__ASSIGNMENT__INIT;
         int32_t *parts = cm_arena_calloc(&c->arena, (size_t)i->n_parts + 1, sizeof(*parts));
-        if (parts == NULL)
-            abort();
+        if (parts == NULL) {
+            g->done = true;
+            g->code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            snprintf(g->msg, sizeof(g->msg), "out of memory");
+            gw_ggrp__end_if_idle(g);
+            return;
+        }
         for (int q = 0; q < i->n_parts; q++)
             parts[as.n_partitions++] = i->parts[q].partition;
         as.partitions = parts;
@@ -261,10 +288,18 @@ static void gw_ggrp__pump(gw_ggroup_t *g)
         return;
     }
     i->last_used_ms = cm_mono_ms();
-    g->fetching =
+    /* An answer may come back before gw_member_fetch does (a connection refused at once):
+     * it is counted off then, and the pump waits for the count to be whole. */
+    g->starting = true;
+    int sent =
         gw_member_fetch(i, &g->auth.ss, GW_GGRP__FETCH_WAIT_MS, g->max_bytes, gw_ggrp__fetched, g);
-    if (g->fetching == 0)
-        gw_ggrp__wait(g); /* nothing assigned (more members than partitions), or no leader */
+    g->starting = false;
+    g->fetching += sent;
+    if (g->fetching == 0) {
+        if (sent == 0)
+            g->backoff = true; /* nothing assigned (more members than partitions), no leader */
+        gw_ggrp__pump(g);
+    }
 }
 
 static void gw_ggrp__on_timer(h2o_timeout_entry_t *e)
@@ -488,8 +523,10 @@ static void gw_ggrp__found(gw_kcall_t *k, gw_kcall_status_t st, cm_kr_t *body)
     /* One entry per partition: the brokers take a topic named twice. */
     int n = q->commit ? (int)q->commit_rq->n_offsets : q->topic->n_parts;
     gw_member_tp_t *tps = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*tps));
-    if (tps == NULL)
-        abort();
+    if (tps == NULL) {
+        gw_grpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     for (int k2 = 0; k2 < n; k2++) {
         tps[k2].full = q->topic->full;
         tps[k2].partition = q->commit ? q->commit_rq->offsets[k2]->partition : k2;
@@ -562,8 +599,9 @@ void gw_grpc_commit_offsets(gw_gcall_t *c)
     gw_gcoord_t *q = gw_ggrp__coord(c, rq->group, rq->topic);
     if (q == NULL)
         return;
-    if (rq->n_offsets == 0) {
-        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "no offsets to commit");
+    if (rq->n_offsets == 0 || rq->n_offsets > (size_t)q->topic->n_parts) {
+        gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "commit 1 to %d offsets (one per partition)",
+                     q->topic->n_parts);
         return;
     }
     for (size_t k = 0; k < rq->n_offsets; k++) {

@@ -54,6 +54,7 @@ static const gw_topic_t *gw_grec__topic(const gw_session_t *ss, const char *name
                  op == GW_OP_WRITE ? "write to" : "read", t->name);
         return NULL;
     }
+    *code = GRPC_STATUS_OK;
     return t;
 }
 
@@ -131,6 +132,8 @@ typedef struct gw_gbatch {
     gw_gstatus_t code; /* refused as a whole: every record gets this */
     char msg[256];
     bool done;
+    Streaming__V1__RecordResult *rr; /* the answer's room, taken before anything is written */
+    Streaming__V1__RecordResult **rp;
     struct gw_gbatch *next;
 } gw_gbatch_t;
 
@@ -163,7 +166,9 @@ static gw_gstatus_t gw_grec__read(gw_gbatch_t *b, const Streaming__V1__ProduceRe
     }
     cm_arena_t *a = b->p.arena;
     gw_prec_t *recs = cm_arena_calloc(a, rq->n_records, sizeof(*recs));
-    if (recs == NULL) {
+    b->rr = cm_arena_calloc(a, rq->n_records, sizeof(*b->rr));
+    b->rp = cm_arena_calloc(a, rq->n_records, sizeof(*b->rp));
+    if (recs == NULL || b->rr == NULL || b->rp == NULL) {
         snprintf(b->msg, sizeof(b->msg), "the request is too large");
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
@@ -218,27 +223,25 @@ static gw_gstatus_t gw_grec__read(gw_gbatch_t *b, const Streaming__V1__ProduceRe
     return GRPC_STATUS_OK;
 }
 
-/* The batch's answer; *written says how many records were written. */
+/* The batch's answer; *written says how many records were written. Its room was taken
+ * when the records were read, so it cannot fail for want of memory after a write. */
 static grpc_byte_buffer *gw_grec__results(gw_gbatch_t *b, int *written)
 {
     gw_produce_t *p = &b->p;
-    cm_arena_t *a = p->arena;
     Streaming__V1__ProduceResponse res = STREAMING__V1__PRODUCE_RESPONSE__INIT;
-    size_t n = p->n_recs > 0 ? (size_t)p->n_recs : 1;
-    Streaming__V1__RecordResult *rr = cm_arena_calloc(a, n, sizeof(*rr));
-    res.results = cm_arena_calloc(a, n, sizeof(*res.results));
     *written = 0;
-    if (rr == NULL || res.results == NULL)
-        return NULL;
-    if (p->n_recs == 0) { /* refused before its records were read */
-        streaming__v1__record_result__init(&rr[0]);
-        rr[0].code = (int32_t)b->code;
-        rr[0].message = b->msg;
-        res.results[res.n_results++] = &rr[0];
+    if (p->n_recs == 0) { /* refused before its records were read: one result says why */
+        Streaming__V1__RecordResult one = STREAMING__V1__RECORD_RESULT__INIT, *op = &one;
+        one.code = (int32_t)b->code;
+        one.message = b->msg;
+        res.results = &op;
+        res.n_results = 1;
+        return gw_grpc_pack(&res.base);
     }
+    res.results = b->rp;
     for (int i = 0; i < p->n_recs; i++) {
         const gw_prec_t *x = &p->recs[i];
-        Streaming__V1__RecordResult *r = &rr[i];
+        Streaming__V1__RecordResult *r = &b->rr[i];
         streaming__v1__record_result__init(r);
         r->partition = x->partition;
         r->timestamp_ms = x->timestamp;
@@ -270,9 +273,7 @@ static void gw_grec__produced(gw_produce_t *p)
     int written;
     grpc_byte_buffer *bb = gw_grec__results(b, &written);
     const gw_ppart_t *first = &p->parts[p->recs[0].part];
-    if (bb == NULL) {
-        gw_grpc_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    } else if (written == 0) {
+    if (written == 0) {
         /* Nothing written: the call fails as the first record did. */
         grpc_byte_buffer_destroy(bb);
         gw_gstatus_t code = gw_grpc_status_of_http(first->http);
@@ -494,8 +495,6 @@ static void gw_grec__ps_pump(gw_gpstream_t *st)
         }
         int written;
         grpc_byte_buffer *bb = gw_grec__results(b, &written);
-        if (bb == NULL)
-            abort();
         st->sending = true;
         gw_grpc_send(c, bb, gw_grec__ps_sent);
     }
@@ -767,6 +766,9 @@ static void gw_grec__cs_fetch(gw_gconsume_t *cs)
     }
     char why[256];
     gw_gstatus_t code = gw_grpc_recheck(c, &cs->auth, why, sizeof(why));
+    /* The ACLs as they are now: a removed one ends the stream. */
+    if (code == GRPC_STATUS_OK)
+        gw_grec__topic(&cs->auth.ss, cs->name, GW_OP_READ, &code, why, sizeof(why));
     if (code != GRPC_STATUS_OK) {
         gw_grec__cs_fail(cs, code, "%s", why);
         return;

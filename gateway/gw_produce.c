@@ -58,8 +58,10 @@ int gw_produce_kerr_http(int16_t e)
 int gw_produce_build(gw_produce_t *p, char *why, size_t cap)
 {
     int n = p->n_recs;
-    p->parts = cm_arena_calloc(p->arena, (size_t)n, sizeof(*p->parts));
-    cm_batch_builder_t *bb = cm_arena_calloc(p->arena, (size_t)n, sizeof(*bb));
+    /* One batch per partition the records go to: no more than either. */
+    size_t most = (size_t)(n < p->topic->n_parts ? n : p->topic->n_parts);
+    p->parts = cm_arena_calloc(p->arena, most, sizeof(*p->parts));
+    cm_batch_builder_t *bb = cm_arena_calloc(p->arena, most, sizeof(*bb));
     if (p->parts == NULL || bb == NULL) {
         snprintf(why, cap, "the request is too large");
         return 413;

@@ -165,6 +165,9 @@ else:
 print("connection cap: third refused with 429, slot freed after a close")
 PY
 
+step "the same cap over gRPC: a third connection with calls gets RESOURCE_EXHAUSTED"
+grpc_check conn_cap || fail "gRPC connection cap"
+
 step "storage: with a storage quota, topics need retention.bytes and their total fits"
 expect_status 201 POST /v1/tenants '{"name": "initech"}'
 gw_key initech initech

@@ -134,4 +134,7 @@ expect_rest 200 acme h1 DELETE "$base/acls?resource_type=ANY"
 expect_rest 404 reader h1 GET "$base/topics/orders"
 expect_rest 200 acme h1 GET "$base/acls"
 [ "$(json_get data <"$T/last.json")" = "[]" ] || fail "ACLs left: $(cat "$T/last.json")"
+
+step "ACLs: deleting one ends a gRPC consume stream that relied on it"
+grpc_check acl_revoke || fail "a consume stream outlived its ACL"
 gw_stop

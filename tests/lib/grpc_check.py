@@ -560,8 +560,67 @@ def abandon():
     os.kill(os.getpid(), 9)
 
 
+def acl_revoke():
+    """reader, granted READ on acme's topic "orders", consumes it as a stream; once acme
+    deletes that ACL the stream ends (NOT_FOUND: reader may no longer see the topic)."""
+    acl = {"resource_type": "TOPIC", "resource_name": "orders", "pattern_type": "LITERAL",
+           "principal": "User:reader", "host": "*", "operation": "READ", "permission": "ALLOW"}
+    rest("POST", "/acls", acl)
+    ch = channel()
+    fn = ch.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString)
+    it = fn(pb.ConsumeRequest(topic="orders", partition=0, offset=0), metadata=auth("reader"), timeout=30)
+    end = {}
+
+    def read():
+        try:
+            for _ in it:
+                pass
+            end["code"] = grpc.StatusCode.OK
+        except grpc.RpcError as e:
+            end["code"], end["details"] = e.code(), e.details()
+    t = threading.Thread(target=read)
+    t.start()
+    time.sleep(1)
+    check(t.is_alive(), f"the stream ended before the ACL was deleted: {end}")
+    q = "&".join(f"{k}={v}" for k, v in acl.items() if k != "host")
+    rest("DELETE", "/acls?" + q)
+    t0 = time.monotonic()
+    t.join(10)
+    check(not t.is_alive() and end.get("code") in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED),
+          f"the stream after the ACL was deleted: {end}")
+    print(f"stream ended {time.monotonic() - t0:.1f} s after the ACL was deleted: {end.get('code')}", flush=True)
+
+
+def conn_cap():
+    """acme's cap is 2 connections: two channels with a stream each are taken; a third
+    channel's call gets RESOURCE_EXHAUSTED with retry-after; globex is not capped by it; once
+    a stream ends, the third channel gets through."""
+    chans = [grpc.insecure_channel(os.environ["GRPC"], options=[("grpc.use_local_subchannel_pool", 1)])
+             for _ in range(3)]
+    fn = [c.unary_stream(SERVICE + "Consume", request_serializer=lambda m: m.SerializeToString(),
+                         response_deserializer=pb.ConsumeResponse.FromString) for c in chans]
+    call(chans[0], "CreateTopic", pb.CreateTopicRequest(name="capped", partitions=1), pb.Topic, "acme")
+    call(chans[0], "Produce", pb.ProduceRequest(topic="capped", records=[rec(b"k", b"v")]), pb.ProduceResponse, "acme")
+    streams = [fn[i](pb.ConsumeRequest(topic="capped", partition=0, offset=0), metadata=auth("acme"), timeout=30)
+               for i in range(2)]
+    for st in streams:
+        next(st)
+    code, _, details, tr = call(chans[2], "ListTopics", pb.ListTopicsRequest(), pb.ListTopicsResponse, "acme")
+    check(code == grpc.StatusCode.RESOURCE_EXHAUSTED and tr.get("retry-after"),
+          f"a third connection: {code} {details} {tr}")
+    code, _, details, _ = call(chans[2], "ListTopics", pb.ListTopicsRequest(), pb.ListTopicsResponse, "globex")
+    check(code == grpc.StatusCode.OK, f"globex on the third connection: {code} {details}")
+    code, _, details, _ = call(chans[0], "ListTopics", pb.ListTopicsRequest(), pb.ListTopicsResponse, "acme")
+    check(code == grpc.StatusCode.OK, f"a call on a counted connection: {code} {details}")
+    streams[1].cancel()
+    wait_for(lambda: call(chans[2], "ListTopics", pb.ListTopicsRequest(), pb.ListTopicsResponse, "acme")[0] ==
+             grpc.StatusCode.OK, "the slot of an ended stream was not freed")
+    streams[0].cancel()
+
+
 def main():
-    checks = {"abandon": abandon, "topics": topics, "records": records, "groups": groups, "isolation": isolation,
+    checks = {"abandon": abandon, "acl_revoke": acl_revoke, "conn_cap": conn_cap, "acl_revoke": acl_revoke, "topics": topics, "records": records, "groups": groups, "isolation": isolation,
               "quota": quota, "status": status}
     if len(sys.argv) < 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks) + " [args]", file=sys.stderr)
