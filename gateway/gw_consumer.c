@@ -34,7 +34,6 @@
 #include "gw_meta.h"
 
 #define GW_CONS__TICK_MS         100
-#define GW_CONS__FETCH_VERSION   11
 #define GW_CONS__COMMIT_VERSION  7
 #define GW_CONS__POLL_TIMEOUT_MS 1000 /* Kafka REST's consumer.request.timeout.ms */
 

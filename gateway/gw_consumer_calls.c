@@ -15,8 +15,6 @@
 #include "gw_kafka.h"
 #include "gw_meta.h"
 
-#define GW_CONS__FETCH_VERSION 11
-
 /* ---- poll -------------------------------------------------------------------------------- */
 
 /* A key or value as REST Proxy v2 shows it: base64 (binary), or a JSON value (json); a
@@ -204,10 +202,9 @@ int gw_member_fetch(gw_cinst_t *i, const gw_session_t *ss, int64_t wait_ms, int3
             ft->partitions = &fps[p];
             ft->partitions_n = 1;
         }
-        gw_kcall_t *c =
-            gw_kcall_new(i->w->kpool, CM_KAPI_FETCH, GW_CONS__FETCH_VERSION, wait_ms, cb, ud);
+        gw_kcall_t *c = gw_kcall_new(i->w->kpool, CM_KAPI_FETCH, GW_FETCH_VERSION, wait_ms, cb, ud);
         c->held = wait_ms > 0; /* a long poll */
-        cm_fetch_req_encode(&c->w, GW_CONS__FETCH_VERSION, &req);
+        cm_fetch_req_encode(&c->w, GW_FETCH_VERSION, &req);
         sent++;
         gw_kcall_send(i->w->kpool, b, c);
         free(fts);

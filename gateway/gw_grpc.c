@@ -98,26 +98,31 @@ static gw_gcall_t *gw_grpc__call_new(gw_grpc_t *g, int method)
     return c;
 }
 
+/* The call's connection's key in `conns`; its length. */
+static size_t gw_grpc__conn_key(const gw_gcall_t *c, char *key, size_t cap)
+{
+    int n = snprintf(key, cap, "%s|%s", c->ss.tenant->id, c->conn);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
 static bool gw_grpc__conn_take(gw_gcall_t *c)
 {
     gw_grpc_t *g = c->srv;
     char key[160];
-    int n = snprintf(key, sizeof(key), "%s|%s", c->ss.tenant->id, c->conn);
-    if (n < 0 || (size_t)n >= sizeof(key))
-        n = (int)sizeof(key) - 1;
+    size_t n = gw_grpc__conn_key(c, key, sizeof(key));
     pthread_mutex_lock(&g->conn_mu);
-    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, (size_t)n);
+    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, n);
     bool ok = true;
     if (e != NULL) {
         e->calls++;
     } else if ((ok = gw_session_conn_open(&c->ss))) {
-        e = calloc(1, sizeof(*e) + (size_t)n + 1);
+        e = calloc(1, sizeof(*e) + n + 1);
         if (e == NULL)
             abort();
         e->calls = 1;
         e->rt = c->ss.tenant->rt;
-        memcpy(e->key, key, (size_t)n + 1);
-        cm_strmap_put(&g->conns, e->key, (size_t)n, e);
+        memcpy(e->key, key, n + 1);
+        cm_strmap_put(&g->conns, e->key, n, e);
     }
     pthread_mutex_unlock(&g->conn_mu);
     c->conn_counted = ok;
@@ -128,13 +133,11 @@ static void gw_grpc__conn_give(gw_gcall_t *c)
 {
     gw_grpc_t *g = c->srv;
     char key[160];
-    int n = snprintf(key, sizeof(key), "%s|%s", c->ss.tenant->id, c->conn);
-    if (n < 0 || (size_t)n >= sizeof(key))
-        n = (int)sizeof(key) - 1;
+    size_t n = gw_grpc__conn_key(c, key, sizeof(key));
     pthread_mutex_lock(&g->conn_mu);
-    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, (size_t)n);
+    gw_grpc__conn_t *e = cm_strmap_get(&g->conns, key, n);
     if (e != NULL && --e->calls == 0) {
-        cm_strmap_del(&g->conns, key, (size_t)n);
+        cm_strmap_del(&g->conns, key, n);
         gw_session_conn_close(e->rt);
         free(e);
     }
@@ -638,6 +641,8 @@ void gw_grpc_on_ops(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages)
             grpc_byte_buffer_destroy(c->out);
             c->out = NULL;
         }
+        if ((op == &c->op_send || op == &c->op_recv) && !op->ok)
+            c->gone = true; /* a message could not go or come: the client is gone */
         gw_gop_fn done = op->done;
         op->done = NULL;
         if (done != NULL)

@@ -28,8 +28,7 @@
 #include "gw_rest.h"
 #include "streaming/v1/streaming.pb-c.h"
 
-#define GW_GREC__FETCH_VERSION 11
-#define GW_GREC__LIST_VERSION  1
+#define GW_GREC__LIST_VERSION 1
 /* A consume stream's long poll: also the longest a cancelled stream waits for its Fetch. */
 #define GW_GREC__FETCH_WAIT_MS 500
 #define GW_GREC__MESSAGE_BYTES (1 << 20) /* a consume message's default max_bytes */
@@ -460,10 +459,9 @@ static void gw_grec__ps_read(gw_gpstream_t *st)
     gw_grpc_recv(st->c, gw_grec__ps_on_message);
 }
 
-static void gw_grec__ps_sent(gw_gcall_t *c, bool ok)
+/* The first batch is answered (or has nobody to answer): it goes. */
+static void gw_grec__ps_pop(gw_gpstream_t *st)
 {
-    gw_gpstream_t *st = c->state;
-    st->sending = false;
     gw_gbatch_t *b = st->head;
     st->head = b->next;
     if (st->head == NULL)
@@ -471,8 +469,14 @@ static void gw_grec__ps_sent(gw_gcall_t *c, bool ok)
     st->in_flight--;
     st->in_flight_bytes -= b->bytes;
     gw_grec__ps_batch_free(b);
-    if (!ok)
-        c->gone = true;
+}
+
+static void gw_grec__ps_sent(gw_gcall_t *c, bool ok)
+{
+    gw_gpstream_t *st = c->state;
+    st->sending = false;
+    gw_grec__ps_pop(st);
+    (void)ok; /* not ok: the client is gone (c->gone) */
     gw_grec__ps_pump(st);
 }
 
@@ -485,12 +489,7 @@ static void gw_grec__ps_pump(gw_gpstream_t *st)
     while (!st->sending && st->head != NULL && st->head->done) {
         gw_gbatch_t *b = st->head;
         if (c->gone) { /* nobody to answer */
-            st->head = b->next;
-            if (st->head == NULL)
-                st->tail = NULL;
-            st->in_flight--;
-            st->in_flight_bytes -= b->bytes;
-            gw_grec__ps_batch_free(b);
+            gw_grec__ps_pop(st);
             continue;
         }
         int written;
@@ -714,8 +713,7 @@ static void gw_grec__cs_sent(gw_gcall_t *c, bool ok)
 {
     gw_gconsume_t *cs = c->state;
     cs->sending = false;
-    if (!ok)
-        c->gone = true;
+    (void)ok; /* not ok: the client is gone (c->gone) */
     gw_grec__cs_pump(cs);
 }
 
@@ -795,30 +793,9 @@ static void gw_grec__cs_fetch(gw_gconsume_t *cs)
     int64_t max_wait = w->gw->cfg.fetch_wait_max_ms;
     if (max_wait > GW_GREC__FETCH_WAIT_MS)
         max_wait = GW_GREC__FETCH_WAIT_MS;
-    gw_kcall_t *k = gw_kcall_new(w->kpool, CM_KAPI_FETCH, GW_GREC__FETCH_VERSION, max_wait,
-                                 gw_grec__cs_fetched, cs);
-    k->held = max_wait > 0;
-    cm_fetch_req_t req;
-    cm_fetch_req_init(&req);
-    cm_fetch_req_topic_t ft;
-    cm_fetch_req_topic_init(&ft);
-    cm_fetch_req_partition_t fp;
-    cm_fetch_req_partition_init(&fp);
-    req.replica_id = -1;
-    req.max_wait_ms = (int32_t)max_wait;
-    req.min_bytes = 1;
-    req.max_bytes = cs->max_bytes;
-    req.topics = &ft;
-    req.topics_n = 1;
-    ft.topic = cm_kstr_c(cs->full);
-    ft.partitions = &fp;
-    ft.partitions_n = 1;
-    fp.partition = cs->partition;
-    fp.fetch_offset = cs->offset;
-    fp.partition_max_bytes = cs->max_bytes;
-    cm_fetch_req_encode(&k->w, GW_GREC__FETCH_VERSION, &req);
     cs->fetching = true;
-    gw_kcall_send(w->kpool, b, k);
+    gw_fetch_one(w->kpool, b, cs->full, cs->partition, cs->offset, cs->max_bytes, max_wait,
+                 gw_grec__cs_fetched, cs);
 }
 
 /* The start offset of a stream from a time, or from the beginning. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cm_kmsg.h"
 #include "cm_kproto.h"
 #include "cm_log.h"
 #include "cm_time.h"
@@ -331,4 +332,31 @@ void gw_kpool_free(gw_kpool_t *p)
         h2o_timeout_unlink(&p->tick_entry);
     h2o_timeout_dispose(p->w->loop, &p->tick);
     free(p);
+}
+
+void gw_fetch_one(gw_kpool_t *p, const gw_broker_t *broker, const char *full, int32_t partition,
+                  int64_t offset, int32_t max_bytes, int64_t wait_ms, gw_kcall_fn cb, void *ud)
+{
+    gw_kcall_t *c = gw_kcall_new(p, CM_KAPI_FETCH, GW_FETCH_VERSION, wait_ms, cb, ud);
+    c->held = wait_ms > 0; /* a long poll */
+    cm_fetch_req_t req;
+    cm_fetch_req_init(&req);
+    cm_fetch_req_topic_t ft;
+    cm_fetch_req_topic_init(&ft);
+    cm_fetch_req_partition_t fp;
+    cm_fetch_req_partition_init(&fp);
+    req.replica_id = -1;
+    req.max_wait_ms = (int32_t)wait_ms;
+    req.min_bytes = 1;
+    req.max_bytes = max_bytes;
+    req.topics = &ft;
+    req.topics_n = 1;
+    ft.topic = cm_kstr_c(full);
+    ft.partitions = &fp;
+    ft.partitions_n = 1;
+    fp.partition = partition;
+    fp.fetch_offset = offset;
+    fp.partition_max_bytes = max_bytes;
+    cm_fetch_req_encode(&c->w, GW_FETCH_VERSION, &req);
+    gw_kcall_send(p, broker, c);
 }

@@ -71,6 +71,16 @@ void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c);
  */
 void gw_kpool_flush(gw_kpool_t *p);
 
+/* The Fetch version the gateway speaks. */
+#define GW_FETCH_VERSION 11
+
+/**
+ * Sends a Fetch of one partition from `offset`, up to `max_bytes`, which the broker may
+ * hold up to `wait_ms` for a record to arrive (a long poll); `cb` gets the answer.
+ */
+void gw_fetch_one(gw_kpool_t *p, const gw_broker_t *broker, const char *full, int32_t partition,
+                  int64_t offset, int32_t max_bytes, int64_t wait_ms, gw_kcall_fn cb, void *ud);
+
 /** Frees a call (after its callback, or one never sent). */
 void gw_kcall_free(gw_kcall_t *c);
 

@@ -668,15 +668,6 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
         gw_rest_unref(r);
         return;
     }
-    gw_kcall_t *c = gw_kcall_new(r->w->kpool, CM_KAPI_FETCH, GW_REC__FETCH_VERSION, cs->timeout_ms,
-                                 gw_rec__fetched, cs);
-    c->held = cs->timeout_ms > 0; /* a long poll */
-    cm_fetch_req_t req;
-    cm_fetch_req_init(&req);
-    cm_fetch_req_topic_t ft;
-    cm_fetch_req_topic_init(&ft);
-    cm_fetch_req_partition_t fp;
-    cm_fetch_req_partition_init(&fp);
     /* Ask for no more than the answer may hold (JSON takes about twice the bytes of the
      * records), but always for something: the answer is cut to the room there is when it
      * is written, and bytes fetched beyond it would be fetched in vain. */
@@ -685,18 +676,6 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
         max_bytes = GW_REC__FETCH_BYTES_MIN;
     if (max_bytes > cs->max_bytes)
         max_bytes = cs->max_bytes;
-    req.replica_id = -1;
-    req.max_wait_ms = (int32_t)cs->timeout_ms;
-    req.min_bytes = 1;
-    req.max_bytes = (int32_t)max_bytes;
-    req.topics = &ft;
-    req.topics_n = 1;
-    ft.topic = cm_kstr_c(t->full);
-    ft.partitions = &fp;
-    ft.partitions_n = 1;
-    fp.partition = cs->partition;
-    fp.fetch_offset = cs->offset;
-    fp.partition_max_bytes = (int32_t)max_bytes;
-    cm_fetch_req_encode(&c->w, GW_REC__FETCH_VERSION, &req);
-    gw_kcall_send(r->w->kpool, b, c);
+    gw_fetch_one(r->w->kpool, b, t->full, cs->partition, cs->offset, (int32_t)max_bytes,
+                 cs->timeout_ms, gw_rec__fetched, cs);
 }
