@@ -159,6 +159,14 @@ typedef struct gw_gsess {
  */
 gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t cap);
 
+/**
+ * The caller's topic `name` for `op` (GW_OP_DESCRIBE, READ, WRITE, DELETE), or NULL with
+ * *code and `msg` set: NOT_FOUND when it is missing, another tenant's or not DESCRIBE-able
+ * (the same answer), PERMISSION_DENIED when `op` is not allowed.
+ */
+const gw_topic_t *gw_grpc_topic(const gw_session_t *ss, const char *name, gw_op_t op,
+                                gw_gstatus_t *code, char *msg, size_t cap);
+
 /** The gRPC status that stands for a tenant-facing HTTP status (gw_rest's answers). */
 gw_gstatus_t gw_grpc_status_of_http(int http);
 

@@ -47,19 +47,7 @@ static const gw_topic_t *gw_ggrp__check(const gw_session_t *ss, const char *grou
         snprintf(msg, cap, "principal %s may not read group \"%.120s\"", ss->principal, group);
         return NULL;
     }
-    const gw_topic_t *t = gw_snap_topic(ss->tenant, topic);
-    if (t == NULL || !gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE)) {
-        *code = GRPC_STATUS_NOT_FOUND;
-        snprintf(msg, cap, "no topic \"%.200s\" in this cluster", topic);
-        return NULL;
-    }
-    if (!gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_READ)) {
-        *code = GRPC_STATUS_PERMISSION_DENIED;
-        snprintf(msg, cap, "principal %s may not read topic \"%s\"", ss->principal, t->name);
-        return NULL;
-    }
-    *code = GRPC_STATUS_OK;
-    return t;
+    return gw_grpc_topic(ss, topic, GW_OP_READ, code, msg, cap);
 }
 
 /* ---- Consume as a group member --------------------------------------------------------- */

@@ -36,27 +36,6 @@
 #define GW_GREC__RETRY_MS      10
 /* ---- helpers --------------------------------------------------------------------------- */
 
-/* The caller's topic `name` for reading or writing, or NULL with *code and msg set: not
- * found (missing, another tenant's, not DESCRIBE-able: the same answer) or not allowed. */
-static const gw_topic_t *gw_grec__topic(const gw_session_t *ss, const char *name, gw_op_t op,
-                                        gw_gstatus_t *code, char *msg, size_t cap)
-{
-    const gw_topic_t *t = gw_snap_topic(ss->tenant, name);
-    if (t == NULL || !gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE)) {
-        *code = GRPC_STATUS_NOT_FOUND;
-        snprintf(msg, cap, "no topic \"%.200s\" in this cluster", name);
-        return NULL;
-    }
-    if (!gw_session_allowed(ss, GW_RT_TOPIC, t->name, op)) {
-        *code = GRPC_STATUS_PERMISSION_DENIED;
-        snprintf(msg, cap, "principal %s may not %s topic \"%s\"", ss->principal,
-                 op == GW_OP_WRITE ? "write to" : "read", t->name);
-        return NULL;
-    }
-    *code = GRPC_STATUS_OK;
-    return t;
-}
-
 /* The leader of a partition of topic (full name, id) in the worker's newest snapshot, or
  * NULL: *gone says the topic is no more. */
 static const gw_broker_t *gw_grec__leader(gw_gcall_t *c, const char *name, const char *id,
@@ -155,7 +134,7 @@ static gw_gstatus_t gw_grec__read(gw_gbatch_t *b, const Streaming__V1__ProduceRe
 {
     const gw_session_t *ss = &b->ss;
     const gw_topic_t *t =
-        gw_grec__topic(ss, rq->topic, GW_OP_WRITE, &b->code, b->msg, sizeof(b->msg));
+        gw_grpc_topic(ss, rq->topic, GW_OP_WRITE, &b->code, b->msg, sizeof(b->msg));
     if (t == NULL)
         return b->code;
     int64_t max = b->c->w->gw->cfg.produce_records_max;
@@ -766,7 +745,7 @@ static void gw_grec__cs_fetch(gw_gconsume_t *cs)
     gw_gstatus_t code = gw_grpc_recheck(c, &cs->auth, why, sizeof(why));
     /* The ACLs as they are now: a removed one ends the stream. */
     if (code == GRPC_STATUS_OK)
-        gw_grec__topic(&cs->auth.ss, cs->name, GW_OP_READ, &code, why, sizeof(why));
+        gw_grpc_topic(&cs->auth.ss, cs->name, GW_OP_READ, &code, why, sizeof(why));
     if (code != GRPC_STATUS_OK) {
         gw_grec__cs_fail(cs, code, "%s", why);
         return;
@@ -844,7 +823,7 @@ void gw_grpc_consume(gw_gcall_t *c)
     }
     gw_gstatus_t code;
     char msg[256];
-    const gw_topic_t *t = gw_grec__topic(&c->ss, rq->topic, GW_OP_READ, &code, msg, sizeof(msg));
+    const gw_topic_t *t = gw_grpc_topic(&c->ss, rq->topic, GW_OP_READ, &code, msg, sizeof(msg));
     if (t == NULL) {
         gw_grpc_fail(c, code, "%s", msg);
         return;
@@ -951,8 +930,7 @@ void gw_grpc_list_offsets(gw_gcall_t *c)
         return;
     gw_gstatus_t code;
     char msg[256];
-    const gw_topic_t *t =
-        gw_grec__topic(&c->ss, rq->topic, GW_OP_DESCRIBE, &code, msg, sizeof(msg));
+    const gw_topic_t *t = gw_grpc_topic(&c->ss, rq->topic, GW_OP_DESCRIBE, &code, msg, sizeof(msg));
     if (t == NULL) {
         gw_grpc_fail(c, code, "%s", msg);
         return;

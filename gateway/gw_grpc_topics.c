@@ -87,15 +87,14 @@ void gw_grpc_list_topics(gw_gcall_t *c)
     gw_grpc_reply(c, &res.base);
 }
 
-/* The caller's topic `name`, or NULL when NOT_FOUND was sent (missing, another tenant's, or
- * not DESCRIBE-able: the same answer). */
-static const gw_topic_t *gw_grpc__find_topic(gw_gcall_t *c, const char *name)
+/* The caller's topic `name` for `op`, or NULL when the error was sent. */
+static const gw_topic_t *gw_grpc__find_topic(gw_gcall_t *c, const char *name, gw_op_t op)
 {
-    const gw_topic_t *t = gw_snap_topic(c->ss.tenant, name);
-    if (t == NULL || !gw_session_allowed(&c->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE)) {
-        gw_grpc_fail(c, GRPC_STATUS_NOT_FOUND, "no topic \"%.249s\" in this cluster", name);
-        return NULL;
-    }
+    gw_gstatus_t code;
+    char msg[320];
+    const gw_topic_t *t = gw_grpc_topic(&c->ss, name, op, &code, msg, sizeof(msg));
+    if (t == NULL)
+        gw_grpc_fail(c, code, "%s", msg);
     return t;
 }
 
@@ -105,7 +104,7 @@ void gw_grpc_describe_topic(gw_gcall_t *c)
         gw_grpc_request(c, &streaming__v1__describe_topic_request__descriptor);
     if (rq == NULL)
         return;
-    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name);
+    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, GW_OP_DESCRIBE);
     if (t != NULL)
         gw_grpc__reply_topic(c, t);
 }
@@ -209,14 +208,9 @@ void gw_grpc_delete_topic(gw_gcall_t *c)
         gw_grpc_request(c, &streaming__v1__delete_topic_request__descriptor);
     if (rq == NULL)
         return;
-    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name);
+    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, GW_OP_DELETE);
     if (t == NULL)
         return;
-    if (!gw_session_allowed(&c->ss, GW_RT_TOPIC, t->name, GW_OP_DELETE)) {
-        gw_grpc_fail(c, GRPC_STATUS_PERMISSION_DENIED, "principal %s may not delete topic \"%s\"",
-                     c->ss.principal, t->name);
-        return;
-    }
     gw_admin_call_t *ac = gw_admin_call_new(c->w, "DELETE", gw_grpc__deleted, c);
     cm_sbuf_printf(&ac->path, "/v1/tenants/%s/topics/%s", c->ss.tenant->name, t->name);
     gw_admin_send(c->w->gw->admin, ac);
