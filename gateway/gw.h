@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cm_acl.h"
 #include "cm_arena.h"
 #include "cm_bucket.h"
 #include "cm_http.h"
@@ -87,31 +88,6 @@ typedef struct gw_topic {
     const char *configs; /* JSON object of overrides */
 } gw_topic_t;
 
-typedef enum gw_rtype { GW_RT_TOPIC, GW_RT_GROUP, GW_RT_CLUSTER, GW_RT_TXN } gw_rtype_t;
-
-typedef enum gw_op {
-    GW_OP_ALL,
-    GW_OP_READ,
-    GW_OP_WRITE,
-    GW_OP_CREATE,
-    GW_OP_DELETE,
-    GW_OP_ALTER,
-    GW_OP_DESCRIBE,
-    GW_OP_DESCRIBE_CONFIGS,
-    GW_OP_ALTER_CONFIGS,
-    GW_OP_N
-} gw_op_t;
-
-typedef struct gw_acl {
-    const char *id;
-    const char *principal; /* a name, or "*" */
-    gw_rtype_t rtype;
-    bool prefixed;
-    const char *resource;
-    gw_op_t op;
-    bool allow;
-} gw_acl_t;
-
 typedef struct gw_quota {
     int64_t produce_bps; /* 0: no limit */
     int64_t consume_bps;
@@ -134,8 +110,9 @@ struct gw_tenant {
     gw_tenant_rt_t *rt;
     cm_strmap_t topics;     /* name -> gw_topic_t */
     cm_strmap_t principals; /* name -> gw_principal_t */
-    gw_acl_t *acls;
+    cm_acl_t *acls;         /* the tenant's rules that this gateway can read */
     int n_acls;
+    bool acls_unreadable; /* a row it cannot read (a newer type or operation): deny all */
 };
 
 typedef struct gw_key {

@@ -23,11 +23,11 @@ static const char *const gw_acl__ops[] = { "ALL",          "READ",  "WRITE",    
 
 /* A filter or a new ACL, as the request gave it; NULL fields match anything. */
 typedef struct gw_acl__spec {
-    int rtype;             /* gw_rtype_t, -1: any */
+    int rtype;             /* cm_acl_rtype_t, -1: any */
     const char *resource;  /* NULL: any */
     int pattern;           /* 0 literal, 1 prefixed, -1 any, 2 match (filters only) */
     const char *principal; /* our form ("alice", "*"); NULL: any */
-    int op;                /* gw_op_t, -1: any */
+    int op;                /* cm_acl_op_t, -1: any */
     int allow;             /* 1 allow, 0 deny, -1: any */
 } gw_acl__spec_t;
 
@@ -39,7 +39,7 @@ static int gw_acl__index(const char *v, const char *const *names, int n)
     return -1;
 }
 
-static void gw_acl__obj(gw_rreq_t *r, cm_jw_t *jw, const gw_acl_t *a)
+static void gw_acl__obj(gw_rreq_t *r, cm_jw_t *jw, const cm_acl_t *a)
 {
     cm_jw_obj(jw);
     cm_jw_kstr(jw, "kind", "KafkaAcl");
@@ -116,7 +116,7 @@ static const char *gw_acl__read(gw_rreq_t *r, const cm_json_t *body, bool filter
     }
     if (v[4] != NULL && strcmp(v[4], "*") != 0 && !(filter && strcasecmp(v[4], "ANY") == 0))
         return "host must be \"*\": the service has no per-host rules";
-    if (!any[5] && (s->op = gw_acl__index(v[5], gw_acl__ops, GW_OP_N)) < 0)
+    if (!any[5] && (s->op = gw_acl__index(v[5], gw_acl__ops, CM_ACL_OP_N)) < 0)
         return "operation must be ALL, READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, "
                "DESCRIBE_CONFIGS or ALTER_CONFIGS";
     if (!any[6]) {
@@ -130,7 +130,7 @@ static const char *gw_acl__read(gw_rreq_t *r, const cm_json_t *body, bool filter
     return NULL;
 }
 
-static bool gw_acl__matches(const gw_acl__spec_t *f, const gw_acl_t *a)
+static bool gw_acl__matches(const gw_acl__spec_t *f, const cm_acl_t *a)
 {
     if (f->rtype >= 0 && (int)a->rtype != f->rtype)
         return false;
@@ -147,26 +147,24 @@ static bool gw_acl__matches(const gw_acl__spec_t *f, const gw_acl_t *a)
             return false;
     } else if (f->resource != NULL) {
         if (f->pattern == 2) /* MATCH: the ACLs that apply to this resource name */
-            return a->prefixed
-                       ? strncmp(f->resource, a->resource, strlen(a->resource)) == 0
-                       : strcmp(a->resource, f->resource) == 0 || strcmp(a->resource, "*") == 0;
+            return cm_acl_resource_matches(a, f->resource);
         return strcmp(f->resource, a->resource) == 0;
     }
     return true;
 }
 
 /* Admin principals, or Kafka's rule: `op` on the cluster. */
-static bool gw_acl__may(gw_rreq_t *r, gw_op_t op)
+static bool gw_acl__may(gw_rreq_t *r, cm_acl_op_t op)
 {
-    if (gw_session_allowed(&r->ss, GW_RT_CLUSTER, "kafka-cluster", op))
+    if (gw_session_allowed(&r->ss, CM_ACL_RT_CLUSTER, "kafka-cluster", op))
         return true;
     gw_rest_error(r, 403, 403, 0, "principal %s may not %s this cluster's ACLs", r->ss.principal,
-                  op == GW_OP_DESCRIBE ? "list" : "change");
+                  op == CM_ACL_OP_DESCRIBE ? "list" : "change");
     return false;
 }
 
 /* Answers the list of ACLs `v`. */
-static void gw_acl__list_reply(gw_rreq_t *r, const gw_acl_t *const *v, int n)
+static void gw_acl__list_reply(gw_rreq_t *r, const cm_acl_t *const *v, int n)
 {
     cm_jw_t *jw = gw_rest_json(r);
     gw_rest_list_begin(r, jw, "KafkaAclList", "acls");
@@ -177,7 +175,7 @@ static void gw_acl__list_reply(gw_rreq_t *r, const gw_acl_t *const *v, int n)
 }
 
 /* The tenant's ACLs that `f` matches, from the request's snapshot. */
-static int gw_acl__select(gw_rreq_t *r, const gw_acl__spec_t *f, const gw_acl_t ***out)
+static int gw_acl__select(gw_rreq_t *r, const gw_acl__spec_t *f, const cm_acl_t ***out)
 {
     const gw_tenant_t *t = r->ss.tenant;
     *out = cm_arena_calloc(&r->arena, (size_t)t->n_acls + 1, sizeof(**out));
@@ -190,7 +188,7 @@ static int gw_acl__select(gw_rreq_t *r, const gw_acl__spec_t *f, const gw_acl_t 
 
 void gw_acls_list(gw_rreq_t *r)
 {
-    if (!gw_acl__may(r, GW_OP_DESCRIBE))
+    if (!gw_acl__may(r, CM_ACL_OP_DESCRIBE))
         return;
     gw_acl__spec_t f;
     const char *why = gw_acl__read(r, NULL, true, &f);
@@ -198,7 +196,7 @@ void gw_acls_list(gw_rreq_t *r)
         gw_rest_error(r, 400, 400, 0, "%s", why);
         return;
     }
-    const gw_acl_t **v;
+    const cm_acl_t **v;
     int n = gw_acl__select(r, &f, &v);
     gw_acl__list_reply(r, v, n);
 }
@@ -208,11 +206,11 @@ static void gw_acl__created(gw_admin_call_t *c)
     gw_rreq_t *r = c->ud;
     if (gw_rest_admin_outcome(r, c, "cannot create the ACL")) {
         const gw_acl__spec_t *s = r->state;
-        gw_acl_t a = { .principal = s->principal,
-                       .rtype = (gw_rtype_t)s->rtype,
+        cm_acl_t a = { .principal = s->principal,
+                       .rtype = (cm_acl_rtype_t)s->rtype,
                        .prefixed = s->pattern == 1,
                        .resource = s->resource,
-                       .op = (gw_op_t)s->op,
+                       .op = (cm_acl_op_t)s->op,
                        .allow = s->allow == 1 };
         cm_jw_t *jw = gw_rest_json(r);
         gw_acl__obj(r, jw, &a);
@@ -224,7 +222,7 @@ static void gw_acl__created(gw_admin_call_t *c)
 
 void gw_acls_create(gw_rreq_t *r)
 {
-    if (!gw_acl__may(r, GW_OP_ALTER))
+    if (!gw_acl__may(r, CM_ACL_OP_ALTER))
         return;
     const cm_json_t *o = gw_rest_json_body(r);
     if (o == NULL)
@@ -242,10 +240,10 @@ void gw_acls_create(gw_rreq_t *r)
     cm_jw_init(&jw, &c->body);
     cm_jw_obj(&jw);
     cm_jw_kstr(&jw, "principal", s->principal);
-    cm_jw_kstr(&jw, "resource_type", gw_rtype_name((gw_rtype_t)s->rtype));
+    cm_jw_kstr(&jw, "resource_type", cm_acl_rtype_name((cm_acl_rtype_t)s->rtype));
     cm_jw_kstr(&jw, "pattern_type", s->pattern == 1 ? "prefixed" : "literal");
     cm_jw_kstr(&jw, "resource_name", s->resource);
-    cm_jw_kstr(&jw, "operation", gw_op_name((gw_op_t)s->op));
+    cm_jw_kstr(&jw, "operation", cm_acl_op_name((cm_acl_op_t)s->op));
     cm_jw_kstr(&jw, "permission", s->allow == 1 ? "allow" : "deny");
     cm_jw_obj_end(&jw);
     gw_rest_admin_send(r, c);
@@ -253,7 +251,7 @@ void gw_acls_create(gw_rreq_t *r)
 
 /* Deleting: the matched ACLs, and how far the calls got. */
 typedef struct gw_acl__del {
-    const gw_acl_t **v;
+    const cm_acl_t **v;
     int n;
     int next;
 } gw_acl__del_t;
@@ -284,7 +282,7 @@ static void gw_acl__delete_next(gw_rreq_t *r)
 
 void gw_acls_delete(gw_rreq_t *r)
 {
-    if (!gw_acl__may(r, GW_OP_ALTER))
+    if (!gw_acl__may(r, CM_ACL_OP_ALTER))
         return;
     gw_acl__spec_t f;
     const char *why = gw_acl__read(r, NULL, true, &f);

@@ -164,12 +164,12 @@ static const gw_broker_t *gw_cfg__broker(gw_rreq_t *r)
     return b;
 }
 
-static bool gw_cfg__may(gw_rreq_t *r, gw_op_t op)
+static bool gw_cfg__may(gw_rreq_t *r, cm_acl_op_t op)
 {
-    if (gw_session_allowed(&r->ss, GW_RT_TOPIC, r->topic->name, op))
+    if (gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, r->topic->name, op))
         return true;
     gw_rest_error(r, 403, 403, 0, "principal %s may not %s the configs of topic \"%s\"",
-                  r->ss.principal, op == GW_OP_ALTER_CONFIGS ? "alter" : "describe",
+                  r->ss.principal, op == CM_ACL_OP_ALTER_CONFIGS ? "alter" : "describe",
                   r->topic->name);
     return false;
 }
@@ -223,7 +223,7 @@ static void gw_cfg__on_timer(h2o_timeout_entry_t *e)
 
 static void gw_cfg__describe(gw_rreq_t *r, const char *only)
 {
-    if (!gw_cfg__may(r, GW_OP_DESCRIBE_CONFIGS))
+    if (!gw_cfg__may(r, CM_ACL_OP_DESCRIBE_CONFIGS))
         return;
     gw_cfg__ask_t *ask = cm_arena_calloc(&r->arena, 1, sizeof(*ask));
     ask->r = r;
@@ -268,7 +268,7 @@ static void gw_cfg__patch_send(gw_rreq_t *r, gw_admin_call_t *c, cm_jw_t *jw)
 void gw_configs_set(gw_rreq_t *r)
 {
     const cm_tconfig_key_t *k = gw_cfg__named(r);
-    if (k == NULL || !gw_cfg__may(r, GW_OP_ALTER_CONFIGS))
+    if (k == NULL || !gw_cfg__may(r, CM_ACL_OP_ALTER_CONFIGS))
         return;
     const cm_json_t *o = gw_rest_json_body(r);
     if (o == NULL)
@@ -287,7 +287,7 @@ void gw_configs_set(gw_rreq_t *r)
 void gw_configs_reset(gw_rreq_t *r)
 {
     const cm_tconfig_key_t *k = gw_cfg__named(r);
-    if (k == NULL || !gw_cfg__may(r, GW_OP_ALTER_CONFIGS))
+    if (k == NULL || !gw_cfg__may(r, CM_ACL_OP_ALTER_CONFIGS))
         return;
     cm_jw_t jw;
     gw_admin_call_t *c = gw_cfg__patch(r, &jw);
@@ -299,7 +299,7 @@ void gw_configs_reset(gw_rreq_t *r)
 /* {"data": [{"name": ..., "value": ..., "operation": "SET" | "DELETE"}]}: all or nothing. */
 void gw_configs_alter(gw_rreq_t *r)
 {
-    if (!gw_cfg__may(r, GW_OP_ALTER_CONFIGS))
+    if (!gw_cfg__may(r, CM_ACL_OP_ALTER_CONFIGS))
         return;
     const cm_json_t *o = gw_rest_json_body(r);
     if (o == NULL)

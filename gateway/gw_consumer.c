@@ -560,7 +560,7 @@ void gw_consumers_handle(gw_rreq_t *r)
         gw_rest_error(r, 404, 404, 0, "no consumer group \"%.249s\" in this cluster", group);
         return;
     }
-    if (!gw_session_allowed(&r->ss, GW_RT_GROUP, group, GW_OP_READ)) {
+    if (!gw_session_allowed(&r->ss, CM_ACL_RT_GROUP, group, CM_ACL_OP_READ)) {
         gw_rest_error(r, 403, 403, 0, "principal %s may not read group \"%s\"", r->ss.principal,
                       group);
         return;

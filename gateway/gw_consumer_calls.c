@@ -158,7 +158,7 @@ static int32_t gw_cons__leader(const gw_session_t *ss, const gw_tenant_t *t, con
 {
     const gw_topic_t *tp = t != NULL ? gw_snap_topic(t, x->topic) : NULL;
     if (tp == NULL || x->partition >= tp->n_parts || x->position < 0 ||
-        !gw_session_allowed(ss, GW_RT_TOPIC, tp->name, GW_OP_READ))
+        !gw_session_allowed(ss, CM_ACL_RT_TOPIC, tp->name, CM_ACL_OP_READ))
         return -1;
     return tp->parts[x->partition].leader;
 }
@@ -265,12 +265,12 @@ static const gw_topic_t *gw_cons__tp(gw_cjob_t *j, const cm_json_t *o, bool with
     }
     const gw_topic_t *t = gw_snap_topic(j->ss.tenant, topic);
     if (t == NULL || p >= t->n_parts ||
-        !gw_session_allowed(&j->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE)) {
+        !gw_session_allowed(&j->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_DESCRIBE)) {
         gw_cons_error(j, 404, 40402, "no partition %lld of a topic \"%.249s\" in this cluster",
                       (long long)p, topic);
         return NULL;
     }
-    if (!gw_session_allowed(&j->ss, GW_RT_TOPIC, t->name, GW_OP_READ)) {
+    if (!gw_session_allowed(&j->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_READ)) {
         gw_cons_error(j, 403, 403, "principal %s may not read topic \"%s\"", j->ss.principal,
                       t->name);
         return NULL;
@@ -504,9 +504,10 @@ void gw_cons_subscribe(gw_cjob_t *j)
             x->type == CM_JSON_STRING ? gw_snap_topic(j->ss.tenant, x->str) : NULL;
         if (x->type != CM_JSON_STRING)
             gw_cons_error(j, 400, 400, "\"topics\" must hold topic names");
-        else if (t == NULL || !gw_session_allowed(&j->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
+        else if (t == NULL ||
+                 !gw_session_allowed(&j->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_DESCRIBE))
             gw_cons_error(j, 404, 40401, "no topic \"%.249s\" in this cluster", x->str);
-        else if (!gw_session_allowed(&j->ss, GW_RT_TOPIC, t->name, GW_OP_READ))
+        else if (!gw_session_allowed(&j->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_READ))
             gw_cons_error(j, 403, 403, "principal %s may not read topic \"%s\"", j->ss.principal,
                           t->name);
     }

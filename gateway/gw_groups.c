@@ -205,7 +205,8 @@ static void gw_grp__listed(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
     } else {
         for (int32_t i = 0; i < resp.groups_n; i++) {
             const char *name = gw_grp__own(r, resp.groups[i].group_id);
-            if (name == NULL || !gw_session_allowed(&r->ss, GW_RT_GROUP, name, GW_OP_DESCRIBE))
+            if (name == NULL ||
+                !gw_session_allowed(&r->ss, CM_ACL_RT_GROUP, name, CM_ACL_OP_DESCRIBE))
                 continue;
             if (gw_grp__add(ask, name, gw_grp__full(r, name), broker) == NULL)
                 gw_grp__fail(ask, "too many groups to answer at once");
@@ -319,7 +320,7 @@ static void gw_grp__fetched_offsets(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t
     for (int32_t i = 0; i < resp.topics_n; i++) {
         const char *name = gw_grp__own(r, resp.topics[i].name);
         const gw_topic_t *t = name != NULL ? gw_snap_topic(r->ss.tenant, name) : NULL;
-        if (t == NULL || !gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
+        if (t == NULL || !gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_DESCRIBE))
             continue;
         for (int32_t j = 0; j < resp.topics[i].partitions_n; j++) {
             const cm_offset_fetch_resp_partition_t *p = &resp.topics[i].partitions[j];
@@ -795,7 +796,7 @@ static void gw_grp__start(gw_rreq_t *r, gw_grp__what_t what)
     } else {
         const char *name = r->seg[5];
         if (!gw_group_name_ok(name) ||
-            !gw_session_allowed(&r->ss, GW_RT_GROUP, name, GW_OP_DESCRIBE)) {
+            !gw_session_allowed(&r->ss, CM_ACL_RT_GROUP, name, CM_ACL_OP_DESCRIBE)) {
             gw_rest_error(r, 404, 404, 0, "no consumer group \"%.249s\" in this cluster", name);
             gw_rest_unref(r);
             return;

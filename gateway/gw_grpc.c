@@ -443,21 +443,21 @@ gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t ca
     return GRPC_STATUS_OK;
 }
 
-const gw_topic_t *gw_grpc_topic(const gw_session_t *ss, const char *name, gw_op_t op,
+const gw_topic_t *gw_grpc_topic(const gw_session_t *ss, const char *name, cm_acl_op_t op,
                                 gw_gstatus_t *code, char *msg, size_t cap)
 {
     const gw_topic_t *t = gw_snap_topic(ss->tenant, name);
-    if (t == NULL || !gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE)) {
+    if (t == NULL || !gw_session_allowed(ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_DESCRIBE)) {
         *code = GRPC_STATUS_NOT_FOUND;
         snprintf(msg, cap, "no topic \"%.200s\" in this cluster", name);
         return NULL;
     }
-    if (!gw_session_allowed(ss, GW_RT_TOPIC, t->name, op)) {
+    if (!gw_session_allowed(ss, CM_ACL_RT_TOPIC, t->name, op)) {
         *code = GRPC_STATUS_PERMISSION_DENIED;
         snprintf(msg, cap, "principal %s may not %s topic \"%s\"", ss->principal,
-                 op == GW_OP_WRITE    ? "write to"
-                 : op == GW_OP_DELETE ? "delete"
-                                      : "read",
+                 op == CM_ACL_OP_WRITE    ? "write to"
+                 : op == CM_ACL_OP_DELETE ? "delete"
+                                          : "read",
                  t->name);
         return NULL;
     }

@@ -160,11 +160,11 @@ typedef struct gw_gsess {
 gw_gstatus_t gw_grpc_recheck(gw_gcall_t *c, gw_gsess_t *au, char *msg, size_t cap);
 
 /**
- * The caller's topic `name` for `op` (GW_OP_DESCRIBE, READ, WRITE, DELETE), or NULL with
+ * The caller's topic `name` for `op` (CM_ACL_OP_DESCRIBE, READ, WRITE, DELETE), or NULL with
  * *code and `msg` set: NOT_FOUND when it is missing, another tenant's or not DESCRIBE-able
  * (the same answer), PERMISSION_DENIED when `op` is not allowed.
  */
-const gw_topic_t *gw_grpc_topic(const gw_session_t *ss, const char *name, gw_op_t op,
+const gw_topic_t *gw_grpc_topic(const gw_session_t *ss, const char *name, cm_acl_op_t op,
                                 gw_gstatus_t *code, char *msg, size_t cap);
 
 /** The gRPC status that stands for a tenant-facing HTTP status (gw_rest's answers). */

@@ -42,12 +42,12 @@ static const gw_topic_t *gw_ggrp__check(const gw_session_t *ss, const char *grou
         snprintf(msg, cap, "a group name is 1 to 200 of a-z, A-Z, 0-9, '.', '_' and '-'");
         return NULL;
     }
-    if (!gw_session_allowed(ss, GW_RT_GROUP, group, GW_OP_READ)) {
+    if (!gw_session_allowed(ss, CM_ACL_RT_GROUP, group, CM_ACL_OP_READ)) {
         *code = GRPC_STATUS_PERMISSION_DENIED;
         snprintf(msg, cap, "principal %s may not read group \"%.120s\"", ss->principal, group);
         return NULL;
     }
-    return gw_grpc_topic(ss, topic, GW_OP_READ, code, msg, cap);
+    return gw_grpc_topic(ss, topic, CM_ACL_OP_READ, code, msg, cap);
 }
 
 /* ---- Consume as a group member --------------------------------------------------------- */

@@ -134,7 +134,7 @@ static gw_gstatus_t gw_grec__read(gw_gbatch_t *b, const Streaming__V1__ProduceRe
 {
     const gw_session_t *ss = &b->ss;
     const gw_topic_t *t =
-        gw_grpc_topic(ss, rq->topic, GW_OP_WRITE, &b->code, b->msg, sizeof(b->msg));
+        gw_grpc_topic(ss, rq->topic, CM_ACL_OP_WRITE, &b->code, b->msg, sizeof(b->msg));
     if (t == NULL)
         return b->code;
     int64_t max = b->c->w->gw->cfg.produce_records_max;
@@ -745,7 +745,7 @@ static void gw_grec__cs_fetch(gw_gconsume_t *cs)
     gw_gstatus_t code = gw_grpc_recheck(c, &cs->auth, why, sizeof(why));
     /* The ACLs as they are now: a removed one ends the stream. */
     if (code == GRPC_STATUS_OK)
-        gw_grpc_topic(&cs->auth.ss, cs->name, GW_OP_READ, &code, why, sizeof(why));
+        gw_grpc_topic(&cs->auth.ss, cs->name, CM_ACL_OP_READ, &code, why, sizeof(why));
     if (code != GRPC_STATUS_OK) {
         gw_grec__cs_fail(cs, code, "%s", why);
         return;
@@ -823,7 +823,7 @@ void gw_grpc_consume(gw_gcall_t *c)
     }
     gw_gstatus_t code;
     char msg[256];
-    const gw_topic_t *t = gw_grpc_topic(&c->ss, rq->topic, GW_OP_READ, &code, msg, sizeof(msg));
+    const gw_topic_t *t = gw_grpc_topic(&c->ss, rq->topic, CM_ACL_OP_READ, &code, msg, sizeof(msg));
     if (t == NULL) {
         gw_grpc_fail(c, code, "%s", msg);
         return;
@@ -930,7 +930,8 @@ void gw_grpc_list_offsets(gw_gcall_t *c)
         return;
     gw_gstatus_t code;
     char msg[256];
-    const gw_topic_t *t = gw_grpc_topic(&c->ss, rq->topic, GW_OP_DESCRIBE, &code, msg, sizeof(msg));
+    const gw_topic_t *t =
+        gw_grpc_topic(&c->ss, rq->topic, CM_ACL_OP_DESCRIBE, &code, msg, sizeof(msg));
     if (t == NULL) {
         gw_grpc_fail(c, code, "%s", msg);
         return;

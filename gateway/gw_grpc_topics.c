@@ -88,7 +88,7 @@ void gw_grpc_list_topics(gw_gcall_t *c)
 }
 
 /* The caller's topic `name` for `op`, or NULL when the error was sent. */
-static const gw_topic_t *gw_grpc__find_topic(gw_gcall_t *c, const char *name, gw_op_t op)
+static const gw_topic_t *gw_grpc__find_topic(gw_gcall_t *c, const char *name, cm_acl_op_t op)
 {
     gw_gstatus_t code;
     char msg[320];
@@ -104,7 +104,7 @@ void gw_grpc_describe_topic(gw_gcall_t *c)
         gw_grpc_request(c, &streaming__v1__describe_topic_request__descriptor);
     if (rq == NULL)
         return;
-    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, GW_OP_DESCRIBE);
+    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, CM_ACL_OP_DESCRIBE);
     if (t != NULL)
         gw_grpc__reply_topic(c, t);
 }
@@ -164,8 +164,8 @@ void gw_grpc_create_topic(gw_gcall_t *c)
         gw_grpc_fail(c, GRPC_STATUS_INVALID_ARGUMENT, "name is required");
         return;
     }
-    if (!gw_session_allowed(&c->ss, GW_RT_TOPIC, rq->name, GW_OP_CREATE) &&
-        !gw_session_allowed(&c->ss, GW_RT_CLUSTER, "kafka-cluster", GW_OP_CREATE)) {
+    if (!gw_session_allowed(&c->ss, CM_ACL_RT_TOPIC, rq->name, CM_ACL_OP_CREATE) &&
+        !gw_session_allowed(&c->ss, CM_ACL_RT_CLUSTER, "kafka-cluster", CM_ACL_OP_CREATE)) {
         gw_grpc_fail(c, GRPC_STATUS_PERMISSION_DENIED,
                      "principal %s may not create topic \"%.64s\"", c->ss.principal, rq->name);
         return;
@@ -208,7 +208,7 @@ void gw_grpc_delete_topic(gw_gcall_t *c)
         gw_grpc_request(c, &streaming__v1__delete_topic_request__descriptor);
     if (rq == NULL)
         return;
-    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, GW_OP_DELETE);
+    const gw_topic_t *t = gw_grpc__find_topic(c, rq->name, CM_ACL_OP_DELETE);
     if (t == NULL)
         return;
     gw_admin_call_t *ac = gw_admin_call_new(c->w, "DELETE", gw_grpc__deleted, c);

@@ -20,39 +20,6 @@ struct gw_meta {
     cm_strmap_t rts;   /* tenant id -> gw_tenant_rt_t, kept across snapshots */
 };
 
-static const char *const gw_meta__ops[GW_OP_N] = {
-    "all",           "read", "write", "create", "delete", "alter", "describe", "describe_configs",
-    "alter_configs",
-};
-static const char *const gw_meta__rtypes[] = { "topic", "group", "cluster", "transactional_id" };
-
-const char *gw_op_name(gw_op_t op)
-{
-    return op < GW_OP_N ? gw_meta__ops[op] : "unknown";
-}
-
-int gw_op_parse(const char *s)
-{
-    for (int i = 0; i < GW_OP_N; i++)
-        if (strcmp(s, gw_meta__ops[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *gw_rtype_name(gw_rtype_t t)
-{
-    return (size_t)t < sizeof(gw_meta__rtypes) / sizeof(*gw_meta__rtypes) ? gw_meta__rtypes[t]
-                                                                          : "unknown";
-}
-
-int gw_rtype_parse(const char *s)
-{
-    for (size_t i = 0; i < sizeof(gw_meta__rtypes) / sizeof(*gw_meta__rtypes); i++)
-        if (strcmp(s, gw_meta__rtypes[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
 /* ---- snapshots ---------------------------------------------------------------------- */
 
 static void gw_meta__snap_free(gw_snap_t *s)
@@ -224,30 +191,46 @@ static bool gw_meta__issuers(gw_snap_t *s, PGresult *r)
 
 static bool gw_meta__acls(gw_snap_t *s, PGresult *r)
 {
-    /* Rows come ordered by tenant, so each tenant's ACLs are one run of the array. */
-    int n = PQntuples(r);
-    gw_acl_t *all = cm_arena_calloc(&s->arena, (size_t)n + 1, sizeof(*all));
+    /* Rows come ordered by tenant, so each tenant's ACLs are one run of the array; a row
+     * that cannot be read takes no slot, so it never cuts the run short. */
+    int n = PQntuples(r), used = 0;
+    cm_acl_t *all = cm_arena_calloc(&s->arena, (size_t)n + 1, sizeof(*all));
     if (all == NULL)
         return false;
     for (int i = 0; i < n; i++) {
         gw_tenant_t *t = gw_meta__tenant(s, r, i, 1);
-        int rt = gw_rtype_parse(PQgetvalue(r, i, 3)), op = gw_op_parse(PQgetvalue(r, i, 6));
-        if (t == NULL || rt < 0 || op < 0)
+        if (t == NULL)
             continue;
-        gw_acl_t *a = &all[i];
+        int rt = cm_acl_rtype_parse(PQgetvalue(r, i, 3)), op = cm_acl_op_parse(PQgetvalue(r, i, 6));
+        const char *pattern = PQgetvalue(r, i, 4), *perm = PQgetvalue(r, i, 7);
+        bool allow = strcmp(perm, "allow") == 0;
+        if (rt < 0 || op < 0 || (!allow && strcmp(perm, "deny") != 0) ||
+            (strcmp(pattern, "literal") != 0 && strcmp(pattern, "prefixed") != 0)) {
+            /* Skipping an unreadable deny would grant what it denies. */
+            if (!allow)
+                t->acls_unreadable = true;
+            cm_log_warn("ACL row not understood",
+                        "tenant=%s id=%s type=%s pattern=%s op=%s perm=%s", t->name,
+                        PQgetvalue(r, i, 0), PQgetvalue(r, i, 3), pattern, PQgetvalue(r, i, 6),
+                        perm);
+            continue;
+        }
+        cm_acl_t *a = &all[used];
         a->id = gw_meta__dup(s, r, i, 0);
         a->principal = gw_meta__dup(s, r, i, 2);
-        a->rtype = (gw_rtype_t)rt;
-        a->prefixed = strcmp(PQgetvalue(r, i, 4), "prefixed") == 0;
+        a->rtype = (cm_acl_rtype_t)rt;
+        a->prefixed = strcmp(pattern, "prefixed") == 0;
         a->resource = gw_meta__dup(s, r, i, 5);
-        a->op = (gw_op_t)op;
-        a->allow = strcmp(PQgetvalue(r, i, 7), "allow") == 0;
+        a->op = (cm_acl_op_t)op;
+        a->allow = allow;
         if (a->id == NULL || a->principal == NULL || a->resource == NULL)
             return false;
         if (t->acls == NULL)
             t->acls = a;
-        if (t->acls + t->n_acls == a)
-            t->n_acls++;
+        if (t->acls + t->n_acls != a)
+            return false; /* the query's ORDER BY keeps a tenant's rows together */
+        t->n_acls++;
+        used++;
     }
     return true;
 }

@@ -47,10 +47,4 @@ const gw_broker_t *gw_snap_broker(const gw_snap_t *s, int32_t id);
 /** Calls `fn` for every tenant's runtime state (metrics). */
 void gw_meta_each_rt(gw_meta_t *m, void (*fn)(void *ud, gw_tenant_rt_t *rt), void *ud);
 
-/** Names used in ACL rows and the REST API. */
-const char *gw_op_name(gw_op_t op);
-int gw_op_parse(const char *s); /* -1 if unknown */
-const char *gw_rtype_name(gw_rtype_t t);
-int gw_rtype_parse(const char *s); /* -1 if unknown */
-
 #endif

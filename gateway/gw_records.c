@@ -304,7 +304,7 @@ static void gw_rec__produced(gw_produce_t *p)
 void gw_records_produce(gw_rreq_t *r)
 {
     const gw_topic_t *t = r->topic;
-    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_WRITE)) {
+    if (!gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_WRITE)) {
         gw_rest_error(r, 403, 403, 0, "principal %s may not write to topic \"%s\"", r->ss.principal,
                       t->name);
         return;
@@ -611,7 +611,7 @@ void gw_records_consume(gw_rreq_t *r)
 {
     const gw_topic_t *t = r->topic;
     gw_config_t *cfg = &r->w->gw->cfg;
-    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, t->name, GW_OP_READ)) {
+    if (!gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_READ)) {
         gw_rest_error(r, 403, 403, 0, "principal %s may not read topic \"%s\"", r->ss.principal,
                       t->name);
         return;

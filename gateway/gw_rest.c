@@ -357,8 +357,8 @@ static void gw_rest__topic_create(gw_rreq_t *r)
         gw_rest_error(r, 400, 400, 0, "topic_name is required");
         return;
     }
-    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, name, GW_OP_CREATE) &&
-        !gw_session_allowed(&r->ss, GW_RT_CLUSTER, "kafka-cluster", GW_OP_CREATE)) {
+    if (!gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, name, CM_ACL_OP_CREATE) &&
+        !gw_session_allowed(&r->ss, CM_ACL_RT_CLUSTER, "kafka-cluster", CM_ACL_OP_CREATE)) {
         gw_rest_error(r, 403, 403, 0, "principal %s may not create topic \"%.64s\"",
                       r->ss.principal, name);
         return;
@@ -440,7 +440,7 @@ void gw_rest_admin_send(gw_rreq_t *r, gw_admin_call_t *c)
 
 static void gw_rest__topic_delete(gw_rreq_t *r)
 {
-    if (!gw_session_allowed(&r->ss, GW_RT_TOPIC, r->topic->name, GW_OP_DELETE)) {
+    if (!gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, r->topic->name, CM_ACL_OP_DELETE)) {
         gw_rest_error(r, 403, 403, 0, "principal %s may not delete topic \"%s\"", r->ss.principal,
                       r->topic->name);
         return;
@@ -796,7 +796,7 @@ static void gw_rest__dispatch(gw_rreq_t *r)
     if (found->topic) {
         r->topic = gw_snap_topic(r->ss.tenant, r->seg[5]);
         if (r->topic == NULL ||
-            !gw_session_allowed(&r->ss, GW_RT_TOPIC, r->topic->name, GW_OP_DESCRIBE)) {
+            !gw_session_allowed(&r->ss, CM_ACL_RT_TOPIC, r->topic->name, CM_ACL_OP_DESCRIBE)) {
             r->topic = NULL;
             gw_rest_error(r, 404, 404, 0, "no topic \"%.249s\" in this cluster", r->seg[5]);
             return;

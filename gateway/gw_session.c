@@ -351,42 +351,18 @@ gw_auth_t gw_session_auth(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c
 
 /* ---- ACLs ---------------------------------------------------------------------------- */
 
-/* Does a rule for `have` grant or deny `want`? Kafka's implications: describe comes with
- * read, write, delete and alter; describe_configs comes with alter_configs. */
-static bool gw_session__op_covers(gw_op_t have, gw_op_t want)
-{
-    if (have == GW_OP_ALL || have == want)
-        return true;
-    if (want == GW_OP_DESCRIBE)
-        return have == GW_OP_READ || have == GW_OP_WRITE || have == GW_OP_DELETE ||
-               have == GW_OP_ALTER;
-    if (want == GW_OP_DESCRIBE_CONFIGS)
-        return have == GW_OP_ALTER_CONFIGS;
-    return false;
-}
-
-bool gw_session_allowed(const gw_session_t *ss, gw_rtype_t rt, const char *name, gw_op_t op)
+bool gw_session_allowed(const gw_session_t *ss, cm_acl_rtype_t rt, const char *name, cm_acl_op_t op)
 {
     if (ss->admin)
         return true;
     const gw_tenant_t *t = ss->tenant;
-    bool allowed = false;
-    for (int i = 0; i < t->n_acls; i++) {
-        const gw_acl_t *a = &t->acls[i];
-        if (a->rtype != rt ||
-            (strcmp(a->principal, "*") != 0 && strcmp(a->principal, ss->principal) != 0))
-            continue;
-        bool match = a->prefixed ? strncmp(name, a->resource, strlen(a->resource)) == 0
-                                 : strcmp(name, a->resource) == 0;
-        /* A denied operation also denies what implies it: deny describe denies read. */
-        if (!match)
-            continue;
-        if (!a->allow && (gw_session__op_covers(a->op, op) || gw_session__op_covers(op, a->op)))
-            return false;
-        if (a->allow && gw_session__op_covers(a->op, op))
-            allowed = true;
+    if (t->acls_unreadable) {
+        /* A rule this gateway cannot read may be a deny: refuse rather than guess. */
+        cm_log_warn("ACL refused: the tenant has an ACL this gateway cannot read",
+                    "tenant=%s principal=%s", t->name, ss->principal);
+        return false;
     }
-    return allowed;
+    return cm_acl_allowed(t->acls, t->n_acls, ss->principal, rt, name, op);
 }
 
 /* ---- quotas and meters --------------------------------------------------------------- */
@@ -512,7 +488,7 @@ const gw_topic_t **gw_session_topics(const gw_session_t *ss, cm_arena_t *a, size
     size_t it = 0;
     const gw_topic_t *t;
     while ((t = cm_strmap_next(&tn->topics, &it, NULL, NULL)) != NULL)
-        if (gw_session_allowed(ss, GW_RT_TOPIC, t->name, GW_OP_DESCRIBE))
+        if (gw_session_allowed(ss, CM_ACL_RT_TOPIC, t->name, CM_ACL_OP_DESCRIBE))
             all[(*n)++] = t;
     qsort(all, *n, sizeof(*all), gw_session__by_name);
     return all;

@@ -68,7 +68,8 @@ const gw_topic_t **gw_session_topics(const gw_session_t *ss, cm_arena_t *a, size
 bool gw_session_principal_ok(const char *s);
 
 /** True when the session's principal may do `op` on the resource. */
-bool gw_session_allowed(const gw_session_t *ss, gw_rtype_t rt, const char *name, gw_op_t op);
+bool gw_session_allowed(const gw_session_t *ss, cm_acl_rtype_t rt, const char *name,
+                        cm_acl_op_t op);
 
 typedef enum gw_charge { GW_CHARGE_REQUEST, GW_CHARGE_PRODUCE, GW_CHARGE_CONSUME } gw_charge_t;
 

@@ -129,6 +129,18 @@ step "ACLs: deleting by filter answers what was deleted and takes the rights awa
 expect_rest 200 acme h1 DELETE "$base/acls?resource_type=TOPIC&resource_name=orders&pattern_type=LITERAL&principal=User:reader&operation=DESCRIBE&permission=DENY"
 [ "$(json_get data.0.operation <"$T/last.json")" = DESCRIBE ] || fail "$(cat "$T/last.json")"
 expect_rest 200 reader h1 GET "$base/topics/orders"
+
+step "ACLs: a DENY on every topic (LITERAL \"*\") beats an ALLOW on one, when deciding and listing"
+expect_rest 201 acme h1 POST "$base/acls" \
+    '{"resource_type": "TOPIC", "resource_name": "*", "principal": "User:reader", "operation": "READ", "permission": "DENY"}'
+expect_rest 404 reader h1 GET "$base/topics/orders/partitions/0/records?offset=0"
+expect_rest 404 reader h1 GET "$base/topics/orders"
+gstatus NOT_FOUND reader Consume '{"topic": "orders", "offset": 0}'
+expect_rest 200 acme h1 GET "$base/acls?resource_type=TOPIC&resource_name=orders&pattern_type=MATCH"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["data"]; assert sorted((a["resource_name"], a["permission"]) for a in d) == [("*", "DENY"), ("ord", "ALLOW")], d' \
+    "$T/last.json" || fail "MATCH listing: $(cat "$T/last.json")"
+expect_rest 200 acme h1 DELETE "$base/acls?resource_type=TOPIC&resource_name=*&pattern_type=LITERAL&permission=DENY"
+expect_rest 200 reader h1 GET "$base/topics/orders"
 expect_rest 200 acme h1 DELETE "$base/acls?resource_type=ANY"
 [ "$(json_get data.0.operation <"$T/last.json")" = READ ] || fail "$(cat "$T/last.json")"
 expect_rest 404 reader h1 GET "$base/topics/orders"
