@@ -139,7 +139,7 @@ if [ ! -s "$tls_cert" ] || [ ! -s "$tls_key" ]; then
         >"$var/tls/openssl.log" 2>&1) || die "cannot make a TLS certificate; see $var/tls/openssl.log"
 fi
 GATEWAY_CONTROL_PLANE_TOKEN=$(cat "$var/gateway-token") \
-    "$bin/streamd-gateway" --listen=127.0.0.1:8080 --tls_listen=127.0.0.1:8443 \
+    "$bin/streamd-gateway" --listen=127.0.0.1:8080 --admin_listen=127.0.0.1:8081 --tls_listen=127.0.0.1:8443 \
     --grpc_listen=127.0.0.1:9090 --grpc_tls_listen=127.0.0.1:9443 \
     --tls_cert="$tls_cert" --tls_key="$tls_key" --database_url="$db_url" \
     --control_plane_url="http://$cp_addr" >>"$var/gateway.log" 2>&1 &
@@ -147,7 +147,7 @@ pids+=($!)
 echo $! >>"$var/run.pids"
 ready=
 for _ in $(seq 1 100); do
-    curl -sf http://127.0.0.1:8080/readyz >/dev/null 2>&1 && { ready=1; break; }
+    curl -sf http://127.0.0.1:8081/readyz >/dev/null 2>&1 && { ready=1; break; }
     kill -0 "${pids[-1]}" 2>/dev/null || die "the gateway exited; see $var/gateway.log"
     sleep 0.1
 done
@@ -172,6 +172,7 @@ streamd local stack is up.
   gateway (tenant REST API)     http://127.0.0.1:8080   https://127.0.0.1:8443 (cert $tls_cert)
   gateway (tenant gRPC API)     127.0.0.1:9090 (plaintext)   127.0.0.1:9443 (TLS)
                                 proto/streaming/v1/streaming.proto
+  gateway (operators)           http://127.0.0.1:8081/metrics, /healthz, /readyz
 
 Try it:
   cluster=\$(curl -s -u $key:$secret http://127.0.0.1:8080/kafka/v3/clusters | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["cluster_id"])')

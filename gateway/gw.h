@@ -35,6 +35,7 @@
 
 typedef struct gw_config {
     char *listen;              /* plain HTTP (HTTP/1.1 and h2c) */
+    char *admin_listen;        /* operators: /healthz, /readyz, /metrics; "" disables */
     char *tls_listen;          /* HTTPS (HTTP/1.1 and h2 by ALPN); "" disables */
     char *tls_cert;            /* PEM certificate chain */
     char *tls_key;             /* PEM private key */
@@ -198,6 +199,7 @@ struct gw_worker {
     pthread_t thread;
     h2o_evloop_t *loop;
     cm_http_server_t *http;
+    cm_http_server_t *admin_http; /* the admin listener, on the first worker only */
     h2o_multithread_receiver_t admin_done; /* admin calls finished on the admin thread */
     h2o_multithread_queue_t *queue;
     h2o_timeout_t poll_timeout; /* 10 ms: waits for a snapshot to show a change */

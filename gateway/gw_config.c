@@ -12,6 +12,9 @@
 
 static const cm_opt_t gw_config__opts[] = {
     STR(listen, "127.0.0.1:8080", "REST listener, HTTP/1.1 and h2c (host:port)"),
+    STR(admin_listen, "127.0.0.1:8081",
+        "operators' listener: /healthz, /readyz and /metrics, never on a tenant listener "
+        "(host:port; empty: none)"),
     STR(tls_listen, "127.0.0.1:8443",
         "REST listener over TLS, HTTP/1.1 and h2 by ALPN (host:port; empty: none)"),
     STR(tls_cert, "", "PEM certificate chain for tls_listen"),

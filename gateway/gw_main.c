@@ -27,6 +27,7 @@ static atomic_bool gw_main__exit; /* workers leave their loops */
 /* One listening socket per worker and listener (SO_REUSEPORT: the kernel spreads the
  * connections); -1 when there is no TLS listener. */
 static int gw_main__fd_plain[GW_THREADS_MAX], gw_main__fd_tls[GW_THREADS_MAX];
+static int gw_main__fd_admin = -1;
 
 static SSL_CTX *gw_main__ssl(const gw_config_t *cfg)
 {
@@ -60,12 +61,18 @@ static void *gw_main__worker(void *arg)
     cm_http_server_listen_fd(w->http, gw_main__fd_plain[i], NULL);
     if (gw->ssl != NULL)
         cm_http_server_listen_fd(w->http, gw_main__fd_tls[i], gw->ssl);
+    if (i == 0 && gw_main__fd_admin >= 0) {
+        w->admin_http = cm_http_server_new(w->loop, 1024, gw_rest_admin_handle, w);
+        cm_http_server_listen_fd(w->admin_http, gw_main__fd_admin, NULL);
+    }
     gw_consumers_start(w);
     while (!atomic_load(&gw_main__exit)) {
         h2o_evloop_run(w->loop, INT32_MAX);
         gw_kpool_flush(w->kpool);
     }
     cm_http_server_stop(w->http);
+    if (w->admin_http != NULL)
+        cm_http_server_stop(w->admin_http);
     gw_kpool_free(w->kpool); /* calls in progress end (their requests get 503) */
     w->kpool = NULL;
     gw_consumers_stop(w); /* their queued calls are answered 503 */
@@ -82,6 +89,8 @@ static void *gw_main__worker(void *arg)
     h2o_multithread_unregister_receiver(w->queue, &w->grpc_ops);
     h2o_multithread_destroy_queue(w->queue);
     cm_http_server_free(w->http);
+    if (w->admin_http != NULL)
+        cm_http_server_free(w->admin_http);
     h2o_timeout_dispose(w->loop, &w->poll_timeout);
     h2o_evloop_destroy(w->loop);
     gw_snap_release(w->snap);
@@ -128,7 +137,9 @@ int main(int argc, char **argv)
         gw->n_workers = GW_THREADS_MAX;
     if (!gw_main__listen(gw->cfg.listen, "http", gw->n_workers, gw_main__fd_plain) ||
         (gw->ssl != NULL &&
-         !gw_main__listen(gw->cfg.tls_listen, "https", gw->n_workers, gw_main__fd_tls)))
+         !gw_main__listen(gw->cfg.tls_listen, "https", gw->n_workers, gw_main__fd_tls)) ||
+        (gw->cfg.admin_listen[0] != '\0' &&
+         !gw_main__listen(gw->cfg.admin_listen, "admin", 1, &gw_main__fd_admin)))
         return 1;
 
     /* Signals are taken by sigwait below; every thread inherits the mask. */

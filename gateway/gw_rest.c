@@ -506,12 +506,10 @@ static void gw_rest__tenant_metric(void *ud, gw_tenant_rt_t *rt)
     cm_sbuf_printf(m->out, "%s{tenant=\"%s\"} %llu\n", m->name, rt->name, v);
 }
 
-static void gw_rest__metrics(gw_rreq_t *r)
+static void gw_rest__metrics(gw_t *gw, cm_sbuf_t *outp)
 {
-    gw_t *gw = r->w->gw;
     gw_metrics_t *m = &gw->metrics;
-    cm_sbuf_t out;
-    cm_sbuf_init(&out);
+    cm_sbuf_t out = *outp;
     cm_metrics_value(&out, "streamd_gateway_requests_total", "counter", "REST requests",
                      (double)m->requests);
     cm_metrics_value(&out, "streamd_gateway_client_errors_total", "counter",
@@ -574,34 +572,37 @@ static void gw_rest__metrics(gw_rreq_t *r)
         gw_rest__mctx_t mc = { &out, per[i].name, per[i].field };
         gw_meta_each_rt(gw->meta, gw_rest__tenant_metric, &mc);
     }
-    gw_rest__account(r, 200);
-    cm_http_send(r->req, 200, "text/plain; version=0.0.4", out.buf, out.len);
-    cm_sbuf_free(&out);
+    *outp = out;
 }
 
-static bool gw_rest__health(gw_rreq_t *r)
+int gw_rest_admin_handle(void *worker, h2o_req_t *req)
 {
-    if (r->nseg != 1)
-        return false;
-    const char *s = r->seg[0];
-    if (strcmp(s, "healthz") != 0 && strcmp(s, "readyz") != 0 && strcmp(s, "metrics") != 0)
-        return false;
-    if (!cm_http_method_is(r->req, "GET") && !cm_http_method_is(r->req, "HEAD")) {
-        gw_rest_error(r, 405, 405, 0, "use GET");
+    gw_worker_t *w = worker;
+    cm_arena_t a;
+    cm_arena_init(&a, 4096);
+    const char *seg[2];
+    int n = cm_http_segments(req, &a, seg, 2);
+    const char *s = n == 1 ? seg[0] : "";
+    if (strcmp(s, "healthz") != 0 && strcmp(s, "readyz") != 0 && strcmp(s, "metrics") != 0) {
+        cm_http_send_error(req, 404, 404, 0, "no such path: /healthz, /readyz or /metrics");
+    } else if (!cm_http_method_is(req, "GET") && !cm_http_method_is(req, "HEAD")) {
+        cm_http_send_error(req, 405, 405, 0, "use GET");
     } else if (strcmp(s, "healthz") == 0) {
-        gw_rest__account(r, 200);
-        cm_http_send(r->req, 200, "text/plain", "ok\n", 3);
+        cm_http_send(req, 200, "text/plain", "ok\n", 3);
     } else if (strcmp(s, "readyz") == 0) {
-        if (gw_meta_ready(r->w->gw->meta)) {
-            gw_rest__account(r, 200);
-            cm_http_send(r->req, 200, "text/plain", "ready\n", 6);
-        } else {
-            gw_rest_error(r, 503, 503, 1, "not ready: no metadata from the control plane yet");
-        }
+        if (gw_meta_ready(w->gw->meta))
+            cm_http_send(req, 200, "text/plain", "ready\n", 6);
+        else
+            cm_http_send_error(req, 503, 503, 1, "not ready: no metadata from the control plane yet");
     } else {
-        gw_rest__metrics(r);
+        cm_sbuf_t out;
+        cm_sbuf_init(&out);
+        gw_rest__metrics(w->gw, &out);
+        cm_http_send(req, 200, "text/plain; version=0.0.4", out.buf, out.len);
+        cm_sbuf_free(&out);
     }
-    return true;
+    cm_arena_free(&a);
+    return 0;
 }
 
 /* ---- authentication and dispatch ------------------------------------------------------ */
@@ -741,8 +742,6 @@ void gw_rest_routes_print(FILE *out)
 
 static void gw_rest__dispatch(gw_rreq_t *r)
 {
-    if (r->nseg > 0 && gw_rest__health(r))
-        return;
     const gw_rest__route_t *found = NULL;
     char allow[64] = "";
     for (size_t i = 0; r->nseg > 0 && i < GW_REST__N_ROUTES; i++) {

@@ -48,6 +48,12 @@ typedef struct gw_rreq {
 /** Serves one HTTP request (the worker's cm_http handler). */
 int gw_rest_handle(void *worker, h2o_req_t *req);
 
+/**
+ * The admin listener's handler (operators, never tenants): GET /healthz, /readyz and
+ * /metrics. Worker thread; `worker` is the gw_worker_t that owns the listener.
+ */
+int gw_rest_admin_handle(void *worker, h2o_req_t *req);
+
 /** Prints the route table, one "METHOD /path" per line, "*" for a path parameter. */
 void gw_rest_routes_print(FILE *out);
 

@@ -110,7 +110,7 @@ if want consume; then
     per=bytes:$(python3 -c 'import os,sys; print(os.path.getsize(sys.argv[1]) / int(sys.argv[2]))' \
         "$T/answer.json" "$per")
     h2 consume "$per" "$CONNS" "$STREAMS" "$base/bench/partitions/0/records?offset=0&max_bytes=1048576"
-    echo "# consume answers cut short: $(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')"
+    echo "# consume answers cut short: $(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')"
 fi
 grpc_bench() {
     BENCH_AUTH="${AUTH[bench]}" BENCH_BATCH=${GW_GRPC_BATCH:-1000} BENCH_STREAMS=${GW_GRPC_STREAMS:-1} \

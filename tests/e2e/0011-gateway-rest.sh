@@ -127,7 +127,7 @@ n = len(d["records"])
 assert 0 < n < 10000 and d["next_offset"] == n and d["high_watermark"] == 10000, (n, d["next_offset"])
 assert os.path.getsize(sys.argv[1]) < (1 << 20) + 4096, os.path.getsize(sys.argv[1])
 PY
-cut=$(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')
+cut=$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_consume_cut_total" { print $2 }')
 [ "${cut:-0}" -ge 1 ] || fail "consume_cut_total: $cut"
 python3 - "$GW" "${AUTH[acme]}" "$abase/topics/big/partitions/0/records" <<'PY' || fail "reading on by next_offset"
 import base64, json, sys, urllib.request
@@ -147,7 +147,7 @@ while off < 10000:
 assert seen == list(range(10000)), seen[:5]
 assert answers >= 2, answers
 PY
-metric_gw() { curl -s "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric_gw() { curl -s "http://$GWADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 wait_for 5 "answer bytes back to 0 once read" test "$(metric_gw streamd_gateway_answer_bytes)" = 0
 
 gw_stop

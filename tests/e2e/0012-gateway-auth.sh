@@ -183,6 +183,6 @@ expect_rest 429 acme h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics"
 out=$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 -H "Authorization: ${AUTH[acme]}" \
     "http://$GW/kafka/v3/clusters/${CLUSTER[acme]}/topics")
 [ "$out" = 200 ] || fail "another source got $out"
-[ "$(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_auth_limited_total" { print $2 }')" -ge 2 ] ||
+[ "$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_auth_limited_total" { print $2 }')" -ge 2 ] ||
     fail "auth_limited_total not counted"
 gw_stop

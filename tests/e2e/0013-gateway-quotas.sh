@@ -102,7 +102,7 @@ for p in 0 1; do
     total=$((total + hw))
 done
 [ "$total" = "$acked" ] || fail "acme has $total records on the broker, $acked acknowledged"
-[ "$(curl -s "http://$GW/metrics" | awk '$1 == "streamd_gateway_tenant_throttled_total{tenant=\"acme\"}" { print $2 }')" -gt 0 ] ||
+[ "$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_tenant_throttled_total{tenant=\"acme\"}" { print $2 }')" -gt 0 ] ||
     fail "throttled requests not in /metrics"
 
 step "the same over gRPC: RESOURCE_EXHAUSTED with retry-after for acme, all through for globex; a stream slowed down"

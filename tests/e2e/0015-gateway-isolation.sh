@@ -22,7 +22,6 @@ for path, ops in doc["paths"].items():
             assert any(x["name"] == p and x["in"] == "path" for x in op.get("parameters", [])), (method, path, p)
         documented.add((method.upper(), re.sub(r"\{\w+\}", "*", path)))
 served = {tuple(l.split()) for l in open(sys.argv[2]) if l.strip()}
-served |= {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 missing, extra = served - documented, documented - served
 assert not missing and not extra, ("served, not documented:", sorted(missing), "documented, not served:", sorted(extra))
 print("%d routes, all documented" % len(served))
@@ -33,6 +32,21 @@ cp_start
 step "two tenants; acme has a topic with records, a config and an ACL"
 gw_stack acme globex
 abase="/kafka/v3/clusters/${CLUSTER[acme]}"
+
+step "operators' pages are on the admin listener only: the tenant listeners answer 404"
+for p in metrics healthz readyz; do
+    code=$(curl -s -o "$T/op.txt" -w '%{http_code}' "http://$GW/$p")
+    [ "$code" = 404 ] || fail "tenant listener /$p answered $code"
+    code=$(curl -sk -o "$T/op.txt" -w '%{http_code}' --http2 "https://$GWS/$p")
+    [ "$code" = 404 ] || fail "TLS tenant listener /$p answered $code"
+    code=$(curl -s -o "$T/op.txt" -w '%{http_code}' -H "Authorization: ${AUTH[acme]}" "http://$GW/$p")
+    [ "$code" = 404 ] || fail "tenant listener /$p with credentials answered $code"
+    ! grep -q acme "$T/op.txt" || fail "/$p on the tenant listener names a tenant"
+done
+curl -sf "http://$GWADMIN/metrics" | grep -q '^streamd_gateway_requests_total ' || fail "admin /metrics"
+curl -sf "http://$GWADMIN/healthz" | grep -qx ok || fail "admin /healthz"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$GWADMIN/v3/clusters")" = 404 ] ||
+    fail "the admin listener serves more than its three pages"
 gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
 expect_rest 201 acme h1 POST "$abase/topics" \
     '{"topic_name": "acme-secret-orders", "partitions_count": 2, "configs": [{"name": "retention.ms", "value": "86400000"}]}'

@@ -30,7 +30,7 @@ step "isolation over gRPC: globex calls every method on acme's topic and group"
 grpc_check isolation || fail "gRPC isolation checks"
 
 step "clients that die mid-stream leave no call, group member or connection behind"
-metric() { curl -sf "http://$GW/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { curl -sf "http://$GWADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 settled() { [ "$(metric streamd_gateway_grpc_calls_active)" = 0 ] && [ "$(metric streamd_gateway_consumer_instances)" = 0 ]; }
 wait_for 10 "every gRPC call and member freed" settled
 grpc_check abandon 2>/dev/null && fail "the abandoning client lived"
@@ -60,9 +60,9 @@ expect_rest 200 acme h2c GET "/kafka/v3/clusters/${CLUSTER[acme]}/topics/both"
 [ "$(json_get partitions_count <"$T/last.json")" = 2 ] || fail "REST shows $(cat "$T/last.json")"
 
 step "no call is left behind"
-active() { [ "$(curl -sf "http://$GW/metrics" | awk '$1 == "streamd_gateway_grpc_calls_active" { print $2 }')" = 0 ]; }
+active() { [ "$(curl -sf "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_grpc_calls_active" { print $2 }')" = 0 ]; }
 wait_for 10 "every gRPC call ended" active
-calls=$(curl -sf "http://$GW/metrics" | awk '$1 == "streamd_gateway_grpc_calls_total" { print $2 }')
+calls=$(curl -sf "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_grpc_calls_total" { print $2 }')
 [ "${calls%.*}" -ge 20 ] || fail "only $calls gRPC calls counted"
 
 gw_stop

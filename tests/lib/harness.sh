@@ -252,13 +252,15 @@ GW_PID=
 # gw_start [--flag=value ...]: the gateway on free ports (HTTP and, with a self-signed
 # certificate made here, HTTPS; gRPC plaintext and TLS) against $PG_URL and the control
 # plane at $CP; waits for /readyz. Sets GW (host:port), GWS (host:port of TLS), GRPC and
-# GRPCS (the gRPC listeners) and GW_CERT.
+# GRPCS (the gRPC listeners), GWADMIN (the admin listener: /readyz, /metrics) and GW_CERT.
 gw_start() {
     : "${GWPORT:=$(free_port)}"
     : "${GWSPORT:=$(free_port)}"
     : "${GRPCPORT:=$(free_port)}"
     : "${GRPCSPORT:=$(free_port)}"
+    : "${GWADMINPORT:=$(free_port)}"
     GW="127.0.0.1:$GWPORT"
+    GWADMIN="127.0.0.1:$GWADMINPORT"
     GWS="127.0.0.1:$GWSPORT"
     GRPC="127.0.0.1:$GRPCPORT"
     GRPCS="127.0.0.1:$GRPCSPORT"
@@ -268,12 +270,12 @@ gw_start() {
             -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
             >/dev/null 2>&1 || fail "cannot make a certificate"
     fi
-    GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" --listen="$GW" \
+    GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" --listen="$GW" --admin_listen="$GWADMIN" \
         --tls_listen="$GWS" --tls_cert="$GW_CERT" --tls_key="$T/gw-key.pem" \
         --grpc_listen="$GRPC" --grpc_tls_listen="$GRPCS" \
         --database_url="$PG_URL" --control_plane_url="http://$CP" "$@" >>"$T/gateway.log" 2>&1 &
     GW_PID=$!
-    wait_ready "http://$GW/readyz" "$GW_PID" gateway
+    wait_ready "http://$GWADMIN/readyz" "$GW_PID" gateway
 }
 
 # gw_stop: SIGTERM; the exit status must be 0.
