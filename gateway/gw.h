@@ -99,6 +99,7 @@ typedef struct gw_quota {
 typedef struct gw_principal {
     const char *name;
     bool admin;
+    bool service_account; /* authenticates with API keys only, never as a JWT's principal */
 } gw_principal_t;
 
 struct gw_tenant {

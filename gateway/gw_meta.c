@@ -141,6 +141,7 @@ static bool gw_meta__principals(gw_snap_t *s, PGresult *r)
         if (p == NULL || (p->name = gw_meta__dup(s, r, i, 1)) == NULL)
             return false;
         p->admin = strcmp(PQgetvalue(r, i, 2), "t") == 0;
+        p->service_account = strcmp(PQgetvalue(r, i, 3), "user") != 0;
         if (t != NULL)
             cm_strmap_put(&t->principals, p->name, strlen(p->name), p);
     }
@@ -311,7 +312,7 @@ static const char *const gw_meta__sql[GW_Q_N] = {
                      " q.consume_bytes_per_sec, q.requests_per_sec, q.connections,"
                      " substr(md5(t.id::text), 1, 10)"
                      " FROM tenants t LEFT JOIN quotas q ON q.tenant_id = t.id",
-    [GW_Q_PRINCIPALS] = "SELECT tenant_id, name, is_admin FROM principals",
+    [GW_Q_PRINCIPALS] = "SELECT tenant_id, name, is_admin, kind FROM principals",
     [GW_Q_KEYS] = "SELECT k.key_id, k.tenant_id, p.name, k.secret_hash FROM api_keys k"
                   " JOIN principals p ON p.id = k.principal_id WHERE k.state = 'active'",
     [GW_Q_ISSUERS] = "SELECT tenant_id, issuer, audience, algorithm, public_keys,"

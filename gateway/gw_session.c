@@ -308,10 +308,18 @@ static gw_auth_t gw_session__jwt(gw_worker_t *w, const gw_snap_t *s, const gw_cr
                  x->principal_claim);
         goto done;
     }
+    /* A token's principal and a service account are never the same principal: a token
+     * naming one (the admin "owner", say) would take its ACLs and its admin rights. */
+    const gw_principal_t *p = cm_strmap_get(&x->tenant->principals, who->str, strlen(who->str));
+    if (p != NULL && p->service_account) {
+        snprintf(why, cap,
+                 "the token's %s claim names one of the tenant's service accounts, which "
+                 "authenticate with API keys only",
+                 x->principal_claim);
+        goto done;
+    }
     out->tenant = x->tenant;
     snprintf(out->principal, sizeof(out->principal), "%s", who->str);
-    const gw_principal_t *p =
-        cm_strmap_get(&x->tenant->principals, out->principal, strlen(out->principal));
     out->admin = p != NULL && p->admin;
     rc = GW_AUTH_OK;
 done:

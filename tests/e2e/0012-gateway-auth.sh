@@ -98,6 +98,14 @@ AUTH[x]="Bearer not.a.jwt"
 refused "garbage"
 AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims)").extra"
 refused "four parts"
+# A token's principal is never one of the tenant's service accounts: naming the admin
+# account "owner" (made with the tenant) must not make a tenant admin.
+psql_q "SELECT count(*) FROM principals p JOIN tenants t ON t.id = p.tenant_id WHERE t.name = 'acme' AND p.name = 'owner' AND p.is_admin" |
+    grep -qx 1 || fail "acme has no admin account owner"
+AUTH[x]="Bearer $(jwt '{"alg": "RS256"}' "$(claims | sed 's/"sub": "app-1"/"sub": "owner"/')")"
+refused "a token whose principal is the admin service account"
+grep -q 'names one of the tenant.s service accounts' "$T/last.json" || fail "no reason: $(cat "$T/last.json")"
+expect_rest 403 good h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/acls"
 
 step "PS256 and EdDSA issuers (globex): valid tokens pass, forged ones get 401"
 openssl genpkey -algorithm ED25519 -out "$T/ed.key" 2>/dev/null
