@@ -87,8 +87,11 @@ static void bk_admin__route(bk_admin__conn_t *c)
     } else if (strcmp(path, "/readyz") == 0) {
         if (c->b->ready)
             bk_admin__respond(c, 200, "text/plain", "ready\n", 6);
-        else
-            bk_admin__respond(c, 503, "text/plain", "recovering\n", 11);
+        else {
+            static const char why[] = "not ready: recovering, or waiting for the control "
+                                      "plane's first snapshot\n";
+            bk_admin__respond(c, 503, "text/plain", why, sizeof(why) - 1);
+        }
     } else if (strcmp(path, "/metrics") == 0) {
         cm_sbuf_t m;
         cm_sbuf_init(&m);

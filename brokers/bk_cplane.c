@@ -13,6 +13,7 @@
 #include "bk_cluster.h"
 #include "bk_forward.h"
 #include "bk_loop.h"
+#include "bk_server.h"
 #include "cm_json.h"
 #include "cm_log.h"
 #include "cm_pg.h"
@@ -263,6 +264,7 @@ static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
         bk_cluster_apply(cp->b, c);
         bk_metrics_add(&cp->b->metrics.cluster_snapshots, 1);
         bk_fwd_applied(cp->b->fwd, ticket);
+        bk_server_ready(cp->b);
     }
     (void)events;
 }

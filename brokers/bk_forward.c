@@ -349,16 +349,29 @@ bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *
     return j;
 }
 
-bk_fwd_call_t *bk_fwd_add(bk_fwd_job_t *j, const char *method, const char *tenant,
-                          const char *topic, const char *suffix, const cm_sbuf_t *body,
-                          int16_t *err, cm_kstr_t *msg)
+bool bk_fwd_may(bk_fwd_job_t *j, int16_t *err, cm_kstr_t *msg)
 {
     if (j->b->cfg.control_plane_token[0] == '\0') {
         *err = CM_KERR_CLUSTER_AUTHORIZATION_FAILED;
         *msg = bk_resp_msg(j->resp, "this broker has no control_plane_token, so it cannot carry "
                                     "admin requests to the control plane");
-        return NULL;
+        return false;
     }
+    if (j->b->cluster == NULL) {
+        *err = CM_KERR_NOT_CONTROLLER;
+        *msg = bk_resp_msg(j->resp, "this broker has not loaded the control plane's metadata "
+                                    "yet; retry");
+        return false;
+    }
+    return true;
+}
+
+bk_fwd_call_t *bk_fwd_add(bk_fwd_job_t *j, const char *method, const char *tenant,
+                          const char *topic, const char *suffix, const cm_sbuf_t *body,
+                          int16_t *err, cm_kstr_t *msg)
+{
+    if (!bk_fwd_may(j, err, msg))
+        return NULL;
     bk_fwd_call_t *c = calloc(1, sizeof(*c));
     if (c == NULL)
         abort();

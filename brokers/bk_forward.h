@@ -82,6 +82,14 @@ bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *
                          int32_t timeout_ms);
 
 /**
+ * Whether the job may carry calls at all, checked before anything is looked up so that a
+ * refused client learns nothing of the topics: false with *err and *msg set when this
+ * broker has no control-plane token (CLUSTER_AUTHORIZATION_FAILED) or has not applied its
+ * first snapshot yet (NOT_CONTROLLER, which clients retry after a metadata refresh).
+ */
+bool bk_fwd_may(bk_fwd_job_t *j, int16_t *err, cm_kstr_t *msg);
+
+/**
  * Adds a call: `method` on the path "/v1/tenants/<tenant>/topics/<topic><suffix>" with
  * `body` (a JSON text, or NULL), answering into *err / *msg.
  */

@@ -185,13 +185,8 @@ int main(int argc, char **argv)
         b->cplane = bk_cplane_start(b);
         b->fwd = bk_fwd_start(b);
     }
-    b->ready = true;
-    cm_log_info("broker ready",
-                "kafka=%s:%d admin=%s node_id=%" PRId64 " cluster_id=%s data_dir=%s", b->adv_host,
-                b->adv_port, b->cfg.admin_listen, b->cfg.node_id, b->cluster_id, b->cfg.data_dir);
-    printf("streamd-broker ready: Kafka on %s:%d, admin http://%s, data in %s\n", b->adv_host,
-           b->adv_port, b->cfg.admin_listen, b->cfg.data_dir);
-    fflush(stdout);
+    if (b->cplane == NULL)
+        bk_server_ready(b); /* managed: once the first snapshot is applied (bk_cplane.c) */
 
     exit_code = bk_loop_run(b->loop) == 0 ? 0 : 1;
     bk_fwd_stop(b->fwd); /* first: its thread asks the control-plane thread for snapshots */

@@ -1,8 +1,10 @@
 #include "bk_server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -278,6 +280,19 @@ void bk_server_shutdown(bk_server_t *s, int64_t grace_ms)
         bk_loop_mod(s->b->loop, &c->io, c->head && c->head->ready ? EPOLLOUT : 0);
     }
     bk_timer_start(s->b->loop, &s->tick, 0);
+}
+
+void bk_server_ready(bk_broker_t *b)
+{
+    if (b->ready)
+        return;
+    b->ready = true;
+    cm_log_info("broker ready",
+                "kafka=%s:%d admin=%s node_id=%" PRId64 " cluster_id=%s data_dir=%s", b->adv_host,
+                b->adv_port, b->cfg.admin_listen, b->cfg.node_id, b->cluster_id, b->cfg.data_dir);
+    printf("streamd-broker ready: Kafka on %s:%d, admin http://%s, data in %s\n", b->adv_host,
+           b->adv_port, b->cfg.admin_listen, b->cfg.data_dir);
+    fflush(stdout);
 }
 
 void bk_server_free(bk_server_t *s)

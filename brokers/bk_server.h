@@ -23,6 +23,13 @@ int bk_server_port(const bk_server_t *s);
  */
 void bk_server_shutdown(bk_server_t *s, int64_t grace_ms);
 
+/**
+ * Marks the broker ready (/readyz 200) and says so in the log and on stdout; once. A
+ * managed broker is ready only once its first control-plane snapshot is applied, since
+ * before that it would answer "unknown topic" for topics it holds. Loop thread.
+ */
+void bk_server_ready(bk_broker_t *b);
+
 /** Frees the server after the loop has returned. */
 void bk_server_free(bk_server_t *s);
 

@@ -259,6 +259,8 @@ static void bk_delete__forward(bk_req_t *req, bk_fwd_job_t *job, bool by_id,
                                cm_delete_topics_resp_deletable_topic_result_t *out)
 {
     char tenant[64], topic[256], msg[256];
+    if (!bk_fwd_may(job, &out->error_code, &out->error_message))
+        return;
     if (by_id) {
         const char *name = bk_delete__name_of(req->b, out->topic_id);
         if (name == NULL) {
@@ -349,6 +351,10 @@ static int16_t bk_partitions__one(bk_req_t *req, bk_fwd_job_t *job,
     }
     if (job != NULL) {
         char tenant[64], topic[256];
+        if (!bk_fwd_may(job, &out->error_code, &out->error_message)) {
+            snprintf(msg, cap, "%.*s", out->error_message.len, out->error_message.ptr);
+            return out->error_code;
+        }
         if (bk_cluster_topic(req->b, in->name) == NULL) {
             snprintf(msg, cap, "this topic does not exist");
             return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;

@@ -99,6 +99,24 @@ expect_status 404 GET /v1/tenants/globex/topics/events
 step "without a valid token, or with the control plane away: refused, nothing changes"
 expect_status 201 POST /v1/tenants/acme/topics '{"name": "kept"}'
 broker_stop
+
+step "a managed broker is not ready, and never answers 'unknown topic', before its first snapshot"
+# Its pool does not exist yet, so it cannot register and reads no snapshot.
+BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-broker" --listen="$BROKER" --admin_listen="$ADMIN" \
+    --data_dir="$T/data-late" --node_id=7 --pool=late --database_url="$PG_URL" --lease_ms=3000 \
+    --control_plane_url="http://$CP" >>"$BROKER_LOG" 2>&1 &
+BROKER_PID=$!
+registration_refused() { grep -q 'cannot register with the control plane.*pool=late' "$BROKER_LOG"; }
+wait_for 60 "the broker tries to register" registration_refused
+code=$(curl -s -o "$T/readyz" -w '%{http_code}' "http://$ADMIN/readyz")
+[ "$code" = 503 ] || fail "/readyz answered $code before the first snapshot"
+grep -q "first snapshot" "$T/readyz" || fail "/readyz does not say why: $(cat "$T/readyz")"
+expect_kafka_error NOT_CONTROLLER K delete acme.kept
+expect_kafka_error NOT_CONTROLLER K partitions acme.kept 2
+expect_status 201 POST /v1/pools '{"name": "late"}'
+wait_ready "http://$ADMIN/readyz" "$BROKER_PID" "broker of pool late"
+api GET /v1/tenants/acme/topics/kept | grep -q '"partitions" *: *1' || fail "kept changed"
+broker_stop
 BROKER_CONTROL_PLANE_TOKEN=wrong-token broker_start --node_id=1 --database_url="$PG_URL" \
     --lease_ms=3000 --control_plane_url="http://$CP"
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K create acme.x 1
@@ -108,6 +126,9 @@ broker_start --node_id=1 --database_url="$PG_URL" --lease_ms=3000 --control_plan
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K create acme.x 1
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K partitions acme.kept 3
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K delete acme.kept
+# The token is checked before any lookup: a missing topic tells a refused client nothing.
+expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K delete acme.nosuch
+expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K partitions acme.nosuch 3
 api GET /v1/tenants/acme/topics/kept | grep -q '"partitions" *: *1' || fail "kept changed"
 broker_stop
 BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
