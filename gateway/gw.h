@@ -47,6 +47,7 @@ typedef struct gw_config {
     char *log_level;
     int64_t threads;             /* event loops; 0: one per core */
     int64_t body_bytes_max;      /* request body limit */
+    int64_t request_arena_bytes; /* memory one REST request may use (its parsed body too) */
     int64_t db_timeout_ms;       /* statement and connect timeout of the metadata thread */
     int64_t resync_ms;           /* full re-read of the metadata even without notifications */
     int64_t auth_cache_ms;       /* how long a verified API secret is trusted without a re-check */
@@ -200,7 +201,7 @@ struct gw_worker {
     pthread_t thread;
     h2o_evloop_t *loop;
     cm_http_server_t *http;
-    cm_http_server_t *admin_http; /* the admin listener, on the first worker only */
+    cm_http_server_t *admin_http;          /* the admin listener, on the first worker only */
     h2o_multithread_receiver_t admin_done; /* admin calls finished on the admin thread */
     h2o_multithread_queue_t *queue;
     h2o_timeout_t poll_timeout; /* 10 ms: waits for a snapshot to show a change */

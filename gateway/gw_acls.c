@@ -228,6 +228,10 @@ void gw_acls_create(gw_rreq_t *r)
     if (o == NULL)
         return;
     gw_acl__spec_t *s = cm_arena_calloc(&r->arena, 1, sizeof(*s));
+    if (s == NULL) {
+        gw_rest_error(r, 413, 413, 0, "the request is too large to handle");
+        return;
+    }
     const char *why = gw_acl__read(r, o, false, s);
     if (why != NULL) {
         gw_rest_error(r, 400, 400, 0, "%s", why);
@@ -293,6 +297,10 @@ void gw_acls_delete(gw_rreq_t *r)
         return;
     }
     gw_acl__del_t *d = cm_arena_calloc(&r->arena, 1, sizeof(*d));
+    if (d == NULL) {
+        gw_rest_error(r, 413, 413, 0, "the request is too large to handle");
+        return;
+    }
     d->n = gw_acl__select(r, &f, &d->v);
     r->state = d;
     gw_acl__delete_next(r);

@@ -30,6 +30,9 @@ static const cm_opt_t gw_config__opts[] = {
     STR(log_level, "info", "debug, info, warn or error"),
     INT(threads, "0", 0, GW_THREADS_MAX, "event-loop threads (0: one per core)"),
     INT(body_bytes_max, "8388608", 1024, 268435456, "largest request body"),
+    INT(request_arena_bytes, "67108864", 65536, 1073741824,
+        "memory one REST request may use, its parsed body included; past it the request gets "
+        "413"),
     INT(db_timeout_ms, "5000", 100, 600000, "database statement and connect timeout"),
     INT(resync_ms, "30000", 1000, 3600000,
         "full re-read of tenants, credentials and topics even without notifications"),

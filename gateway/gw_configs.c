@@ -226,6 +226,10 @@ static void gw_cfg__describe(gw_rreq_t *r, const char *only)
     if (!gw_cfg__may(r, CM_ACL_OP_DESCRIBE_CONFIGS))
         return;
     gw_cfg__ask_t *ask = cm_arena_calloc(&r->arena, 1, sizeof(*ask));
+    if (ask == NULL) {
+        gw_rest_error(r, 413, 413, 0, "the request is too large to handle");
+        return;
+    }
     ask->r = r;
     ask->only = only;
     ask->timer.cb = gw_cfg__on_timer;

@@ -597,8 +597,15 @@ void gw_consumers_handle(gw_rreq_t *r)
         } else if (name == NULL) {
             uint8_t rnd[8];
             char *gen = cm_arena_alloc(&r->arena, 32);
-            if (gen == NULL || RAND_bytes(rnd, sizeof(rnd)) != 1)
+            if (RAND_bytes(rnd, sizeof(rnd)) != 1)
                 abort();
+            if (gen == NULL) {
+                /* The request's body used up its arena: an answer, never an abort. */
+                gw_rest_error(r, 413, 413, 0, "the request is too large to handle");
+                cm_sbuf_free(&j->out);
+                free(j);
+                return;
+            }
             snprintf(gen, 32, "rest-consumer-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                      rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
             name = gen;
@@ -613,10 +620,13 @@ void gw_consumers_handle(gw_rreq_t *r)
                            (int)q->authority.len, q->authority.base, r->ss.tenant->cluster_id,
                            group, name);
             char *uri = cm_arena_alloc(&r->arena, s.len + 1);
-            if (uri == NULL)
-                abort();
-            memcpy(uri, s.buf, s.len);
-            uri[s.len] = '\0';
+            if (uri != NULL) {
+                memcpy(uri, s.buf, s.len);
+                uri[s.len] = '\0';
+            } else {
+                gw_rest_error(r, 413, 413, 0, "the request is too large to handle");
+                ok = false;
+            }
             j->base_uri = uri;
             cm_sbuf_free(&s);
         }

@@ -12,8 +12,6 @@
 #include "gw_admin.h"
 #include "gw_meta.h"
 
-#define GW_REST__ARENA_BYTES (64u << 20)
-
 /* ---- request lifetime ------------------------------------------------------------------ */
 
 void gw_rest_ref(gw_rreq_t *r)
@@ -593,7 +591,8 @@ int gw_rest_admin_handle(void *worker, h2o_req_t *req)
         if (gw_meta_ready(w->gw->meta))
             cm_http_send(req, 200, "text/plain", "ready\n", 6);
         else
-            cm_http_send_error(req, 503, 503, 1, "not ready: no metadata from the control plane yet");
+            cm_http_send_error(req, 503, 503, 1,
+                               "not ready: no metadata from the control plane yet");
     } else {
         cm_sbuf_t out;
         cm_sbuf_init(&out);
@@ -813,7 +812,7 @@ int gw_rest_handle(void *worker, h2o_req_t *req)
     r->req = req;
     r->refs = 1;
     r->t0_us = cm_mono_us();
-    cm_arena_init(&r->arena, GW_REST__ARENA_BYTES);
+    cm_arena_init(&r->arena, (size_t)r->w->gw->cfg.request_arena_bytes);
     gw_rreq_t **link = h2o_mem_alloc_shared(&req->pool, sizeof(*link), gw_rest__on_dispose);
     *link = r;
     r->nseg = cm_http_segments(req, &r->arena, r->seg, CM_HTTP_SEGMENTS_MAX);
