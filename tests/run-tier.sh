@@ -10,7 +10,11 @@
 #
 # TESTS=0004 (or a space-separated list, or a name fragment) runs only matching tests.
 # Each test's output goes to BUILD_DIR/test-logs/<tier>/<name>.log and is printed when
-# the test fails. Exit status: the number of failed tests (0 = all passed).
+# the test fails. Exit status: the number of failed tests (0 = all passed); 1 when TESTS
+# matched no test, so a typo never passes.
+#
+# Each test has TEST_TIMEOUT_S (default 1200) seconds; past that it and every process it
+# started (its process group: daemons, clients) are killed and it fails as timed out.
 set -u
 tier=${1:?tier}
 build=${2:?build dir}
@@ -44,12 +48,14 @@ for t in "${tests[@]}"; do
     selected "$name" || continue
     log="$logs/$name.log"
     start=$(date +%s.%N)
+    # timeout(1) runs the test in a process group of its own and signals the whole group.
     if [ "$tier" = unit ]; then
-        (cd "$top" && "$t") >"$log" 2>&1
+        (cd "$top" && timeout -k 10 "${TEST_TIMEOUT_S:-1200}" "$t") >"$log" 2>&1
     else
-        (cd "$top" && bash "$t") >"$log" 2>&1
+        (cd "$top" && timeout -k 10 "${TEST_TIMEOUT_S:-1200}" bash "$t") >"$log" 2>&1
     fi
     rc=$?
+    [ $rc -ne 124 ] && [ $rc -ne 137 ] || echo "TIMEOUT: killed after ${TEST_TIMEOUT_S:-1200} s" >>"$log"
     secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     if [ $rc -eq 0 ]; then
         pass=$((pass + 1))
@@ -63,5 +69,9 @@ for t in "${tests[@]}"; do
         echo "-----"
     fi
 done
+if [ $((pass + fail)) -eq 0 ] && [ -n "${TESTS:-}" ]; then
+    echo "$tier ($(basename "$build")): no test matched TESTS='$TESTS'"
+    exit 1
+fi
 echo "$tier ($(basename "$build")): $pass passed, $fail failed in $(($(date +%s) - start_all))s${failed[*]:+: ${failed[*]}}"
 exit $fail
