@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,29 +77,48 @@ static void cm_secret__pbkdf2(const char *secret, const char *salt, int iteratio
         abort();
 }
 
+static void cm_secret__hmac(const char *secret, const char *salt,
+                            uint8_t out[CM_SECRET__HASH_BYTES])
+{
+    unsigned int len = 0;
+    if (HMAC(EVP_sha256(), salt, (int)strlen(salt), (const unsigned char *)secret, strlen(secret),
+             out, &len) == NULL ||
+        len != CM_SECRET__HASH_BYTES)
+        abort();
+}
+
 void cm_secret_hash(const char *secret, char out[CM_SECRET_HASH_MAX])
 {
     char salt[32], hash_b64[48];
     uint8_t hash[CM_SECRET__HASH_BYTES];
     cm_secret_random_token(salt, sizeof(salt), CM_SECRET__SALT_BYTES);
-    cm_secret__pbkdf2(secret, salt, CM_SECRET_PBKDF2_ITERATIONS, hash);
+    cm_secret__hmac(secret, salt, hash);
     cm_secret_b64url(hash, sizeof(hash), hash_b64, sizeof(hash_b64));
-    snprintf(out, CM_SECRET_HASH_MAX, "pbkdf2-sha256$%d$%s$%s", CM_SECRET_PBKDF2_ITERATIONS, salt,
-             hash_b64);
+    snprintf(out, CM_SECRET_HASH_MAX, "hmac-sha256$%s$%s", salt, hash_b64);
 }
 
 bool cm_secret_verify(const char *secret, const char *stored)
 {
     char salt[64], want[64], got_b64[48];
     int iterations, used = 0;
-    if (sscanf(stored, "pbkdf2-sha256$%d$%63[A-Za-z0-9_-]$%63[A-Za-z0-9_-]%n", &iterations, salt,
-               want, &used) != 3 ||
-        stored[used] != '\0' || iterations < 1000 || iterations > 10000000)
-        return false;
     uint8_t got[CM_SECRET__HASH_BYTES];
-    cm_secret__pbkdf2(secret, salt, iterations, got);
+    if (sscanf(stored, "hmac-sha256$%63[A-Za-z0-9_-]$%63[A-Za-z0-9_-]%n", salt, want, &used) == 2 &&
+        stored[used] == '\0') {
+        cm_secret__hmac(secret, salt, got);
+    } else if (sscanf(stored, "pbkdf2-sha256$%d$%63[A-Za-z0-9_-]$%63[A-Za-z0-9_-]%n", &iterations,
+                      salt, want, &used) == 3 &&
+               stored[used] == '\0' && iterations >= 1000 && iterations <= 10000000) {
+        cm_secret__pbkdf2(secret, salt, iterations, got);
+    } else {
+        return false;
+    }
     cm_secret_b64url(got, sizeof(got), got_b64, sizeof(got_b64));
     return cm_secret_equal(got_b64, want);
+}
+
+bool cm_secret_costly(const char *stored)
+{
+    return strncmp(stored, "pbkdf2-", 7) == 0;
 }
 
 /* SHA-256 fetched from the default provider once: OpenSSL 3 looks a digest up again on

@@ -1,7 +1,11 @@
 /*
  * Credentials: random identifiers and secrets, and the one-way form in which secrets are
- * stored. A secret is kept only as "pbkdf2-sha256$<iterations>$<salt>$<hash>" (salt and
- * hash in unpadded base64url), so a copy of the database reveals no usable credential.
+ * stored, so a copy of the database reveals no usable credential. Secrets are 256 bits or
+ * more from the CSPRNG, so a fast keyed hash protects them as well as a slow one, and
+ * checking a wrong one costs microseconds, not the 10 ms an attacker could make a gateway
+ * spend per guess: new secrets are kept as "hmac-sha256$<salt>$<hash>" (HMAC-SHA256 keyed
+ * by the salt; both in unpadded base64url). Hashes made before,
+ * "pbkdf2-sha256$<iterations>$<salt>$<hash>", still verify (slowly: cm_secret_costly).
  *
  * Thread-safe.
  */
@@ -11,9 +15,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/** Iterations of PBKDF2-HMAC-SHA256 for new hashes (about 10 ms on this class of CPU). */
-#define CM_SECRET_PBKDF2_ITERATIONS 20000
 
 /** Longest hash string cm_secret_hash writes, with its NUL. */
 #define CM_SECRET_HASH_MAX 128
@@ -38,6 +39,9 @@ void cm_secret_hash(const char *secret, char out[CM_SECRET_HASH_MAX]);
  * never match. Runs in time independent of where the hashes differ.
  */
 bool cm_secret_verify(const char *secret, const char *stored);
+
+/** True when verifying against `stored` is slow (an old PBKDF2 hash, milliseconds). */
+bool cm_secret_costly(const char *stored);
 
 /** SHA-256 of `n` bytes. */
 void cm_secret_sha256(const void *data, size_t n, uint8_t out[32]);

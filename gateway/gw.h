@@ -28,6 +28,7 @@
 #include "cm_arena.h"
 #include "cm_bucket.h"
 #include "cm_http.h"
+#include "cm_limiter.h"
 #include "cm_metrics.h"
 #include "cm_strmap.h"
 
@@ -53,14 +54,15 @@ typedef struct gw_config {
     int64_t auth_cache_ms;       /* how long a verified API secret is trusted without a re-check */
     int64_t auth_fail_rate;      /* failed authentications per second allowed per source */
     int64_t auth_fail_burst;     /* ... and in a burst */
-    int64_t jwt_bytes_max;       /* longest bearer token accepted */
-    int64_t jwt_skew_ms;         /* clock skew allowed on exp and nbf (at most 60 s) */
-    int64_t request_timeout_ms;  /* a broker call, and a produce's wait for acks */
-    int64_t fetch_wait_max_ms;   /* longest long-poll of a consume */
-    int64_t fetch_bytes_max;     /* largest max_bytes of a consume */
-    int64_t answer_buffer_bytes; /* per worker: JSON answers held while clients read them */
-    int64_t produce_records_max; /* records in one produce request */
-    int64_t grpc_stream_window;  /* messages of a produce stream in flight */
+    int64_t auth_fail_sources_max; /* sources and key ids counted at most */
+    int64_t jwt_bytes_max;         /* longest bearer token accepted */
+    int64_t jwt_skew_ms;           /* clock skew allowed on exp and nbf (at most 60 s) */
+    int64_t request_timeout_ms;    /* a broker call, and a produce's wait for acks */
+    int64_t fetch_wait_max_ms;     /* longest long-poll of a consume */
+    int64_t fetch_bytes_max;       /* largest max_bytes of a consume */
+    int64_t answer_buffer_bytes;   /* per worker: JSON answers held while clients read them */
+    int64_t produce_records_max;   /* records in one produce request */
+    int64_t grpc_stream_window;    /* messages of a produce stream in flight */
     int64_t grpc_stream_window_bytes;
     int64_t consumer_instance_timeout_ms;  /* idle REST consumer instances are deleted */
     int64_t consumer_session_timeout_ms;   /* ... and their session timeout in the group */
@@ -230,9 +232,10 @@ struct gw {
     gw_worker_t workers[GW_THREADS_MAX];
     atomic_bool stopping;
     gw_metrics_t metrics;
-    pthread_mutex_t fail_mu;        /* guards `failures` */
-    cm_strmap_t failures;           /* source address -> cm_bucket_t of failed authentications */
-    atomic_bool any_failures;       /* `failures` is not empty: a request needs to look it up */
+    /* Failed authentications per source prefix (IPv4 address, IPv6 /64) and per API key id,
+     * in bounded memory (gw_session.c). */
+    cm_limiter_t *auth_failures;
+    atomic_bool any_failures;       /* something failed once: a request needs to look it up */
     atomic_int consumer_instances;  /* REST consumer instances, on every worker */
     pthread_barrier_t workers_done; /* no worker posts to another past it */
 };

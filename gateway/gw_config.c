@@ -40,6 +40,9 @@ static const cm_opt_t gw_config__opts[] = {
         "how long a verified API secret is trusted before its hash is checked again"),
     INT(auth_fail_rate, "5", 1, 1000000, "failed authentications per second allowed per source"),
     INT(auth_fail_burst, "20", 1, 1000000, "failed authentications allowed in a burst per source"),
+    INT(auth_fail_sources_max, "65536", 64, 16777216,
+        "sources and key ids whose failures are counted (about 80 bytes each); past it the "
+        "ones that failed least are forgotten first"),
     INT(jwt_bytes_max, "8192", 256, 65536, "longest bearer token"),
     INT(jwt_skew_ms, "60000", 0, 60000, "clock skew allowed on a token's exp and nbf"),
     INT(request_timeout_ms, "30000", 100, 600000, "a call to a broker, including a produce's acks"),

@@ -149,8 +149,9 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
 
-    pthread_mutex_init(&gw->fail_mu, NULL);
-    cm_strmap_init(&gw->failures);
+    gw->auth_failures =
+        cm_limiter_new((size_t)gw->cfg.auth_fail_sources_max, (double)gw->cfg.auth_fail_rate,
+                       (double)gw->cfg.auth_fail_burst);
     gw->meta = gw_meta_start(gw);
     gw->admin = gw_admin_start(gw);
     pthread_barrier_init(&gw->workers_done, NULL, (unsigned)gw->n_workers);
@@ -199,12 +200,7 @@ int main(int argc, char **argv)
         pthread_join(gw->workers[i].thread, NULL);
     pthread_barrier_destroy(&gw->workers_done);
     gw_meta_stop(gw->meta);
-    size_t it = 0;
-    void *v;
-    while ((v = cm_strmap_next(&gw->failures, &it, NULL, NULL)) != NULL)
-        free(v);
-    cm_strmap_free(&gw->failures);
-    pthread_mutex_destroy(&gw->fail_mu);
+    cm_limiter_free(gw->auth_failures);
     SSL_CTX_free(gw->ssl);
     curl_global_cleanup();
     int exit_code = want_grpc && grpc == NULL ? 1 : 0;

@@ -20,7 +20,6 @@
 #include "cm_secret.h"
 #include "cm_time.h"
 
-#define GW_SESSION__SOURCES_MAX  65536 /* failure buckets kept; beyond, the table starts over */
 #define GW_SESSION__JWT_JSON_MAX (64u << 10)
 
 /* A verified API secret: its digest, what it was checked against, and until when. */
@@ -30,70 +29,51 @@ typedef struct gw_verified {
     int64_t until_ms;
 } gw_verified_t;
 
-/* ---- failed attempts per source ---------------------------------------------------- */
+/* ---- failed attempts per source and per key ------------------------------------------ */
 
-/* True when the source has used up its failures; *retry_s says for how long. */
-static bool gw_session__limited(gw_t *gw, const char *source, int *retry_s)
+static size_t gw_session__key_key(const char *key_id, uint8_t *out, size_t cap)
 {
-    bool limited = false;
-    if (!atomic_load_explicit(&gw->any_failures, memory_order_acquire))
-        return false; /* nobody has failed yet: no lock taken by every request */
-    int64_t now = cm_mono_us();
-    pthread_mutex_lock(&gw->fail_mu);
-    cm_bucket_t *b = cm_strmap_get(&gw->failures, source, strlen(source));
-    if (b != NULL) {
-        int64_t wait = cm_bucket_take(b, 1, now);
-        if (wait == 0)
-            b->tokens += 1; /* only looking: give it back */
-        else {
-            limited = true;
-            *retry_s = (int)((wait + 999999) / 1000000);
-        }
-    }
-    pthread_mutex_unlock(&gw->fail_mu);
-    return limited;
+    size_t n = strnlen(key_id, cap - 1);
+    out[0] = 'K';
+    memcpy(out + 1, key_id, n);
+    return n + 1;
 }
 
-static void gw_session__failed(gw_t *gw, const char *source)
+/* Microseconds until `k` may fail again (0: now). */
+static int64_t gw_session__wait(gw_t *gw, const uint8_t *k, size_t n)
+{
+    if (!atomic_load_explicit(&gw->any_failures, memory_order_acquire))
+        return 0; /* nobody has failed yet: no lock taken by every request */
+    return cm_limiter_wait(gw->auth_failures, k, n, cm_mono_us());
+}
+
+/* Counts a failure of `k`; true when `k` is limited from now on. */
+static bool gw_session__failed(gw_t *gw, const uint8_t *k, size_t n)
 {
     int64_t now = cm_mono_us();
-    atomic_fetch_add(&gw->metrics.auth_failures, 1);
-    pthread_mutex_lock(&gw->fail_mu);
-    cm_bucket_t *b = cm_strmap_get(&gw->failures, source, strlen(source));
-    if (b == NULL) {
-        if (gw->failures.size >= GW_SESSION__SOURCES_MAX) {
-            size_t it = 0;
-            void *v;
-            while ((v = cm_strmap_next(&gw->failures, &it, NULL, NULL)) != NULL)
-                free(v);
-            cm_strmap_free(&gw->failures);
-            cm_strmap_init(&gw->failures);
-        }
-        b = malloc(sizeof(*b));
-        if (b == NULL)
-            abort();
-        cm_bucket_init(b, (double)gw->cfg.auth_fail_rate, (double)gw->cfg.auth_fail_burst, now);
-        cm_strmap_put(&gw->failures, source, strlen(source), b);
-        atomic_store_explicit(&gw->any_failures, true, memory_order_release);
-    }
-    /* Take it even when empty: a source that keeps failing stays limited. */
-    if (cm_bucket_take(b, 1, now) != 0)
-        b->tokens -= 1;
-    pthread_mutex_unlock(&gw->fail_mu);
+    atomic_store_explicit(&gw->any_failures, true, memory_order_release);
+    bool was = cm_limiter_wait(gw->auth_failures, k, n, now) > 0;
+    cm_limiter_charge(gw->auth_failures, k, n, now);
+    return !was && cm_limiter_wait(gw->auth_failures, k, n, now) > 0;
 }
 
 /* ---- API keys ------------------------------------------------------------------------ */
 
+/*
+ * Checks an API key. An unknown key id costs a fast keyed hash, like a wrong secret for a
+ * key made with one. A key id over its failure budget (an attacker trying secrets from many
+ * addresses) may still pass by the worker's cache of verified secrets, or by a fast hash;
+ * only an old, slow (PBKDF2) verification is refused then, so nobody can lock a key's owner
+ * out, nor make the gateway spend milliseconds a guess.
+ */
 static gw_auth_t gw_session__key(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c,
-                                 gw_session_t *out, char *why, size_t cap)
+                                 bool key_limited, gw_session_t *out, char *why, size_t cap)
 {
     const gw_key_t *k = cm_strmap_get(&s->keys, c->key_id, strlen(c->key_id));
     uint8_t digest[SHA256_DIGEST_LENGTH];
     cm_secret_sha256(c->secret, strlen(c->secret), digest);
     if (k == NULL) {
-        /* Unknown and revoked keys cost the same as a wrong secret, so timing does not
-         * tell which key ids exist. */
-        cm_secret_verify(c->secret, "pbkdf2-sha256$20000$AAAAAAAAAAAAAAAAAAAAAA$"
+        cm_secret_verify(c->secret, "hmac-sha256$AAAAAAAAAAAAAAAAAAAAAA$"
                                     "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
         snprintf(why, cap, "the API key or secret is not valid");
         return GW_AUTH_INVALID;
@@ -102,6 +82,10 @@ static gw_auth_t gw_session__key(gw_worker_t *w, const gw_snap_t *s, const gw_cr
     gw_verified_t *v = cm_strmap_get(&w->verified, k->key_id, strlen(k->key_id));
     bool ok = v != NULL && v->until_ms > now && strcmp(v->against, k->secret_hash) == 0 &&
               CRYPTO_memcmp(v->digest, digest, sizeof(digest)) == 0;
+    if (!ok && key_limited && cm_secret_costly(k->secret_hash)) {
+        snprintf(why, cap, "too many failed authentications with this API key; retry later");
+        return GW_AUTH_LIMITED;
+    }
     if (!ok && cm_secret_verify(c->secret, k->secret_hash)) {
         ok = true;
         if (v == NULL) {
@@ -336,17 +320,37 @@ gw_auth_t gw_session_auth(gw_worker_t *w, const gw_snap_t *s, const gw_cred_t *c
         snprintf(why, cap, "send an API key (HTTP Basic) or a bearer token");
         return GW_AUTH_MISSING;
     }
-    if (gw_session__limited(w->gw, source, retry_after_s)) {
+    uint8_t src[CM_LIMITER_KEY_MAX], key[CM_LIMITER_KEY_MAX];
+    size_t src_n = cm_limiter_addr_key(source, src, sizeof(src)), key_n = 0;
+    int64_t wait = gw_session__wait(w->gw, src, src_n), key_wait = 0;
+    if (wait > 0) {
+        *retry_after_s = (int)((wait + 999999) / 1000000);
         atomic_fetch_add(&w->gw->metrics.auth_limited, 1);
         snprintf(why, cap, "too many failed authentications from this address; retry later");
         return GW_AUTH_LIMITED;
     }
-    gw_auth_t rc = c->kind == GW_CRED_KEY ? gw_session__key(w, s, c, out, why, cap)
+    if (c->kind == GW_CRED_KEY) {
+        key_n = gw_session__key_key(c->key_id, key, sizeof(key));
+        key_wait = gw_session__wait(w->gw, key, key_n);
+    }
+    gw_auth_t rc = c->kind == GW_CRED_KEY ? gw_session__key(w, s, c, key_wait > 0, out, why, cap)
                                           : gw_session__jwt(w, s, c, out, why, cap);
+    if (rc == GW_AUTH_LIMITED) {
+        *retry_after_s = (int)((key_wait + 999999) / 1000000);
+        atomic_fetch_add(&w->gw->metrics.auth_limited, 1);
+        return rc;
+    }
     if (rc != GW_AUTH_OK) {
-        gw_session__failed(w->gw, source);
-        cm_log_info("authentication failed", "source=%s kind=%s why=\"%s\"", source,
-                    c->kind == GW_CRED_KEY ? "api_key" : "jwt", why);
+        atomic_fetch_add(&w->gw->metrics.auth_failures, 1);
+        /* One line a failure at debug only: an attacker would otherwise write the log. */
+        cm_log_debug("authentication failed", "source=%s kind=%s why=\"%s\"", source,
+                     c->kind == GW_CRED_KEY ? "api_key" : "jwt", why);
+        if (gw_session__failed(w->gw, src, src_n))
+            cm_log_info("failed authentications limited", "source=%s why=\"%s\"", source, why);
+        /* Only key ids that exist are counted: an invented one costs nothing to refuse. */
+        if (key_n > 0 && cm_strmap_get(&s->keys, c->key_id, strlen(c->key_id)) != NULL &&
+            gw_session__failed(w->gw, key, key_n))
+            cm_log_info("failed authentications limited", "key=%s source=%s", c->key_id, source);
         return rc;
     }
     out->snap = s;

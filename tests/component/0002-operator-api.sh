@@ -329,9 +329,9 @@ jt 'all("secret" not in k and "secret_hash" not in k for k in d["data"])' "the l
 grep -qF -e "$SECRET1" -e "$SECRET2" <<<"$BODY" && fail "the key list contains a secret"
 expect 200 GET /v1/tenants/acme/service-accounts
 jt '[s["api_keys"] for s in d["data"] if s["name"] == "app-1"] == [1]' "service account key count"
-hash_re='^pbkdf2-sha256\$[0-9]+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$'
+hash_re='^hmac-sha256\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$'
 [ "$(psql_q "SELECT count(*) FILTER (WHERE secret_hash ~ '$hash_re') || '/' || count(*) FROM api_keys")" = 3/3 ] ||
-    fail "api_keys.secret_hash is not 'pbkdf2-sha256\$iterations\$salt\$hash': $(psql_q 'SELECT secret_hash FROM api_keys')"
+    fail "api_keys.secret_hash is not 'hmac-sha256\$salt\$hash': $(psql_q 'SELECT secret_hash FROM api_keys')"
 pg_dump --data-only -h 127.0.0.1 -p "$PGPORT" -U streamd -d streamd >"$T/data.sql"
 grep -qF -e "$SECRET1" -e "$SECRET2" "$T/data.sql" && fail "a secret is stored in the database"
 grep -qF -e "$SECRET1" -e "$SECRET2" "$T/control-plane.log" && fail "a secret is in the control plane's log"
