@@ -22,10 +22,12 @@ grep -q 'INVALID_CONFIG' "$T/e" || fail "bad value: $(cat "$T/e")"
 $K create bad 1 compression.level=3 2>"$T/e" && fail "unknown config accepted"
 grep -q "unknown topic config" "$T/e" || fail "unknown config: $(cat "$T/e")"
 $K create bad 1 cleanup.policy=compact 2>"$T/e" && fail "compaction accepted"
+grep -q 'INVALID_CONFIG: cleanup.policy=compact is not supported' "$T/e" || fail "compaction: $(cat "$T/e")"
 $K create bad 1 --rf 3 2>"$T/e" && fail "replication factor 3 accepted"
 grep -q INVALID_REPLICATION_FACTOR "$T/e" || fail "rf: $(cat "$T/e")"
 $K create valid-only 1 --validate >/dev/null || fail "validate-only create failed"
-$K describe valid-only 2>/dev/null && fail "validate-only create created the topic"
+$K describe valid-only 2>"$T/e" && fail "validate-only create created the topic"
+grep -q UNKNOWN_TOPIC_OR_PART "$T/e" || fail "describe after a validate-only create: $(cat "$T/e")"
 
 step "AlterConfigs replaces the whole set"
 $K alter cfg flush.ms=100 >/dev/null
@@ -52,7 +54,8 @@ grep -qx 'retention.bytes=1000000 DYNAMIC_TOPIC_CONFIG' "$T/d" || fail "config l
 
 step "CreatePartitions adds partitions that survive a restart; it never removes any"
 $K partitions cfg 4 --validate >/dev/null || fail "validate-only CreatePartitions"
-kcat -L -b "$BROKER" -t cfg | grep -q "2 partitions" || fail "validate-only added partitions"
+kcat -L -b "$BROKER" -t cfg >"$T/md" || fail "metadata of cfg"
+grep -q '^ *topic "cfg" with 2 partitions:$' "$T/md" || fail "validate-only changed the partitions: $(cat "$T/md")"
 $K partitions cfg 4 >/dev/null || fail "CreatePartitions"
 echo "p3" | kcat -P -b "$BROKER" -t cfg -p 3
 broker_stop
@@ -71,7 +74,8 @@ printf 'id=not-an-id\npartitions=1\n' >"$T/data/topics/dmg/topic.properties"
 broker_start
 grep -q 'topic metadata is invalid; the topic is not served" topic=dmg' "$BROKER_LOG" ||
     fail "the damaged topic was not reported"
-$K describe dmg 2>/dev/null && fail "a topic with damaged metadata is served"
+$K describe dmg 2>"$T/e" && fail "a topic with damaged metadata is served"
+grep -q UNKNOWN_TOPIC_OR_PART "$T/e" || fail "describe of a damaged topic: $(cat "$T/e")"
 $K create dmg 1 >/dev/null || fail "creating over a damaged topic"
 ls "$T/data/damaged" | grep -q '^dmg-' || fail "the damaged topic was not set aside"
 [ -s "$T/data/damaged/$(ls "$T/data/damaged" | grep -m1 '^dmg-')/0/00000000000000000000.log" ] ||
@@ -81,7 +85,8 @@ ls "$T/data/damaged" | grep -q '^dmg-' || fail "the damaged topic was not set as
 step "delete; the name can be reused at once, empty"
 echo "x" | kcat -P -b "$BROKER" -t cfg -p 0
 $K delete cfg >/dev/null
-$K describe cfg 2>/dev/null && fail "deleted topic still described"
+$K describe cfg 2>"$T/e" && fail "deleted topic still described"
+grep -q UNKNOWN_TOPIC_OR_PART "$T/e" || fail "describe of a deleted topic: $(cat "$T/e")"
 $K delete cfg 2>"$T/e" && fail "second delete succeeded"
 grep -q UNKNOWN_TOPIC "$T/e" || fail "second delete: $(cat "$T/e")"
 $K create cfg 1 >/dev/null
