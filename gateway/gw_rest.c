@@ -652,28 +652,52 @@ static bool gw_rest__authenticate(gw_rreq_t *r)
     }
 }
 
-static void gw_rest__conn_closed(void *rt)
+/* The tenants a client connection counts against; freed with the socket. */
+#define GW_REST__CONN_TENANTS_MAX 4
+typedef struct gw_rest__conn {
+    int n;
+    gw_tenant_rt_t *rts[GW_REST__CONN_TENANTS_MAX];
+} gw_rest__conn_t;
+
+static void gw_rest__conn_closed(void *data)
 {
-    gw_session_conn_close(rt);
+    gw_rest__conn_t *c = data;
+    for (int i = 0; i < c->n; i++)
+        gw_session_conn_close(c->rts[i]);
+    free(c);
 }
 
 /*
- * A client connection counts against its tenant's connection cap from its first
- * authenticated request until it closes (the socket's close hook uncounts it). False when
- * the tenant is at its cap: the request is refused and the connection stays uncounted, so
- * a later request on it tries again.
+ * A client connection counts against the cap of every tenant that sends a request on it,
+ * from that tenant's first authenticated request until it closes (the socket's close hook
+ * uncounts it): a kept-alive or HTTP/2 connection cannot carry a tenant past its cap under
+ * another tenant's count. At most GW_REST__CONN_TENANTS_MAX tenants share one connection.
+ * False when the request is refused (`shared` says why: too many tenants, else the cap);
+ * the connection stays uncounted for that tenant, so a later request on it tries again.
  */
-static bool gw_rest__conn_counted(gw_rreq_t *r)
+static bool gw_rest__conn_counted(gw_rreq_t *r, bool *shared)
 {
     h2o_conn_t *conn = r->req->conn;
     h2o_socket_t *sock =
         conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
-    if (sock == NULL || sock->on_close.cb != NULL)
-        return true; /* counted already (or not a socket of ours) */
-    if (!gw_session_conn_open(&r->ss))
+    if (sock == NULL || (sock->on_close.cb != NULL && sock->on_close.cb != gw_rest__conn_closed))
+        return true; /* not a socket of ours */
+    gw_rest__conn_t *c = sock->on_close.data;
+    gw_tenant_rt_t *rt = r->ss.tenant->rt;
+    for (int i = 0; c != NULL && i < c->n; i++)
+        if (c->rts[i] == rt)
+            return true;
+    *shared = c != NULL && c->n == GW_REST__CONN_TENANTS_MAX;
+    if (*shared || !gw_session_conn_open(&r->ss))
         return false;
-    sock->on_close.cb = gw_rest__conn_closed;
-    sock->on_close.data = r->ss.tenant->rt;
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        if (c == NULL)
+            abort();
+        sock->on_close.cb = gw_rest__conn_closed;
+        sock->on_close.data = c;
+    }
+    c->rts[c->n++] = rt;
     return true;
 }
 
@@ -764,14 +788,21 @@ static void gw_rest__dispatch(gw_rreq_t *r)
     atomic_fetch_add(&r->snap->refs, 1);
     if (!gw_rest__authenticate(r))
         return;
-    if (!gw_rest__conn_counted(r)) {
+    bool shared = false;
+    if (!gw_rest__conn_counted(r, &shared)) {
         if (r->req->version < 0x200) /* HTTP/1.1: this connection is not served further */
             h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_CONNECTION, NULL,
                            H2O_STRLIT("close"));
-        gw_rest_error(r, 429, 429, 1,
-                      "this tenant has its maximum of %lld open connections; close one or "
-                      "retry later",
-                      (long long)r->ss.tenant->quota.connections);
+        if (shared)
+            gw_rest_error(r, 429, 429, 1,
+                          "this connection already carries the requests of %d tenants; use a "
+                          "connection of your own",
+                          GW_REST__CONN_TENANTS_MAX);
+        else
+            gw_rest_error(r, 429, 429, 1,
+                          "this tenant has its maximum of %lld open connections; close one or "
+                          "retry later",
+                          (long long)r->ss.tenant->quota.connections);
         return;
     }
     int wait = gw_session_charge(&r->ss, GW_CHARGE_REQUEST, 1);

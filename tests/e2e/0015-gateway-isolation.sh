@@ -43,8 +43,9 @@ for p in metrics healthz readyz; do
     [ "$code" = 404 ] || fail "tenant listener /$p with credentials answered $code"
     ! grep -q acme "$T/op.txt" || fail "/$p on the tenant listener names a tenant"
 done
-curl -sf "http://$GWADMIN/metrics" | grep -q '^streamd_gateway_requests_total ' || fail "admin /metrics"
-curl -sf "http://$GWADMIN/healthz" | grep -qx ok || fail "admin /healthz"
+curl -sf -o "$T/op.txt" "http://$GWADMIN/metrics" || fail "admin /metrics"
+grep -q '^streamd_gateway_requests_total ' "$T/op.txt" || fail "admin /metrics: $(head -c 300 "$T/op.txt")"
+[ "$(curl -sf "http://$GWADMIN/healthz")" = ok ] || fail "admin /healthz"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$GWADMIN/v3/clusters")" = 404 ] ||
     fail "the admin listener serves more than its three pages"
 gbase="/kafka/v3/clusters/${CLUSTER[globex]}"
@@ -169,4 +170,38 @@ diff "$T/acme-before.txt" "$T/acme-after.txt" || fail "globex changed acme's sta
 api GET /v1/tenants/acme/topics >"$T/cp-topics.json"
 python3 -c 'import json,sys; n=[t["name"] for t in json.load(open(sys.argv[1]))["data"]]; assert n == ["acme-secret-orders"], n' \
     "$T/cp-topics.json" || fail "acme's topics in the control plane: $(cat "$T/cp-topics.json")"
+
+step "a connection counts against every tenant that uses it: globex's cannot carry acme past its cap"
+expect_status 200 PUT /v1/tenants/acme/quotas '{"connections": 1}'
+python3 - "$GW" "${AUTH[acme]}" "${CLUSTER[acme]}" "${AUTH[globex]}" "${CLUSTER[globex]}" <<'PY' || fail "shared connection"
+import http.client, sys, time
+gw, auth, cluster, gauth, gcluster = sys.argv[1:6]
+host, port = gw.split(":")
+def call(conn, a, c):
+    conn.request("GET", "/kafka/v3/clusters/%s/topics" % c, headers={"Authorization": a})
+    r = conn.getresponse()
+    return r.status, r.read().decode()
+def new():
+    return http.client.HTTPConnection(host, int(port), timeout=30)
+mine = new()
+assert call(mine, auth, cluster)[0] == 200
+# Wait until the gateway applies the cap of 1: a second connection of acme's is refused.
+deadline = time.time() + 60
+while True:
+    c = new()
+    st = call(c, auth, cluster)[0]
+    c.close()
+    if st == 429:
+        break
+    assert st == 200 and time.time() < deadline, ("the cap of 1 never applied", st)
+    time.sleep(0.1)
+shared = new()
+assert call(shared, gauth, gcluster)[0] == 200
+st, body = call(shared, auth, cluster)
+assert st == 429 and "maximum of 1 open connections" in body, (st, body)
+mine.close()
+print("acme refused on globex's connection while at its cap")
+PY
+expect_status 200 PUT /v1/tenants/acme/quotas '{"connections": null}'
+
 gw_stop
