@@ -90,13 +90,12 @@ def wait_for(fn, what, seconds=10):
 
 def topics():
     ch = channel()
-    # Unknown methods are answered at once, not left to the deadline.
-    t0 = time.time()
+    # Unknown methods are answered, not left to the deadline (which would end the call
+    # with DEADLINE_EXCEEDED instead).
     code, details = raw(ch, "/streaming.v1.Streaming/NoSuchMethod", b"", "acme", timeout=10)
     check(code == grpc.StatusCode.UNIMPLEMENTED, f"unknown method: {code} {details}")
     code, details = raw(ch, "/other.Service/Call", b"", None, timeout=10)
     check(code == grpc.StatusCode.UNIMPLEMENTED, f"unknown service: {code} {details}")
-    check(time.time() - t0 < 3, f"UNIMPLEMENTED took {time.time() - t0:.1f} s")
 
     # Credentials.
     for who, what in ((None, "no credentials"), ("Basic !!!", "a malformed header"),
