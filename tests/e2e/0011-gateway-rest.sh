@@ -93,18 +93,35 @@ step "a long poll holds no other call of its thread up"
 # One thread: the long polls and the produces share its connection to the broker, unless
 # long polls get connections of their own.
 expect_rest 201 acme h1 POST "$abase/topics" '{"topic_name": "quiet", "partitions_count": 1}'
+# The broker learns of the topic from the control plane: until then a fetch of it fails
+# at once instead of waiting.
+broker_has_quiet() { "$BIN/kadmin" -b "$BROKER" offsets acme.quiet 0 latest >/dev/null 2>&1; }
+wait_for 60 "the broker serves acme.quiet" broker_has_quiet
+fetches() { metric 'streamd_broker_requests_total{api="Fetch"}'; }
+fetches0=$(fetches)
 polls=()
 for i in 1 2 3; do
-    curl -s -o /dev/null -H "Authorization: ${AUTH[acme]}" \
-        "http://$GW$abase/topics/quiet/partitions/0/records?offset=0&timeout_ms=8000" &
+    curl -s -o "$T/poll-$i.json" -H "Authorization: ${AUTH[acme]}" \
+        "http://$GW$abase/topics/quiet/partitions/0/records?offset=0&timeout_ms=30000" &
     polls+=($!)
 done
-sleep 0.5
-t0=$(date +%s%N)
+# The broker counts a Fetch and parks it in one turn of the event loop that also serves
+# /metrics: once the counter moved by 3, the three long polls are held at the broker.
+polls_held() { [ "$(fetches)" -ge $((fetches0 + 3)) ]; }
+wait_for 60 "the three long polls held at the broker" polls_held
 expect_rest 200 acme h1 POST "$abase/topics/orders-h1/records" '{"value": {"type": "STRING", "data": "while polling"}}'
-ms=$((($(date +%s%N) - t0) / 1000000))
-[ "$ms" -lt 4000 ] || fail "a produce waited $ms ms behind long polls"
-wait "${polls[@]}"
+# Held up behind the polls, the produce would have been answered only once they ended
+# (nothing arrives on quiet: at their 30 s timeout). They must still be waiting.
+for p in "${polls[@]}"; do
+    kill -0 "$p" 2>/dev/null || fail "a long poll ended before the produce was answered: the produce waited behind it"
+done
+# A record on quiet ends the polls, each with that record.
+expect_rest 200 acme h1 POST "$abase/topics/quiet/records" '{"value": {"type": "STRING", "data": "wake up"}}'
+for i in 1 2 3; do
+    wait "${polls[$((i - 1))]}" || fail "long poll $i failed"
+    python3 -c 'import base64, json, sys; r = json.load(open(sys.argv[1]))["records"]; assert [base64.b64decode(x["value"]["data"]) for x in r] == [b"wake up"], r' \
+        "$T/poll-$i.json" || fail "long poll $i answered $(cat "$T/poll-$i.json")"
+done
 expect_rest 201 acme h1 POST "$abase/topics" '{"topic_name": "big", "partitions_count": 1}'
 python3 - "$T" <<'PY'
 import base64, json, os, sys
@@ -148,6 +165,8 @@ assert seen == list(range(10000)), seen[:5]
 assert answers >= 2, answers
 PY
 metric_gw() { curl -s "http://$GWADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
-wait_for 5 "answer bytes back to 0 once read" test "$(metric_gw streamd_gateway_answer_bytes)" = 0
+# A function, so that every try reads the metric again (an argument would be read once).
+answers_freed() { [ "$(metric_gw streamd_gateway_answer_bytes)" = 0 ]; }
+wait_for 5 "answer bytes back to 0 once read" answers_freed
 
 gw_stop
