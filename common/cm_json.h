@@ -98,8 +98,13 @@ bool cm_json_get_bool(const cm_json_t *obj, const char *key, bool *out);
  * value are programming errors and abort().
  */
 
-/** Deepest nesting the writer supports. */
-#define CM_JW_DEPTH_MAX 32
+/**
+ * Deepest nesting the writer supports. cm_json_write() must be able to write any document
+ * the parser accepted, at the deepest `depth_max` a caller parses with (64: record values a
+ * consumer reads as JSON), inside the answer that carries it: past this limit the writer
+ * aborts, so a tenant's document would stop the process.
+ */
+#define CM_JW_DEPTH_MAX 128
 
 /** Writer state; `s` is borrowed and must outlive the writer. */
 typedef struct cm_jw {
