@@ -30,10 +30,14 @@ bool cm_kuuid_is_zero(cm_kuuid_t u)
 
 /* ---- reader ---- */
 
+/* Where a reader over nothing points: NULL + 0 is undefined in C, and an empty view often
+ * comes with a NULL buffer (a null value, a writer that wrote nothing). */
+static const uint8_t cm_kr__empty[1];
+
 void cm_kr_init(cm_kr_t *r, const void *buf, size_t len)
 {
-    r->p = buf;
-    r->end = r->p + len;
+    r->p = buf != NULL ? buf : cm_kr__empty;
+    r->end = r->p + (buf != NULL ? len : 0);
     r->err = 0;
 }
 

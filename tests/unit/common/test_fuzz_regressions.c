@@ -10,6 +10,7 @@
 
 #include "cm_arena.h"
 #include "cm_json.h"
+#include "cm_kbuf.h"
 #include "cm_sbuf.h"
 
 /*
@@ -51,10 +52,36 @@ static void test_json__writer_takes_any_document_parsed_64_deep(void **state)
     (void)state;
 }
 
+/*
+ * fuzz_kafka_request, corpus/kafka_request/regress-empty-encoding-null-reader: a reader
+ * over an empty view with a NULL buffer (a null value, a writer that wrote nothing) did
+ * NULL + 0, which C leaves undefined (UBSan: "applying zero offset to null pointer"), and a
+ * zero-length read from it returned NULL, which callers take for a failure.
+ */
+static void test_kbuf__reader_over_null_is_empty(void **state)
+{
+    cm_kr_t r;
+    cm_kr_init(&r, NULL, 0);
+    assert_int_equal(cm_kr_left(&r), 0);
+    assert_non_null(cm_kr_raw(&r, 0));
+    assert_int_equal(r.err, 0);
+    assert_int_equal(cm_kr_i8(&r), 0);
+    assert_int_equal(r.err, 1);
+
+    cm_kw_t w;
+    cm_kw_init(&w, 1 << 10);
+    cm_kr_init(&r, w.buf, w.len);
+    cm_kr_str(&r, false, true);
+    assert_int_equal(r.err, 1);
+    cm_kw_free(&w);
+    (void)state;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json__writer_takes_any_document_parsed_64_deep),
+        cmocka_unit_test(test_kbuf__reader_over_null_is_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
