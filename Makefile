@@ -6,6 +6,7 @@
 #   make test            install missing packages, build, run every test tier
 #   make test-unit       cmocka unit tests  (also: test-component, test-e2e, test-fault, test-asan)
 #   make bench           benchmarks beside NATS JetStream and Redis Streams
+#   make fuzz            libFuzzer targets, 600 s each (FUZZ_SECONDS=60, FUZZ_TARGETS=json; also fuzz-smoke)
 #   make format          clang-format every C file
 #   make regen-kafka SCHEMAS=../shared/kafka-protocol/messages   regenerate common/kmsg/
 #
@@ -215,10 +216,70 @@ $(BIN)/bench-redis: tests/bench/bench_redis.c tests/bench/bench_common.h
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lhiredis $(LDFLAGS) -lm
 
+# ---- fuzz targets (clang + libFuzzer) -----------------------------------------
+
+# tests/fuzz/fuzz_<name>.c, each linked with common/ and brokers/ compiled by clang into
+# build/fuzz/ (never mixed with the gcc flavours). The library objects get coverage
+# instrumentation without libFuzzer's main (fuzzer-no-link); each target links libFuzzer.
+# tests/fuzz/README.md says how to run them.
+FUZZ_CC ?= clang
+FB := build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -pthread $(FUZZ_SAN) $(WARN) -MMD -MP \
+               -Icommon -Icommon/kmsg -I/usr/include/postgresql -DH2O_USE_LIBUV=0 $(EXTRA_CFLAGS)
+FUZZ_LIBS := $(COMPRESS_LIBS) $(HTTP_LIBS) $(PG_LIBS) $(CURL_LIBS) -ljwt
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_NAMES:%=$(FB)/fuzz_%)
+FUZZ_LIB_OBJ := $(COMMON_SRC:%.c=$(FB)/%.o) $(KMSG_SRC:%.c=$(FB)/%.o) $(BROKER_SRC:%.c=$(FB)/%.o)
+FUZZ_SECONDS ?= 600
+
+$(FB)/common/kmsg/%.o: common/kmsg/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(KMSG_CFLAGS) -c $< -o $@
+
+$(FB)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (fuzz)"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FB)/libfuzzlib.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	$(Q)ar rcs $@ $^
+
+# A target may #include a gateway file to reach its statics (fuzz_credentials), so gateway/
+# is on its include path; the .c under test is then compiled into the target itself.
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FB)/libfuzzlib.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Ibrokers -Igateway -Itests/fuzz -o $@ $< \
+		$(FB)/libfuzzlib.a $(FUZZ_LIBS)
+
+# Writes the seed corpora of tests/fuzz/corpus/ (committed; rerun after a format change).
+$(FB)/fuzz-seeds: tests/fuzz/gen_seeds.c $(FB)/libfuzzlib.a
+	@echo "  LD      $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Ibrokers -o $@ $< $(FB)/libfuzzlib.a \
+		$(FUZZ_LIBS)
+
+fuzz-build:
+	@deploy/deps.sh build fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+# Every target for FUZZ_SECONDS (600) from a scratch copy of its seeds; FUZZ_TARGETS=json
+# (names or fragments) runs a subset. Fails when any target finds a crash.
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FB)
+
+# The short run `make test` does: every seed replayed, then 20 s of fuzzing per target.
+fuzz-smoke: fuzz-build
+	@FUZZ_SECONDS=20 tests/fuzz/run.sh $(FB)
+
+fuzz-seeds: $(FB)/fuzz-seeds
+	@$(FB)/fuzz-seeds tests/fuzz/corpus
+
 # ---- top-level targets -----------------------------------------------------
 
 .PHONY: all deps run stop test test-unit test-component test-e2e test-fault test-asan bench format \
-        regen-kafka clean
+        regen-kafka clean fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: $(BROKER) $(CONTROL_PLANE) $(GATEWAY) $(STREAMCTL) $(UNIT_BIN) $(TOOL_BIN)
 
@@ -272,4 +333,4 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d) $(GATEWAY_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d $(CP_OBJ:.o=.d) \
-         $(B)/control-plane/cp_main.d
+         $(B)/control-plane/cp_main.d $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d)

@@ -11,6 +11,7 @@
 #          classes from proto/)
 #   run    the local stack's private Postgres (make run)
 #   bench  peers measured beside us by `make bench`: NATS JetStream, Redis Streams
+#   fuzz   clang and libFuzzer for `make fuzz` and `make fuzz-smoke` (tests/fuzz/)
 set -euo pipefail
 
 declare -A group
@@ -18,12 +19,13 @@ group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-
 group[test]="kcat nghttp2-client python3 python3-grpcio python3-protobuf protobuf-compiler curl procps coreutils openssl postgresql-15 postgresql-client-15"
 group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
+group[fuzz]="clang libfuzzer-14-dev"
 
 [ $# -gt 0 ] || set -- build test
 
 want=()
 for g in "$@"; do
-    [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, run, bench)" >&2; exit 2; }
+    [ -n "${group[$g]+x}" ] || { echo "deps.sh: unknown group '$g' (build, test, run, bench, fuzz)" >&2; exit 2; }
     for p in ${group[$g]}; do want+=("$p"); done
 done
 
