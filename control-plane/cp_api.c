@@ -58,6 +58,7 @@ static const cp_api__route_t cp_api__routes[] = {
     { "POST", "v1/pools", cp_api_pool_create },
     { "GET", "v1/pools", cp_api_pool_list },
     { "GET", "v1/pools/*", cp_api_pool_get },
+    { "PATCH", "v1/pools/*", cp_api_pool_update },
     { "DELETE", "v1/pools/*", cp_api_pool_delete },
     { "GET", "v1/brokers", cp_api_broker_list },
     { "GET", "v1/brokers/*", cp_api_broker_get },

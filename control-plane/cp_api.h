@@ -153,6 +153,7 @@ void cp_api_acl_delete(cp_req_t *r);
 void cp_api_pool_create(cp_req_t *r);
 void cp_api_pool_list(cp_req_t *r);
 void cp_api_pool_get(cp_req_t *r);
+void cp_api_pool_update(cp_req_t *r);
 void cp_api_pool_delete(cp_req_t *r);
 void cp_api_broker_list(cp_req_t *r);
 void cp_api_broker_get(cp_req_t *r);

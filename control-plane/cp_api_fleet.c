@@ -4,17 +4,80 @@
 #include <string.h>
 
 #include "cp_api.h"
+#include "cp_bounds.h"
 
-#define CP_POOL__VIEW                                                                              \
-    "SELECT json_build_object('name', p.name, 'created_at', p.created_at,"                         \
+#define CP_POOL__OBJ                                                                               \
+    "json_build_object('name', p.name, 'created_at', p.created_at,"                                \
     " 'brokers', (SELECT count(*) FROM brokers b WHERE b.pool_id = p.id),"                         \
     " 'brokers_up', (SELECT count(*) FROM brokers b WHERE b.pool_id = p.id AND b.state = 'up'),"   \
-    " 'tenants', (SELECT count(*) FROM tenants t WHERE t.pool_id = p.id)) FROM broker_pools p"
+    " 'tenants', (SELECT count(*) FROM tenants t WHERE t.pool_id = p.id),"                         \
+    " 'topic_config_overrides', p.topic_config_bounds)"
+#define CP_POOL__VIEW "SELECT " CP_POOL__OBJ " FROM broker_pools p"
 
+/* One pool, with the effective bounds of its topic configs (cp_bounds.h). */
 static void cp_pool__send(cp_req_t *r, int status, const char *name)
 {
     const char *p[] = { name };
-    cp_api_send_query(r, status, "no such pool", CP_POOL__VIEW " WHERE p.name = $1", 1, p);
+    PGresult *res = cm_pg_exec(&r->cp->pg,
+                               "SELECT " CP_POOL__OBJ "::text, p.topic_config_bounds::text"
+                               " FROM broker_pools p WHERE p.name = $1",
+                               1, p);
+    if (!cm_pg_ok(res)) {
+        cp_api_db_error(r, res, "pool lookup");
+    } else if (PQntuples(res) == 0) {
+        cp_api_error(r, 404, "no such pool");
+    } else {
+        /* The view is one JSON object: its last '}' makes room for one more member. */
+        const char *view = PQgetvalue(res, 0, 0);
+        cm_sbuf_t out;
+        cm_sbuf_init(&out);
+        cm_sbuf_append(&out, view, strlen(view) - 1);
+        cm_sbuf_printf(&out, ", \"topic_config_bounds\": ");
+        cm_jw_t w;
+        cm_jw_init(&w, &out);
+        cp_bounds_write(&w, PQgetvalue(res, 0, 1));
+        cm_sbuf_printf(&out, "}");
+        cp_api_reply(r, status, &out);
+        cm_sbuf_free(&out);
+    }
+    PQclear(res);
+}
+
+void cp_api_pool_update(cp_req_t *r)
+{
+    static const char *const fields[] = { "topic_config_bounds", NULL };
+    const cm_json_t *o = cp_api_body(r, fields);
+    if (o == NULL)
+        return;
+    const cm_json_t *b = cm_json_get(o, "topic_config_bounds");
+    char why[256];
+    if (!cp_bounds_valid(b, why, sizeof(why))) {
+        cp_api_error(r, 400, "%s", why);
+        return;
+    }
+    cm_sbuf_t text;
+    cm_sbuf_init(&text);
+    cm_jw_t w;
+    cm_jw_init(&w, &text);
+    cm_json_write(&w, b);
+    const char *p[] = { r->seg[2], text.buf };
+    /* Each key's bounds replace the pool's earlier ones; null drops them. */
+    PGresult *res = NULL;
+    if (cp_api_begin(r))
+        res = cp_api_tx_exec(r, "pool change",
+                             "UPDATE broker_pools SET topic_config_bounds ="
+                             " jsonb_strip_nulls(topic_config_bounds || $2::jsonb)"
+                             " WHERE name = $1 RETURNING id",
+                             2, p);
+    if (res != NULL && PQntuples(res) == 0) {
+        cm_pg_rollback(&r->cp->pg);
+        cp_api_error(r, 404, "no pool named \"%.64s\"", r->seg[2]);
+    } else if (res != NULL && cp_api_audit(r, "pool.update", NULL, r->seg[2], text.buf) &&
+               cp_api_commit(r, "pool change")) {
+        cp_pool__send(r, 200, r->seg[2]);
+    }
+    PQclear(res);
+    cm_sbuf_free(&text);
 }
 
 void cp_api_pool_create(cp_req_t *r)

@@ -10,6 +10,7 @@
 
 #include "cm_log.h"
 #include "cm_tconfig.h"
+#include "cp_bounds.h"
 #include "cp_api.h"
 #include "cp_place.h"
 
@@ -105,6 +106,36 @@ static bool cp_topic__configs(cp_req_t *r, const cm_json_t *c, bool allow_null, 
     cm_jw_obj_end(&w);
     cm_sbuf_printf(unset, "}");
     return true;
+}
+
+/*
+ * Checks the configs a request sets (`set`, the object of texts cp_topic__configs wrote)
+ * against the operator's bounds of the tenant's pool (cp_bounds.h); answers 400 when one
+ * is out of them. Outside a transaction.
+ */
+static bool cp_topic__bounded(cp_req_t *r, const char *pool_id, const char *set)
+{
+    const char *p[] = { pool_id };
+    PGresult *res = cm_pg_exec(
+        &r->cp->pg, "SELECT topic_config_bounds::text FROM broker_pools WHERE id = $1", 1, p);
+    if (!cm_pg_ok(res)) {
+        cp_api_db_error(r, res, "pool lookup");
+        PQclear(res);
+        return false;
+    }
+    const char *bounds = PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : NULL;
+    cm_json_t *doc = NULL;
+    char err[64], why[256];
+    bool ok = cm_json_parse(&r->arena, set, strlen(set), 4, &doc, err, sizeof(err)) == 0;
+    for (const cm_json_t *m = ok ? doc->child : NULL; ok && m != NULL; m = m->next) {
+        ok = m->type == CM_JSON_STRING && cp_bounds_check(bounds, m->key, m->str, why, sizeof(why));
+        if (!ok)
+            cp_api_error_code(r, 400, CP_ERR_TOPIC_CONFIG, "%s", why);
+    }
+    if (doc == NULL)
+        cp_api_error(r, 500, "cannot read the configs back");
+    PQclear(res);
+    return ok;
 }
 
 /*
@@ -300,7 +331,8 @@ void cp_api_topic_create(cp_req_t *r)
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), false, &set, &unset))
         goto out;
     if (!cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) ||
-        (pool != NULL && !cp_topic__in_pool(r, pool_id, pool)) || !cp_api_begin(r))
+        (pool != NULL && !cp_topic__in_pool(r, pool_id, pool)) ||
+        !cp_topic__bounded(r, pool_id, set.buf) || !cp_api_begin(r))
         goto out;
     /* One placement at a time per pool, so that concurrent creations see each other's load. */
     const char *pp[] = { pool_id };
@@ -405,8 +437,10 @@ void cp_api_topic_update(cp_req_t *r)
         goto out;
     }
     int parts;
+    char pool_id[24];
     if (!cp_topic__configs(r, cm_json_get(o, "configs"), true, &set, &unset) ||
-        !cp_api_tenant_active(r, r->seg[2], tenant_id, NULL) || !cp_api_begin(r) ||
+        !cp_api_tenant_active(r, r->seg[2], tenant_id, pool_id) ||
+        !cp_topic__bounded(r, pool_id, set.buf) || !cp_api_begin(r) ||
         !cp_topic__lock(r, tenant_id, topic_id, &parts, NULL))
         goto out;
     /* A new retention.bytes changes what the topic may hold: the storage quota decides. */

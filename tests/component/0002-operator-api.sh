@@ -205,6 +205,23 @@ refused 404 DELETE /v1/pools/nope
 expect 204 DELETE "/v1/pools/$(long b 40)"
 refused 404 GET "/v1/pools/$(long b 40)"
 
+step "pools: bounds on tenants' topic configs, shared-service defaults, operator overrides"
+expect 200 GET /v1/pools/default
+jt 'd["topic_config_bounds"]["segment.bytes"] == {"min": 52428800, "max": 1073741824}' "default segment.bytes bounds"
+jt 'd["topic_config_bounds"]["segment.ms"]["min"] == 600000' "default segment.ms bound"
+jt 'd["topic_config_overrides"] == {}' "a new pool has overrides"
+expect 200 PATCH /v1/pools/p2 '{"topic_config_bounds": {"segment.bytes": {"min": 1048576}, "retention.ms": {"max": 604800000}}}'
+jt 'd["topic_config_bounds"]["segment.bytes"] == {"min": 1048576, "max": 1073741824}' "override merged"
+jt 'd["topic_config_bounds"]["retention.ms"]["max"] == 604800000' "retention override"
+expect 200 PATCH /v1/pools/p2 '{"topic_config_bounds": {"retention.ms": null}}'
+jt 'd["topic_config_overrides"] == {"segment.bytes": {"min": 1048576}}' "null did not drop the override"
+for b in '{}' '{"topic_config_bounds": 5}' '{"topic_config_bounds": {"cleanup.policy": {"min": 1}}}' \
+    '{"topic_config_bounds": {"segment.bytes": {"min": 1}}}' '{"topic_config_bounds": {"segment.bytes": {"min": 9, "max": 8}}}' \
+    '{"topic_config_bounds": {"segment.bytes": {"least": 100}}}' '{"other": 1}'; do
+    refused 400 PATCH /v1/pools/p2 "$b"
+done
+refused 404 PATCH /v1/pools/nope '{"topic_config_bounds": {}}'
+
 step "brokers register themselves in Postgres; the API lists them"
 psql_q "INSERT INTO brokers (id, pool_id, host, port, state, lease_expires_at)
         SELECT g, (SELECT id FROM broker_pools WHERE name = 'default'), 'broker-' || g, 9090 + g,
@@ -477,6 +494,14 @@ refused 422 POST /v1/tenants/initech/topics '{"name": "t", "replication_factor":
 expect 201 POST /v1/tenants/initech/topics '{"name": "t", "replication_factor": 2}'
 jt 'sorted(d["assignments"][0]["replicas"]) == [10, 11]' "initech's topic is not on its pool's brokers"
 
+step "topics: configs in Kafka's range but outside the pool's bounds are 400"
+refused 400 POST /v1/tenants/acme/topics '{"name": "t", "configs": {"segment.bytes": 1048576}}'
+jt '"segment.bytes must be from 52428800 to 1073741824 on this service" in d["message"]' "bound message"
+refused 400 POST /v1/tenants/acme/topics '{"name": "t", "configs": {"segment.ms": 1}}'
+refused 400 PATCH /v1/tenants/acme/topics/orders '{"configs": {"segment.bytes": 14}}'
+expect 201 POST /v1/tenants/initech/topics '{"name": "small-segments", "configs": {"segment.bytes": 1048576}}'
+expect 204 DELETE /v1/tenants/initech/topics/small-segments
+
 step "topics: the partition quota is enforced at creation and when adding partitions"
 # acme uses 6 + 1 + 1 + 1 + 1 = 10 partitions.
 expect 200 PATCH /v1/tenants/acme/quotas '{"partitions": 12}'
@@ -496,10 +521,10 @@ refused 404 GET /v1/tenants/nope/topics/orders
 refused 404 GET /v1/tenants/nope/topics
 
 step "topics: set configs, reset one with null, bad changes"
-expect 200 PATCH /v1/tenants/acme/topics/orders '{"configs": {"retention.ms": 1000, "segment.ms": "60000"}}'
-jt 'd["configs"] == {"retention.ms": "1000", "segment.ms": "60000", "cleanup.policy": "delete", "max.message.bytes": "1048576"}' "configs not merged"
+expect 200 PATCH /v1/tenants/acme/topics/orders '{"configs": {"retention.ms": 1000, "segment.ms": "600000"}}'
+jt 'd["configs"] == {"retention.ms": "1000", "segment.ms": "600000", "cleanup.policy": "delete", "max.message.bytes": "1048576"}' "configs not merged"
 expect 200 PATCH /v1/tenants/acme/topics/orders '{"configs": {"retention.ms": null, "cleanup.policy": null}}'
-jt 'd["configs"] == {"segment.ms": "60000", "max.message.bytes": "1048576"}' "null did not reset"
+jt 'd["configs"] == {"segment.ms": "600000", "max.message.bytes": "1048576"}' "null did not reset"
 for b in '{}' '{"configs": null}' '{"configs": {"flush.ms": -1}}' '{"configs": {"bogus": 1}}' \
     '{"configs": {"segment.ms": 1}, "partitions": 9}' '{"configs": "x"}'; do
     refused 400 PATCH /v1/tenants/acme/topics/orders "$b"

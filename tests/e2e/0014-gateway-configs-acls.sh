@@ -63,6 +63,11 @@ expect_rest 400 acme h1 PUT "$base/topics/orders/configs/retention.ms" '{"value"
 expect_rest 400 acme h1 PUT "$base/topics/orders/configs/retention.ms" '{"value": 5}'
 expect_rest 400 acme h1 PUT "$base/topics/orders/configs/retention.ms" 'not json'
 expect_rest 400 acme h1 PUT "$base/topics/orders/configs/cleanup.policy" '{"value": "compact"}'
+# A segment per batch on a shared broker: refused by the pool's bounds, over REST and gRPC.
+expect_rest 400 acme h1 PUT "$base/topics/orders/configs/segment.bytes" '{"value": "14"}'
+grep -q 'on this service' "$T/last.json" || fail "segment.bytes=14: $(cat "$T/last.json")"
+expect_rest 400 acme h1 PUT "$base/topics/orders/configs/segment.ms" '{"value": "1"}'
+expect_rest 400 acme h1 POST "$base/topics/orders/configs:alter" '{"data": [{"name": "segment.bytes", "value": "1048576"}]}'
 expect_rest 404 acme h1 PUT "$base/topics/orders/configs/no.such" '{"value": "1"}'
 expect_rest 404 acme h1 POST "$base/topics/orders/configs:alter" \
     '{"data": [{"name": "retention.ms", "value": "1"}, {"name": "no.such", "value": "1"}]}'
@@ -77,6 +82,8 @@ gstatus() {
     [ "$got" = "$1" ] || fail "gRPC $3 as $2: $got (want $1) $(cat "$T/grpc.err")"
 }
 rec='{"topic": "orders", "records": [{"value": "eA=="}]}'
+gstatus INVALID_ARGUMENT acme CreateTopic '{"name": "tiny-segments", "configs": {"segment.bytes": "14"}}'
+expect_rest 404 acme h1 GET "$base/topics/tiny-segments"
 
 step "ACLs: a service account without ACLs is refused; the admin manages its ACLs"
 gstatus NOT_FOUND reader DescribeTopic '{"name": "orders"}'
