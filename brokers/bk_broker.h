@@ -34,9 +34,9 @@ typedef struct bk_broker {
     cm_strmap_t topics_by_id; /* 16-byte topic id -> bk_topic_t* */
     int64_t n_partitions;
 
-    bk_metrics_t metrics;        /* counters are atomics: the flusher adds to some */
-    bool ready; /* recovery finished, listening and, when managed, the first snapshot applied */
-    bool stopping;               /* SIGTERM: long polls answer now */
+    bk_metrics_t metrics; /* counters are atomics: the flusher adds to some */
+    bool ready;    /* recovery finished, listening and, when managed, the first snapshot applied */
+    bool stopping; /* SIGTERM: long polls answer now */
     struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */
     struct bk_cluster *cluster;  /* managed: the control plane's view (NULL: none yet) */
     struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */

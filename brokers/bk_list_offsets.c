@@ -13,6 +13,10 @@ static void bk_list_offsets__one(bk_partition_t *p, int64_t ts,
                                  cm_list_offsets_resp_partition_response_t *out)
 {
     out->leader_epoch = 0;
+    if (p->offline != NULL) {
+        out->error_code = CM_KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
     switch (ts) {
     case BK_LIST_OFFSETS__LATEST:
         out->offset = p->hw;

@@ -71,6 +71,10 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
                      (double)b->n_partitions);
     cm_metrics_value(out, "streamd_broker_log_bytes", "gauge", "Bytes stored in segments.",
                      (double)bytes);
+    cm_metrics_value(out, "streamd_broker_partitions_offline", "gauge",
+                     "Partitions recovery kept offline: a damaged segment with acknowledged data "
+                     "after it (the log says which).",
+                     (double)bk_metrics__load(&m->partitions_offline));
     cm_metrics_value(out, "streamd_broker_ready", "gauge", "1 once recovery is done.",
                      b->ready ? 1 : 0);
 }

@@ -34,6 +34,7 @@ typedef struct bk_metrics {
     atomic_ullong segments_rolled;
     atomic_ullong segments_deleted;
     atomic_ullong recovery_truncated_bytes;
+    atomic_ullong partitions_offline; /* kept offline by recovery (bk_partition.h) */
 } bk_metrics_t;
 
 struct bk_broker;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bk_flusher.h"
@@ -152,38 +153,29 @@ static int bk_partition__reopen_active(bk_segment_t *s)
     return s->oidx_fd >= 0 && s->tidx_fd >= 0 ? CM_OK : CM_EIO;
 }
 
-/* Deletes the segments at `bases` (recovery found them after a corrupt point). */
-static void bk_partition__drop_after(const char *dir, const char *label, const int64_t *bases,
-                                     size_t n)
-{
-    for (size_t k = 0; k < n; k++) {
-        bk_segment_t *later;
-        if (bk_segment_open(dir, bases[k], &later) != CM_OK)
-            continue;
-        cm_log_warn("recovery removed a segment that followed a corrupt one",
-                    "partition=%s segment=%s bytes=%" PRId64, label, later->path, later->size);
-        bk_segment_delete(later);
-        bk_segment_unref(later);
-    }
-}
-
 static const char *bk_partition__reason(int reason)
 {
     return reason == BK_SCAN_EOFFSET ? "offsets are not contiguous" : cm_batch_strerror(reason);
 }
 
-/* Recovers segment i; returns CM_OK and whether it was cut short. */
-static int bk_partition__recover_seg(bk_partition_t *p, bk_segment_t *s, bool *cut)
+/*
+ * Recovers a segment; returns CM_OK and whether it was cut short. Only the last segment is
+ * repaired (its torn tail truncated); any other is left as found, and a cut there makes the
+ * partition offline (bk_partition__offline).
+ */
+static int bk_partition__recover_seg(bk_partition_t *p, bk_segment_t *s, bool repair, bool *cut,
+                                     bk_scan_result_t *res_out)
 {
     bk_scan_result_t res;
     int64_t interval = p->broker->cfg.index_interval_bytes;
-    if (bk_segment_recover(s, interval, &res) != CM_OK) {
+    if (bk_segment_recover(s, interval, &res, repair) != CM_OK) {
         cm_log_error("cannot read segment during recovery", "partition=%s segment=%s", p->label,
                      s->path);
         return CM_EIO;
     }
+    *res_out = res;
     *cut = res.truncated_bytes > 0;
-    if (*cut) {
+    if (*cut && repair) {
         cm_log_warn("recovery truncated a corrupt or torn segment tail",
                     "partition=%s segment=%s at=%" PRId64 " bytes=%" PRId64 " reason=\"%s\"",
                     p->label, s->path, res.at, res.truncated_bytes,
@@ -192,6 +184,41 @@ static int bk_partition__recover_seg(bk_partition_t *p, bk_segment_t *s, bool *c
                        (unsigned long long)res.truncated_bytes);
     }
     return CM_OK;
+}
+
+/*
+ * A sealed segment is damaged (a bad batch, or offsets that do not reach the next segment)
+ * and acknowledged data follows it. Cutting the log there would throw that data away, so
+ * nothing is changed: the partition is kept offline, and the operator is told what and
+ * where.
+ */
+static void bk_partition__offline(bk_partition_t *p, const bk_segment_t *s,
+                                  const bk_scan_result_t *res, int64_t expect_next,
+                                  const int64_t *later, size_t n_later)
+{
+    int64_t later_bytes = 0;
+    for (size_t k = 0; k < n_later; k++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", p->dir, later[k]);
+        if (stat(path, &st) == 0)
+            later_bytes += st.st_size;
+    }
+    if (res->truncated_bytes > 0)
+        snprintf(p->offline_why, sizeof(p->offline_why),
+                 "segment %" PRId64 " is damaged at byte %" PRId64 " (%s)", s->base_offset, res->at,
+                 bk_partition__reason(res->reason));
+    else
+        snprintf(p->offline_why, sizeof(p->offline_why),
+                 "segment %" PRId64 " ends at offset %" PRId64 " but the next starts at %" PRId64,
+                 s->base_offset, s->next_offset, expect_next);
+    p->offline = p->offline_why;
+    bk_metrics_add(&p->broker->metrics.partitions_offline, 1);
+    cm_log_error("partition offline: a damaged segment has acknowledged data after it",
+                 "partition=%s why=\"%s\" later_segments=%zu later_bytes=%" PRId64
+                 " hint=\"nothing was deleted or truncated; restore the damaged segment from a "
+                 "copy (or move it and every later segment aside to drop them) and restart\"",
+                 p->label, p->offline_why, n_later, later_bytes);
 }
 
 int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const char *dir,
@@ -223,16 +250,12 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
         if (!last && expect_next <= rp &&
             bk_segment_load(s, expect_next, b->cfg.index_interval_bytes) == CM_OK)
             continue;
-        if ((rc = bk_partition__recover_seg(p, s, &cut)) != CM_OK)
+        bk_scan_result_t res;
+        if ((rc = bk_partition__recover_seg(p, s, last && p->offline == NULL, &cut, &res)) != CM_OK)
             break;
-        if (!last && (cut || s->next_offset != expect_next)) {
-            /* Nothing after a corrupt point or a gap can be trusted to follow it: the cut
-             * segment becomes the active one. */
-            bk_partition__drop_after(dir, label, bases + i + 1, n - i - 1);
-            n = i + 1;
-            last = true;
-        }
-        if (!last) {
+        if (!last && p->offline == NULL && (cut || s->next_offset != expect_next))
+            bk_partition__offline(p, s, &res, expect_next, bases + i + 1, n - i - 1);
+        if (!last && p->offline == NULL) {
             /* What the scan found may exist only in the page cache (a kill -9): make it
              * durable before the recovery point moves past it. */
             bk_segment_seal(s);
@@ -241,6 +264,8 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
                 rc = CM_EIO;
                 break;
             }
+        } else if (!last) {
+            bk_segment_seal(s);
         }
     }
     free(bases);
@@ -255,7 +280,7 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
         return CM_EIO;
     }
     /* What survived recovery is the log; make it durable before anyone reads it. */
-    if (fdatasync(active->fd) != 0 || cm_fs_sync_dir(dir) != CM_OK) {
+    if (p->offline == NULL && (fdatasync(active->fd) != 0 || cm_fs_sync_dir(dir) != CM_OK)) {
         bk_partition_unref(p);
         return CM_EIO;
     }
@@ -264,7 +289,7 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
     p->leo = active->next_offset;
     p->durable = p->leo;
     bk_partition__set_hw(p, active, p->leo, active->size);
-    if (bk_partition_write_rp(p, active->base_offset) != CM_OK) {
+    if (p->offline == NULL && bk_partition_write_rp(p, active->base_offset) != CM_OK) {
         bk_partition_unref(p);
         return CM_EIO;
     }
@@ -334,6 +359,8 @@ int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_ba
 {
     if (p->deleted || p->cfg == NULL)
         return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (p->offline != NULL)
+        return CM_KERR_KAFKA_STORAGE_ERROR;
     int64_t now_ms = cm_now_ms();
     bk_segment_t *s = bk_partition__active(p);
     if (bk_partition__roll_due(p, s, len, h, now_ms)) {
@@ -449,6 +476,10 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
     out->hw = p->hw;
     out->leo = p->leo;
     out->log_start = bk_partition_log_start(p);
+    if (p->offline != NULL) {
+        out->err = CM_KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
     if (offset < out->log_start || offset > p->leo) {
         out->err = CM_KERR_OFFSET_OUT_OF_RANGE;
         return;
@@ -545,7 +576,7 @@ static void bk_partition__drop_first(bk_partition_t *p, const char *why)
 
 int bk_partition_retain(bk_partition_t *p, int64_t now_ms)
 {
-    if (p->deleted || p->cfg == NULL)
+    if (p->deleted || p->cfg == NULL || p->offline != NULL)
         return 0;
     int deleted = 0;
     int64_t rms = p->cfg->retention_ms, rbytes = p->cfg->retention_bytes;

@@ -77,6 +77,11 @@ struct bk_partition {
         bool queued;
     } fl;
     bool deleted;
+    /* Recovery found a damaged segment with acknowledged data after it: everything is kept
+     * as found, and produce, fetch and offsets answer KAFKA_STORAGE_ERROR until an operator
+     * repairs it. NULL while the partition is online. */
+    const char *offline;
+    char offline_why[256];
 };
 
 /** What a read found: a file range to send, or nothing (len 0), and the offsets. */

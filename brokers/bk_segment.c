@@ -468,7 +468,7 @@ static int bk_segment__all_zero(int fd, int64_t from, int64_t to)
     return 1;
 }
 
-int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res)
+int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res, bool repair)
 {
     memset(res, 0, sizeof(*res));
     int64_t file_size = s->size;
@@ -520,7 +520,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
             res->at = s->size;
             res->reason = err;
         }
-        if (ftruncate(s->fd, (off_t)s->size) != 0 || fdatasync(s->fd) != 0)
+        if (repair && (ftruncate(s->fd, (off_t)s->size) != 0 || fdatasync(s->fd) != 0))
             return CM_EIO;
     }
     s->alloc_end = s->size;

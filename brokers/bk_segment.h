@@ -66,9 +66,11 @@ int bk_segment_load(bk_segment_t *s, int64_t next_base, int64_t index_interval);
 
 /**
  * Reads the whole log, checks every batch (framing, CRC32C, contiguous offsets), rebuilds
- * both indexes, and truncates the file at the first bad batch. Fills `res`.
+ * both indexes and fills `res`. The segment then ends at the first bad batch; with
+ * `repair` the file is truncated there too (a torn tail), else the file is left as it is
+ * (a damaged segment that acknowledged data follows: nothing is thrown away).
  */
-int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res);
+int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t *res, bool repair);
 
 /**
  * Appends one validated batch (offsets already assigned) at the end of the log and

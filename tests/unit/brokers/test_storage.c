@@ -158,7 +158,7 @@ static bk_segment_t *reopen_and_recover(int64_t base, bk_scan_result_t *res)
 {
     bk_segment_t *s;
     assert_int_equal(bk_segment_open(tmpdir, base, &s), 0);
-    assert_int_equal(bk_segment_recover(s, 1024, res), 0);
+    assert_int_equal(bk_segment_recover(s, 1024, res, true), 0);
     return s;
 }
 
