@@ -12,8 +12,26 @@ pg_start
 cp_start
 
 step "two tenants, a broker, the gateway; acme may produce 100 KB/s"
-gw_stack acme globex
+# A third tenant, sync, only makes the topics of gw_synced below.
+gw_stack acme globex sync
 expect_status 200 PUT /v1/tenants/acme/quotas '{"produce_bytes_per_sec": 100000}'
+
+# gw_synced: returns once the gateway's snapshot holds every change the control plane has
+# made so far (a quota, a key, a tenant, made through the operator API, which the gateway
+# learns of by notification). sync makes a topic through the gateway and the test waits
+# until the gateway shows it: topics are shown from the snapshot, and a snapshot that
+# holds the new topic holds every change committed before it; quotas are applied to the
+# tenants' buckets before the snapshot is used.
+SYNCS=0
+sync_shown() { rest sync h1 GET "/kafka/v3/clusters/${CLUSTER[sync]}/topics/sync-$SYNCS" >/dev/null && [ "$STATUS" = 200 ]; }
+gw_synced() {
+    SYNCS=$((SYNCS + 1))
+    rest sync h1 POST "/kafka/v3/clusters/${CLUSTER[sync]}/topics" \
+        "{\"topic_name\": \"sync-$SYNCS\", \"partitions_count\": 1}" >"$T/sync.json"
+    [ "$STATUS" = 201 ] || fail "gw_synced: creating sync-$SYNCS: $STATUS $(cat "$T/sync.json")"
+    wait_for 60 "the gateway shows topic sync-$SYNCS" sync_shown
+}
+gw_synced
 for t in acme globex; do
     expect_rest 201 $t h1 POST "/kafka/v3/clusters/${CLUSTER[$t]}/topics" \
         '{"topic_name": "events", "partitions_count": 2}'
@@ -85,12 +103,13 @@ a, g = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 print("acme: %d acknowledged (%.0f B/s), %d throttled; globex: %d acknowledged, %d throttled"
       % (a["ok"], a["acked_bytes"] / a["elapsed"], a["throttled"], g["ok"], g["throttled"]))
 assert not a["other"] and not g["other"], (a["other"], g["other"])
-assert a["throttled"] > 0, "acme was never throttled"
+assert a["throttled"] > 0 and a["ok"] > 0, "acme was never throttled, or never let through"
 assert all(r is not None and int(r) >= 1 for r in a["retry_after"]), a["retry_after"]
-# The bucket holds one second of quota: what got through is at most rate x (time + 1 s).
-assert a["acked_bytes"] <= 100000 * (a["elapsed"] + 1) * 1.05, a
-assert a["acked_bytes"] >= 100000 * a["elapsed"] * 0.5, a
-assert g["throttled"] == 0 and g["ok"] >= 60, g
+# The bucket holds one second of quota and refills at the quota; a request takes its
+# body's size (over 10 KB) from it: what got through is at most rate x (time + 1 s).
+# How much got through beyond that depends on how fast this machine is: not checked.
+assert a["acked_bytes"] <= 100000 * (a["elapsed"] + 1), a
+assert g["throttled"] == 0 and g["ok"] > 0, g
 PY
 
 step "every acknowledged record of acme's is on the broker, and nothing else"
@@ -110,30 +129,43 @@ grpc_check quota || fail "gRPC quota checks"
 
 step "a quota change applies without a restart: acme's limit lifted"
 expect_status 200 PUT /v1/tenants/acme/quotas '{"produce_bytes_per_sec": null}'
-sleep 1
+gw_synced
 jobs=$(printf '[{"name": "acme", "auth": "%s", "cluster": "%s", "bps": 500000, "size": 10000, "out": "%s"}]' \
     "${AUTH[acme]}" "${CLUSTER[acme]}" "$T/acme2.json")
 python3 "$T/drive.py" "$GW" 2 "$jobs" || fail "the driver failed"
 [ "$(json_get throttled <"$T/acme2.json")" = 0 ] || fail "still throttled: $(cat "$T/acme2.json")"
 
-step "requests per second: the 6th request in a burst of a 5/s quota gets 429"
+step "requests per second: a burst over a 5/s quota gets 429, after no more than the bucket allows"
 expect_status 200 PUT /v1/tenants/globex/quotas '{"requests_per_sec": 5}'
-sleep 1
-codes=""
-for i in 1 2 3 4 5 6 7; do
-    rest globex h1 GET "/kafka/v3/clusters/${CLUSTER[globex]}/topics" >/dev/null
-    codes="$codes $STATUS"
-done
-case "$codes" in
-*429*) ;;
-*) fail "no 429 in a burst over the request quota:$codes" ;;
-esac
-grep -qi '^retry-after: [1-9]' "$HEADERS" || fail "no Retry-After: $(cat "$HEADERS")"
+gw_synced
+# Requests one after another on one connection until the first 429. The bucket holds 5
+# and refills 5 a second, so no more than 5 + 5 x elapsed requests get through first.
+python3 - "$GW" "${AUTH[globex]}" "${CLUSTER[globex]}" <<'PY' || fail "request quota"
+import http.client, sys, time
+gw, auth, cluster = sys.argv[1:4]
+host, port = gw.split(":")
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+t0 = time.monotonic()
+ok = 0
+while True:
+    conn.request("GET", "/kafka/v3/clusters/%s/topics" % cluster, headers={"Authorization": auth})
+    r = conn.getresponse()
+    body = r.read()
+    elapsed = time.monotonic() - t0
+    if r.status == 429:
+        break
+    assert r.status == 200, (r.status, body)
+    ok += 1
+    assert ok <= 5 + 5 * elapsed, "%d requests through in %.2f s at a quota of 5/s" % (ok, elapsed)
+ra = r.getheader("Retry-After")
+assert ra is not None and int(ra) >= 1, ("429 without Retry-After", r.getheaders())
+print("requests: %d through, then 429 (Retry-After: %s) after %.2f s" % (ok, ra, elapsed))
+PY
 expect_status 200 PUT /v1/tenants/globex/quotas '{"requests_per_sec": null}'
 
 step "connections: a cap of 2 refuses the third open connection, and frees a slot on close"
 expect_status 200 PUT /v1/tenants/acme/quotas '{"connections": 2}'
-sleep 1
+gw_synced # globex's request quota lifted, acme's connection cap set
 python3 - "$GW" "${AUTH[acme]}" "${CLUSTER[acme]}" "${AUTH[globex]}" "${CLUSTER[globex]}" <<'PY' || fail "connection cap"
 import http.client, sys, time
 gw, auth, cluster, gauth, gcluster = sys.argv[1:6]
@@ -172,7 +204,7 @@ step "storage: with a storage quota, topics need retention.bytes and their total
 expect_status 201 POST /v1/tenants '{"name": "initech"}'
 gw_key initech initech
 expect_status 200 PUT /v1/tenants/initech/quotas '{"storage_bytes": 10000000, "partitions": 8}'
-sleep 0.5
+gw_synced # initech, its key and its quotas
 gw_cluster initech
 ibase="/kafka/v3/clusters/${CLUSTER[initech]}"
 expect_rest 422 initech h1 POST "$ibase/topics" '{"topic_name": "unbounded", "partitions_count": 1}'
