@@ -497,7 +497,7 @@ def quota():
     out = {}
 
     def drive(who, bps, secs=4):
-        res = {"ok": 0, "throttled": 0, "retry_after": set(), "other": []}
+        res = {"ok": 0, "throttled": 0, "retry_after": set(), "other": [], "elapsed": 0}
         every = len(value) / bps
         t0 = time.monotonic()
         n = 0
@@ -515,6 +515,7 @@ def quota():
             pause = t0 + n * every - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
+        res["elapsed"] = time.monotonic() - t0
         out[who] = res
     ts = [threading.Thread(target=drive, args=("acme", 500000)), threading.Thread(target=drive, args=("globex", 200000))]
     for t in ts:
@@ -522,19 +523,25 @@ def quota():
     for t in ts:
         t.join()
     a, g = out["acme"], out["globex"]
-    check(a["throttled"] > 0 and not a["other"] and None not in a["retry_after"] and
-          a["ok"] * 10000 <= 100000 * 4 + 2 * 10 ** 6, f"acme: {a}")
-    check(g["throttled"] == 0 and not g["other"] and g["ok"] >= 60, f"globex: {g}")
+    # The bucket holds a second's worth (100 KB) and refills at 100 KB/s; every call that
+    # got through took its message (over 10 KB) from it. How much got through beyond that
+    # depends on how fast this machine is: not checked.
+    check(a["throttled"] > 0 and a["ok"] > 0 and not a["other"] and None not in a["retry_after"] and
+          a["ok"] * 10000 <= 100000 * (a["elapsed"] + 1), f"acme: {a}")
+    check(g["throttled"] == 0 and not g["other"] and g["ok"] > 0, f"globex: {g}")
 
-    # A stream is slowed down, not refused: 300 KB at once take about 2 s at 100 KB/s (the
-    # bucket holds a second's worth), where without the quota they take a fraction of one.
+    # A stream is slowed down, not refused. Each batch starts only once its bytes (over
+    # 10 KB) are taken from the bucket, which holds at most 100 KB when the stream starts
+    # and refills at 100 KB/s: the 30 batches (over 300 KB) cannot all have started before
+    # (300 KB - 100 KB) / 100 KB/s = 2 s. Without the quota they take a fraction of that.
+    # (No upper bound: how much longer it takes depends on the machine.)
     t0 = time.monotonic()
     reqs = [pb.ProduceRequest(topic="q", records=[rec(None, value)]) for _ in range(30)]
     code, resps, details = produce_stream(ch, reqs, "acme", timeout=30)
     secs = time.monotonic() - t0
     ok = sum(1 for m in resps or [] for r in m.results if r.code == 0)
     check(code == grpc.StatusCode.OK and ok == 30, f"acme's stream: {code} {details}, {ok} of 30 written")
-    check(1.5 <= secs <= 15, f"acme's stream of 300 KB took {secs:.1f} s at a quota of 100 KB/s")
+    check(secs >= 2.0, f"acme's stream of 300 KB took {secs:.2f} s at a quota of 100 KB/s, less than the 2 s the bucket allows")
     print(f"stream: 30 records of 10 KB in {secs:.1f} s", flush=True)
 
 
