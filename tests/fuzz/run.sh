@@ -10,7 +10,8 @@
 # Each target starts from a scratch copy of tests/fuzz/corpus/<name>/ in
 # BUILD_DIR/work/<name>/corpus (the committed seeds never change here; copy new inputs back
 # by hand when they are worth keeping). Crashes, leaks, timeouts and out-of-memory inputs go
-# to BUILD_DIR/work/<name>/artifacts/, the log to BUILD_DIR/work/<name>/fuzz.log.
+# to BUILD_DIR/work/<name>/artifacts/ (an earlier run's are moved to artifacts.<time>/), the
+# log to BUILD_DIR/work/<name>/fuzz.log.
 # Exit status: the number of targets that found something (0 = all clean).
 set -u
 build=${1:?build dir}
@@ -45,7 +46,12 @@ for src in "$top"/tests/fuzz/fuzz_*.c; do
     bin="$build/fuzz_$name"
     [ -x "$bin" ] || { echo "run.sh: $bin is missing (make fuzz-build)" >&2; exit 2; }
     work="$build/work/$name"
-    rm -rf "$work"
+    # A scratch corpus every run; what an earlier run found is kept aside, never deleted.
+    if [ -n "$(ls -A "$work/artifacts" 2>/dev/null)" ]; then
+        kept="$work/artifacts.$(date -r "$work/artifacts" +%Y%m%d-%H%M%S)"
+        mv "$work/artifacts" "$kept" && echo "   (earlier artifacts kept in $kept)"
+    fi
+    rm -rf "$work/corpus" "$work/artifacts"
     mkdir -p "$work/corpus" "$work/artifacts"
     if [ -d "$top/tests/fuzz/corpus/$name" ]; then
         cp "$top/tests/fuzz/corpus/$name"/* "$work/corpus/" 2>/dev/null
