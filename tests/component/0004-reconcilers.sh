@@ -39,6 +39,22 @@ leads_nothing() { [ "$(psql_q "SELECT count(*) FROM partitions WHERE leader = $1
 metric_of() { # metric_of HOST:PORT NAME
     curl -s "http://$1/metrics" | awk -v m="$2" '$1 == m { printf "%d", $2 }'
 }
+# passes: reconciler passes made so far, by the control plane and the second one if it runs.
+passes() {
+    local n
+    n=$(metric_of "$CP" streamd_cp_reconcile_passes_total)
+    [ -z "${CP2_PID:-}" ] || n=$((n + $(metric_of "$CP2" streamd_cp_reconcile_passes_total)))
+    echo "$n"
+}
+# passes_after N: waits until N more passes have been counted than now, whichever control
+# plane made them (only the holder of the advisory lock makes and counts a pass, so passes
+# never overlap). The first of them may have begun before the change just made, and the
+# last is counted just before it commits: N - 2 whole passes began after the change.
+passes_after() {
+    local want=$(($(passes) + $1))
+    passes_reached() { [ "$(passes)" -ge "$want" ]; }
+    wait_for 60 "$1 more reconciler passes" passes_reached
+}
 
 step "three brokers with leases an hour ahead; topics with rf 1, and one with rf 2 in sync"
 expect_status 201 POST /v1/pools '{"name": "default"}'
@@ -55,14 +71,15 @@ leaders_are two "1:0 2:0 3:0" || fail "topic two is not led by brokers 1, 2, 3: 
 # led by broker 3, so that losing broker 3 moves its leadership to broker 1.
 psql_q "UPDATE partitions p SET replicas = '{3,1}', isr = '{3,1}', leader = 3 FROM topics t
         WHERE t.id = p.topic_id AND t.name = 'rf2'"
-sleep 0.3
+passes_after 3
 [ "$(all_partitions | awk '$3 != 0' | wc -l)" = 0 ] || fail "the reconciler changed leaders of brokers that are up"
 
-step "broker 3's lease runs out in 2 s: it is marked down, after its lease and within 5 s more"
+step "broker 3's lease runs out in 2 s: it is marked down, not before its lease ran out"
 lease_end=$(psql_q "UPDATE brokers SET lease_expires_at = now() + interval '2 seconds' WHERE id = 3
                     RETURNING extract(epoch FROM lease_expires_at)")
 broker_is 3 up || fail "broker 3 is not up before its lease ends"
-wait_for 7 "broker 3 marked down" broker_is 3 down
+# No upper bound on when: that depends on the machine. The bound here only ends a hang.
+wait_for 60 "broker 3 marked down" broker_is 3 down
 [ "$(psql_q "SELECT bool_and(a.at >= b.lease_expires_at) FROM audit_log a, brokers b
              WHERE b.id = 3 AND a.action = 'broker.down' AND a.target = '3' AND a.actor = 'control-plane'")" = t ] ||
     fail "broker 3 was marked down before its lease ended ($(psql_q "SELECT at FROM audit_log WHERE action = 'broker.down'") vs $lease_end)"
@@ -90,7 +107,7 @@ wait_for 3 "topic two's leader back" leaders_are two "1:0 2:0 3:2"
 expect_status 200 GET /v1/tenants/acme/topics/one
 [ "$(json_get unavailable_partitions <<<"$BODY")" = 0 ] || fail "topic one still has unavailable partitions"
 [ "$(json_get assignments.2.leader_epoch <<<"$BODY")" = 2 ] || fail "the API does not show epoch 2"
-sleep 0.5
+passes_after 3 # passes that would move rf2 back, or topic one again, if they were to
 leaders_are rf2 "1:1" || fail "rf2's leadership flapped back: $(leaders rf2)"
 leaders_are one "1:0 2:0 3:2" || fail "topic one changed again: $(leaders one)"
 
@@ -100,11 +117,8 @@ psql_q "UPDATE brokers SET lease_expires_at = now() - interval '1 second' WHERE 
 before=$(psql_q "SELECT now()")
 t0=$(date +%s%N)
 cp_start --lease_grace_ms=3000 --reconcile_ms=100
-until broker_is 2 down; do
-    elapsed=$((($(date +%s%N) - t0) / 1000000))
-    [ "$elapsed" -lt 8000 ] || fail "broker 2 was not marked down within 8 s of the start"
-    sleep 0.1
-done
+# No upper bound on when (the bound here only ends a hang); not before the grace ran out.
+wait_for 60 "broker 2 marked down after the grace" broker_is 2 down
 elapsed=$((($(date +%s%N) - t0) / 1000000))
 [ "$elapsed" -ge 3000 ] || fail "broker 2 was marked down ${elapsed} ms after the start, inside the 3 s grace"
 [ "$(psql_q "SELECT (max(at) - '$before'::timestamptz) >= interval '3 seconds' FROM audit_log
@@ -126,7 +140,7 @@ for b in 1 3 2 1; do
     psql_q "UPDATE brokers SET lease_expires_at = now() - interval '1 second' WHERE id = $b"
     wait_for 5 "broker $b marked down" broker_is "$b" down
     wait_for 3 "broker $b's partitions moved or leaderless" leads_nothing "$b"
-    sleep 0.3 # a few more passes of both control planes: nothing must change twice
+    passes_after 4 # more passes of the two control planes: nothing must change twice
     all_partitions >"$T/down"
     # Every partition broker $b led moved by exactly one epoch; no other partition moved.
     joined "$T/before" "$T/down" | awk -v b="$b" '
@@ -135,7 +149,7 @@ for b in 1 3 2 1; do
         END { exit bad }' || fail "leader changes were not made exactly once (topic/partition old-leader old-epoch new-leader new-epoch above)"
     psql_q "UPDATE brokers SET state = 'up', lease_expires_at = now() + interval '1 hour' WHERE id = $b"
     wait_for 3 "broker $b's rf 1 partitions led again" leads_nothing -1
-    sleep 0.3
+    passes_after 4
     all_partitions >"$T/up"
     joined "$T/down" "$T/up" | awk -v b="$b" '
         $2 == -1 && ($4 != b || $5 != $3 + 1) { print "broker " b " back: " $0; bad = 1 }
