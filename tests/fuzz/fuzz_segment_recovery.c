@@ -43,6 +43,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,6 +70,29 @@ static void fuzz__cleanup(void)
     cm_fs_remove_tree(fuzz__root);
 }
 
+/*
+ * Removes the directories of earlier runs that are gone: libFuzzer often ends a run with
+ * _Exit (a crash, a time limit), so atexit handlers are not a promise. Directories are
+ * named streamd-fuzz-<pid>-XXXXXX; one whose process no longer exists is left over.
+ */
+static void fuzz__sweep(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        char path[512];
+        if (sscanf(e->d_name, "streamd-fuzz-%ld-", &pid) != 1 || pid <= 0 ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
+        cm_fs_remove_tree(path);
+    }
+    closedir(d);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     /* Above every level: damaged segments are what this target feeds the broker, and each
@@ -80,7 +104,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || tmp[0] == '\0')
         tmp = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : "/tmp";
-    snprintf(fuzz__root, sizeof(fuzz__root), "%s/streamd-fuzz-XXXXXX", tmp);
+    fuzz__sweep(tmp);
+    snprintf(fuzz__root, sizeof(fuzz__root), "%s/streamd-fuzz-%ld-XXXXXX", tmp, (long)getpid());
     if (mkdtemp(fuzz__root) == NULL) {
         perror("mkdtemp");
         abort();
@@ -366,5 +391,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   (long long)leo, (long long)leo2, (long long)bytes, (long long)bytes2, segs, segs2,
                   offline, offline2);
     free(copy);
+    /* Nothing left behind between inputs: a run may end without its atexit handler. */
+    cm_fs_remove_tree(dir);
+    snprintf(dir, sizeof(dir), "%s/p1", fuzz__root);
+    cm_fs_remove_tree(dir);
     return 0;
 }
