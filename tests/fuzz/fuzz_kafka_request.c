@@ -11,7 +11,8 @@
  *   - strings and bytes decoded are views inside the frame;
  *   - a decoded message encodes (at the same version) into bytes that decode again,
  *     consuming all of them, into a message that encodes to the same bytes;
- *   - the same body decoded as that API's response holds the same (clients decode them);
+ *   - the same body is also decoded as that API's response (the gateway decodes the
+ *     brokers' responses with the same generated code), with the same round trip;
  *   - what the broker and the gateway look inside (Produce records with
  *     cm_batch_validate; consumer-protocol subscriptions and assignments in JoinGroup and
  *     SyncGroup) is decoded as they do.
