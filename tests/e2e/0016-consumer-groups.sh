@@ -72,7 +72,7 @@ cmp -s "$T/got2" "$T/want2" || fail "records lost after the takeover"
 
 step "a leaves cleanly"
 kill -TERM "$A_PID"
-wait "$A_PID" 2>/dev/null || true
+wait "$A_PID" || fail "a did not stop cleanly on SIGTERM (status $?): $(tail -n 3 "$T/a.err")"
 
 step "a consumer commits; after kill -9 of the broker, the group resumes after the commit"
 "$BIN/kadmin" -b "$BROKER" create resume 3 >/dev/null
