@@ -43,6 +43,7 @@ typedef struct bk_broker {
     struct bk_fwd *fwd;          /* managed: admin requests to the control plane (bk_forward.h) */
     struct bk_gcoord *groups;    /* the consumer groups this broker coordinates (bk_group.h) */
     struct bk_offsets *offsets;  /* their offsets and memberships, durable (bk_offsets.h) */
+    int64_t offsets_sweep_at_ms; /* monotonic: the next offsets expiry sweep starts then */
 } bk_broker_t;
 
 #endif

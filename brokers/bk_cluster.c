@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bk_dispatch.h"
 #include "bk_topic.h"
 #include "cm_kproto.h"
 #include "cm_log.h"
@@ -16,6 +17,7 @@ bk_cluster_t *bk_cluster_new(void)
         abort();
     cm_arena_init(&c->arena, BK_CLUSTER__ARENA_MAX);
     cm_strmap_init(&c->by_name);
+    cm_strmap_init(&c->tenants_by_name);
     return c;
 }
 
@@ -24,12 +26,16 @@ void bk_cluster_free(bk_cluster_t *c)
     if (c == NULL)
         return;
     cm_strmap_free(&c->by_name);
+    cm_strmap_free(&c->tenants_by_name);
     cm_arena_free(&c->arena);
     free(c);
 }
 
 bool bk_cluster_index(bk_cluster_t *c, int32_t node_id)
 {
+    for (int32_t i = 0; i < c->n_tenants; i++)
+        cm_strmap_put(&c->tenants_by_name, c->tenants[i].name, strlen(c->tenants[i].name),
+                      &c->tenants[i]);
     for (int32_t i = 0; i < c->n_topics; i++) {
         bk_cluster_topic_t *t = &c->topics[i];
         cm_strmap_put(&c->by_name, t->name, strlen(t->name), t);
@@ -43,6 +49,13 @@ bool bk_cluster_index(bk_cluster_t *c, int32_t node_id)
             t->hosted |= t->mine[p];
     }
     return true;
+}
+
+const bk_cluster_tenant_t *bk_cluster_tenant(const bk_broker_t *b, const char *name, size_t len)
+{
+    if (b->cluster == NULL)
+        return NULL;
+    return cm_strmap_get(&b->cluster->tenants_by_name, name, len);
 }
 
 const bk_cluster_topic_t *bk_cluster_topic(const bk_broker_t *b, cm_kstr_t name)
@@ -143,6 +156,7 @@ void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)
     free(gone);
     bk_cluster_free(b->cluster);
     b->cluster = c;
+    bk_groups_cluster_applied(b); /* before any request sees the new owners */
 }
 
 int bk_cluster_parse_ints(cm_arena_t *a, const char *s, int32_t **out, int32_t *n)

@@ -1,7 +1,7 @@
 /*
  * The cluster as the control plane describes it, for a managed broker (one started with a
- * database_url): the pool's brokers and every topic of the pool with its partitions'
- * replicas, leader and leader epoch.
+ * database_url): the pool's brokers, its tenants, and every topic of the pool with its
+ * partitions' replicas, leader and leader epoch.
  *
  * bk_cplane.c reads a whole snapshot from Postgres on its own thread and hands it over;
  * the event loop applies it (bk_cluster_apply): local topics are created, reconfigured or
@@ -48,6 +48,13 @@ typedef struct bk_cluster_topic {
     bool *mine;  /* n_parts entries: this broker holds a replica of partition i */
 } bk_cluster_topic_t;
 
+/** A tenant placed on the pool. A tenant deleted and re-created under the same name has a
+ * new id: the group coordinator tells its groups apart by it (bk_groups.c). */
+typedef struct bk_cluster_tenant {
+    const char *name; /* the prefix of its topics and groups: "<name>.<topic>" */
+    cm_kuuid_t id;
+} bk_cluster_tenant_t;
+
 typedef struct bk_cluster {
     cm_arena_t arena;       /* everything below */
     uint64_t ticket;        /* bk_cplane_want_sync() requests this snapshot answers */
@@ -57,6 +64,9 @@ typedef struct bk_cluster {
     bk_cluster_topic_t *topics;
     int32_t n_topics;
     cm_strmap_t by_name; /* name -> bk_cluster_topic_t* */
+    bk_cluster_tenant_t *tenants;
+    int32_t n_tenants;
+    cm_strmap_t tenants_by_name; /* name -> bk_cluster_tenant_t* */
 } bk_cluster_t;
 
 /** An empty snapshot. */
@@ -66,7 +76,7 @@ bk_cluster_t *bk_cluster_new(void);
 void bk_cluster_free(bk_cluster_t *c);
 
 /**
- * Indexes topics by name and marks the topics and partitions this broker (`node_id`) hosts.
+ * Indexes topics and tenants by name and marks the topics and partitions this broker (`node_id`) hosts.
  * False when the snapshot is too large for its arena.
  */
 bool bk_cluster_index(bk_cluster_t *c, int32_t node_id);
@@ -76,6 +86,10 @@ bool bk_cluster_index(bk_cluster_t *c, int32_t node_id);
  * Event-loop thread.
  */
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c);
+
+/** The tenant named by the first `len` bytes of `name` in the installed snapshot, or NULL
+ * (also when there is no snapshot). */
+const bk_cluster_tenant_t *bk_cluster_tenant(const bk_broker_t *b, const char *name, size_t len);
 
 /** The topic named `name` in the installed snapshot, or NULL. */
 const bk_cluster_topic_t *bk_cluster_topic(const bk_broker_t *b, cm_kstr_t name);

@@ -74,6 +74,17 @@ static const cm_opt_t bk_config__opts[] = {
     INT(group_offsets_compact_bytes, "16777216", 4096, INT64_MAX,
         "compact the consumer offsets log once this much (and at least its last snapshot's "
         "size) was written since that snapshot"),
+    INT(groups_max, "100000", 1, 10000000,
+        "consumer groups this broker coordinates; a new one beyond is refused "
+        "(GROUP_AUTHORIZATION_FAILED)"),
+    INT(groups_per_tenant_max, "1000", 1, 10000000,
+        "consumer groups of one tenant on this broker (managed mode); a new one beyond is "
+        "refused (GROUP_AUTHORIZATION_FAILED)"),
+    INT(offsets_retention_ms, "604800000", 1000, INT64_MAX,
+        "committed offsets of an empty group expire this long after they were committed or "
+        "the group became empty, whichever is later (Kafka's offsets.retention.minutes)"),
+    INT(offsets_retention_check_ms, "600000", 100, 86400000,
+        "how often the offsets expiry sweep starts"),
 
     TOPIC(retention_ms, "604800000", -1, INT64_MAX,
           "topic default: delete segments older than this (-1: never)"),

@@ -56,6 +56,10 @@ typedef struct bk_config {
     int64_t group_initial_rebalance_delay_ms;
     int64_t group_max_size;
     int64_t group_offsets_compact_bytes;
+    int64_t groups_max;                 /* groups this broker coordinates */
+    int64_t groups_per_tenant_max;      /* groups of one tenant (managed) */
+    int64_t offsets_retention_ms;       /* an Empty group's offsets expire after this */
+    int64_t offsets_retention_check_ms; /* how often the expiry sweep runs */
 
     /* Topic config defaults (each topic may override them). */
     cm_tconfig_t topic_defaults;

@@ -124,6 +124,21 @@ static void bk_cplane__configs(bk_cplane_t *cp, bk_cluster_topic_t *t, const cha
     cm_arena_free(&a);
 }
 
+static bool bk_cplane__read_tenants(bk_cluster_t *c, PGresult *r)
+{
+    int n = PQntuples(r);
+    c->tenants = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->tenants));
+    if (c->tenants == NULL)
+        return false;
+    for (int i = 0; i < n; i++) {
+        bk_cluster_tenant_t *t = &c->tenants[c->n_tenants++];
+        t->name = cm_arena_strndup(&c->arena, PQgetvalue(r, i, 0), strlen(PQgetvalue(r, i, 0)));
+        if (t->name == NULL || !bk_cluster_parse_uuid(PQgetvalue(r, i, 1), &t->id))
+            return false;
+    }
+    return true;
+}
+
 static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r)
 {
     int n = PQntuples(r);
@@ -159,7 +174,7 @@ static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r
     return true;
 }
 
-/* Reads the pool's brokers and topics in one consistent snapshot. */
+/* Reads the pool's brokers, tenants and topics in one consistent snapshot. */
 static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
 {
     const char *p[] = { cp->b->cfg.pool };
@@ -186,14 +201,21 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
         " JOIN broker_pools bp ON bp.id = tn.pool_id JOIN partitions x ON x.topic_id = t.id"
         " WHERE bp.name = $1 ORDER BY 1, x.partition",
         1, p);
+    /* The tenants by id, not only by name: one deleted and re-created between two snapshots
+     * shows up here under a new id, and owns none of its predecessor's consumer groups. */
+    PGresult *rn = cm_pg_exec(pg,
+                              "SELECT tn.name, tn.id FROM tenants tn"
+                              " JOIN broker_pools bp ON bp.id = tn.pool_id WHERE bp.name = $1",
+                              1, p);
     bk_cluster_t *c = NULL;
-    if (cm_pg_ok(rc) && cm_pg_ok(rb) && cm_pg_ok(rt)) {
+    if (cm_pg_ok(rc) && cm_pg_ok(rb) && cm_pg_ok(rt) && cm_pg_ok(rn)) {
         c = bk_cluster_new();
         if (PQntuples(rc) == 1)
             c->cluster_id =
                 cm_arena_strndup(&c->arena, PQgetvalue(rc, 0, 0), strlen(PQgetvalue(rc, 0, 0)));
         bk_cplane__read_brokers(c, rb);
-        if (c->brokers == NULL || !bk_cplane__read_topics(cp, c, rt) ||
+        if (c->brokers == NULL || !bk_cplane__read_tenants(c, rn) ||
+            !bk_cplane__read_topics(cp, c, rt) ||
             !bk_cluster_index(c, (int32_t)cp->b->cfg.node_id)) {
             cm_log_error("cannot read the cluster snapshot", "pool=%s", cp->b->cfg.pool);
             bk_cluster_free(c);
@@ -203,6 +225,7 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
     PQclear(rc);
     PQclear(rb);
     PQclear(rt);
+    PQclear(rn);
     cm_pg_run(pg, "COMMIT", 0, NULL);
     return c;
 }
@@ -214,7 +237,8 @@ static bool bk_cplane__sync(void *ud, cm_pg_t *pg, uint64_t ticket)
     if (c == NULL)
         return false;
     c->ticket = ticket;
-    cm_log_debug("cluster snapshot", "brokers=%d topics=%d", c->n_brokers, c->n_topics);
+    cm_log_debug("cluster snapshot", "brokers=%d tenants=%d topics=%d", c->n_brokers,
+                 c->n_tenants, c->n_topics);
     pthread_mutex_lock(&cp->mu);
     bk_cluster_t *old = cp->pending;
     cp->pending = c;

@@ -76,6 +76,9 @@ int bk_handle_delete_groups(bk_req_t *req);
  */
 int bk_groups_start(bk_broker_t *b);
 void bk_groups_tick(bk_broker_t *b);
+/** A new cluster snapshot is installed (bk_cluster_apply): groups of tenants gone or made
+ * again are removed. */
+void bk_groups_cluster_applied(bk_broker_t *b);
 void bk_groups_stop(bk_broker_t *b);
 void bk_groups_close(bk_broker_t *b);
 

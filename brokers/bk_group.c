@@ -7,6 +7,7 @@
 
 #include "cm_kproto.h"
 #include "cm_strmap.h"
+#include "cm_time.h"
 
 /* ---- memory ---------------------------------------------------------------------------- */
 
@@ -107,6 +108,11 @@ bk_gmember_view_t bk_group__view(const bk_group_t *g, const bk_gmember_t *m)
                                 .assignment_len = m->assignment_len,
                                 .session_timeout_ms = m->session_timeout_ms,
                                 .rebalance_timeout_ms = m->rebalance_timeout_ms };
+}
+
+int64_t bk_group__wall(const bk_gcoord_t *gc)
+{
+    return gc->ops.wall_ms != NULL ? gc->ops.wall_ms(gc->ops.ud) : cm_now_ms();
 }
 
 static void bk_group__settled(bk_gcoord_t *gc, const bk_group_t *g)
@@ -331,6 +337,7 @@ static void bk_group__complete_join(bk_gcoord_t *gc, bk_group_t *g, int64_t now_
     g->generation++;
     if (g->n_members == 0) {
         g->state = BK_GROUP_EMPTY;
+        g->empty_since_ms = bk_group__wall(gc); /* its offsets' retention counts from now */
         bk_group__set(&g->protocol, NULL);
         bk_group__set(&g->leader, NULL);
         bk_group__settled(gc, g);
@@ -400,21 +407,6 @@ static void bk_group__prepare(bk_gcoord_t *gc, bk_group_t *g, int64_t now_ms)
 
 /* ---- groups ---------------------------------------------------------------------------- */
 
-bk_group_t *bk_group__get(const bk_gcoord_t *gc, const char *id)
-{
-    return cm_strmap_get(&gc->groups, id, strlen(id));
-}
-
-bk_group_t *bk_group__create(bk_gcoord_t *gc, const char *id)
-{
-    bk_group_t *g = bk_group__alloc(sizeof(*g));
-    g->id = bk_group__strdup(id);
-    g->state = BK_GROUP_EMPTY;
-    cm_strmap_init(&g->offsets);
-    cm_strmap_put(&gc->groups, id, strlen(id), g);
-    return g;
-}
-
 void bk_group__free(bk_gcoord_t *gc, bk_group_t *g, int16_t err)
 {
     for (int i = 0; i < g->n_members; i++) {
@@ -443,6 +435,7 @@ bk_gcoord_t *bk_gcoord_new(const bk_gcoord_cfg_t *cfg, const bk_gops_t *ops)
     gc->cfg = *cfg;
     gc->ops = *ops;
     cm_strmap_init(&gc->groups);
+    cm_strmap_init(&gc->per_tenant);
     return gc;
 }
 
@@ -455,6 +448,7 @@ void bk_gcoord_free(bk_gcoord_t *gc)
     while ((g = cm_strmap_next(&gc->groups, &it, NULL, NULL)) != NULL)
         bk_group__free(gc, g, CM_KERR_NOT_COORDINATOR);
     cm_strmap_free(&gc->groups);
+    cm_strmap_free(&gc->per_tenant);
     free(gc);
 }
 
@@ -474,9 +468,7 @@ void bk_gcoord_restore(bk_gcoord_t *gc, const char *group_id, const bk_gsaved_t 
 {
     if (bk_group__blank(group_id))
         return;
-    bk_group_t *g = bk_group__get(gc, group_id);
-    if (g == NULL)
-        g = bk_group__create(gc, group_id);
+    bk_group_t *g = bk_group__for_record(gc, group_id, &s->tenant);
     while (g->n_members > 0)
         bk_group__drop(gc, g, g->members[g->n_members - 1]);
     g->generation = s->generation > 0 ? s->generation : 0;
@@ -516,6 +508,7 @@ void bk_gcoord_restore(bk_gcoord_t *gc, const char *group_id, const bk_gsaved_t 
     }
     if (g->n_members == 0) {
         g->state = BK_GROUP_EMPTY;
+        g->empty_since_ms = s->empty_since_ms;
         bk_group__set(&g->protocol, NULL);
         return;
     }
@@ -538,7 +531,9 @@ bk_gsaved_t bk_group_saved(const bk_group_t *g, bk_gmember_view_t **members)
                           .rebalancing =
                               g->state == BK_GROUP_PREPARING || g->state == BK_GROUP_COMPLETING,
                           .members = *members,
-                          .n_members = g->n_members };
+                          .n_members = g->n_members,
+                          .empty_since_ms = g->state == BK_GROUP_EMPTY ? g->empty_since_ms : -1,
+                          .tenant = g->tenant };
 }
 
 /* ---- JoinGroup ------------------------------------------------------------------------- */
@@ -603,8 +598,10 @@ void bk_gcoord_join(bk_gcoord_t *gc, const bk_gjoin_req_t *req, int64_t now_ms, 
     }
     bk_group_t *g = bk_group__get(gc, req->group_id);
     if (g == NULL) {
-        if (mid[0] != '\0') {
-            bk_group__join_error(gc, waiter, CM_KERR_UNKNOWN_MEMBER_ID, mid);
+        int16_t err = mid[0] != '\0' ? CM_KERR_UNKNOWN_MEMBER_ID
+                                      : bk_group__may_create(gc, req->group_id);
+        if (err != CM_KERR_NONE) {
+            bk_group__join_error(gc, waiter, err, mid);
             return;
         }
         g = bk_group__create(gc, req->group_id);
@@ -818,8 +815,12 @@ int16_t bk_gcoord_commit_check(bk_gcoord_t *gc, const char *group_id, int32_t ge
         return CM_KERR_INVALID_GROUP_ID;
     bk_group_t *g = bk_group__get(gc, group_id);
     if (generation < 0 && bk_group__blank(member_id)) {
-        if (g == NULL)
+        if (g == NULL) {
+            int16_t err = bk_group__may_create(gc, group_id);
+            if (err != CM_KERR_NONE)
+                return err;
             g = bk_group__create(gc, group_id);
+        }
         if (g->state == BK_GROUP_DEAD)
             return CM_KERR_COORDINATOR_NOT_AVAILABLE;
         return g->state == BK_GROUP_EMPTY ? CM_KERR_NONE : CM_KERR_UNKNOWN_MEMBER_ID;
@@ -888,9 +889,7 @@ int64_t bk_gcoord_tick(bk_gcoord_t *gc, int64_t now_ms)
             g->offsets.size == 0)
             gone[n_gone++] = g;
     }
-    for (int i = 0; i < n_gone; i++) {
-        cm_strmap_del(&gc->groups, gone[i]->id, strlen(gone[i]->id));
-        bk_group__free(gc, gone[i], CM_KERR_COORDINATOR_NOT_AVAILABLE);
-    }
+    for (int i = 0; i < n_gone; i++)
+        bk_group__remove(gc, gone[i], CM_KERR_COORDINATOR_NOT_AVAILABLE);
     return next;
 }

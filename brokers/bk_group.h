@@ -19,6 +19,22 @@
  * session timeout is removed, which starts a rebalance; one waiting for a JoinGroup or
  * SyncGroup answer is not.
  *
+ * Owners. A group belongs to the tenant that owned its name ("<tenant>.<group>") when it was
+ * created, told by id (bk_gops_t.owner): once the name's owner is another tenant (one
+ * deleted and re-created under the same name) or none, the group is absent to every call,
+ * as if it had never existed, and bk_gcoord_reown removes it. Without an owner callback
+ * (an unmanaged broker) ownership is not checked.
+ *
+ * Limits. A new group is refused (nothing is created) with GROUP_AUTHORIZATION_FAILED
+ * when the coordinator holds groups_max groups, or its tenant groups_per_tenant_max; a
+ * name no tenant owns with INVALID_GROUP_ID. Committed offsets of an Empty group expire
+ * (bk_gcoord_expire) offsets retention after they were committed or the group became
+ * Empty, whichever is later (Kafka's KIP-211); an Empty group left with none is removed.
+ *
+ * Two clocks: `now_ms` arguments are monotonic (sessions, rebalances); the times stored with
+ * offsets and empty groups are wall-clock milliseconds (bk_gops_t.wall_ms), since they must
+ * mean the same after a restart.
+ *
  * Loop thread only.
  */
 #ifndef BK_GROUP_H
@@ -27,6 +43,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "cm_kbuf.h"
 
 typedef struct bk_gcoord bk_gcoord_t;
 typedef struct bk_group bk_group_t;
@@ -110,6 +128,13 @@ typedef struct bk_gsync_res {
     size_t assignment_len;
 } bk_gsync_res_t;
 
+/** Who owns a group's name now (bk_gops_t.owner). */
+typedef enum bk_gowner {
+    BK_GOWNER_UNCHECKED, /* ownership is not checked: every group is its own */
+    BK_GOWNER_NONE,      /* no tenant: a group of that name is absent and cannot be made */
+    BK_GOWNER_TENANT,    /* the tenant whose id the callback wrote */
+} bk_gowner_t;
+
 /** Where answers go. A waiter is answered exactly once. */
 typedef struct bk_gops {
     void (*join_done)(void *ud, void *waiter, const bk_gjoin_res_t *res);
@@ -120,6 +145,12 @@ typedef struct bk_gops {
      * members (bk_gcoord_restore).
      */
     void (*settled)(void *ud, const bk_group_t *g);
+    /** Optional (NULL: BK_GOWNER_UNCHECKED): who owns `group_id` now; sets *id for a tenant. */
+    bk_gowner_t (*owner)(void *ud, const char *group_id, cm_kuuid_t *id);
+    /** Optional: a new group was refused at a limit (tenant: groups_per_tenant_max). */
+    void (*refused)(void *ud, const char *group_id, bool tenant);
+    /** Optional (NULL: cm_now_ms): the wall clock, milliseconds since the epoch. */
+    int64_t (*wall_ms)(void *ud);
     void *ud;
 } bk_gops_t;
 
@@ -132,6 +163,8 @@ typedef struct bk_gsaved {
     bool rebalancing;                 /* stored mid-rebalance: the members must join again */
     const bk_gmember_view_t *members; /* their metadata is for `protocol` */
     int n_members;
+    int64_t empty_since_ms; /* wall clock: when it last became Empty; -1: not known */
+    cm_kuuid_t tenant;      /* its owner's id; zero: not recorded */
 } bk_gsaved_t;
 
 typedef struct bk_gcoord_cfg {
@@ -139,6 +172,8 @@ typedef struct bk_gcoord_cfg {
     int32_t session_timeout_max_ms;
     int32_t initial_rebalance_delay_ms;
     int32_t group_size_max;
+    int32_t groups_max;            /* groups in all; 0: no limit */
+    int32_t groups_per_tenant_max; /* groups of one tenant (BK_GOWNER_TENANT); 0: no limit */
 } bk_gcoord_cfg_t;
 
 bk_gcoord_t *bk_gcoord_new(const bk_gcoord_cfg_t *cfg, const bk_gops_t *ops);
@@ -160,15 +195,22 @@ int16_t bk_gcoord_leave(bk_gcoord_t *gc, const char *group_id, const char *membe
 /**
  * Whether an OffsetCommit may be written: generation -1 with no member id is a commit by a
  * consumer outside the group protocol, allowed while the group has no members (the group
- * is created if it does not exist). A member's commit refreshes its session.
+ * is created if it does not exist and the limits allow). A member's commit refreshes its
+ * session.
  */
 int16_t bk_gcoord_commit_check(bk_gcoord_t *gc, const char *group_id, int32_t generation,
                                const char *member_id, const char *instance_id, int64_t now_ms);
 
-/** Stores a committed offset (durable by now); creates the group (Empty) if needed. */
-void bk_gcoord_offset_put(bk_gcoord_t *gc, const char *group_id, const char *topic,
-                          int32_t partition, int64_t offset, int32_t leader_epoch,
-                          const char *metadata, int64_t commit_ms);
+/**
+ * Stores a committed offset (durable by now), committed at `commit_ms` (wall clock) in the
+ * group owned by `tenant` (NULL or zero: not recorded); creates the group (Empty) if needed,
+ * beyond the limits (the commit was checked before it was written, and a replay must give
+ * back what was stored). A group of another recorded owner is replaced by a new one: its
+ * offsets are forgotten. Nothing is stored for an owner that no longer owns the name.
+ */
+void bk_gcoord_offset_put(bk_gcoord_t *gc, const char *group_id, const cm_kuuid_t *tenant,
+                          const char *topic, int32_t partition, int64_t offset,
+                          int32_t leader_epoch, const char *metadata, int64_t commit_ms);
 
 /** Forgets a committed offset (a tombstone replayed, or a topic deleted). */
 void bk_gcoord_offset_del(bk_gcoord_t *gc, const char *group_id, const char *topic,
@@ -179,17 +221,26 @@ bool bk_gcoord_offset_get(const bk_gcoord_t *gc, const char *group_id, const cha
                           int32_t partition, int64_t *offset, int32_t *leader_epoch,
                           const char **metadata);
 
+/** A committed offset as bk_gcoord_offsets_each shows it. */
+typedef struct bk_goffset_view {
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    int32_t leader_epoch;
+    const char *metadata;
+    int64_t commit_ms; /* wall clock */
+} bk_goffset_view_t;
+
 /** Calls fn for each committed offset of a group, in no particular order. */
 void bk_gcoord_offsets_each(const bk_gcoord_t *gc, const char *group_id,
-                            void (*fn)(void *ud, const char *topic, int32_t partition,
-                                       int64_t offset, int32_t leader_epoch, const char *metadata),
-                            void *ud);
+                            void (*fn)(void *ud, const bk_goffset_view_t *o), void *ud);
 
 /**
  * Gives a group back the membership it had when it was stored (replaying the log at
  * start), replacing what it has: Stable with its members, their assignments and a fresh
  * session each, so that they go on heartbeating as if nothing happened; Empty when none;
- * PreparingRebalance when it was stored mid-rebalance. Values out of range are clamped.
+ * PreparingRebalance when it was stored mid-rebalance. Values out of range are clamped. A
+ * group of another recorded owner is replaced, as in bk_gcoord_offset_put.
  */
 void bk_gcoord_restore(bk_gcoord_t *gc, const char *group_id, const bk_gsaved_t *s, int64_t now_ms);
 
@@ -200,6 +251,36 @@ bk_gsaved_t bk_group_saved(const bk_group_t *g, bk_gmember_view_t **members);
 /** Removes an Empty group and its offsets: GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP or NONE. */
 int16_t bk_gcoord_delete(bk_gcoord_t *gc, const char *group_id);
 
+/** Removes a group whatever its state or owner (a deletion replayed); waiting members are
+ * answered COORDINATOR_NOT_AVAILABLE. */
+void bk_gcoord_forget(bk_gcoord_t *gc, const char *group_id);
+
+/**
+ * Brings every group in line with its name's owner (the owners changed: a new cluster
+ * snapshot): a group the owner callback no longer gives to its recorded tenant is removed,
+ * `gone` being called with its id first (to record the removal); one recorded without an
+ * owner (stored before owners were) takes the name's current owner. Returns how many were
+ * removed; *adopted (may be NULL) gets how many took an owner. O(groups).
+ */
+int bk_gcoord_reown(bk_gcoord_t *gc, void (*gone)(void *ud, const char *group_id), void *ud,
+                    int *adopted);
+
+/**
+ * One step of the offsets expiry sweep: looks at groups from where the last step stopped
+ * until about `work_max` groups and offsets were looked at. In an Empty group, each offset
+ * for which `wall_ms` - max(its commit time, the time the group became Empty) >=
+ * `retention_ms` is removed, `expired` being called with it; then a group left with no
+ * offsets is removed, `expired` being called with topic NULL. Returns true when the step
+ * reached the last group (the sweep is over; the next one starts from the first).
+ */
+bool bk_gcoord_expire(bk_gcoord_t *gc, int64_t wall_ms, int64_t retention_ms, int work_max,
+                      void (*expired)(void *ud, const char *group_id, const char *topic,
+                                      int32_t partition),
+                      void *ud);
+
+/** The groups held, owned by their name's owner or not (removed ones are not held). */
+size_t bk_gcoord_size(const bk_gcoord_t *gc);
+
 /**
  * Expires sessions and ends join phases that are due. Returns the time of the next thing
  * due (INT64_MAX: nothing).
@@ -208,8 +289,9 @@ int64_t bk_gcoord_tick(bk_gcoord_t *gc, int64_t now_ms);
 
 /* ---- reading groups (ListGroups, DescribeGroups) ---- */
 
-/** Iteration: `*it` starts at 0; NULL at the end. */
+/** Iteration over the groups their names' owners own: `*it` starts at 0; NULL at the end. */
 const bk_group_t *bk_gcoord_next(const bk_gcoord_t *gc, size_t *it);
+/** The group, when its name's owner owns it; else NULL. */
 const bk_group_t *bk_gcoord_find(const bk_gcoord_t *gc, const char *group_id);
 
 const char *bk_group_id(const bk_group_t *g);
@@ -223,5 +305,9 @@ const char *bk_group_leader(const bk_group_t *g);        /* "" when none */
 int bk_group_members_n(const bk_group_t *g);
 /** Member i; its `meta` is for the group's protocol (empty before one is chosen). */
 bk_gmember_view_t bk_group_member(const bk_group_t *g, int i);
+/** The id of the tenant that owned the group's name when it was made (zero: not recorded). */
+cm_kuuid_t bk_group_tenant(const bk_group_t *g);
+/** Wall clock: when the group last became Empty (-1: not since it was made or stored). */
+int64_t bk_group_empty_since(const bk_group_t *g);
 
 #endif

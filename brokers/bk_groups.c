@@ -10,6 +10,13 @@
  *
  * OffsetCommit answers once the commit is durable in the coordinator's offsets log
  * (bk_offsets.h), which is replayed at start.
+ *
+ * Managed, a group belongs to a tenant of the cluster snapshot, by id (bk_group.h:
+ * owners): each snapshot applied removes the groups of tenants gone or made again, and
+ * until the first one is applied no group is served (COORDINATOR_LOAD_IN_PROGRESS). The
+ * server's tick and each applied commit run a bounded step of the offsets expiry sweep
+ * (offsets_retention_ms, every offsets_retention_check_ms); removals are recorded in the
+ * log so that a restart does not bring them back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,8 @@
 #include "cm_log.h"
 #include "cm_murmur2.h"
 #include "cm_time.h"
+
+#define BK_GROUPS__EXPIRE_WORK 1000 /* groups and offsets looked at per expiry step */
 
 typedef struct bk_groups__waiter {
     bk_resp_t *resp;
@@ -72,14 +81,25 @@ static bool bk_groups__coordinator(const bk_broker_t *b, cm_kstr_t group, int32_
     return false;
 }
 
-/* False also once the coordinator has stopped (shutting down): NOT_COORDINATOR. */
-static bool bk_groups__mine(const bk_broker_t *b, cm_kstr_t group)
+/* True while a managed broker has no cluster snapshot yet (a start while Postgres is away):
+ * it cannot tell which tenant owns a group, so it serves none. */
+static bool bk_groups__loading(const bk_broker_t *b)
+{
+    return b->cfg.database_url[0] != '\0' && b->cluster == NULL;
+}
+
+/* NONE when this broker serves `group` now: NOT_COORDINATOR when another broker coordinates
+ * it or the coordinator has stopped (shutting down), COORDINATOR_LOAD_IN_PROGRESS (clients
+ * retry) while loading. */
+static int16_t bk_groups__serve(const bk_broker_t *b, cm_kstr_t group)
 {
     if (b->groups == NULL)
-        return false;
+        return CM_KERR_NOT_COORDINATOR;
     int32_t id, port;
     cm_kstr_t host;
-    return bk_groups__coordinator(b, group, &id, &host, &port);
+    if (!bk_groups__coordinator(b, group, &id, &host, &port))
+        return CM_KERR_NOT_COORDINATOR;
+    return bk_groups__loading(b) ? CM_KERR_COORDINATOR_LOAD_IN_PROGRESS : CM_KERR_NONE;
 }
 
 /* ---- FindCoordinator ------------------------------------------------------------------- */
@@ -200,8 +220,9 @@ int bk_handle_join_group(bk_req_t *req)
     bk_groups__waiter_t *w = bk_groups__waiter(req);
     if (w == NULL)
         return BK_CLOSE;
-    if (!bk_groups__mine(req->b, r.group_id)) {
-        bk_gjoin_res_t res = { .error = CM_KERR_NOT_COORDINATOR,
+    int16_t err = bk_groups__serve(req->b, r.group_id);
+    if (err != CM_KERR_NONE) {
+        bk_gjoin_res_t res = { .error = err,
                                .generation = -1,
                                .protocol_type = "",
                                .protocol = "",
@@ -251,8 +272,9 @@ int bk_handle_sync_group(bk_req_t *req)
     bk_groups__waiter_t *w = bk_groups__waiter(req);
     if (w == NULL)
         return BK_CLOSE;
-    if (!bk_groups__mine(req->b, r.group_id)) {
-        bk_gsync_res_t res = { .error = CM_KERR_NOT_COORDINATOR,
+    int16_t err = bk_groups__serve(req->b, r.group_id);
+    if (err != CM_KERR_NONE) {
+        bk_gsync_res_t res = { .error = err,
                                .protocol_type = "",
                                .protocol = "" };
         bk_groups__sync_done(NULL, w, &res);
@@ -293,9 +315,9 @@ int bk_handle_heartbeat(bk_req_t *req)
         return BK_CLOSE;
     cm_heartbeat_resp_t resp;
     cm_heartbeat_resp_init(&resp);
-    resp.error_code = !bk_groups__mine(req->b, r.group_id)
-                          ? CM_KERR_NOT_COORDINATOR
-                          : bk_gcoord_heartbeat(req->b->groups, bk_groups__str(req, r.group_id),
+    resp.error_code = bk_groups__serve(req->b, r.group_id);
+    if (resp.error_code == CM_KERR_NONE)
+        resp.error_code = bk_gcoord_heartbeat(req->b->groups, bk_groups__str(req, r.group_id),
                                                 bk_groups__str(req, r.member_id),
                                                 bk_groups__str(req, r.group_instance_id),
                                                 r.generation_id, cm_mono_ms());
@@ -313,14 +335,14 @@ int bk_handle_leave_group(bk_req_t *req)
     cm_leave_group_resp_t resp;
     cm_leave_group_resp_init(&resp);
     const char *group = bk_groups__str(req, r.group_id);
-    bool mine = bk_groups__mine(req->b, r.group_id);
+    int16_t err = bk_groups__serve(req->b, r.group_id);
     if (v < 3) {
-        resp.error_code =
-            mine ? bk_gcoord_leave(req->b->groups, group, bk_groups__str(req, r.member_id), NULL,
-                                   cm_mono_ms())
-                 : CM_KERR_NOT_COORDINATOR;
-    } else if (!mine) {
-        resp.error_code = CM_KERR_NOT_COORDINATOR;
+        resp.error_code = err == CM_KERR_NONE
+                              ? bk_gcoord_leave(req->b->groups, group,
+                                                bk_groups__str(req, r.member_id), NULL, cm_mono_ms())
+                              : err;
+    } else if (err != CM_KERR_NONE) {
+        resp.error_code = err;
         resp.members_n = 0;
     } else {
         int32_t n = r.members_n > 0 ? r.members_n : 0;
@@ -352,9 +374,9 @@ typedef struct bk_groups__all {
 } bk_groups__all_t;
 
 /* Collects a group's committed offsets, one topic entry per partition (clients merge). */
-static void bk_groups__collect(void *ud, const char *topic, int32_t partition, int64_t offset,
-                               int32_t epoch, const char *metadata)
+static void bk_groups__collect(void *ud, const bk_goffset_view_t *o)
 {
+    const char *topic = o->topic, *metadata = o->metadata;
     bk_groups__all_t *all = ud;
     if (all->n == all->cap)
         return;
@@ -367,9 +389,9 @@ static void bk_groups__collect(void *ud, const char *topic, int32_t partition, i
     if (p == NULL || name == NULL || meta == NULL)
         return;
     cm_offset_fetch_resp_partitions_init(p);
-    p->partition_index = partition;
-    p->committed_offset = offset;
-    p->committed_leader_epoch = epoch;
+    p->partition_index = o->partition;
+    p->committed_offset = o->offset;
+    p->committed_leader_epoch = o->leader_epoch;
     p->metadata = cm_kstr_c(meta);
     t->name = cm_kstr_c(name);
     t->partitions = p;
@@ -388,8 +410,9 @@ static int16_t bk_groups__fetch_group(bk_req_t *req, cm_kstr_t group, const cm_k
     *out_n = 0;
     if (group.len <= 0)
         return CM_KERR_INVALID_GROUP_ID;
-    if (!bk_groups__mine(req->b, group))
-        return CM_KERR_NOT_COORDINATOR;
+    int16_t err = bk_groups__serve(req->b, group);
+    if (err != CM_KERR_NONE)
+        return err;
     const char *g = bk_groups__str(req, group);
     if (n_topics < 0) { /* every committed offset */
         bk_groups__all_t all = { .req = req, .cap = 4096 };
@@ -520,6 +543,8 @@ typedef struct bk_groups__commit {
     bk_resp_t *resp;
     int16_t version;
     const char *group;
+    cm_kuuid_t tenant; /* the group's owner */
+    int64_t commit_ms; /* wall clock, as written */
     cm_offset_commit_resp_t out;
     bk_offset_rec_t *recs; /* the partitions being written */
     int16_t **errs;        /* and where their answers' error codes are */
@@ -535,6 +560,8 @@ static void bk_groups__commit_answer(bk_groups__commit_t *op)
     bk_resp_unref(r);
 }
 
+static void bk_groups__housekeep(bk_broker_t *b);
+
 /* The commit is durable (err 0) or failed: the coordinator learns the offsets, the client
  * its answer. */
 static void bk_groups__committed(bk_ack_waiter_t *w, int16_t err)
@@ -544,15 +571,16 @@ static void bk_groups__committed(bk_ack_waiter_t *w, int16_t err)
         if (err != 0)
             *op->errs[i] = CM_KERR_COORDINATOR_NOT_AVAILABLE; /* retriable */
         else if (op->b->groups != NULL)
-            bk_gcoord_offset_put(op->b->groups, op->group, op->recs[i].topic, op->recs[i].partition,
-                                 op->recs[i].offset, op->recs[i].leader_epoch, op->recs[i].metadata,
-                                 cm_now_ms());
+            bk_gcoord_offset_put(op->b->groups, op->group, &op->tenant, op->recs[i].topic,
+                                 op->recs[i].partition, op->recs[i].offset,
+                                 op->recs[i].leader_epoch, op->recs[i].metadata, op->commit_ms);
     }
     bk_broker_t *b = op->b;
     bk_groups__commit_answer(op);
-    /* The last commit in flight is applied: a moment when the offsets log may compact. */
+    /* The last commit in flight is applied: a moment when the offsets log may compact, and
+     * offsets may expire. */
     if (err == 0)
-        bk_offsets_tick(b, cm_now_ms());
+        bk_groups__housekeep(b);
 }
 
 /* A topic partition a commit may name: one the broker or its pool knows. */
@@ -581,13 +609,16 @@ int bk_handle_offset_commit(bk_req_t *req)
     op->version = v;
     op->group = bk_groups__str(req, r.group_id);
     cm_offset_commit_resp_init(&op->out);
-    int16_t gerr =
-        !bk_groups__mine(req->b, r.group_id)
-            ? CM_KERR_NOT_COORDINATOR
-            : bk_gcoord_commit_check(req->b->groups, op->group,
+    int16_t gerr = bk_groups__serve(req->b, r.group_id);
+    if (gerr == CM_KERR_NONE)
+        gerr = bk_gcoord_commit_check(req->b->groups, op->group,
                                      v >= 1 ? r.generation_id_or_member_epoch : -1,
                                      bk_groups__str(req, r.member_id),
-                                     bk_groups__str(req, r.group_instance_id), cm_mono_ms());
+                                      bk_groups__str(req, r.group_instance_id), cm_mono_ms());
+    const bk_group_t *g = gerr == CM_KERR_NONE ? bk_gcoord_find(req->b->groups, op->group) : NULL;
+    if (g != NULL)
+        op->tenant = bk_group_tenant(g); /* recorded with each offset */
+    op->commit_ms = cm_now_ms();
     int32_t nt = r.topics_n > 0 ? r.topics_n : 0, total = 0;
     for (int32_t i = 0; i < nt; i++)
         total += r.topics[i].partitions_n > 0 ? r.topics[i].partitions_n : 0;
@@ -641,7 +672,8 @@ int bk_handle_offset_commit(bk_req_t *req)
         return BK_DEFER;
     }
     op->w.done = bk_groups__committed;
-    int16_t err = bk_offsets_commit(req->b, op->group, op->recs, op->n, cm_now_ms(), &op->w);
+    int16_t err =
+        bk_offsets_commit(req->b, op->group, op->tenant, op->recs, op->n, op->commit_ms, &op->w);
     if (err != CM_KERR_NONE)
         bk_groups__committed(&op->w, err);
     return BK_DEFER;
@@ -669,8 +701,9 @@ int bk_handle_list_groups(bk_req_t *req)
         return BK_CLOSE;
     cm_list_groups_resp_t resp;
     cm_list_groups_resp_init(&resp);
-    if (req->b->groups == NULL) { /* shutting down */
-        resp.error_code = CM_KERR_COORDINATOR_NOT_AVAILABLE;
+    if (req->b->groups == NULL || bk_groups__loading(req->b)) { /* shutting down, loading */
+        resp.error_code = req->b->groups == NULL ? CM_KERR_COORDINATOR_NOT_AVAILABLE
+                                                 : CM_KERR_COORDINATOR_LOAD_IN_PROGRESS;
         resp.groups_n = 0;
         cm_list_groups_resp_encode(&req->resp->w, v, &resp);
         return BK_DONE;
@@ -720,10 +753,9 @@ int bk_handle_describe_groups(bk_req_t *req)
         x->group_state = CM_KSTR("Dead");
         x->protocol_type = x->protocol_data = CM_KSTR("");
         x->members_n = 0;
-        if (!bk_groups__mine(req->b, r.groups[i])) {
-            x->error_code = CM_KERR_NOT_COORDINATOR;
+        x->error_code = bk_groups__serve(req->b, r.groups[i]);
+        if (x->error_code != CM_KERR_NONE)
             continue;
-        }
         const bk_group_t *g = bk_gcoord_find(req->b->groups, bk_groups__str(req, r.groups[i]));
         if (g == NULL) {
             if (v >= 6)
@@ -784,9 +816,9 @@ int bk_handle_delete_groups(bk_req_t *req)
         cm_delete_groups_resp_deletable_group_result_init(x);
         x->group_id = r.groups_names[i];
         const char *group = bk_groups__str(req, r.groups_names[i]);
-        x->error_code = !bk_groups__mine(req->b, r.groups_names[i])
-                            ? CM_KERR_NOT_COORDINATOR
-                            : bk_gcoord_delete(req->b->groups, group);
+        x->error_code = bk_groups__serve(req->b, r.groups_names[i]);
+        if (x->error_code == CM_KERR_NONE)
+            x->error_code = bk_gcoord_delete(req->b->groups, group);
         if (x->error_code == CM_KERR_NONE) {
             /* Recorded so that replay forgets the offsets too; made durable by the next
              * group commit, not awaited. */
@@ -809,6 +841,104 @@ static void bk_groups__settled(void *ud, const bk_group_t *g)
     bk_offsets_group_settled(ud, g);
 }
 
+/* Managed, a group "<tenant>.<name>" belongs to the tenant of that name in the cluster
+ * snapshot, by id; a name without a tenant of the pool belongs to nobody. */
+static bk_gowner_t bk_groups__owner(void *ud, const char *group, cm_kuuid_t *id)
+{
+    const bk_broker_t *b = ud;
+    if (b->cfg.database_url[0] == '\0' || b->cluster == NULL)
+        return BK_GOWNER_UNCHECKED; /* unmanaged; loading: nothing is served then */
+    const char *dot = strchr(group, '.');
+    const bk_cluster_tenant_t *t =
+        dot != NULL ? bk_cluster_tenant(b, group, (size_t)(dot - group)) : NULL;
+    if (t == NULL)
+        return BK_GOWNER_NONE;
+    *id = t->id;
+    return BK_GOWNER_TENANT;
+}
+
+static void bk_groups__refused(void *ud, const char *group, bool tenant)
+{
+    bk_broker_t *b = ud;
+    bk_metrics_add(&b->metrics.groups_refused, 1);
+    /* The tenant, not the group: a client trying name after name makes one line, counted. */
+    const char *dot = strchr(group, '.');
+    cm_log_warn("a new consumer group was refused at a limit", "tenant=%.*s limit=%s max=%lld",
+                dot != NULL ? (int)(dot - group) : 0, group,
+                tenant ? "groups_per_tenant_max" : "groups_max",
+                (long long)(tenant ? b->cfg.groups_per_tenant_max : b->cfg.groups_max));
+}
+
+/* Removed offsets and groups, to be recorded in the offsets log (bk_offsets_forget). */
+typedef struct bk_groups__gone {
+    bk_offsets_gone_t *items;
+    int n, cap;
+    int offsets, groups;
+} bk_groups__gone_t;
+
+static void bk_groups__gone_add(void *ud, const char *group, const char *topic, int32_t partition)
+{
+    bk_groups__gone_t *g = ud;
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 64;
+        g->items = realloc(g->items, (size_t)g->cap * sizeof(*g->items));
+        if (g->items == NULL)
+            abort();
+    }
+    char *gr = strdup(group), *tp = topic != NULL ? strdup(topic) : NULL;
+    if (gr == NULL || (topic != NULL && tp == NULL))
+        abort();
+    g->items[g->n++] = (bk_offsets_gone_t){ gr, tp, partition };
+    g->offsets += topic != NULL;
+    g->groups += topic == NULL;
+}
+
+static void bk_groups__gone_group(void *ud, const char *group)
+{
+    bk_groups__gone_add(ud, group, NULL, -1);
+}
+
+/* Records what was removed (not waited for: lost, it is removed again after a restart) and
+ * frees the list. */
+static void bk_groups__gone_write(bk_broker_t *b, bk_groups__gone_t *g, const char *why)
+{
+    if (g->n > 0 && bk_offsets_forget(b, g->items, g->n) != CM_KERR_NONE)
+        cm_log_warn("cannot record removed consumer offsets; they go again after a restart",
+                    "why=%s offsets=%d groups=%d", why, g->offsets, g->groups);
+    for (int i = 0; i < g->n; i++) {
+        free((char *)g->items[i].group);
+        free((char *)g->items[i].topic);
+    }
+    free(g->items);
+}
+
+/* One step of the offsets expiry sweep, when it is due and no commit is in flight (an
+ * offset's removal must not be recorded after a commit of it that is not applied yet). */
+static void bk_groups__expire(bk_broker_t *b)
+{
+    int64_t mono = cm_mono_ms();
+    if (b->groups == NULL || mono < b->offsets_sweep_at_ms || !bk_offsets_quiet(b))
+        return;
+    bk_groups__gone_t g = { 0 };
+    bool done = bk_gcoord_expire(b->groups, cm_now_ms(), b->cfg.offsets_retention_ms,
+                                 BK_GROUPS__EXPIRE_WORK, bk_groups__gone_add, &g);
+    if (done)
+        b->offsets_sweep_at_ms = mono + b->cfg.offsets_retention_check_ms;
+    if (g.n > 0)
+        cm_log_info("consumer offsets expired", "offsets=%d groups_removed=%d retention_ms=%lld",
+                    g.offsets, g.groups, (long long)b->cfg.offsets_retention_ms);
+    bk_metrics_add(&b->metrics.offsets_expired, (unsigned long long)g.offsets);
+    bk_metrics_add(&b->metrics.groups_expired, (unsigned long long)g.groups);
+    bk_groups__gone_write(b, &g, "expiry");
+}
+
+/* What waits for a quiet offsets log: expiry, then compaction. */
+static void bk_groups__housekeep(bk_broker_t *b)
+{
+    bk_groups__expire(b);
+    bk_offsets_tick(b, cm_now_ms());
+}
+
 int bk_groups_start(bk_broker_t *b)
 {
     bk_gcoord_cfg_t cfg = {
@@ -816,10 +946,14 @@ int bk_groups_start(bk_broker_t *b)
         .session_timeout_max_ms = (int32_t)b->cfg.group_max_session_timeout_ms,
         .initial_rebalance_delay_ms = (int32_t)b->cfg.group_initial_rebalance_delay_ms,
         .group_size_max = (int32_t)b->cfg.group_max_size,
+        .groups_max = (int32_t)b->cfg.groups_max,
+        .groups_per_tenant_max = (int32_t)b->cfg.groups_per_tenant_max,
     };
     bk_gops_t ops = { .join_done = bk_groups__join_done,
                       .sync_done = bk_groups__sync_done,
                       .settled = bk_groups__settled,
+                      .owner = bk_groups__owner,
+                      .refused = bk_groups__refused,
                       .ud = b };
     b->groups = bk_gcoord_new(&cfg, &ops);
     if (bk_offsets_open(b) != 0) {
@@ -835,7 +969,27 @@ void bk_groups_tick(bk_broker_t *b)
     if (b->groups == NULL)
         return;
     bk_gcoord_tick(b->groups, cm_mono_ms());
-    bk_offsets_tick(b, cm_now_ms());
+    bk_groups__housekeep(b);
+}
+
+void bk_groups_cluster_applied(bk_broker_t *b)
+{
+    if (b->groups == NULL)
+        return;
+    bk_groups__gone_t g = { 0 };
+    int adopted = 0, n = bk_gcoord_reown(b->groups, bk_groups__gone_group, &g, &adopted);
+    if (n > 0) {
+        cm_log_info("consumer groups removed: their tenant is gone or was made again",
+                    "groups=%d first=%s", n, g.items[0].group);
+        bk_metrics_add(&b->metrics.groups_tenant_gone, (unsigned long long)n);
+    }
+    bk_groups__gone_write(b, &g, "tenant");
+    if (adopted > 0) {
+        /* Stored before owners were: a snapshot of the log records the owners they took
+         * now, so that a later snapshot cannot hand them to another tenant of the name. */
+        cm_log_info("consumer groups took their tenant's id", "groups=%d", adopted);
+        bk_offsets_compact_soon(b);
+    }
 }
 
 void bk_groups_stop(bk_broker_t *b)

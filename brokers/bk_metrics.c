@@ -2,6 +2,7 @@
 
 #include "bk_broker.h"
 #include "bk_dispatch.h"
+#include "bk_group.h"
 #include "bk_topic.h"
 #include "cm_kproto.h"
 
@@ -55,6 +56,15 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
     COUNTER(segments_deleted, "segments_deleted_total", "Segments deleted by retention.");
     COUNTER(recovery_truncated_bytes, "recovery_truncated_bytes_total",
             "Bytes cut off torn or corrupt segment tails at start.");
+    COUNTER(groups_refused, "groups_refused_total",
+            "New consumer groups refused at groups_per_tenant_max or groups_max.");
+    COUNTER(offsets_expired, "offsets_expired_total",
+            "Committed offsets of empty groups expired (offsets_retention_ms).");
+    COUNTER(groups_expired, "groups_expired_total",
+            "Empty consumer groups removed once their last offset expired.");
+    COUNTER(groups_tenant_gone, "groups_tenant_gone_total",
+            "Managed: consumer groups removed because their tenant was deleted, made again "
+            "under the same name, or moved to another pool.");
 #undef COUNTER
     cm_metrics_hist(out, "streamd_broker_fsync_seconds", "Duration of each group-commit fsync.",
                     &m->fsync_latency);
@@ -75,6 +85,8 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
                      "Partitions recovery kept offline: a damaged segment with acknowledged data "
                      "after it (the log says which).",
                      (double)bk_metrics__load(&m->partitions_offline));
+    cm_metrics_value(out, "streamd_broker_groups", "gauge", "Consumer groups this broker holds.",
+                     b->groups != NULL ? (double)bk_gcoord_size(b->groups) : 0);
     cm_metrics_value(out, "streamd_broker_ready", "gauge", "1 once recovery is done.",
                      b->ready ? 1 : 0);
 }

@@ -35,6 +35,10 @@ typedef struct bk_metrics {
     atomic_ullong segments_deleted;
     atomic_ullong recovery_truncated_bytes;
     atomic_ullong partitions_offline; /* kept offline by recovery (bk_partition.h) */
+    atomic_ullong groups_refused;     /* new consumer groups refused at a limit */
+    atomic_ullong offsets_expired;    /* committed offsets expired */
+    atomic_ullong groups_expired;     /* empty groups removed once their offsets expired */
+    atomic_ullong groups_tenant_gone; /* groups removed with their tenant */
 } bk_metrics_t;
 
 struct bk_broker;

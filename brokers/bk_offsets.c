@@ -28,6 +28,7 @@ struct bk_offsets {
     int64_t clean_bytes;   /* the last snapshot's size: what a compaction cannot shrink */
     int64_t snapshot_base; /* the snapshot being made durable starts here; -1: none */
     bk_ack_waiter_t snapshot_wt;
+    bool compact_soon; /* compact at the next chance, whatever the size */
 };
 
 /* Never deleted by retention: the newest record of each key must survive. Compaction
@@ -69,9 +70,24 @@ static void bk_offsets__kstr(cm_kw_t *w, const char *s)
     cm_kw_str(w, (cm_kstr_t){ s, (int32_t)strlen(s) }, false, false);
 }
 
+static void bk_offsets__uuid(cm_kw_t *w, cm_kuuid_t id)
+{
+    cm_kw_raw(w, id.b, sizeof(id.b));
+}
+
+/* An owner at the end of a version 1 value; false when malformed. */
+static bool bk_offsets__read_uuid(cm_kr_t *r, cm_kuuid_t *id)
+{
+    const uint8_t *p = cm_kr_raw(r, sizeof(id->b));
+    if (r->err != 0 || p == NULL)
+        return false;
+    memcpy(id->b, p, sizeof(id->b));
+    return true;
+}
+
 static void bk_offsets__group_value(cm_kw_t *w, const bk_gsaved_t *s)
 {
-    cm_kw_i8(w, 0);
+    cm_kw_i8(w, 1);
     cm_kw_i32(w, s->generation);
     cm_kw_i8(w, s->rebalancing ? 1 : 0);
     bk_offsets__kstr(w, s->protocol_type);
@@ -89,6 +105,8 @@ static void bk_offsets__group_value(cm_kw_t *w, const bk_gsaved_t *s)
         cm_kw_bytes(w, (cm_kbytes_t){ m->meta, (int32_t)m->meta_len }, false, false);
         cm_kw_bytes(w, (cm_kbytes_t){ m->assignment, (int32_t)m->assignment_len }, false, false);
     }
+    cm_kw_i64(w, s->empty_since_ms);
+    bk_offsets__uuid(w, s->tenant);
 }
 
 static const char *bk_offsets__dup(cm_arena_t *a, cm_kstr_t s)
@@ -99,8 +117,11 @@ static const char *bk_offsets__dup(cm_arena_t *a, cm_kstr_t s)
 /* Decodes a group record's value; false when malformed. Strings live in `a`. */
 static bool bk_offsets__group_decode(cm_kr_t *r, cm_arena_t *a, bk_gsaved_t *s)
 {
-    if (cm_kr_i8(r) != 0)
+    int8_t version = cm_kr_i8(r);
+    if (version != 0 && version != 1)
         return false;
+    s->empty_since_ms = -1;
+    memset(&s->tenant, 0, sizeof(s->tenant));
     s->generation = cm_kr_i32(r);
     s->rebalancing = cm_kr_i8(r) != 0;
     s->protocol_type = bk_offsets__dup(a, cm_kr_str(r, false, false));
@@ -133,6 +154,11 @@ static bool bk_offsets__group_decode(cm_kr_t *r, cm_arena_t *a, bk_gsaved_t *s)
     }
     s->members = ms;
     s->n_members = n;
+    if (version == 1) {
+        s->empty_since_ms = cm_kr_i64(r);
+        if (!bk_offsets__read_uuid(r, &s->tenant))
+            return false;
+    }
     return true;
 }
 
@@ -150,9 +176,9 @@ static bool bk_offsets__apply(bk_broker_t *b, const cm_record_t *rec, cm_arena_t
     if (bk_offsets__read_str(&k, group, sizeof(group)) == NULL)
         return false;
     if (type == BK_OFFSETS__DELETED) {
-        /* Forget the group's offsets: an Empty group with none is deleted outright. */
-        if (bk_gcoord_find(b->groups, group) != NULL)
-            bk_gcoord_delete(b->groups, group);
+        /* Forget the group and its offsets, whatever it was: deleted while Empty, removed
+         * with its tenant, or left empty by expiry. */
+        bk_gcoord_forget(b->groups, group);
         return true;
     }
     if (type == BK_OFFSETS__GROUP) {
@@ -181,9 +207,11 @@ static bool bk_offsets__apply(bk_broker_t *b, const cm_record_t *rec, cm_arena_t
     int64_t offset = cm_kr_i64(&v);
     int32_t epoch = cm_kr_i32(&v);
     int64_t when = cm_kr_i64(&v);
-    if (version != 0 || bk_offsets__read_str(&v, meta, sizeof(meta)) == NULL || v.err != 0)
+    cm_kuuid_t tenant = { { 0 } };
+    if ((version != 0 && version != 1) || bk_offsets__read_str(&v, meta, sizeof(meta)) == NULL ||
+        v.err != 0 || (version == 1 && !bk_offsets__read_uuid(&v, &tenant)))
         return false;
-    bk_gcoord_offset_put(b->groups, group, topic, partition, offset, epoch, meta, when);
+    bk_gcoord_offset_put(b->groups, group, &tenant, topic, partition, offset, epoch, meta, when);
     return true;
 }
 
@@ -311,10 +339,10 @@ static int16_t bk_offsets__append(bk_broker_t *b, cm_batch_builder_t *bb, cm_kw_
     return err;
 }
 
-/* Adds one commit record to a batch. */
-static void bk_offsets__add_commit(cm_batch_builder_t *bb, const char *group, const char *topic,
-                                   int32_t partition, int64_t offset, int32_t leader_epoch,
-                                   const char *metadata, int64_t now_ms)
+/* Adds one commit record to a batch, or its removal (o NULL). */
+static void bk_offsets__add_commit(cm_batch_builder_t *bb, const char *group, cm_kuuid_t tenant,
+                                   const char *topic, int32_t partition,
+                                   const bk_goffset_view_t *o, int64_t now_ms)
 {
     cm_kw_t kw, vw;
     cm_kw_init(&kw, 1u << 20);
@@ -323,15 +351,32 @@ static void bk_offsets__add_commit(cm_batch_builder_t *bb, const char *group, co
     bk_offsets__str(&kw, group);
     bk_offsets__str(&kw, topic);
     cm_kw_i32(&kw, partition);
-    cm_kw_i8(&vw, 0);
-    cm_kw_i64(&vw, offset);
-    cm_kw_i32(&vw, leader_epoch);
-    cm_kw_i64(&vw, now_ms);
-    bk_offsets__str(&vw, metadata != NULL ? metadata : "");
+    if (o != NULL) {
+        cm_kw_i8(&vw, 1);
+        cm_kw_i64(&vw, o->offset);
+        cm_kw_i32(&vw, o->leader_epoch);
+        cm_kw_i64(&vw, o->commit_ms); /* kept as it was by snapshots: expiry counts from it */
+        bk_offsets__str(&vw, o->metadata != NULL ? o->metadata : "");
+        bk_offsets__uuid(&vw, tenant);
+    }
     cm_batch_build_add(bb, now_ms, (cm_kbytes_t){ kw.buf, (int32_t)kw.len },
-                       (cm_kbytes_t){ vw.buf, (int32_t)vw.len }, NULL, 0);
+                       o != NULL ? (cm_kbytes_t){ vw.buf, (int32_t)vw.len }
+                                 : (cm_kbytes_t){ NULL, -1 },
+                       NULL, 0);
     cm_kw_free(&kw);
     cm_kw_free(&vw);
+}
+
+/* Adds a group's deletion to a batch. */
+static void bk_offsets__add_deleted(cm_batch_builder_t *bb, const char *group, int64_t now_ms)
+{
+    cm_kw_t kw;
+    cm_kw_init(&kw, 1u << 20);
+    cm_kw_i8(&kw, BK_OFFSETS__DELETED);
+    bk_offsets__str(&kw, group);
+    cm_batch_build_add(bb, now_ms, (cm_kbytes_t){ kw.buf, (int32_t)kw.len },
+                       (cm_kbytes_t){ NULL, -1 }, NULL, 0);
+    cm_kw_free(&kw);
 }
 
 /* Adds a group's membership record to a batch. */
@@ -352,32 +397,63 @@ static void bk_offsets__add_group(cm_batch_builder_t *bb, const bk_group_t *g, i
     cm_kw_free(&vw);
 }
 
-int16_t bk_offsets_commit(bk_broker_t *b, const char *group, const bk_offset_rec_t *recs, int n,
-                          int64_t now_ms, bk_ack_waiter_t *wt)
+int16_t bk_offsets_commit(bk_broker_t *b, const char *group, cm_kuuid_t tenant,
+                          const bk_offset_rec_t *recs, int n, int64_t now_ms, bk_ack_waiter_t *wt)
 {
     cm_kw_t w;
     cm_kw_init(&w, 64u << 20);
     cm_batch_builder_t bb;
     cm_batch_build_begin(&bb, &w, now_ms);
-    for (int i = 0; i < n; i++)
-        bk_offsets__add_commit(&bb, group, recs[i].topic, recs[i].partition, recs[i].offset,
-                               recs[i].leader_epoch, recs[i].metadata, now_ms);
+    for (int i = 0; i < n; i++) {
+        bk_goffset_view_t o = { .offset = recs[i].offset,
+                                .leader_epoch = recs[i].leader_epoch,
+                                .metadata = recs[i].metadata,
+                                .commit_ms = now_ms };
+        bk_offsets__add_commit(&bb, group, tenant, recs[i].topic, recs[i].partition, &o, now_ms);
+    }
     return bk_offsets__append(b, &bb, &w, wt);
 }
 
 int16_t bk_offsets_delete_group(bk_broker_t *b, const char *group, bk_ack_waiter_t *wt)
 {
-    cm_kw_t w, kw;
+    cm_kw_t w;
     cm_kw_init(&w, 1u << 20);
-    cm_kw_init(&kw, 1u << 20);
     cm_batch_builder_t bb;
     cm_batch_build_begin(&bb, &w, 0);
-    cm_kw_i8(&kw, BK_OFFSETS__DELETED);
-    bk_offsets__str(&kw, group);
-    cm_batch_build_add(&bb, 0, (cm_kbytes_t){ kw.buf, (int32_t)kw.len }, (cm_kbytes_t){ NULL, -1 },
-                       NULL, 0);
-    cm_kw_free(&kw);
+    bk_offsets__add_deleted(&bb, group, 0);
     return bk_offsets__append(b, &bb, &w, wt);
+}
+
+int16_t bk_offsets_forget(bk_broker_t *b, const bk_offsets_gone_t *gone, int n)
+{
+    if (n <= 0)
+        return CM_KERR_NONE;
+    cm_kw_t w;
+    cm_kw_init(&w, 64u << 20);
+    cm_batch_builder_t bb;
+    int64_t now_ms = cm_now_ms();
+    cm_batch_build_begin(&bb, &w, now_ms);
+    cm_kuuid_t none = { { 0 } };
+    for (int i = 0; i < n; i++) {
+        if (gone[i].topic != NULL)
+            bk_offsets__add_commit(&bb, gone[i].group, none, gone[i].topic, gone[i].partition,
+                                   NULL, now_ms);
+        else
+            bk_offsets__add_deleted(&bb, gone[i].group, now_ms);
+    }
+    return bk_offsets__write(b->offsets, &bb, &w);
+}
+
+bool bk_offsets_quiet(const bk_broker_t *b)
+{
+    const bk_offsets_t *o = b->offsets;
+    return o != NULL && o->snapshot_base < 0 && o->log->hw == o->log->leo;
+}
+
+void bk_offsets_compact_soon(bk_broker_t *b)
+{
+    if (b->offsets != NULL)
+        b->offsets->compact_soon = true;
 }
 
 void bk_offsets_group_settled(bk_broker_t *b, const bk_group_t *g)
@@ -398,6 +474,7 @@ void bk_offsets_group_settled(bk_broker_t *b, const bk_group_t *g)
 typedef struct bk_offsets__snap {
     bk_offsets_t *o;
     const char *group;
+    cm_kuuid_t tenant;
     cm_kw_t w;
     cm_batch_builder_t bb;
     int64_t now_ms;
@@ -429,12 +506,10 @@ static void bk_offsets__snap_flush(bk_offsets__snap_t *s, bool last)
         bk_offsets__snap_begin(s);
 }
 
-static void bk_offsets__snap_offset(void *ud, const char *topic, int32_t partition, int64_t offset,
-                                    int32_t leader_epoch, const char *metadata)
+static void bk_offsets__snap_offset(void *ud, const bk_goffset_view_t *o)
 {
     bk_offsets__snap_t *s = ud;
-    bk_offsets__add_commit(&s->bb, s->group, topic, partition, offset, leader_epoch, metadata,
-                           s->now_ms);
+    bk_offsets__add_commit(&s->bb, s->group, s->tenant, o->topic, o->partition, o, s->now_ms);
     bk_offsets__snap_flush(s, false);
 }
 
@@ -469,8 +544,10 @@ static void bk_offsets__compact(bk_offsets_t *o, int64_t now_ms)
     bk_offsets__snap_begin(&s);
     size_t it = 0;
     const bk_group_t *g;
+    /* Groups their names' owners no longer own are left out: compacted away. */
     while ((g = bk_gcoord_next(o->b->groups, &it)) != NULL) {
         s.group = bk_group_id(g);
+        s.tenant = bk_group_tenant(g);
         if (bk_group_members_n(g) > 0 || bk_group_protocol_type(g)[0] != '\0') {
             bk_offsets__add_group(&s.bb, g, now_ms);
             bk_offsets__snap_flush(&s, false);
@@ -503,6 +580,8 @@ void bk_offsets_tick(bk_broker_t *b, int64_t now_ms)
     int64_t due = b->cfg.group_offsets_compact_bytes;
     if (o->clean_bytes > due)
         due = o->clean_bytes;
-    if (dirty >= due)
+    if (dirty >= due || o->compact_soon) {
+        o->compact_soon = false;
         bk_offsets__compact(o, now_ms);
+    }
 }

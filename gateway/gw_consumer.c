@@ -172,6 +172,13 @@ bool gw_cons_stable(gw_cjob_t *j, int64_t wait_ms)
     gw_cinst_t *i = j->inst;
     if (i->state == GW_CS_STABLE && !i->rejoin)
         return true;
+    if (i->refused) {
+        j->waiting = false;
+        j->retry_after = GW_GROUP_LIMIT_RETRY_S;
+        gw_cons_error(j, 429, 429, "%s", GW_GROUP_LIMIT_MSG);
+        gw_cons_done(j);
+        return false;
+    }
     if (j->deadline_ms == 0)
         j->deadline_ms = cm_mono_ms() + wait_ms;
     j->waiting = true;

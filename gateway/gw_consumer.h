@@ -23,6 +23,18 @@
 #include "gw_kafka.h"
 #include "gw_rest.h"
 
+/*
+ * A coordinator refuses a new group at the brokers' limits with GROUP_AUTHORIZATION_FAILED
+ * (brokers/bk_group_registry.c). The gateway checks group ACLs itself and never sends a
+ * call its ACLs refuse, so from a coordinator that error means the limit: 429 with
+ * Retry-After over REST, RESOURCE_EXHAUSTED over gRPC, with this message.
+ */
+#define GW_GROUP_LIMIT_RETRY_S 30
+#define GW_GROUP_LIMIT_MSG                                                                         \
+    "this tenant has its maximum number of consumer groups (groups_per_tenant_max, or the "       \
+    "coordinating broker's groups_max); delete groups it no longer uses (an empty group also "    \
+    "goes once its offsets expire), then retry"
+
 /* gw_cpart_t.position before it is known. */
 enum {
     GW_CPOS_COMMITTED = -1, /* ask the group for its committed offset */
@@ -66,6 +78,7 @@ typedef struct gw_cinst {
     bool busy;         /* a membership call is in flight */
     uint64_t call_seq; /* tags the calls; the busy step's is the latest */
     bool rejoin;       /* the coordinator started a rebalance */
+    bool refused;      /* the coordinator refused to make the group: a limit (gw_member.c) */
     int32_t coordinator;
     char *member_id;
     int32_t generation;

@@ -242,6 +242,14 @@ static void gw_ggrp__pump(gw_ggroup_t *g)
         gw_ggrp__end_if_idle(g);
         return;
     }
+    if (i->refused && (i->state != GW_CS_STABLE || i->rejoin)) {
+        g->done = true;
+        g->code = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        snprintf(c->retry_after, sizeof(c->retry_after), "%d", GW_GROUP_LIMIT_RETRY_S);
+        snprintf(g->msg, sizeof(g->msg), "%s", GW_GROUP_LIMIT_MSG);
+        gw_ggrp__end_if_idle(g);
+        return;
+    }
     if (i->state != GW_CS_STABLE || i->rejoin) {
         gw_member_step(i);
         gw_ggrp__wait(g);
@@ -425,6 +433,13 @@ static void gw_ggrp__committed(gw_kcall_t *k, gw_kcall_status_t st, cm_kr_t *bod
     cm_arena_free(&a);
     if (gw_ggrp__coordinator_moved(err)) {
         gw_ggrp__again(q, cm_kerr_name(err));
+    } else if (err == CM_KERR_GROUP_AUTHORIZATION_FAILED) {
+        gw_grpc_fail_retry(q->c, GRPC_STATUS_RESOURCE_EXHAUSTED, GW_GROUP_LIMIT_RETRY_S, "%s",
+                           GW_GROUP_LIMIT_MSG);
+    } else if (err == CM_KERR_INVALID_GROUP_ID) {
+        /* The gateway knows the tenant, the coordinator's snapshot not yet. */
+        gw_grpc_fail_retry(q->c, GRPC_STATUS_UNAVAILABLE, 1,
+                           "the group's coordinator does not know this tenant yet; retry");
     } else if (err != 0) {
         gw_gstatus_t code = gw_ggrp__kerr_status(err);
         if (code == GRPC_STATUS_FAILED_PRECONDITION)

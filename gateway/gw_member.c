@@ -22,6 +22,7 @@
 #include "gw_meta.h"
 
 #define GW_MEMBER__RETRY_MS      200
+#define GW_MEMBER__REFUSED_MS    5000 /* a group refused at a limit: tried again this late */
 #define GW_MEMBER__FIND_VERSION  2
 #define GW_MEMBER__JOIN_VERSION  5
 #define GW_MEMBER__SYNC_VERSION  3
@@ -570,10 +571,18 @@ static void gw_member__joined(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
         } else if (resp.error_code == CM_KERR_MEMBER_ID_REQUIRED) {
             gw_member__set_member(i, resp.member_id);
             gw_member__join(i);
+        } else if (resp.error_code == CM_KERR_GROUP_AUTHORIZATION_FAILED) {
+            /* The group would be one too many: what waits on the membership is told now;
+             * joining is tried again, slowly, in case a group goes meanwhile. */
+            gw_member__retry(i, false);
+            i->retry_at_ms += GW_MEMBER__REFUSED_MS;
+            i->refused = true;
+            gw_cons_kick(i);
         } else if (resp.error_code != 0) {
             gw_member_stale(i, resp.error_code);
             gw_member__retry(i, false);
         } else {
+            i->refused = false;
             gw_member__set_member(i, resp.member_id);
             i->generation = resp.generation_id;
             cm_log_debug("consumer instance joined",

@@ -437,6 +437,16 @@ def status(method, who, request="{}"):
     print(details, file=sys.stderr)
 
 
+def call_json(method, who, request="{}"):
+    """One unary call: prints its status name, then its response as JSON ("{}" on error),
+    and the status details on stderr."""
+    req_cls, resp_cls = UNARY[method]
+    code, resp, details, _ = call(channel(), method, json_format.Parse(request, req_cls()), resp_cls, who)
+    print(code.name)
+    print(json_format.MessageToJson(resp, indent=None) if resp is not None else "{}")
+    print(details, file=sys.stderr)
+
+
 def isolation():
     """globex calls every method on acme's topic and group (made here): each is NOT_FOUND
     without a word of acme's, and acme's topic, records and offsets are as they were."""
@@ -627,12 +637,12 @@ def conn_cap():
 
 def main():
     checks = {"abandon": abandon, "acl_revoke": acl_revoke, "conn_cap": conn_cap, "acl_revoke": acl_revoke, "topics": topics, "records": records, "groups": groups, "isolation": isolation,
-              "quota": quota, "status": status}
+              "quota": quota, "status": status, "call": call_json}
     if len(sys.argv) < 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks) + " [args]", file=sys.stderr)
         return 2
     checks[sys.argv[1]](*sys.argv[2:])
-    if sys.argv[1] == "status":
+    if sys.argv[1] in ("status", "call"):
         return 0
     print("grpc", sys.argv[1] + ":", "FAILED" if failures else "ok")
     return 1 if failures else 0

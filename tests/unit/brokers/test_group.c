@@ -2,7 +2,9 @@
  * The group coordinator's state machine (bk_group.c), driven with a fake clock: join and
  * sync, MEMBER_ID_REQUIRED, heartbeat expiry, the rebalance timeout, leave, stale
  * generations, commits during a rebalance, the initial delay, protocol choice, static
- * members, offsets and group deletion, and a membership stored and restored.
+ * members, offsets and group deletion, a membership stored and restored; groups of a
+ * tenant made again under the same name, owners replayed and adopted, offsets expiry on a
+ * fake wall clock, and the group limits.
  */
 #include "cmocka_all.h"
 
@@ -65,21 +67,99 @@ static void on_sync(void *ud, void *waiter, const bk_gsync_res_t *res)
     (void)ud;
 }
 
-static bk_gcoord_t *coord(int32_t initial_delay_ms)
+/* The owners of group names: unchecked (an unmanaged broker) unless a test sets some. */
+static bool owners_on;
+static struct {
+    const char *tenant;
+    cm_kuuid_t id;
+} owners[4];
+static int refused_n, refused_tenant_n; /* bk_gops_t.refused calls, for the tenant limit */
+static int64_t wall_now;                /* the fake wall clock */
+
+static bk_gowner_t on_owner(void *ud, const char *group, cm_kuuid_t *id)
+{
+    (void)ud;
+    if (!owners_on)
+        return BK_GOWNER_UNCHECKED;
+    const char *dot = strchr(group, '.');
+    for (int i = 0; dot != NULL && i < 4; i++)
+        if (owners[i].tenant != NULL && strlen(owners[i].tenant) == (size_t)(dot - group) &&
+            strncmp(owners[i].tenant, group, (size_t)(dot - group)) == 0) {
+            *id = owners[i].id;
+            return BK_GOWNER_TENANT;
+        }
+    return BK_GOWNER_NONE;
+}
+
+static void on_refused(void *ud, const char *group, bool tenant)
+{
+    refused_n++;
+    refused_tenant_n += tenant;
+    (void)ud;
+    (void)group;
+}
+
+static int64_t on_wall(void *ud)
+{
+    (void)ud;
+    return wall_now;
+}
+
+static cm_kuuid_t uuid(uint8_t n)
+{
+    cm_kuuid_t u = { { 0 } };
+    u.b[15] = n;
+    return u;
+}
+
+static bk_gcoord_t *coord_limited(int32_t initial_delay_ms, int32_t groups_max,
+                                  int32_t per_tenant_max)
 {
     memset(ans, 0, sizeof(ans));
-    settled_n = 0;
+    settled_n = refused_n = refused_tenant_n = 0;
+    owners_on = false;
+    memset(owners, 0, sizeof(owners));
+    wall_now = 0;
     bk_gcoord_cfg_t cfg = { .session_timeout_min_ms = 1000,
                             .session_timeout_max_ms = 300000,
                             .initial_rebalance_delay_ms = initial_delay_ms,
-                            .group_size_max = 4 };
-    bk_gops_t ops = { .join_done = on_join, .sync_done = on_sync, .settled = on_settled };
+                            .group_size_max = 4,
+                            .groups_max = groups_max,
+                            .groups_per_tenant_max = per_tenant_max };
+    bk_gops_t ops = { .join_done = on_join,
+                      .sync_done = on_sync,
+                      .settled = on_settled,
+                      .owner = on_owner,
+                      .refused = on_refused,
+                      .wall_ms = on_wall };
     return bk_gcoord_new(&cfg, &ops);
+}
+
+static bk_gcoord_t *coord(int32_t initial_delay_ms)
+{
+    return coord_limited(initial_delay_ms, 0, 0);
 }
 
 static const bk_gproto_t RANGE[] = { { "range", (const uint8_t *)"r", 1 } };
 
-/* A JoinGroup of a consumer with the "range" assignor: 10 s session, 20 s rebalance. */
+/* A JoinGroup of a consumer of group `group` with the "range" assignor: 10 s session, 20 s
+ * rebalance. */
+static void join_in(bk_gcoord_t *gc, const char *group, const char *member, int n, int64_t now)
+{
+    bk_gjoin_req_t req = { .group_id = group,
+                           .member_id = member,
+                           .client_id = "c",
+                           .client_host = "/127.0.0.1",
+                           .protocol_type = "consumer",
+                           .session_timeout_ms = 10000,
+                           .rebalance_timeout_ms = 20000,
+                           .protos = RANGE,
+                           .n_protos = 1,
+                           .member_id_required = true };
+    bk_gcoord_join(gc, &req, now, W(n));
+}
+
+/* The same in group "g". */
 static void join(bk_gcoord_t *gc, const char *member, int n, int64_t now)
 {
     bk_gjoin_req_t req = { .group_id = "g",
@@ -307,7 +387,7 @@ static void test_group__commit_during_rebalance(void **state)
     /* A group nobody is in takes commits outside the group protocol. */
     gc = coord(0);
     assert_int_equal(bk_gcoord_commit_check(gc, "solo", -1, "", NULL, 0), 0);
-    bk_gcoord_offset_put(gc, "solo", "t", 0, 42, -1, "meta", 0);
+    bk_gcoord_offset_put(gc, "solo", NULL, "t", 0, 42, -1, "meta", 0);
     int64_t off;
     int32_t epoch;
     const char *meta;
@@ -457,14 +537,11 @@ static void test_group__static_member(void **state)
     (void)state;
 }
 
-static void count_offsets(void *ud, const char *topic, int32_t partition, int64_t offset,
-                          int32_t epoch, const char *metadata)
+static void count_offsets(void *ud, const bk_goffset_view_t *o)
 {
-    *(int64_t *)ud += offset;
-    assert_string_equal(topic, "t");
-    assert_true(partition == 0 || partition == 1);
-    (void)epoch;
-    (void)metadata;
+    *(int64_t *)ud += o->offset;
+    assert_string_equal(o->topic, "t");
+    assert_true(o->partition == 0 || o->partition == 1);
 }
 
 static void test_group__offsets_and_delete(void **state)
@@ -472,9 +549,9 @@ static void test_group__offsets_and_delete(void **state)
     bk_gcoord_t *gc = coord(0);
     char a[256], b[256];
     two_stable(gc, a, b);
-    bk_gcoord_offset_put(gc, "g", "t", 0, 10, 3, "", 0);
-    bk_gcoord_offset_put(gc, "g", "t", 1, 20, 3, "", 0);
-    bk_gcoord_offset_put(gc, "g", "t", 1, 25, 4, "x", 0);
+    bk_gcoord_offset_put(gc, "g", NULL, "t", 0, 10, 3, "", 0);
+    bk_gcoord_offset_put(gc, "g", NULL, "t", 1, 20, 3, "", 0);
+    bk_gcoord_offset_put(gc, "g", NULL, "t", 1, 25, 4, "x", 0);
     int64_t sum = 0;
     bk_gcoord_offsets_each(gc, "g", count_offsets, &sum);
     assert_int_equal(sum, 35);
@@ -573,7 +650,7 @@ static void test_group__restore(void **state)
                      CM_KERR_REBALANCE_IN_PROGRESS);
     /* It never rejoins: dropped at the (clamped: 1 s) rebalance timeout, the group Empty
      * (and kept: it has an offset). */
-    bk_gcoord_offset_put(gc2, "h", "t", 0, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc2, "h", NULL, "t", 0, 1, -1, "", 0);
     bk_gcoord_tick(gc2, 200999);
     assert_int_equal(bk_group_state(bk_gcoord_find(gc2, "h")), BK_GROUP_PREPARING);
     bk_gcoord_tick(gc2, 201000);
@@ -586,6 +663,313 @@ static void test_group__restore(void **state)
     assert_int_equal(bk_group_state(bk_gcoord_find(gc2, "e")), BK_GROUP_EMPTY);
     assert_string_equal(bk_group_protocol_type(bk_gcoord_find(gc2, "e")), "consumer");
     bk_gcoord_free(gc2);
+    (void)state;
+}
+
+/* ---- owners --------------------------------------------------------------------------- */
+
+static int count_n;
+static void count_all(void *ud, const bk_goffset_view_t *o)
+{
+    count_n++;
+    (void)ud;
+    (void)o;
+}
+
+static int gone_n;
+static char gone_last[256];
+static void on_gone(void *ud, const char *group)
+{
+    gone_n++;
+    snprintf(gone_last, sizeof(gone_last), "%s", group);
+    (void)ud;
+}
+
+static int groups_listed(bk_gcoord_t *gc)
+{
+    size_t it = 0;
+    int n = 0;
+    while (bk_gcoord_next(gc, &it) != NULL)
+        n++;
+    return n;
+}
+
+/* A tenant deleted and made again under the same name (a new id) finds none of its
+ * predecessor's group: every call sees it as absent, and a new one of the same name
+ * starts empty. */
+static void test_group__owner_made_again_sees_nothing(void **state)
+{
+    bk_gcoord_t *gc = coord(0);
+    owners_on = true;
+    owners[0].tenant = "acme";
+    owners[0].id = uuid(1);
+    const char *a = NULL;
+    join_in(gc, "acme.g", "", 1, 0);
+    assert_int_equal(ans[1].error, CM_KERR_MEMBER_ID_REQUIRED);
+    a = ans[1].member;
+    join_in(gc, "acme.g", a, 2, 0);
+    assert_int_equal(ans[2].error, 0);
+    bk_gassign_t as[] = { { a, (const uint8_t *)"x", 1 } };
+    bk_gsync_req_t sr = { .group_id = "acme.g",
+                          .member_id = a,
+                          .generation = 1,
+                          .assignments = as,
+                          .n_assignments = 1 };
+    bk_gcoord_sync(gc, &sr, 10, W(3));
+    assert_int_equal(ans[3].error, 0);
+    cm_kuuid_t id1 = uuid(1), id2 = uuid(2);
+    bk_gcoord_offset_put(gc, "acme.g", &id1, "acme.t", 0, 7, -1, "old-meta", 5);
+    const bk_group_t *g = bk_gcoord_find(gc, "acme.g");
+    assert_non_null(g);
+    assert_memory_equal(bk_group_tenant(g).b, id1.b, 16);
+    int64_t off;
+    int32_t epoch;
+    const char *meta;
+    assert_true(bk_gcoord_offset_get(gc, "acme.g", "acme.t", 0, &off, &epoch, &meta));
+
+    owners[0].id = id2; /* deleted and made again */
+    assert_null(bk_gcoord_find(gc, "acme.g"));
+    assert_false(bk_gcoord_offset_get(gc, "acme.g", "acme.t", 0, &off, &epoch, &meta));
+    count_n = 0;
+    bk_gcoord_offsets_each(gc, "acme.g", count_all, NULL);
+    assert_int_equal(count_n, 0);
+    assert_int_equal(groups_listed(gc), 0);
+    assert_int_equal(bk_gcoord_heartbeat(gc, "acme.g", a, NULL, 1, 20), CM_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.g", 1, a, NULL, 20),
+                     CM_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_gcoord_leave(gc, "acme.g", a, NULL, 20), CM_KERR_UNKNOWN_MEMBER_ID);
+    bk_gcoord_sync(gc, &sr, 20, W(4));
+    assert_int_equal(ans[4].error, CM_KERR_UNKNOWN_MEMBER_ID);
+    join_in(gc, "acme.g", a, 5, 20);
+    assert_int_equal(ans[5].error, CM_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_gcoord_delete(gc, "acme.g"), CM_KERR_GROUP_ID_NOT_FOUND);
+    /* A commit of the old tenant that becomes durable now brings nothing back. */
+    bk_gcoord_offset_put(gc, "acme.g", &id1, "acme.t", 1, 8, -1, "late", 30);
+    assert_null(bk_gcoord_find(gc, "acme.g"));
+    /* The new acme's group of the same name: a new one, without the old offsets. */
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.g", -1, "", NULL, 40), 0);
+    g = bk_gcoord_find(gc, "acme.g");
+    assert_non_null(g);
+    assert_memory_equal(bk_group_tenant(g).b, id2.b, 16);
+    assert_int_equal(bk_group_members_n(g), 0);
+    assert_false(bk_gcoord_offset_get(gc, "acme.g", "acme.t", 0, &off, &epoch, &meta));
+    assert_int_equal(bk_gcoord_size(gc), 1);
+    assert_int_equal(bk_gcoord_reown(gc, on_gone, NULL, NULL), 0);
+    /* A name no tenant owns: absent, and not made. */
+    join_in(gc, "nobody.g", "", 6, 50);
+    assert_int_equal(ans[6].error, CM_KERR_INVALID_GROUP_ID);
+    assert_int_equal(bk_gcoord_commit_check(gc, "nobody.g", -1, "", NULL, 50),
+                     CM_KERR_INVALID_GROUP_ID);
+    assert_int_equal(bk_gcoord_commit_check(gc, "nodot", -1, "", NULL, 50),
+                     CM_KERR_INVALID_GROUP_ID);
+    assert_int_equal(bk_gcoord_size(gc), 1);
+    /* The tenant deleted: its groups go when the owners are applied. */
+    owners[0].tenant = NULL;
+    gone_n = 0;
+    assert_int_equal(bk_gcoord_reown(gc, on_gone, NULL, NULL), 1);
+    assert_int_equal(gone_n, 1);
+    assert_string_equal(gone_last, "acme.g");
+    assert_int_equal(bk_gcoord_size(gc), 0);
+    bk_gcoord_free(gc);
+    (void)state;
+}
+
+/* Replaying the log: a record of another owner replaces the group (the groups of two
+ * tenants of one name never merge); one recorded without an owner (written before owners
+ * were) is the same group, and takes the owner the cluster shows. */
+static void test_group__owners_replayed_and_adopted(void **state)
+{
+    bk_gcoord_t *gc = coord(0);
+    cm_kuuid_t id1 = uuid(1), id2 = uuid(2), none = uuid(0);
+    bk_gcoord_offset_put(gc, "acme.g", &id1, "acme.t", 0, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc, "acme.g", &id1, "acme.t", 1, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc, "acme.g", &id2, "acme.t", 0, 2, -1, "", 0);
+    count_n = 0;
+    bk_gcoord_offsets_each(gc, "acme.g", count_all, NULL);
+    assert_int_equal(count_n, 1);
+    assert_memory_equal(bk_group_tenant(bk_gcoord_find(gc, "acme.g")).b, id2.b, 16);
+    /* A membership of the old owner replaces it too. */
+    bk_gsaved_t old = { .generation = 3,
+                        .protocol_type = "consumer",
+                        .protocol = "",
+                        .leader = "",
+                        .empty_since_ms = 77,
+                        .tenant = id1 };
+    bk_gcoord_restore(gc, "acme.g", &old, 0);
+    count_n = 0;
+    bk_gcoord_offsets_each(gc, "acme.g", count_all, NULL);
+    assert_int_equal(count_n, 0);
+    assert_int_equal(bk_group_empty_since(bk_gcoord_find(gc, "acme.g")), 77);
+    /* Version 0 records: no owner; a later record's owner is taken, offsets kept. */
+    bk_gcoord_offset_put(gc, "acme.h", &none, "acme.t", 0, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc, "acme.h", NULL, "acme.t", 1, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc, "acme.h", &id2, "acme.t", 2, 1, -1, "", 0);
+    count_n = 0;
+    bk_gcoord_offsets_each(gc, "acme.h", count_all, NULL);
+    assert_int_equal(count_n, 3);
+    /* Adopted at the first snapshot: the owner it shows; a name no tenant owns goes. */
+    bk_gcoord_offset_put(gc, "acme.i", NULL, "acme.t", 0, 1, -1, "", 0);
+    bk_gcoord_offset_put(gc, "gone.i", NULL, "gone.t", 0, 1, -1, "", 0);
+    owners_on = true;
+    owners[0].tenant = "acme";
+    owners[0].id = id2;
+    int adopted = 0;
+    gone_n = 0;
+    /* acme.g is id1's, acme.h and acme.i take id2, gone.i goes. */
+    assert_int_equal(bk_gcoord_reown(gc, on_gone, NULL, &adopted), 2);
+    assert_int_equal(adopted, 1);
+    assert_int_equal(gone_n, 2);
+    assert_memory_equal(bk_group_tenant(bk_gcoord_find(gc, "acme.i")).b, id2.b, 16);
+    assert_non_null(bk_gcoord_find(gc, "acme.h"));
+    assert_null(bk_gcoord_find(gc, "gone.i"));
+    bk_gcoord_free(gc);
+    (void)state;
+}
+
+/* ---- offsets expiry -------------------------------------------------------------------- */
+
+static int expired_n, expired_groups_n;
+static char expired_last[256];
+static void on_expired(void *ud, const char *group, const char *topic, int32_t partition)
+{
+    if (topic == NULL) {
+        expired_groups_n++;
+    } else {
+        expired_n++;
+        snprintf(expired_last, sizeof(expired_last), "%s/%s/%d", group, topic, partition);
+    }
+    (void)ud;
+}
+
+static void expire(bk_gcoord_t *gc, int64_t wall, int64_t retention_ms)
+{
+    expired_n = expired_groups_n = 0;
+    assert_true(bk_gcoord_expire(gc, wall, retention_ms, 1000, on_expired, NULL));
+}
+
+/* Kafka's KIP-211: an Empty group's offsets expire retention after their commit or after the
+ * group became Empty, whichever is later; a group with members keeps them all. */
+static void test_group__offsets_expire(void **state)
+{
+    bk_gcoord_t *gc = coord(0);
+    /* A group that never had members: by commit time. */
+    bk_gcoord_offset_put(gc, "s", NULL, "t", 0, 1, -1, "", 1000);
+    bk_gcoord_offset_put(gc, "s", NULL, "t", 1, 1, -1, "", 1500);
+    expire(gc, 1999, 1000);
+    assert_int_equal(expired_n, 0);
+    expire(gc, 2000, 1000);
+    assert_int_equal(expired_n, 1);
+    assert_string_equal(expired_last, "s/t/0");
+    assert_int_equal(expired_groups_n, 0);
+    expire(gc, 2500, 1000);
+    assert_int_equal(expired_n, 1);
+    assert_int_equal(expired_groups_n, 1); /* none left: the group goes */
+    assert_null(bk_gcoord_find(gc, "s"));
+
+    /* Members keep their offsets however old. */
+    char a[256], b[256];
+    two_stable(gc, a, b);
+    bk_gcoord_offset_put(gc, "g", NULL, "t", 0, 5, -1, "", 0);
+    expire(gc, 1000000000, 1000);
+    assert_int_equal(expired_n, 0);
+    /* They leave at 5000: the offset committed at 0 lasts until 6000, and one committed
+     * after the group became Empty lasts from its commit. */
+    wall_now = 5000;
+    assert_int_equal(bk_gcoord_leave(gc, "g", a, NULL, 100), 0);
+    assert_int_equal(bk_gcoord_leave(gc, "g", b, NULL, 100), 0);
+    assert_int_equal(bk_group_state(group(gc)), BK_GROUP_EMPTY);
+    assert_int_equal(bk_group_empty_since(group(gc)), 5000);
+    bk_gcoord_offset_put(gc, "g", NULL, "t", 1, 5, -1, "", 5500);
+    expire(gc, 5999, 1000);
+    assert_int_equal(expired_n, 0);
+    expire(gc, 6000, 1000);
+    assert_int_equal(expired_n, 1);
+    assert_string_equal(expired_last, "g/t/0");
+    expire(gc, 6499, 1000);
+    assert_int_equal(expired_n, 0);
+    expire(gc, 6500, 1000);
+    assert_int_equal(expired_n, 1);
+    assert_int_equal(expired_groups_n, 1);
+    assert_null(bk_gcoord_find(gc, "g"));
+
+    /* The work of a step is bounded: 20 groups of 3 offsets take several steps. A group
+     * removed in a step may make the sweep pass over another, which the next sweep takes. */
+    for (int i = 0; i < 20; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "m%d", i);
+        for (int p = 0; p < 3; p++)
+            bk_gcoord_offset_put(gc, name, NULL, "t", p, 1, -1, "", 0);
+    }
+    expired_n = expired_groups_n = 0;
+    int steps = 1;
+    while (!bk_gcoord_expire(gc, 10000, 1000, 8, on_expired, NULL))
+        steps++;
+    assert_true(steps >= 6);
+    assert_true(expired_n >= 40);
+    while (!bk_gcoord_expire(gc, 10000, 1000, 8, on_expired, NULL))
+        ;
+    assert_int_equal(expired_n, 60);
+    assert_int_equal(expired_groups_n, 20);
+    assert_int_equal(bk_gcoord_size(gc), 0);
+    bk_gcoord_free(gc);
+    (void)state;
+}
+
+/* ---- limits ---------------------------------------------------------------------------- */
+
+/* A new group beyond groups_per_tenant_max or groups_max is refused, and nothing is made;
+ * the groups that exist go on, and another tenant is not held by one tenant's limit. */
+static void test_group__limits(void **state)
+{
+    bk_gcoord_t *gc = coord_limited(0, 4, 2);
+    owners_on = true;
+    owners[0].tenant = "acme";
+    owners[0].id = uuid(1);
+    owners[1].tenant = "globex";
+    owners[1].id = uuid(2);
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.a", -1, "", NULL, 0), 0);
+    join_in(gc, "acme.b", "", 1, 0);
+    assert_int_equal(ans[1].error, CM_KERR_MEMBER_ID_REQUIRED);
+    /* acme's third: refused, by JoinGroup and by OffsetCommit. */
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.c", -1, "", NULL, 0),
+                     CM_KERR_GROUP_AUTHORIZATION_FAILED);
+    join_in(gc, "acme.c", "", 2, 0);
+    assert_int_equal(ans[2].error, CM_KERR_GROUP_AUTHORIZATION_FAILED);
+    assert_null(bk_gcoord_find(gc, "acme.c"));
+    assert_int_equal(bk_gcoord_size(gc), 2);
+    assert_int_equal(refused_n, 2);
+    assert_int_equal(refused_tenant_n, 2);
+    /* Its groups go on. */
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.a", -1, "", NULL, 0), 0);
+    join_in(gc, "acme.b", ans[1].member, 3, 0);
+    assert_int_equal(ans[3].error, 0);
+    /* globex is not held by acme's limit; the broker's is 4 in all. */
+    assert_int_equal(bk_gcoord_commit_check(gc, "globex.a", -1, "", NULL, 0), 0);
+    assert_int_equal(bk_gcoord_commit_check(gc, "globex.b", -1, "", NULL, 0), 0);
+    owners[2].tenant = "initech";
+    owners[2].id = uuid(3);
+    assert_int_equal(bk_gcoord_commit_check(gc, "initech.a", -1, "", NULL, 0),
+                     CM_KERR_GROUP_AUTHORIZATION_FAILED);
+    assert_int_equal(refused_n, 3);
+    assert_int_equal(refused_tenant_n, 2);
+    /* A group deleted makes room. */
+    assert_int_equal(bk_gcoord_delete(gc, "acme.a"), 0);
+    assert_int_equal(bk_gcoord_commit_check(gc, "initech.a", -1, "", NULL, 0), 0);
+    /* A group a former owner left is replaced, not counted as one more: acme made again
+     * may make its groups of the old names at its limit. */
+    owners[0].id = uuid(4);
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.b", -1, "", NULL, 0), 0);
+    assert_int_equal(bk_gcoord_size(gc), 4);
+    bk_gcoord_free(gc);
+
+    /* Unmanaged (owners unchecked): only groups_max holds. */
+    gc = coord_limited(0, 3, 1);
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.a", -1, "", NULL, 0), 0);
+    assert_int_equal(bk_gcoord_commit_check(gc, "acme.b", -1, "", NULL, 0), 0);
+    assert_int_equal(bk_gcoord_commit_check(gc, "c", -1, "", NULL, 0), 0);
+    assert_int_equal(bk_gcoord_commit_check(gc, "d", -1, "", NULL, 0),
+                     CM_KERR_GROUP_AUTHORIZATION_FAILED);
+    bk_gcoord_free(gc);
     (void)state;
 }
 
@@ -604,6 +988,10 @@ int main(void)
         cmocka_unit_test(test_group__static_member),
         cmocka_unit_test(test_group__offsets_and_delete),
         cmocka_unit_test(test_group__restore),
+        cmocka_unit_test(test_group__owner_made_again_sees_nothing),
+        cmocka_unit_test(test_group__owners_replayed_and_adopted),
+        cmocka_unit_test(test_group__offsets_expire),
+        cmocka_unit_test(test_group__limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
