@@ -1,14 +1,18 @@
 #include "cm_http.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cm_err.h"
 #include "cm_log.h"
 #include "cm_net.h"
+#include "cm_time.h"
 
 /* Bodies up to this many times the limit are read so that the answer is our JSON 413;
  * beyond it h2o refuses them itself (also with 413) without buffering. */
@@ -28,6 +32,46 @@ typedef struct cm_http__listener {
     h2o_socket_t *sock;
 } cm_http__listener_t;
 
+/* A client connection, from accept to close (the socket's on_close hook is ours). */
+typedef struct cm_http__conn cm_http__conn_t;
+struct cm_http__conn {
+    cm_http_server_t *server;
+    h2o_socket_t *sock;
+    cm_http__conn_t *prev, *next;   /* the server's connections not yet authenticated */
+    cm_http__conn_t *aprev, *anext; /* all the server's connections */
+    bool authenticated;
+    bool paused;         /* held back by the pre-auth budget */
+    bool resume_read;    /* ... while h2o wants to read it: read again on resume */
+    bool in_read;        /* h2o's read callback runs (cm_http__on_read) */
+    bool closed;         /* ... and closed the socket: freed once it returns */
+    h2o_socket_cb inner; /* h2o's read callback, which ours wraps while not authenticated */
+    size_t counted;      /* bytes read while not authenticated, in the budget */
+    void *ud;            /* the application's (cm_http_conn_set) */
+    void (*ud_free)(void *ud);
+};
+
+/* The pre-authentication budget's check runs this often while anything is counted. */
+#define CM_HTTP__PREAUTH_TICK_MS 2
+/* How long cm_http_server_free waits for its connections to end. */
+#define CM_HTTP__CLOSE_WAIT_MS 2000
+/*
+ * The receive buffer asked for a connection that has not authenticated. h2o 2.2 reads a
+ * socket until EAGAIN, so what one read callback brings in is bounded by the kernel's
+ * buffer, which autotuning lets grow to megabytes; with a fixed one, each read is at most
+ * about twice this (the kernel doubles it for its bookkeeping), and that is what a
+ * connection can overshoot the budget by. Once it authenticates, it gets the larger one
+ * (the kernel caps it at net.core.rmem_max; autotuning stays off for the socket).
+ */
+#define CM_HTTP__PREAUTH_RCVBUF (16 << 10)
+#define CM_HTTP__AUTH_RCVBUF    (1 << 20)
+/*
+ * What a connection may read before the total budget holds it back: the headers and body
+ * of an ordinary small request. Clients that fill the budget with large bodies would
+ * otherwise stall every new connection, the authenticated ones among them, until they
+ * time out; this way they hold back only requests larger than this.
+ */
+#define CM_HTTP__PREAUTH_FREE (16 << 10)
+
 struct cm_http_server {
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -38,6 +82,16 @@ struct cm_http_server {
     void *ud;
     size_t body_max;
     int port;
+    /* Pre-authentication budget (cm_http_server_preauth); total == NULL: none. */
+    atomic_llong *preauth_total;
+    int64_t preauth_total_max;
+    int64_t preauth_conn_max;
+    atomic_ullong *preauth_paused; /* connections paused, counter */
+    cm_http__conn_t *unauth;       /* connections not authenticated yet */
+    cm_http__conn_t *conns;        /* every connection, until h2o closes it */
+    int64_t preauth_read_max;      /* what one read of such a connection can bring in */
+    h2o_timeout_t preauth_timeout;
+    h2o_timeout_entry_t preauth_tick;
 };
 
 static int cm_http__on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -51,14 +105,257 @@ static int cm_http__on_req(h2o_handler_t *self, h2o_req_t *req)
     return s->fn(s->ud, req);
 }
 
+/* ---- connections and the pre-authentication budget ------------------------------------ */
+
+static void cm_http__unlink(cm_http__conn_t *c)
+{
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (c->server->unauth == c)
+        c->server->unauth = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+/* Gives back what `c` holds of the budget. */
+static void cm_http__uncount(cm_http__conn_t *c)
+{
+    if (c->server->preauth_total != NULL && c->counted > 0)
+        atomic_fetch_sub(c->server->preauth_total, (long long)c->counted);
+    c->counted = 0;
+}
+
+static void cm_http__conn_closed(void *data)
+{
+    cm_http__conn_t *c = data;
+    if (c->aprev != NULL)
+        c->aprev->anext = c->anext;
+    else
+        c->server->conns = c->anext;
+    if (c->anext != NULL)
+        c->anext->aprev = c->aprev;
+    if (!c->authenticated) {
+        cm_http__unlink(c);
+        cm_http__uncount(c);
+    }
+    if (c->ud_free != NULL)
+        c->ud_free(c->ud);
+    c->ud_free = NULL;
+    if (c->in_read)
+        c->closed = true; /* freed when h2o's callback returns */
+    else
+        free(c);
+}
+
+static void cm_http__on_read(h2o_socket_t *sock, const char *err);
+
+/* Puts our read callback in front of h2o's, if h2o reads and it is not there yet. */
+static void cm_http__wrap(cm_http__conn_t *c)
+{
+    h2o_socket_cb cb = c->sock->_cb.read;
+    if (cb != NULL && cb != cm_http__on_read) {
+        c->inner = cb;
+        c->sock->_cb.read = cm_http__on_read;
+    }
+}
+
+/* Stops reading a paused connection that h2o (re)started reading: on resume it reads on
+ * with the callback h2o gave. */
+static void cm_http__hold(cm_http__conn_t *c)
+{
+    h2o_socket_cb cb = c->sock->_cb.read;
+    if (cb == NULL)
+        return;
+    if (cb != cm_http__on_read)
+        c->inner = cb;
+    c->resume_read = true;
+    h2o_socket_read_stop(c->sock);
+}
+
+static void cm_http__pause(cm_http__conn_t *c)
+{
+    if (c->paused)
+        return;
+    c->paused = true;
+    c->resume_read = false;
+    cm_http__hold(c);
+    if (c->server->preauth_paused != NULL)
+        atomic_fetch_add(c->server->preauth_paused, 1);
+}
+
+/* Reads on, if h2o wanted to read when it was paused or started to since. */
+static void cm_http__resume(cm_http__conn_t *c)
+{
+    if (!c->paused)
+        return;
+    c->paused = false;
+    if (c->resume_read && !h2o_socket_is_reading(c->sock))
+        h2o_socket_read_start(c->sock, c->authenticated ? c->inner : cm_http__on_read);
+}
+
+/* Counts what `c` just read (h2o 2.2's bytes_read is what the last read brought in, not a
+ * running total): true when it is over a budget. */
+static bool cm_http__count(cm_http__conn_t *c)
+{
+    cm_http_server_t *s = c->server;
+    size_t grew = c->sock->bytes_read;
+    c->counted += grew;
+    long long total = atomic_fetch_add(s->preauth_total, (long long)grew) + (long long)grew;
+    return (int64_t)c->counted > s->preauth_conn_max ||
+           (grew > 0 && c->counted > CM_HTTP__PREAUTH_FREE && total > s->preauth_total_max);
+}
+
+/*
+ * h2o's read callback, wrapped while the connection has not authenticated: what it read is
+ * counted before h2o sees it, and once h2o is done with it, the connection stops reading
+ * if it is over budget. In its callback h2o may close the socket (cm_http__conn_closed
+ * then leaves `c` to us), start reading with another callback (wrapped again), or stop
+ * reading (a request is complete: it starts again itself, and cm_http__hold sees that).
+ */
+static void cm_http__on_read(h2o_socket_t *sock, const char *err)
+{
+    cm_http__conn_t *c = sock->on_close.data;
+    bool over = !c->authenticated && cm_http__count(c);
+    c->in_read = true;
+    c->inner(sock, err);
+    c->in_read = false;
+    if (c->closed) {
+        free(c);
+        return;
+    }
+    if (c->authenticated) {
+        if (sock->_cb.read == cm_http__on_read)
+            sock->_cb.read = c->inner; /* h2o's own from here */
+    } else if (c->paused) {
+        cm_http__hold(c);
+    } else {
+        cm_http__wrap(c);
+        if (over)
+            cm_http__pause(c);
+    }
+}
+
+/*
+ * Every tick: wraps h2o's read callback again where h2o restarted reading outside ours
+ * (after a response, say; what such a read brings in before the tick goes uncounted, at
+ * most a receive buffer), keeps paused connections stopped, and resumes paused ones while the total is under budget, only as
+ * many at once as can each read a buffer's worth without going over. h2o buffers a whole
+ * request body before any handler runs, so this is the one place where what an
+ * unauthenticated client makes the server hold can be bounded; a connection that stays
+ * paused is closed by h2o's request or idle timeout.
+ */
+static void cm_http__preauth_on_tick(h2o_timeout_entry_t *e)
+{
+    cm_http_server_t *s = (cm_http_server_t *)((char *)e - offsetof(cm_http_server_t, preauth_tick));
+    for (cm_http__conn_t *c = s->unauth; c != NULL; c = c->next) {
+        if (c->paused)
+            cm_http__hold(c);
+        else
+            cm_http__wrap(c);
+    }
+    long long room = s->preauth_total_max - atomic_load(s->preauth_total);
+    for (cm_http__conn_t *c = s->unauth; c != NULL && room >= s->preauth_read_max; c = c->next)
+        if (c->paused && (int64_t)c->counted + s->preauth_read_max <= s->preauth_conn_max) {
+            cm_http__resume(c);
+            room -= s->preauth_read_max;
+        }
+    if (s->unauth != NULL)
+        h2o_timeout_link(s->loop, &s->preauth_timeout, &s->preauth_tick);
+}
+
 static void cm_http__on_accept(h2o_socket_t *listener, const char *err)
 {
     cm_http__listener_t *l = listener->data;
     if (err != NULL)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
+    if (sock == NULL)
+        return;
+    cm_http_server_t *s = l->server;
+    cm_http__conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        abort();
+    c->server = s;
+    c->sock = sock;
+    sock->on_close.cb = cm_http__conn_closed;
+    sock->on_close.data = c;
+    c->anext = s->conns;
+    if (c->anext != NULL)
+        c->anext->aprev = c;
+    s->conns = c;
+    if (s->preauth_total == NULL) {
+        c->authenticated = true; /* no budget: nothing to count */
         h2o_accept(&l->accept_ctx, sock);
+        return;
+    }
+    int rcvbuf = CM_HTTP__PREAUTH_RCVBUF;
+    (void)setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    c->next = s->unauth;
+    if (c->next != NULL)
+        c->next->prev = c;
+    s->unauth = c;
+    if (!h2o_timeout_is_linked(&s->preauth_tick))
+        h2o_timeout_link(s->loop, &s->preauth_timeout, &s->preauth_tick);
+    c->in_read = true; /* h2o may close it at once */
+    h2o_accept(&l->accept_ctx, sock);
+    c->in_read = false;
+    if (c->closed) {
+        free(c);
+        return;
+    }
+    cm_http__wrap(c);
+}
+
+/* The connection `req` came on, or NULL (not a socket of ours). */
+static cm_http__conn_t *cm_http__conn(h2o_req_t *req)
+{
+    h2o_conn_t *conn = req->conn;
+    h2o_socket_t *sock =
+        conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
+    return sock != NULL && sock->on_close.cb == cm_http__conn_closed ? sock->on_close.data
+                                                                       : NULL;
+}
+
+void cm_http_conn_authenticated(h2o_req_t *req)
+{
+    cm_http__conn_t *c = cm_http__conn(req);
+    if (c == NULL || c->authenticated)
+        return;
+    c->authenticated = true;
+    int rcvbuf = CM_HTTP__AUTH_RCVBUF;
+    (void)setsockopt(h2o_socket_get_fd(c->sock), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    cm_http__unlink(c);
+    cm_http__uncount(c);
+    cm_http__resume(c);
+    if (!c->in_read && c->sock->_cb.read == cm_http__on_read)
+        c->sock->_cb.read = c->inner; /* h2o's own from here */
+}
+
+void *cm_http_conn_get(h2o_req_t *req)
+{
+    cm_http__conn_t *c = cm_http__conn(req);
+    return c != NULL ? c->ud : NULL;
+}
+
+bool cm_http_conn_set(h2o_req_t *req, void *ud, void (*ud_free)(void *ud))
+{
+    cm_http__conn_t *c = cm_http__conn(req);
+    if (c == NULL || c->ud != NULL)
+        return false;
+    c->ud = ud;
+    c->ud_free = ud_free;
+    return true;
+}
+
+void cm_http_server_preauth(cm_http_server_t *s, atomic_llong *total, int64_t total_max,
+                            int64_t conn_max, atomic_ullong *paused)
+{
+    s->preauth_total = total;
+    s->preauth_total_max = total_max;
+    s->preauth_conn_max = conn_max;
+    s->preauth_paused = paused;
+    s->preauth_read_max = 2 * CM_HTTP__PREAUTH_RCVBUF;
 }
 
 cm_http_server_t *cm_http_server_new(h2o_evloop_t *loop, size_t body_max, cm_http_handler_fn fn,
@@ -82,6 +379,8 @@ cm_http_server_t *cm_http_server_new(h2o_evloop_t *loop, size_t body_max, cm_htt
     h->super.on_req = cm_http__on_req;
     h->server = s;
     h2o_context_init(&s->ctx, loop, &s->config);
+    h2o_timeout_init(loop, &s->preauth_timeout, CM_HTTP__PREAUTH_TICK_MS);
+    s->preauth_tick.cb = cm_http__preauth_on_tick;
     return s;
 }
 
@@ -94,6 +393,12 @@ int cm_http_server_listen_fd(cm_http_server_t *s, int fd, SSL_CTX *ssl)
     l->accept_ctx.ctx = &s->ctx;
     l->accept_ctx.hosts = s->config.hosts;
     l->accept_ctx.ssl_ctx = ssl;
+    if (s->preauth_total != NULL) {
+        /* Connections start with the pre-authentication receive buffer (and so with the
+         * window it advertises) from their handshake on: cm_http__on_accept. */
+        int rcvbuf = CM_HTTP__PREAUTH_RCVBUF;
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    }
     l->sock = h2o_evloop_socket_create(s->loop, fd, H2O_SOCKET_FLAG_DONT_READ);
     l->sock->data = l;
     h2o_socket_read_start(l->sock, cm_http__on_accept);
@@ -128,6 +433,12 @@ void cm_http_server_stop(cm_http_server_t *s)
             l->sock = NULL;
         }
     }
+    /* Clients read no more: each connection ends once what it is answering went out (h2o
+     * sees the end of its input when it reads on), and the budget holds none back. */
+    for (cm_http__conn_t *c = s->conns; c != NULL; c = c->anext) {
+        (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RD);
+        cm_http__resume(c);
+    }
 }
 
 void cm_http_server_free(cm_http_server_t *s)
@@ -135,6 +446,19 @@ void cm_http_server_free(cm_http_server_t *s)
     if (s == NULL)
         return;
     cm_http_server_stop(s);
+    /* h2o has no call that closes its connections, and disposing of a context that still has
+     * one aborts: let them end (cm_http_server_stop made them see the end of their input). */
+    int64_t until = cm_mono_ms() + CM_HTTP__CLOSE_WAIT_MS;
+    while (s->conns != NULL && cm_mono_ms() < until)
+        h2o_evloop_run(s->loop, 10);
+    if (s->conns != NULL) {
+        cm_log_warn("connections still open at shutdown; their memory is left to the exit",
+                    "port=%d", s->port);
+        return;
+    }
+    if (h2o_timeout_is_linked(&s->preauth_tick))
+        h2o_timeout_unlink(&s->preauth_tick);
+    h2o_timeout_dispose(s->loop, &s->preauth_timeout);
     /* h2o 2.2's dispose leaves the context's 88-byte queue allocated, and destroying it
      * afterwards crashes; tests/lsan.supp names that one leak. */
     h2o_context_dispose(&s->ctx);

@@ -16,6 +16,7 @@
 #define H2O_USE_LIBUV 0
 #endif
 #include <h2o.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -48,6 +49,32 @@ cm_http_server_t *cm_http_server_new(h2o_evloop_t *loop, size_t body_max, cm_htt
  * and h2c. Returns 0, or -1 when the server has no room for another listener.
  */
 int cm_http_server_listen_fd(cm_http_server_t *s, int fd, SSL_CTX *ssl);
+
+/**
+ * Bounds what clients that have not authenticated can make the server hold (h2o buffers a
+ * whole request body before any handler runs). A connection counts the bytes it reads until
+ * the application calls cm_http_conn_authenticated on one of its requests; one that reads
+ * more than `conn_max`, or that has read more than a small request (16 KiB) while the
+ * `total` of every counted connection (shared by the servers of all threads) is over
+ * `total_max`, stops being read until the total is under budget again; h2o's request and
+ * idle timeouts close it meanwhile. Such connections get a small receive buffer (16 KiB),
+ * which bounds what one read can overshoot by. Counts every pause in *paused. Call before
+ * cm_http_server_listen_fd; without a call, nothing is counted.
+ */
+void cm_http_server_preauth(cm_http_server_t *s, atomic_llong *total, int64_t total_max,
+                            int64_t conn_max, atomic_ullong *paused);
+
+/** The request's connection has authenticated: it no longer counts against the budget. */
+void cm_http_conn_authenticated(h2o_req_t *req);
+
+/**
+ * Attaches `ud` to the request's connection, freed by `ud_free` when it closes. False when
+ * the connection has one already (or is not one of the server's).
+ */
+bool cm_http_conn_set(h2o_req_t *req, void *ud, void (*ud_free)(void *ud));
+
+/** What cm_http_conn_set attached to the request's connection, or NULL. */
+void *cm_http_conn_get(h2o_req_t *req);
 
 /** The port of the first listener. */
 int cm_http_server_port(const cm_http_server_t *s);

@@ -49,6 +49,7 @@ typedef struct gw_config {
     int64_t threads;             /* event loops; 0: one per core */
     int64_t body_bytes_max;      /* request body limit */
     int64_t request_arena_bytes; /* memory one REST request may use (its parsed body too) */
+    int64_t preauth_bytes_max;   /* held for connections not authenticated yet, in total */
     int64_t db_timeout_ms;       /* statement and connect timeout of the metadata thread */
     int64_t resync_ms;           /* full re-read of the metadata even without notifications */
     int64_t auth_cache_ms;       /* how long a verified API secret is trusted without a re-check */
@@ -195,6 +196,8 @@ typedef struct gw_metrics {
     atomic_ullong grpc_calls;  /* gRPC calls taken */
     atomic_ullong grpc_errors; /* ... answered with a status other than OK */
     atomic_llong grpc_active;  /* gRPC calls not ended yet */
+    atomic_llong preauth_bytes;   /* read by connections not authenticated yet */
+    atomic_ullong preauth_paused; /* ... times one was stopped for the budget */
     cm_hist_t request_latency;
 } gw_metrics_t;
 

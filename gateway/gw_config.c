@@ -30,6 +30,9 @@ static const cm_opt_t gw_config__opts[] = {
     STR(log_level, "info", "debug, info, warn or error"),
     INT(threads, "0", 0, GW_THREADS_MAX, "event-loop threads (0: one per core)"),
     INT(body_bytes_max, "8388608", 1024, 268435456, "largest request body"),
+    INT(preauth_bytes_max, "67108864", 1048576, 17179869184,
+        "bytes all connections that have not authenticated yet may make the gateway hold "
+        "(h2o buffers whole request bodies); past it they are not read until it falls"),
     INT(request_arena_bytes, "67108864", 65536, 1073741824,
         "memory one REST request may use, its parsed body included; past it the request gets "
         "413"),

@@ -4,6 +4,7 @@
  * plane may be away at start or at any time: the gateway answers 503 until it has its
  * first snapshot, then serves from the last one it read.
  */
+#include <malloc.h>
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,6 +58,10 @@ static void *gw_main__worker(void *arg)
     cm_strmap_init(&w->verified);
     w->kpool = gw_kpool_new(w);
     w->http = cm_http_server_new(w->loop, (size_t)gw->cfg.body_bytes_max, gw_rest_handle, w);
+    /* A request of body_bytes_max (and h2o's slack, for our own 413) fits one connection's
+     * share; the total bounds many such connections at once. */
+    cm_http_server_preauth(w->http, &gw->metrics.preauth_bytes, gw->cfg.preauth_bytes_max,
+                           2 * gw->cfg.body_bytes_max + 65536, &gw->metrics.preauth_paused);
     int i = (int)(w - gw->workers);
     cm_http_server_listen_fd(w->http, gw_main__fd_plain[i], NULL);
     if (gw->ssl != NULL)
@@ -124,6 +129,12 @@ int main(int argc, char **argv)
         return 2;
     }
     cm_log_init("gateway", (cm_log_level_t)level);
+    /* h2o grows a request body's buffer by doubling and copying. With glibc's adaptive
+     * threshold those large blocks soon come from the heap and stay resident after they are
+     * freed; a fixed threshold keeps every block of 256 KiB or more in its own mapping, so
+     * memory given back by a closed connection leaves the process and RSS follows what is
+     * held (what preauth_bytes_max bounds). */
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (gw->cfg.control_plane_token[0] == '\0')

@@ -541,6 +541,13 @@ static void gw_rest__metrics(gw_t *gw, cm_sbuf_t *outp)
     cm_metrics_value(&out, "streamd_gateway_grpc_calls_active", "gauge",
                      "gRPC calls not ended yet (streams included)",
                      (double)atomic_load(&m->grpc_active));
+    cm_metrics_value(&out, "streamd_gateway_preauth_bytes", "gauge",
+                     "bytes read by connections that have not authenticated yet",
+                     (double)atomic_load(&m->preauth_bytes));
+    cm_metrics_value(&out, "streamd_gateway_preauth_paused_total", "counter",
+                     "times a connection not authenticated yet stopped being read (over "
+                     "preauth_bytes_max)",
+                     (double)atomic_load(&m->preauth_paused));
     cm_metrics_value(&out, "streamd_gateway_consumer_instances", "gauge",
                      "REST consumer instances and gRPC group members held",
                      (double)atomic_load(&gw->consumer_instances));
@@ -677,12 +684,7 @@ static void gw_rest__conn_closed(void *data)
  */
 static bool gw_rest__conn_counted(gw_rreq_t *r, bool *shared)
 {
-    h2o_conn_t *conn = r->req->conn;
-    h2o_socket_t *sock =
-        conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
-    if (sock == NULL || (sock->on_close.cb != NULL && sock->on_close.cb != gw_rest__conn_closed))
-        return true; /* not a socket of ours */
-    gw_rest__conn_t *c = sock->on_close.data;
+    gw_rest__conn_t *c = cm_http_conn_get(r->req);
     gw_tenant_rt_t *rt = r->ss.tenant->rt;
     for (int i = 0; c != NULL && i < c->n; i++)
         if (c->rts[i] == rt)
@@ -694,8 +696,11 @@ static bool gw_rest__conn_counted(gw_rreq_t *r, bool *shared)
         c = calloc(1, sizeof(*c));
         if (c == NULL)
             abort();
-        sock->on_close.cb = gw_rest__conn_closed;
-        sock->on_close.data = c;
+        if (!cm_http_conn_set(r->req, c, gw_rest__conn_closed)) {
+            free(c); /* not a connection of ours: nothing to count it against */
+            gw_session_conn_close(rt);
+            return true;
+        }
     }
     c->rts[c->n++] = rt;
     return true;
@@ -788,6 +793,7 @@ static void gw_rest__dispatch(gw_rreq_t *r)
     atomic_fetch_add(&r->snap->refs, 1);
     if (!gw_rest__authenticate(r))
         return;
+    cm_http_conn_authenticated(r->req);
     bool shared = false;
     if (!gw_rest__conn_counted(r, &shared)) {
         if (r->req->version < 0x200) /* HTTP/1.1: this connection is not served further */
