@@ -297,6 +297,7 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-unit test-component test-e2e test-fault
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz-smoke
 
 test-unit: all
 	@tests/run-tier.sh unit $(B)

@@ -323,6 +323,12 @@ static int bk_segment__first_at_time(const uint8_t *batch, const cm_batch_hdr_t 
     cm_record_t r;
     int got;
     while ((got = cm_record_next(&it, &r)) == 1) {
+        /* A record's offset is its batch's base plus its delta, which must lie within the
+         * batch: one that does not is damage, not an offset to give a client. */
+        if (r.offset_delta < 0 || r.offset_delta > h->last_offset_delta) {
+            got = -1;
+            break;
+        }
         int64_t t = cm_record_timestamp(h, &r);
         if (t >= ts) {
             *offset = h->base_offset + r.offset_delta;
@@ -500,7 +506,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
             err = cm_batch_check(w.buf + (pos - w.pos), (size_t)avail, &h);
         }
         if (err == CM_BATCH_OK && (h.base_offset != s->next_offset || h.last_offset_delta < 0 ||
-                                   h.records_count != h.last_offset_delta + 1))
+                                   h.records_count != (int64_t)h.last_offset_delta + 1))
             err = BK_SCAN_EOFFSET;
         if (err != CM_BATCH_OK)
             break;

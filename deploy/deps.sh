@@ -16,7 +16,7 @@ set -euo pipefail
 
 declare -A group
 group[build]="gcc make pkg-config libc6-dev librdkafka-dev libcmocka-dev zlib1g-dev liblz4-dev libzstd-dev libsnappy-dev libssl-dev libpq-dev libh2o-evloop-dev libcurl4-openssl-dev libjwt-dev libgrpc-dev libprotobuf-c-dev protobuf-c-compiler"
-group[test]="kcat nghttp2-client python3 python3-grpcio python3-protobuf protobuf-compiler curl procps coreutils openssl postgresql-15 postgresql-client-15"
+group[test]="kcat nghttp2-client python3 python3-grpcio python3-protobuf protobuf-compiler curl procps coreutils openssl postgresql-15 postgresql-client-15 stress-ng"
 group[run]="postgresql-15 postgresql-client-15 curl"
 group[bench]="nats-server redis-server libnats-dev libhiredis-dev"
 group[fuzz]="clang libfuzzer-14-dev"

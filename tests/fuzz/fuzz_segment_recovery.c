@@ -27,16 +27,12 @@
  *   - reads planned at the interesting offsets and time lookups (which inflate compressed
  *     batches) return nothing outside the log, and an offline partition serves no reads.
  *
- * Open broker bugs this target found are stepped around until they are fixed, so that
- * fuzz-smoke stays quiet and long runs look for new ones; FUZZ_OPEN_BUGS=1 in the
- * environment checks them too (their inputs are corpus/segment_recovery/open-*):
- *   1. bk_segment_recover computes `h.last_offset_delta + 1`, which overflows for a batch
- *      whose lastOffsetDelta is INT32_MAX (UBSan). Stepped around: the CRC of such a batch
- *      is left wrong.
- *   2. bk_segment__first_at_time trusts a stored record's offset delta, so ListOffsets by
- *      time can answer an offset outside its batch and the log when a batch's records
- *      disagree with its header. Stepped around: the time lookup's range is checked only
- *      for logs whose records agree with their batches.
+ * Broker bugs this target found, fixed (their inputs are corpus/segment_recovery/regress-*):
+ *   1. bk_segment_recover computed `h.last_offset_delta + 1` in 32 bits, which overflowed
+ *      for a batch whose lastOffsetDelta is INT32_MAX (UBSan).
+ *   2. bk_segment__first_at_time trusted a stored record's offset delta, so ListOffsets by
+ *      time answered an offset outside its batch and the log when a batch's records
+ *      disagreed with its header; such a batch is now reported corrupt.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -61,7 +57,6 @@
 #define FUZZ__INDEX_INTERVAL 128 /* small: many index entries per input */
 
 static char fuzz__root[256];
-static bool fuzz__open_bugs; /* FUZZ_OPEN_BUGS=1: check the open bugs above too */
 static bk_broker_t fuzz__b;
 static cm_tconfig_t fuzz__tc;
 
@@ -98,8 +93,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* Above every level: damaged segments are what this target feeds the broker, and each
      * would log an error line. */
     cm_log_init("fuzz", (cm_log_level_t)(CM_LOG_ERROR + 1));
-    fuzz__open_bugs =
-        getenv("FUZZ_OPEN_BUGS") != NULL && strcmp(getenv("FUZZ_OPEN_BUGS"), "1") == 0;
     struct stat st;
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || tmp[0] == '\0')
@@ -132,31 +125,11 @@ static void fuzz__write(const char *dir, int64_t base, const uint8_t *p, size_t 
     }
 }
 
-/* Inflation bound of the broker's time lookups (BK_SEGMENT__INFLATE_MAX). */
-#define FUZZ__INFLATE_MAX (64 << 20)
-
-/* True when the records the broker would read from a batch have offset deltas inside it. */
-static bool fuzz__records_agree(const uint8_t *batch, const cm_batch_hdr_t *h)
-{
-    cm_record_iter_t it;
-    uint8_t *owned;
-    if (cm_batch_records(batch, h, FUZZ__INFLATE_MAX, &it, &owned) != CM_BATCH_OK)
-        return true; /* the lookup fails on it: nothing is answered */
-    cm_record_t r;
-    bool agree = true;
-    while (agree && cm_record_next(&it, &r) == 1)
-        agree = r.offset_delta >= 0 && r.offset_delta <= h->last_offset_delta;
-    free(owned);
-    return agree;
-}
-
 /*
  * One segment on disk: whole valid batches with contiguous offsets, indexes agreeing.
- * Returns whether every batch's records agree with it (see open bug 2).
  */
-static bool fuzz__check_segment(const bk_segment_t *s, bool online)
+static void fuzz__check_segment(const bk_segment_t *s, bool online)
 {
-    bool agree = true;
     struct stat st;
     fuzz_assert(fstat(s->fd, &st) == 0);
     if (online ? st.st_size != s->size : st.st_size < s->size)
@@ -174,9 +147,8 @@ static bool fuzz__check_segment(const bk_segment_t *s, bool online)
             fuzz_fail("segment %s keeps a bad batch at %lld: %s", s->path, (long long)pos,
                       cm_batch_strerror(rc));
         fuzz_assert(h.base_offset == next);
-        fuzz_assert(h.last_offset_delta >= 0 && h.records_count == h.last_offset_delta + 1);
+        fuzz_assert(h.last_offset_delta >= 0 && h.records_count == (int64_t)h.last_offset_delta + 1);
         next = cm_batch_last_offset(&h) + 1;
-        agree = agree && fuzz__records_agree(log + pos, &h);
         pos += cm_batch_size(&h);
     }
     fuzz_assert(pos == s->size);
@@ -194,11 +166,10 @@ static bool fuzz__check_segment(const bk_segment_t *s, bool online)
     for (size_t i = 1; i < s->tidx.n; i++)
         fuzz_assert(bk_index_ts(&s->tidx, i) >= bk_index_ts(&s->tidx, i - 1));
     free(log);
-    return agree;
 }
 
-/* Reads and time lookups must stay inside the log (lookups: when `agree`, open bug 2). */
-static void fuzz__reads(bk_partition_t *p, bool agree)
+/* Reads and time lookups must stay inside the log. */
+static void fuzz__reads(bk_partition_t *p)
 {
     int64_t start = bk_partition_log_start(p);
     int64_t at[] = { start, start + 1, start + (p->leo - start) / 2, p->leo - 1, p->leo };
@@ -218,12 +189,12 @@ static void fuzz__reads(bk_partition_t *p, bool agree)
     int64_t ts[] = { INT64_MIN, -1, 0, 1000, INT64_MAX };
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         int64_t off, found;
-        if (bk_partition_offset_for_time(p, ts[i], &off, &found) == 0 && off >= 0 && agree)
+        if (bk_partition_offset_for_time(p, ts[i], &off, &found) == 0 && off >= 0)
             fuzz_assert(off >= start && off < p->leo && found >= ts[i]);
     }
     for (size_t k = 0; k < p->n_segs; k++) {
         int64_t off, found, t = p->segs[k]->max_timestamp;
-        if (bk_partition_offset_for_time(p, t, &off, &found) == 0 && off >= 0 && agree)
+        if (bk_partition_offset_for_time(p, t, &off, &found) == 0 && off >= 0)
             fuzz_assert(off >= start && off < p->leo && found >= t);
     }
 }
@@ -302,10 +273,10 @@ static void fuzz__open(const char *dir, int64_t *leo, int64_t *bytes, size_t *se
     fuzz_assert(p->n_segs >= 1 && (int)p->n_segs == before.n);
     fuzz__kept(p, dir, &before);
     fuzz__snapshot_free(&before);
-    bool online = p->offline == NULL, agree = true;
+    bool online = p->offline == NULL;
     fuzz_assert(online || p->offline[0] != '\0');
     for (size_t i = 0; i < p->n_segs; i++) {
-        agree = fuzz__check_segment(p->segs[i], online) && agree;
+        fuzz__check_segment(p->segs[i], online);
         if (i > 0 && online)
             fuzz_assert(p->segs[i]->base_offset == p->segs[i - 1]->next_offset);
     }
@@ -315,7 +286,7 @@ static void fuzz__open(const char *dir, int64_t *leo, int64_t *bytes, size_t *se
     for (size_t i = 0; i < p->n_segs; i++)
         total += p->segs[i]->size;
     fuzz_assert(p->log_bytes == total);
-    fuzz__reads(p, agree || fuzz__open_bugs);
+    fuzz__reads(p);
     *leo = p->leo;
     *bytes = total;
     *segs = p->n_segs;
@@ -338,10 +309,8 @@ static size_t fuzz__fix_crcs(uint8_t *p, size_t len, int64_t *next)
             blen > len - pos - CM_BATCH_LOG_OVERHEAD)
             break;
         size_t size = CM_BATCH_LOG_OVERHEAD + (size_t)blen;
-        /* Open bug 1: such a batch keeps its (wrong) CRC. */
-        if (fuzz__open_bugs || cm_be32(p + pos + 23) != INT32_MAX)
-            cm_put_be32(p + pos + 17,
-                        cm_crc32c(0, p + pos + CM_BATCH_CRC_START, size - CM_BATCH_CRC_START));
+        cm_put_be32(p + pos + 17,
+                    cm_crc32c(0, p + pos + CM_BATCH_CRC_START, size - CM_BATCH_CRC_START));
         if (pos == 0) {
             cm_batch_hdr_t h;
             cm_batch_hdr_parse(p, &h);

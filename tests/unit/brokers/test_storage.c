@@ -16,6 +16,7 @@
 #include "bk_index.h"
 #include "bk_partition.h"
 #include "bk_segment.h"
+#include "cm_crc32c.h"
 #include "cm_err.h"
 #include "cm_fs.h"
 #include "cm_kproto.h"
@@ -226,6 +227,57 @@ static void test_segment__recovery_rejects_an_offset_gap(void **state)
     s = reopen_and_recover(0, &res);
     assert_int_equal(res.reason, BK_SCAN_EOFFSET);
     assert_int_equal(s->size, good);
+    bk_segment_unref(s);
+}
+
+/* Recomputes a batch's CRC after a test changed bytes it covers. */
+static void fix_crc(uint8_t *batch, size_t len)
+{
+    cm_put_be32(batch + 17, cm_crc32c(0, batch + CM_BATCH_CRC_START, len - CM_BATCH_CRC_START));
+}
+
+/* Fuzzing found it (tests/fuzz, regress-lastoffsetdelta-overflow): a CRC-valid batch whose
+ * lastOffsetDelta is INT32_MAX made recovery compute INT32_MAX + 1 (UBSan). It is damage. */
+static void test_segment__recovery_of_a_last_offset_delta_of_int32_max(void **state)
+{
+    bk_segment_t *s;
+    assert_int_equal(bk_segment_create(tmpdir, 0, &s), 0);
+    fill_segment(s, 2, 5, 100, 1024);
+    uint8_t buf[4096];
+    size_t len = make_batch(buf, sizeof(buf), 1, 0, 10);
+    cm_batch_assign(buf, s->next_offset, 0);
+    cm_put_be32(buf + 23, INT32_MAX);
+    fix_crc(buf, len);
+    assert_int_equal(pwrite(s->fd, buf, len, s->size), (ssize_t)len);
+    int64_t good = s->size;
+    bk_segment_unref(s);
+    bk_scan_result_t res;
+    s = reopen_and_recover(0, &res);
+    assert_int_equal(res.reason, BK_SCAN_EOFFSET);
+    assert_int_equal(s->size, good);
+    assert_int_equal(s->next_offset, 10);
+    bk_segment_unref(s);
+}
+
+/* Fuzzing found it (regress-listoffsets-record-delta): a time lookup took a stored record's
+ * offset delta on trust, and answered an offset outside its batch and the log. */
+static void test_segment__time_lookup_refuses_a_record_outside_its_batch(void **state)
+{
+    bk_segment_t *s;
+    assert_int_equal(bk_segment_create(tmpdir, 0, &s), 0);
+    uint8_t buf[4096];
+    size_t len = make_batch(buf, sizeof(buf), 1, 1000, 10);
+    /* The one record: length, attributes, timestamp delta 0, offset delta 0 -> 23. */
+    assert_int_equal(buf[CM_BATCH_HEADER_SIZE + 3], 0);
+    buf[CM_BATCH_HEADER_SIZE + 3] = 46; /* zigzag varint of 23 */
+    fix_crc(buf, len);
+    cm_batch_hdr_t h; /* produce validates records (and refuses this); disk damage is not */
+    assert_int_equal(cm_batch_validate(buf, len, &h), CM_BATCH_ERECORD);
+    assert_int_equal(cm_batch_check(buf, len, &h), CM_BATCH_OK);
+    assert_int_equal(bk_segment_append(s, buf, len, &h, 1024, 4096, cm_now_ms()), 0);
+    int64_t off = -1, ts;
+    assert_true(bk_segment_find_time(s, 1000, s->size, &off, &ts) < 0);
+    assert_int_equal(off, -1);
     bk_segment_unref(s);
 }
 
@@ -531,6 +583,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__recovery_rejects_an_offset_gap, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_segment__recovery_of_a_last_offset_delta_of_int32_max,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_segment__time_lookup_refuses_a_record_outside_its_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment__recovery_of_garbage_keeps_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_segment__zero_tail_from_preallocation_is_a_clean_end,
