@@ -38,7 +38,7 @@ api GET /v1/tenants/acme/topics/events >"$T/topic"
 [ "$(json_get partitions <"$T/topic")" = 3 ] || fail "partitions: $(cat "$T/topic")"
 grep -q '"retention.ms" *: *"3600000"' "$T/topic" || fail "config not stored: $(cat "$T/topic")"
 [ "$(json_get assignments.2.leader <"$T/topic")" = 1 ] || fail "not placed on broker 1"
-api GET '/v1/audit?tenant=acme' | grep -q '"topic.create"' || fail "creation not audited"
+api GET '/v1/audit?tenant=acme' | grep '"topic.create"' >/dev/null || fail "creation not audited"
 # No wait: the answer came after this broker applied the change.
 "$BIN/kclient" produce -b "$BROKER" -t acme.events -n 300 --keys 30 >/dev/null ||
     fail "produce right after create"

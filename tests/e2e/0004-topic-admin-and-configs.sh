@@ -77,7 +77,7 @@ grep -q 'topic metadata is invalid; the topic is not served" topic=dmg' "$BROKER
 $K describe dmg 2>"$T/e" && fail "a topic with damaged metadata is served"
 grep -q UNKNOWN_TOPIC_OR_PART "$T/e" || fail "describe of a damaged topic: $(cat "$T/e")"
 $K create dmg 1 >/dev/null || fail "creating over a damaged topic"
-ls "$T/data/damaged" | grep -q '^dmg-' || fail "the damaged topic was not set aside"
+ls "$T/data/damaged" | grep '^dmg-' >/dev/null || fail "the damaged topic was not set aside"
 [ -s "$T/data/damaged/$(ls "$T/data/damaged" | grep -m1 '^dmg-')/0/00000000000000000000.log" ] ||
     fail "the damaged topic's data was not kept"
 [ "$("$BIN/kadmin" -b "$BROKER" offsets dmg 0 latest)" = 0 ] || fail "the new topic is not empty"

@@ -37,7 +37,7 @@ rss=$(awk '/VmRSS/ { print $2 }' /proc/$BROKER_PID/status)
 [ "$rss" -lt 200000 ] || fail "the broker grew to $rss KiB on a bad size field"
 
 step "a fetch naming more partitions than the broker holds closes the connection"
-"$BIN/kprobe" -b "$BROKER" fetch-many victim 25000 | grep -q closed || fail "huge fetch not refused"
+"$BIN/kprobe" -b "$BROKER" fetch-many victim 25000 | grep closed >/dev/null || fail "huge fetch not refused"
 kill -0 "$BROKER_PID" || fail "the broker died"
 
 step "random garbage on many connections"

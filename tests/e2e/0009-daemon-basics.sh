@@ -35,8 +35,8 @@ grep -q '^ts=[^ ]* level=info comp=broker msg="broker ready"' "$BROKER_LOG" ||
     fail "the flag did not override log_level: $(cat "$BROKER_LOG")"
 
 step "HTTP endpoints"
-curl -sf "http://$ADMIN/healthz" | grep -qx ok || fail "/healthz"
-curl -sf "http://$ADMIN/readyz" | grep -qx ready || fail "/readyz"
+curl -sf "http://$ADMIN/healthz" | grep -x ok >/dev/null || fail "/healthz"
+curl -sf "http://$ADMIN/readyz" | grep -x ready >/dev/null || fail "/readyz"
 curl -sf "http://$ADMIN/metrics" >"$T/m"
 grep -q '^# TYPE streamd_broker_fsyncs_total counter' "$T/m" || fail "/metrics"
 grep -qx 'streamd_broker_partitions 5' "$T/m" || fail "/metrics partitions: $(grep partitions "$T/m")"

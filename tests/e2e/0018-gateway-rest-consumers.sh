@@ -41,7 +41,7 @@ step "an instance subscribes, polls every record, commits"
 expect_rest 200 acme h2c POST "$v2/g1" \
     '{"name": "c1", "format": "binary", "auto.offset.reset": "earliest", "auto.commit.enable": "false"}'
 [ "$(json_get instance_id <"$T/last.json")" = c1 ] || fail "$(cat "$T/last.json")"
-json_get base_uri <"$T/last.json" | grep -q "/kafka/v2/clusters/${CLUSTER[acme]}/consumers/g1/instances/c1$" ||
+json_get base_uri <"$T/last.json" | grep "/kafka/v2/clusters/${CLUSTER[acme]}/consumers/g1/instances/c1$" >/dev/null ||
     fail "base_uri: $(cat "$T/last.json")"
 expect_rest 409 acme h1 POST "$v2/g1" '{"name": "c1"}'
 expect_rest 204 acme h2c POST "$v2/g1/instances/c1/subscription" '{"topics": ["orders"]}'
