@@ -19,12 +19,9 @@ ls "$dir"/*.index "$dir"/*.timeindex >/dev/null || fail "index files missing"
 
 step "retention.bytes deletes the oldest segments"
 "$BIN/kprobe" -b "$BROKER" incremental-alter roll retention.bytes=300000 >/dev/null
-for i in $(seq 1 50); do
-    [ "$($K offsets roll 0 earliest)" -gt 0 ] && break
-    sleep 0.1
-done
+start_moved() { [ "$($K offsets roll 0 earliest)" -gt 0 ]; }
+wait_for 60 "retention.bytes moves the log start" start_moved
 start=$($K offsets roll 0 earliest)
-[ "$start" -gt 0 ] || fail "log start did not move"
 total=$(metric streamd_broker_log_bytes) # the active file also holds preallocated zeros
 [ "$total" -le $((300000 + 65536)) ] || fail "$total bytes kept, over retention.bytes + a segment"
 [ "$(ls "$dir"/*.log | head -1 | xargs basename)" = "$(printf '%020d.log' "$start")" ] \
@@ -43,11 +40,8 @@ sleep 0.5
 "$BIN/kclient" produce -b "$BROKER" -t aging -n 100 --start 100 --timestamp-base 1000 >/dev/null
 [ "$(ls "$T/data/topics/aging/0"/*.log | wc -l)" -ge 2 ] || fail "segment.ms did not roll"
 "$BIN/kprobe" -b "$BROKER" incremental-alter aging retention.ms=60000 >/dev/null
-for i in $(seq 1 50); do
-    [ "$($K offsets aging 0 earliest)" = 200 ] && break
-    sleep 0.1
-done
-[ "$($K offsets aging 0 earliest)" = 200 ] || fail "records from 1970 were not deleted by retention.ms"
+aged_out() { [ "$($K offsets aging 0 earliest)" = 200 ]; }
+wait_for 60 "retention.ms deletes the records from 1970" aged_out
 [ "$(metric streamd_broker_segments_deleted_total)" -gt 0 ] || fail "deletions not counted"
 
 step "the retained log survives a restart"
