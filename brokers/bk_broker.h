@@ -11,6 +11,7 @@
 
 #include "bk_config.h"
 #include "bk_metrics.h"
+#include "bk_segment.h"
 #include "cm_strmap.h"
 
 typedef struct bk_loop bk_loop_t;
@@ -35,6 +36,11 @@ typedef struct bk_broker {
     int64_t n_partitions;
 
     bk_metrics_t metrics; /* counters are atomics: the flusher adds to some */
+    bk_fdcache_t fdcache; /* open segment log files (bk_segment.h), open_segments_max */
+    bool disk_full;       /* free space under disk_free_min_bytes: appends refused */
+    int64_t rbuf_held;    /* request buffer bytes beyond each connection's first (bk_conn.c) */
+    struct bk_conn *starved; /* connections waiting for rbuf_held to fall */
+    int64_t disk_free;    /* bytes free for the broker in data_dir, last measured */
     bool ready;    /* recovery finished, listening and, when managed, the first snapshot applied */
     bool stopping; /* SIGTERM: long polls answer now */
     struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */

@@ -54,6 +54,12 @@ static const cm_opt_t bk_config__opts[] = {
     BOOL(auto_create_topics, "false", "create unknown topics on Metadata requests"),
     INT(default_partitions, "1", 1, 100000, "partitions of a topic created without a count"),
     INT(index_interval_bytes, "4096", 64, 1048576, "log bytes between offset-index entries"),
+    INT(open_segments_max, "4096", 16, 1000000,
+        "segment log files kept open; past it the least recently used idle ones close and "
+        "reopen on their next use, so descriptors do not grow with partitions"),
+    INT(segments_per_partition_max, "10000", 2, 1000000,
+        "segments one partition may have: past it segment.ms no longer rolls (segment.bytes "
+        "still does, so what it holds stays bounded by storage)"),
     INT(segment_preallocate_bytes, "1048576", 0, 1073741824,
         "extend the active segment this far ahead with fallocate (0: off); appends into "
         "allocated space make each fsync cheaper"),
@@ -64,6 +70,14 @@ static const cm_opt_t bk_config__opts[] = {
         "fdatasyncs of one round that run at once (the partitions of a round sync in "
         "parallel; the device commits concurrent syncs together)"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
+    INT(queued_request_bytes_max, "268435456", 1048576, INT64_MAX,
+        "request bytes all connections together may have the broker buffer (Kafka's "
+        "queued.max.request.bytes); past it, connections whose next request does not fit "
+        "are not read until others' are processed"),
+    INT(disk_free_min_bytes, "268435456", 0, INT64_MAX,
+        "below this much free space in data_dir, produce is refused (KAFKA_STORAGE_ERROR, "
+        "retriable) before any write can fail; reads go on, and produce resumes once "
+        "retention or deletions free space"),
     INT(group_min_session_timeout_ms, "6000", 1, 86400000,
         "shortest session timeout a group member may ask for"),
     INT(group_max_session_timeout_ms, "1800000", 1, 86400000,

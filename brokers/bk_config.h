@@ -45,10 +45,14 @@ typedef struct bk_config {
     bool auto_create_topics;
     int64_t default_partitions;
     int64_t index_interval_bytes;
+    int64_t open_segments_max;          /* bk_fdcache_t bound */
+    int64_t segments_per_partition_max; /* past it, no roll by age */
     int64_t segment_preallocate_bytes; /* fallocate step ahead of the active segment's end */
     bool sync_in_loop;    /* the loop runs fsync rounds itself when the flusher is idle */
     int64_t sync_threads; /* fdatasyncs of one round run at once */
     int64_t retention_check_ms;
+    int64_t disk_free_min_bytes;      /* produce refused below this much free space */
+    int64_t queued_request_bytes_max; /* bk_broker_t.rbuf_held bound */
 
     /* Consumer groups. */
     int64_t group_min_session_timeout_ms;

@@ -41,7 +41,8 @@ static void bk_conn__mem_piece(const bk_resp_t *r, size_t piece, const uint8_t *
 
 static void bk_conn__update_events(bk_conn_t *c)
 {
-    uint32_t ev = (c->paused ? 0 : EPOLLIN) | (c->head && c->head->ready ? EPOLLOUT : 0);
+    uint32_t ev = (c->paused || c->starved ? 0 : EPOLLIN) |
+                  (c->head && c->head->ready ? EPOLLOUT : 0);
     bk_loop_mod(c->broker->loop, &c->io, ev);
 }
 
@@ -136,6 +137,7 @@ static int bk_conn__send(bk_conn_t *c)
 }
 
 static void bk_conn__process(bk_conn_t *c);
+static void bk_conn__set_rbuf(bk_conn_t *c, uint8_t *buf, size_t cap);
 
 /* Re-evaluates backpressure after output moved. */
 static void bk_conn__after_send(bk_conn_t *c)
@@ -336,10 +338,10 @@ static void bk_conn__process(bk_conn_t *c)
     /* A buffer grown for one big request shrinks back once it is empty. */
     if (c->rlen == 0 && c->rcap > 4 * BK_CONN__RBUF_MIN) {
         free(c->rbuf);
-        c->rcap = BK_CONN__RBUF_MIN;
-        c->rbuf = malloc(c->rcap);
-        if (c->rbuf == NULL)
+        uint8_t *buf = malloc(BK_CONN__RBUF_MIN);
+        if (buf == NULL)
             abort();
+        bk_conn__set_rbuf(c, buf, BK_CONN__RBUF_MIN);
     }
     bk_conn__update_events(c);
 }
@@ -361,7 +363,42 @@ static bool bk_conn__has_frame(const bk_conn_t *c)
 }
 
 /* Makes room for the next read: the whole pending frame, or at least 16 KiB. */
-static void bk_conn__reserve(bk_conn_t *c)
+/*
+ * Sets a connection's request buffer to `cap` bytes, accounting what is beyond the first
+ * BK_CONN__RBUF_MIN in the broker's rbuf_held; connections that waited for room are woken
+ * when it falls.
+ */
+static void bk_conn__set_rbuf(bk_conn_t *c, uint8_t *buf, size_t cap)
+{
+    bk_broker_t *b = c->broker;
+    b->rbuf_held += (int64_t)cap - (int64_t)c->rcap;
+    bool fell = cap < c->rcap;
+    c->rbuf = buf;
+    c->rcap = cap;
+    if (!fell)
+        return;
+    /* Every waiting connection tries again; one whose request still does not fit waits
+     * again, at the back. */
+    bk_conn_t *w = b->starved;
+    b->starved = NULL;
+    while (w != NULL) {
+        bk_conn_t *next = w->starved_next;
+        w->starved_next = NULL;
+        w->starved = false;
+        if (!w->closed)
+            bk_conn__update_events(w);
+        w = next;
+    }
+}
+
+/*
+ * Makes room for the rest of the request being read (the whole of it, from its size
+ * prefix) or for a read ahead. False, with the connection no longer read, when that would
+ * take the broker's request buffers past queued_request_bytes_max and others hold some:
+ * it is read again once they are processed (a request of any allowed size fits when it
+ * is alone).
+ */
+static bool bk_conn__reserve(bk_conn_t *c)
 {
     size_t want = c->rlen + BK_CONN__RBUF_MIN;
     if (c->rlen >= 4) {
@@ -370,14 +407,25 @@ static void bk_conn__reserve(bk_conn_t *c)
             want = frame;
     }
     if (want <= c->rcap)
-        return;
-    size_t cap = c->rcap;
-    while (cap < want)
-        cap *= 2;
-    c->rbuf = realloc(c->rbuf, cap);
-    if (c->rbuf == NULL)
+        return true;
+    size_t cap = c->rcap * 2 > want ? c->rcap * 2 : want;
+    bk_broker_t *b = c->broker;
+    int64_t grow = (int64_t)(cap - c->rcap);
+    if (b->rbuf_held > 0 && b->rbuf_held + grow > b->cfg.queued_request_bytes_max) {
+        if (!c->starved) {
+            c->starved = true;
+            c->starved_next = b->starved;
+            b->starved = c;
+            bk_metrics_add(&b->metrics.requests_starved, 1);
+            bk_conn__update_events(c);
+        }
+        return false;
+    }
+    uint8_t *buf = realloc(c->rbuf, cap);
+    if (buf == NULL)
         abort();
-    c->rcap = cap;
+    bk_conn__set_rbuf(c, buf, cap);
+    return true;
 }
 
 static void bk_conn__on_resume(bk_timer_t *t)
@@ -412,12 +460,12 @@ static void bk_conn__on_io(bk_io_t *io, uint32_t events)
      * on one connection) thus gets all its queued requests into the same group commit. */
     size_t budget = BK_CONN__READ_BUDGET;
     bool drained = false;
-    while ((events & EPOLLIN) && !c->paused && !c->closed && !drained && budget > 0) {
+    while ((events & EPOLLIN) && !c->paused && !c->starved && !c->closed && !drained &&
+           budget > 0) {
         for (;;) {
             /* A size out of bounds is refused before the buffer grows for it. */
-            if (bk_conn__bad_size(c))
+            if (bk_conn__bad_size(c) || !bk_conn__reserve(c))
                 break;
-            bk_conn__reserve(c);
             size_t room = c->rcap - c->rlen;
             ssize_t n = read(c->io.fd, c->rbuf + c->rlen, room);
             if (n > 0) {
@@ -496,6 +544,18 @@ void bk_conn_close(bk_conn_t *c, const char *why)
     }
     c->head = c->tail = NULL;
     c->inflight = 0;
+    if (c->starved) { /* off the waiting list */
+        bk_conn_t **pp = &c->broker->starved;
+        while (*pp != NULL && *pp != c)
+            pp = &(*pp)->starved_next;
+        if (*pp == c)
+            *pp = c->starved_next;
+        c->starved = false;
+    }
+    /* Its buffer goes with it: the room it held is others'. */
+    free(c->rbuf);
+    c->rlen = c->rpos = 0;
+    bk_conn__set_rbuf(c, NULL, BK_CONN__RBUF_MIN);
     bk_server_conn_closed(c->srv, c);
 }
 

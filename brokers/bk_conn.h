@@ -59,6 +59,7 @@ struct bk_conn {
     int inflight;
     size_t out_bytes;
     bool paused;
+    bool starved;      /* its next request does not fit queued_request_bytes_max: not read */
     bool processing;
     bool draining;     /* shutting down: answer what is queued, read nothing new */
     bk_timer_t resume; /* handles frames buffered while reading was paused */
@@ -69,6 +70,7 @@ struct bk_conn {
     char peer[64];
     bk_conn_t *prev;
     bk_conn_t *next;
+    bk_conn_t *starved_next; /* the broker's starved connections (bk_broker_t.starved) */
 };
 
 /** Accepts `fd` as a new connection. */

@@ -84,11 +84,17 @@ static int64_t bk_fetch__collect(bk_fetch_op_t *op, bool keep)
         fp->out->log_start_offset = rd.log_start;
         if (rd.len > 0) {
             cm_kext_t *ext = cm_arena_alloc(&op->resp->arena, sizeof(*ext));
+            int fd = bk_segment_fd(rd.seg); /* stays open: the response holds the segment */
+            if (fd < 0) {
+                fp->out->error_code = CM_KERR_KAFKA_STORAGE_ERROR;
+                bk_segment_unref(rd.seg);
+                continue;
+            }
             if (ext == NULL) {
                 bk_segment_unref(rd.seg);
                 continue;
             }
-            *ext = (cm_kext_t){ .fd = rd.seg->fd,
+            *ext = (cm_kext_t){ .fd = fd,
                                 .off = rd.pos,
                                 .len = (uint32_t)rd.len,
                                 .unref = (void (*)(void *))bk_segment_unref,

@@ -1,10 +1,12 @@
 #include "bk_flusher.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -88,12 +90,30 @@ static void bk_flusher__datasync(bk_flusher_t *f, bk_segment_t *seg, const bk_pa
 {
     int64_t t0 = cm_mono_us();
     if (!atomic_load(&seg->dir_synced)) {
-        if (fsync(p->dir_fd) != 0)
+        /* Gone (the topic was deleted): nothing in it needs to be durable any more. */
+        int dfd = bk_partition_dir_open(p);
+        if (dfd < 0 && errno != ENOENT)
+            bk_flusher__fatal("open directory", p->dir);
+        if (dfd >= 0 && fsync(dfd) != 0)
             bk_flusher__fatal("fsync directory", p->dir);
+        if (dfd >= 0)
+            close(dfd);
         atomic_store(&seg->dir_synced, true);
     }
-    if (fdatasync(seg->fd) != 0)
+    /* The job's reference keeps the descriptor from closing; one closed before the job was
+     * queued had nothing left to sync, but a descriptor of our own costs little. */
+    int fd = atomic_load(&seg->fd), own = -1;
+    if (fd < 0) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s.log", seg->path);
+        fd = own = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            return; /* deleted with its topic */
+    }
+    if (fd < 0 || fdatasync(fd) != 0)
         bk_flusher__fatal("fdatasync", seg->path);
+    if (own >= 0)
+        close(own);
     bk_metrics_add(&f->broker->metrics.fsyncs, 1);
     cm_hist_observe(&f->broker->metrics.fsync_latency, cm_mono_us() - t0);
 }
@@ -169,12 +189,17 @@ static void bk_flusher__sync_jobs(bk_flusher_t *f, bk_flush_done_t *jobs, size_t
 
 static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
 {
-    if (bk_segment_write_indexes(s->seg) != 0)
-        bk_flusher__fatal("write indexes", s->seg->path);
+    /* Index files that cannot be written (a full disk) are no reason to stop: the recovery
+     * point stays before this segment, so the next start rebuilds them from the log. */
+    bool indexed = bk_segment_write_indexes(s->seg) == 0;
+    if (!indexed)
+        cm_log_warn("cannot write a sealed segment's indexes; the next start rebuilds them",
+                    "path=%s errno=%s", s->seg->path, strerror(errno));
     bk_flusher__datasync(f, s->seg, s->p);
-    /* Through the directory descriptor: a topic deleted (renamed away) and created again
-     * under its name meanwhile never gets this partition's recovery point. */
-    if (bk_partition_write_rp(s->p, s->seg->next_offset) != 0)
+    /* Through the directory itself (bk_partition_dir_open): a topic deleted (renamed away)
+     * and created again under its name meanwhile never gets this partition's recovery
+     * point. */
+    if (indexed && bk_partition_write_rp(s->p, s->seg->next_offset) != 0)
         cm_log_warn("cannot write recovery point; the next start will recover more",
                     "partition=%s errno=%s", s->p->label, strerror(errno));
     bk_segment_unref(s->seg);

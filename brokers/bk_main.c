@@ -169,6 +169,7 @@ int main(int argc, char **argv)
     if (b->loop == NULL || sig_io.fd < 0 || bk_loop_add(b->loop, &sig_io, EPOLLIN) != 0)
         goto out_config;
     b->flusher = bk_flusher_start(b);
+    bk_partition_fdcache_init(&b->fdcache, b->cfg.open_segments_max);
 
     int64_t t0 = cm_mono_ms();
     if (bk_topics_load(b) != CM_OK)

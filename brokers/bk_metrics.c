@@ -81,6 +81,29 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
                      (double)b->n_partitions);
     cm_metrics_value(out, "streamd_broker_log_bytes", "gauge", "Bytes stored in segments.",
                      (double)bytes);
+    cm_metrics_value(out, "streamd_broker_request_buffer_bytes", "gauge",
+                     "request bytes buffered beyond each connection's first 16 KiB "
+                     "(bounded by queued_request_bytes_max)",
+                     (double)b->rbuf_held);
+    cm_metrics_value(out, "streamd_broker_requests_starved_total", "counter",
+                     "times a connection stopped being read: its request did not fit "
+                     "queued_request_bytes_max",
+                     bk_metrics__load(&m->requests_starved));
+    cm_metrics_value(out, "streamd_broker_disk_free_bytes", "gauge",
+                     "free space in data_dir for the broker, as last measured",
+                     (double)b->disk_free);
+    cm_metrics_value(out, "streamd_broker_disk_full", "gauge",
+                     "1 while free space is under disk_free_min_bytes and produce is refused",
+                     b->disk_full ? 1 : 0);
+    cm_metrics_value(out, "streamd_broker_segment_files_open", "gauge",
+                     "segment log files open (bounded by open_segments_max when idle)",
+                     (double)b->fdcache.n);
+    cm_metrics_value(out, "streamd_broker_segment_files_reopened_total", "counter",
+                     "segment log files opened again after their cache closed them",
+                     (double)b->fdcache.opens);
+    cm_metrics_value(out, "streamd_broker_segment_files_closed_total", "counter",
+                     "idle segment log files closed to stay within open_segments_max",
+                     (double)b->fdcache.closes);
     cm_metrics_value(out, "streamd_broker_partitions_offline", "gauge",
                      "Partitions recovery kept offline: a damaged segment with acknowledged data "
                      "after it (the log says which).",

@@ -34,6 +34,7 @@ typedef struct bk_metrics {
     atomic_ullong segments_rolled;
     atomic_ullong segments_deleted;
     atomic_ullong recovery_truncated_bytes;
+    atomic_ullong requests_starved;   /* a connection waited for queued_request_bytes_max */
     atomic_ullong partitions_offline; /* kept offline by recovery (bk_partition.h) */
     atomic_ullong groups_refused;     /* new consumer groups refused at a limit */
     atomic_ullong offsets_expired;    /* committed offsets expired */

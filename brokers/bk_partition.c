@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,11 +31,46 @@ static bk_partition_t *bk_partition__new(bk_broker_t *b, const cm_tconfig_t *cfg
     p->cfg = cfg;
     p->id = id;
     p->dir = strdup(dir);
-    p->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        p->dir_dev = st.st_dev;
+        p->dir_ino = st.st_ino;
+    } else {
+        p->dir_ino = 0; /* bk_partition__new's callers refuse it */
+    }
     p->label = strdup(label);
     p->watches.prev = p->watches.next = &p->watches;
     p->flushed_ms = cm_mono_ms();
     return p;
+}
+
+/*
+ * Whether a segment's log descriptor may close (bk_fdcache_t): nobody but the partition
+ * holds the segment, so no flusher job (queued ones hold it: p->fl.seg, seals) and no
+ * response sending from it uses the descriptor. Unsynced data is no reason to keep it: an
+ * fsync through any later descriptor of the file makes it durable.
+ */
+static bool bk_partition__may_close(void *owner, const bk_segment_t *s)
+{
+    const bk_partition_t *p = owner;
+    return atomic_load(&s->refs) == 1 + (p->hw_seg == s);
+}
+
+void bk_partition_fdcache_init(bk_fdcache_t *c, int64_t max)
+{
+    *c = (bk_fdcache_t){ .max = max, .may_close = bk_partition__may_close };
+}
+
+int bk_partition_dir_open(const bk_partition_t *p)
+{
+    int fd = open(p->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_dev != p->dir_dev || st.st_ino != p->dir_ino)) {
+        close(fd);
+        errno = ENOENT;
+        return -1;
+    }
+    return fd;
 }
 
 static void bk_partition__push_seg(bk_partition_t *p, bk_segment_t *s)
@@ -46,6 +82,7 @@ static void bk_partition__push_seg(bk_partition_t *p, bk_segment_t *s)
             abort();
     }
     p->segs[p->n_segs++] = s;
+    bk_segment_cache(s, &p->broker->fdcache, p);
 }
 
 static bk_segment_t *bk_partition__active(const bk_partition_t *p)
@@ -77,7 +114,7 @@ int bk_partition_create(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, con
         return CM_EIO;
     bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
     bk_partition__push_seg(p, s);
-    if (p->dir_fd < 0) {
+    if (p->dir_ino == 0) {
         bk_partition_unref(p);
         return CM_EIO;
     }
@@ -139,18 +176,12 @@ int bk_partition_write_rp(const bk_partition_t *p, int64_t offset)
 {
     char text[32];
     int n = snprintf(text, sizeof(text), "%" PRId64 "\n", offset);
-    return cm_fs_write_atomic_at(p->dir_fd, "recovery-point", text, (size_t)n);
-}
-
-/* Opens the index files of the active segment for writing when it is sealed. */
-static int bk_partition__reopen_active(bk_segment_t *s)
-{
-    char p[4096];
-    snprintf(p, sizeof(p), "%s.index", s->path);
-    s->oidx_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    snprintf(p, sizeof(p), "%s.timeindex", s->path);
-    s->tidx_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    return s->oidx_fd >= 0 && s->tidx_fd >= 0 ? CM_OK : CM_EIO;
+    int dfd = bk_partition_dir_open(p);
+    if (dfd < 0)
+        return CM_EIO;
+    int rc = cm_fs_write_atomic_at(dfd, "recovery-point", text, (size_t)n);
+    close(dfd);
+    return rc;
 }
 
 static const char *bk_partition__reason(int reason)
@@ -236,7 +267,7 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
     }
     int64_t rp = bk_partition__read_rp(dir);
     bk_partition_t *p = bk_partition__new(b, cfg, id, dir, label);
-    int rc = p->dir_fd >= 0 ? CM_OK : CM_EIO;
+    int rc = p->dir_ino != 0 ? CM_OK : CM_EIO;
     for (size_t i = 0; rc == CM_OK && i < n; i++) {
         bk_segment_t *s;
         if (bk_segment_open(dir, bases[i], &s) != CM_OK) {
@@ -259,8 +290,8 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
             /* What the scan found may exist only in the page cache (a kill -9): make it
              * durable before the recovery point moves past it. */
             bk_segment_seal(s);
-            if (bk_partition__reopen_active(s) != CM_OK || bk_segment_write_indexes(s) != CM_OK ||
-                fdatasync(s->fd) != 0) {
+            if (bk_segment_reset_indexes(s) != CM_OK || bk_segment_write_indexes(s) != CM_OK ||
+                fdatasync(bk_segment_fd(s)) != 0) {
                 rc = CM_EIO;
                 break;
             }
@@ -275,12 +306,13 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
     }
     bk_segment_t *active = bk_partition__active(p);
     active->sealed = false;
-    if (active->oidx_fd < 0 && bk_partition__reopen_active(active) != CM_OK) {
+    if (!active->index_due && bk_segment_reset_indexes(active) != CM_OK) {
         bk_partition_unref(p);
         return CM_EIO;
     }
     /* What survived recovery is the log; make it durable before anyone reads it. */
-    if (p->offline == NULL && (fdatasync(active->fd) != 0 || cm_fs_sync_dir(dir) != CM_OK)) {
+    if (p->offline == NULL &&
+        (fdatasync(bk_segment_fd(active)) != 0 || cm_fs_sync_dir(dir) != CM_OK)) {
         bk_partition_unref(p);
         return CM_EIO;
     }
@@ -305,7 +337,9 @@ static bool bk_partition__roll_due(const bk_partition_t *p, const bk_segment_t *
     if (s->size == 0)
         return false;
     return s->size + (int64_t)len > p->cfg->segment_bytes ||
-           (s->first_append_ms >= 0 && now_ms - s->first_append_ms >= p->cfg->segment_ms) ||
+           (s->first_append_ms >= 0 && now_ms - s->first_append_ms >= p->cfg->segment_ms &&
+            (p->broker->cfg.segments_per_partition_max <= 0 ||
+             (int64_t)p->n_segs < p->broker->cfg.segments_per_partition_max)) ||
            p->leo + h->last_offset_delta - s->base_offset >= INT32_MAX ||
            s->size + (int64_t)len > UINT32_MAX;
 }
@@ -359,7 +393,7 @@ int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_ba
 {
     if (p->deleted || p->cfg == NULL)
         return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (p->offline != NULL)
+    if (p->offline != NULL || p->broker->disk_full)
         return CM_KERR_KAFKA_STORAGE_ERROR;
     int64_t now_ms = cm_now_ms();
     bk_segment_t *s = bk_partition__active(p);
@@ -569,6 +603,7 @@ static void bk_partition__drop_first(bk_partition_t *p, const char *why)
     p->log_bytes -= s->size;
     memmove(p->segs, p->segs + 1, (p->n_segs - 1) * sizeof(*p->segs));
     p->n_segs--;
+    bk_segment_uncache(s);
     bk_segment_delete(s);
     bk_segment_unref(s);
     bk_metrics_add(&p->broker->metrics.segments_deleted, 1);
@@ -642,13 +677,13 @@ void bk_partition_unref(bk_partition_t *p)
 {
     if (p == NULL || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < p->n_segs; i++)
+    for (size_t i = 0; i < p->n_segs; i++) {
+        bk_segment_uncache(p->segs[i]);
         bk_segment_unref(p->segs[i]);
+    }
     bk_segment_unref(p->hw_seg);
     bk_segment_unref(p->fl.seg);
     free(p->segs);
-    if (p->dir_fd >= 0)
-        close(p->dir_fd);
     free(p->dir);
     free(p->label);
     free(p);

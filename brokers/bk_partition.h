@@ -18,6 +18,7 @@
 #define BK_PARTITION_H
 
 #include <stdatomic.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -49,7 +50,8 @@ struct bk_partition {
     const cm_tconfig_t *cfg; /* the topic's config, NULL once the topic is deleted */
     int32_t id;
     char *dir;
-    int dir_fd;  /* the directory itself: follows it if the topic is renamed away */
+    dev_t dir_dev; /* the directory itself (bk_partition_dir_open): not another one made */
+    ino_t dir_ino; /* under its name after the topic was renamed away */
     char *label; /* "topic/partition" for logs */
 
     bk_segment_t **segs; /* by base offset; segs[n_segs - 1] is active */
@@ -128,6 +130,16 @@ int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *off
 /** Registers and unregisters a long-poll watch. */
 void bk_partition_watch(bk_partition_t *p, bk_watch_t *w);
 void bk_partition_unwatch(bk_watch_t *w);
+
+/**
+ * Opens the partition's directory for an fsync or an atomic write; -1 with errno ENOENT
+ * once it is not the directory the partition was opened in (the topic was deleted, and
+ * maybe created again under its name). Any thread; the caller closes it.
+ */
+int bk_partition_dir_open(const bk_partition_t *p);
+
+/** Sets up the broker's cache of segment log descriptors (bk_fdcache_t), bounded by `max`. */
+void bk_partition_fdcache_init(bk_fdcache_t *c, int64_t max);
 
 /** Flusher completion: data through `offset` (at `pos` of `seg`) is durable. */
 void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos);

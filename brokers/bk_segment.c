@@ -35,7 +35,7 @@ static bk_segment_t *bk_segment__new(const char *dir, int64_t base)
     s->next_offset = base;
     s->max_timestamp = -1;
     s->first_append_ms = -1;
-    s->fd = s->oidx_fd = s->tidx_fd = -1;
+    atomic_init(&s->fd, -1);
     bk_index_init(&s->oidx, BK_OINDEX_ENTRY);
     bk_index_init(&s->tidx, BK_TINDEX_ENTRY);
     if (asprintf(&s->path, "%s/%020" PRId64, dir, base) < 0)
@@ -60,15 +60,12 @@ int bk_segment_create(const char *dir, int64_t base, bk_segment_t **out)
 {
     char p[4096];
     bk_segment_t *s = bk_segment__new(dir, base);
-    s->fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-                 0644);
-    if (s->fd < 0)
+    int fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                  0644);
+    if (fd < 0)
         goto out_free;
-    s->oidx_fd = open(bk_segment__file(s, ".index", p, sizeof(p)),
-                      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    s->tidx_fd = open(bk_segment__file(s, ".timeindex", p, sizeof(p)),
-                      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (s->oidx_fd < 0 || s->tidx_fd < 0)
+    atomic_store(&s->fd, fd);
+    if (bk_segment_reset_indexes(s) != CM_OK)
         goto out_unlink;
     *out = s;
     return CM_OK;
@@ -85,9 +82,10 @@ int bk_segment_open(const char *dir, int64_t base, bk_segment_t **out)
 {
     char p[4096];
     bk_segment_t *s = bk_segment__new(dir, base);
-    s->fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CLOEXEC);
+    int fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CLOEXEC);
+    atomic_store(&s->fd, fd);
     struct stat st;
-    if (s->fd < 0 || fstat(s->fd, &st) != 0) {
+    if (fd < 0 || fstat(fd, &st) != 0) {
         cm_log_error("cannot open segment", "path=%s errno=%s", p, strerror(errno));
         bk_segment_unref(s);
         return CM_EIO;
@@ -134,7 +132,8 @@ static void bk_segment__prealloc(bk_segment_t *s, size_t len, int64_t step)
     if (step <= 0 || s->size + (int64_t)len <= s->alloc_end)
         return;
     int64_t want = s->size + (int64_t)len + step;
-    if (fallocate(s->fd, 0, s->alloc_end, want - s->alloc_end) == 0) {
+    int fd = bk_segment_fd(s);
+    if (fd >= 0 && fallocate(fd, 0, s->alloc_end, want - s->alloc_end) == 0) {
         s->alloc_end = want;
         return;
     }
@@ -146,7 +145,8 @@ int bk_segment_trim(bk_segment_t *s)
 {
     if (s->alloc_end <= s->size)
         return CM_OK;
-    if (ftruncate(s->fd, (off_t)s->size) != 0) {
+    int fd = bk_segment_fd(s);
+    if (fd < 0 || ftruncate(fd, (off_t)s->size) != 0) {
         cm_log_warn("cannot trim preallocated space", "path=%s errno=%s", s->path, strerror(errno));
         return CM_EIO;
     }
@@ -165,11 +165,16 @@ int bk_segment_append(bk_segment_t *s, const uint8_t *batch, size_t len, const c
         abort();
     }
     bk_segment__prealloc(s, len, prealloc);
-    if (cm_fs_pwrite_all(s->fd, batch, len, s->size) != 0) {
+    int fd = bk_segment_fd(s);
+    if (fd < 0) {
+        cm_log_error("cannot open segment", "path=%s errno=%s", s->path, strerror(errno));
+        return CM_EIO;
+    }
+    if (cm_fs_pwrite_all(fd, batch, len, s->size) != 0) {
         int e = errno;
         /* Leave no torn batch behind: the log ends at the last whole batch. */
         s->alloc_end = s->size;
-        if (ftruncate(s->fd, (off_t)s->size) != 0)
+        if (ftruncate(fd, (off_t)s->size) != 0)
             cm_log_error("cannot cut back a failed write", "path=%s errno=%s", s->path,
                          strerror(errno));
         cm_log_error("segment write failed", "path=%s errno=%s", s->path, strerror(e));
@@ -197,22 +202,146 @@ void bk_segment_seal(bk_segment_t *s)
     s->sealed = true;
 }
 
+/* Writes one index file: all its entries, durably. */
+static int bk_segment__write_index(bk_segment_t *s, const bk_index_t *ix, const char *ext)
+{
+    char p[4096];
+    int fd = open(bk_segment__file(s, ext, p, sizeof(p)), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return CM_EIO;
+    int rc = bk_index_write(ix, fd) == CM_OK && fsync(fd) == 0 ? CM_OK : CM_EIO;
+    close(fd);
+    return rc;
+}
+
+int bk_segment_reset_indexes(bk_segment_t *s)
+{
+    static const char *const ext[] = { ".index", ".timeindex" };
+    for (size_t i = 0; i < 2; i++) {
+        char p[4096];
+        int fd = open(bk_segment__file(s, ext[i], p, sizeof(p)),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return CM_EIO;
+        close(fd);
+    }
+    s->index_due = true;
+    return CM_OK;
+}
+
 int bk_segment_write_indexes(bk_segment_t *s)
 {
-    int rc = CM_OK;
-    if (s->oidx_fd >= 0) {
-        if (bk_index_write(&s->oidx, s->oidx_fd) != CM_OK || fsync(s->oidx_fd) != 0)
-            rc = CM_EIO;
-        close(s->oidx_fd);
-        s->oidx_fd = -1;
+    if (!s->index_due)
+        return CM_OK;
+    if (bk_segment__write_index(s, &s->oidx, ".index") != CM_OK ||
+        bk_segment__write_index(s, &s->tidx, ".timeindex") != CM_OK)
+        return CM_EIO;
+    s->index_due = false;
+    return CM_OK;
+}
+
+/* ---- the descriptor cache ---- */
+
+static void bk_segment__lru_unlink(bk_segment_t *s)
+{
+    bk_fdcache_t *c = s->cache;
+    if (!s->in_lru)
+        return;
+    if (s->lru_prev != NULL)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        c->head = s->lru_next;
+    if (s->lru_next != NULL)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        c->tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+    s->in_lru = false;
+    c->n--;
+}
+
+static void bk_segment__lru_push(bk_segment_t *s)
+{
+    bk_fdcache_t *c = s->cache;
+    s->lru_prev = NULL;
+    s->lru_next = c->head;
+    if (c->head != NULL)
+        c->head->lru_prev = s;
+    c->head = s;
+    if (c->tail == NULL)
+        c->tail = s;
+    s->in_lru = true;
+    c->n++;
+}
+
+/* How many of the least recently used a shrink looks at: most are closable (idle), and a
+ * bound that cannot be met now (every one busy) costs no more than this per open. */
+#define BK_SEGMENT__SHRINK_SCAN 32
+
+/* Closes least recently used descriptors that may close until the cache is within bound,
+ * looking at `scan` of them at most. */
+static void bk_segment__shrink(bk_fdcache_t *c, const bk_segment_t *keep, int64_t scan)
+{
+    bk_segment_t *s = c->tail;
+    for (int64_t looked = 0; c->max > 0 && c->n > c->max && s != NULL && looked < scan;
+         looked++) {
+        bk_segment_t *prev = s->lru_prev;
+        if (s != keep && (c->may_close == NULL || c->may_close(s->owner, s))) {
+            bk_segment__lru_unlink(s);
+            int fd = atomic_exchange(&s->fd, -1);
+            if (fd >= 0)
+                close(fd);
+            c->closes++;
+        }
+        s = prev;
     }
-    if (s->tidx_fd >= 0) {
-        if (bk_index_write(&s->tidx, s->tidx_fd) != CM_OK || fsync(s->tidx_fd) != 0)
-            rc = CM_EIO;
-        close(s->tidx_fd);
-        s->tidx_fd = -1;
+}
+
+int bk_segment_fd(bk_segment_t *s)
+{
+    int fd = atomic_load(&s->fd);
+    if (fd < 0) {
+        char p[4096];
+        fd = open(bk_segment__file(s, ".log", p, sizeof(p)), O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        atomic_store(&s->fd, fd);
+        if (s->cache != NULL)
+            s->cache->opens++;
     }
-    return rc;
+    if (s->cache != NULL) {
+        if (s->cache->head != s) {
+            bk_segment__lru_unlink(s);
+            bk_segment__lru_push(s);
+        }
+        bk_segment__shrink(s->cache, s, BK_SEGMENT__SHRINK_SCAN);
+    }
+    return fd;
+}
+
+void bk_fdcache_trim(bk_fdcache_t *c, int64_t scan)
+{
+    bk_segment__shrink(c, NULL, scan);
+}
+
+void bk_segment_cache(bk_segment_t *s, bk_fdcache_t *cache, void *owner)
+{
+    bk_segment_uncache(s);
+    s->cache = cache;
+    s->owner = owner;
+    if (atomic_load(&s->fd) >= 0) {
+        bk_segment__lru_push(s);
+        bk_segment__shrink(cache, s, BK_SEGMENT__SHRINK_SCAN);
+    }
+}
+
+void bk_segment_uncache(bk_segment_t *s)
+{
+    if (s->cache == NULL)
+        return;
+    bk_segment__lru_unlink(s);
+    s->cache = NULL;
+    s->owner = NULL;
 }
 
 /*
@@ -228,10 +357,13 @@ static int bk_segment__walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segm
     uint8_t buf[BK_SEGMENT__HDR_CHUNK];
     int64_t buf_pos = 0;
     ssize_t buf_len = 0;
+    int fd = pos + CM_BATCH_HEADER_SIZE <= limit ? bk_segment_fd(s) : -1;
+    if (pos + CM_BATCH_HEADER_SIZE <= limit && fd < 0)
+        return CM_EIO;
     while (pos + CM_BATCH_HEADER_SIZE <= limit) {
         if (pos < buf_pos || pos + CM_BATCH_HEADER_SIZE > buf_pos + buf_len) {
             buf_pos = pos;
-            buf_len = cm_fs_pread_full(s->fd, buf, sizeof(buf), pos);
+            buf_len = cm_fs_pread_full(fd, buf, sizeof(buf), pos);
             if (buf_len < CM_BATCH_HEADER_SIZE)
                 return buf_len < 0 ? CM_EIO : CM_ECORRUPT;
         }
@@ -351,7 +483,8 @@ static int bk_segment__time_fn(void *ctx, int64_t pos, const cm_batch_hdr_t *h)
     if (batch == NULL)
         abort();
     int rc = 1;
-    if (cm_fs_pread_full(c->s->fd, batch, len, pos) != (ssize_t)len)
+    int fd = bk_segment_fd(c->s);
+    if (fd < 0 || cm_fs_pread_full(fd, batch, len, pos) != (ssize_t)len)
         rc = CM_EIO;
     else if (bk_segment__first_at_time(batch, h, c->ts, &c->offset, &c->found_ts) != CM_OK)
         rc = CM_ECORRUPT;
@@ -485,6 +618,9 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
     s->max_timestamp = -1;
     s->oidx_since = s->tidx_since = 0;
 
+    int fd = bk_segment_fd(s);
+    if (fd < 0)
+        return CM_EIO;
     bk_segment__window_t w = { .cap = BK_SEGMENT__SCAN_CHUNK };
     w.buf = malloc(w.cap);
     if (w.buf == NULL)
@@ -492,7 +628,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
     int err = CM_BATCH_OK;
     while (s->size < file_size) {
         int64_t pos = s->size;
-        ssize_t avail = bk_segment__window_get(&w, s->fd, file_size, pos, CM_BATCH_HEADER_SIZE);
+        ssize_t avail = bk_segment__window_get(&w, fd, file_size, pos, CM_BATCH_HEADER_SIZE);
         if (avail < 0)
             goto out_eio;
         cm_batch_hdr_t h;
@@ -500,7 +636,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
         if (err == CM_BATCH_ETRUNC && avail >= CM_BATCH_HEADER_SIZE &&
             pos + cm_batch_size(&h) <= file_size) {
             /* The batch is whole in the file but not in the window: read all of it. */
-            avail = bk_segment__window_get(&w, s->fd, file_size, pos, (size_t)cm_batch_size(&h));
+            avail = bk_segment__window_get(&w, fd, file_size, pos, (size_t)cm_batch_size(&h));
             if (avail < 0)
                 goto out_eio;
             err = cm_batch_check(w.buf + (pos - w.pos), (size_t)avail, &h);
@@ -516,7 +652,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
     }
     free(w.buf);
     if (s->size < file_size) {
-        int zeros = bk_segment__all_zero(s->fd, s->size, file_size);
+        int zeros = bk_segment__all_zero(fd, s->size, file_size);
         if (zeros < 0)
             return CM_EIO;
         if (zeros) {
@@ -526,7 +662,7 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
             res->at = s->size;
             res->reason = err;
         }
-        if (repair && (ftruncate(s->fd, (off_t)s->size) != 0 || fdatasync(s->fd) != 0))
+        if (repair && (ftruncate(fd, (off_t)s->size) != 0 || fdatasync(fd) != 0))
             return CM_EIO;
     }
     s->alloc_end = s->size;
@@ -557,12 +693,9 @@ void bk_segment_unref(bk_segment_t *s)
 {
     if (s == NULL || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
         return;
-    if (s->fd >= 0)
-        close(s->fd);
-    if (s->oidx_fd >= 0)
-        close(s->oidx_fd);
-    if (s->tidx_fd >= 0)
-        close(s->tidx_fd);
+    int fd = atomic_load(&s->fd);
+    if (fd >= 0)
+        close(fd);
     bk_index_free(&s->oidx);
     bk_index_free(&s->tidx);
     free(s->path);

@@ -8,6 +8,12 @@
  * (the partition, the flusher, and responses that sendfile from them each hold one); the
  * files stay open until the last reference goes, so deleting a segment under a reader is
  * safe.
+ *
+ * Descriptors. A broker hosts many partitions, most of them idle, so a segment holds no
+ * descriptor it does not use: index files are opened only to be written when it is sealed,
+ * and the log file's descriptor is in a bounded cache (bk_fdcache_t): past its bound, the
+ * least recently used ones that the cache's owner says may close (nobody else holds the
+ * segment, its data is durable) are closed, and reopened by their next use.
  */
 #ifndef BK_SEGMENT_H
 #define BK_SEGMENT_H
@@ -19,12 +25,27 @@
 #include "bk_index.h"
 #include "cm_krecord.h"
 
-typedef struct bk_segment {
+typedef struct bk_segment bk_segment_t;
+
+/** Open log files of segments, most recently used first. Loop thread only. */
+typedef struct bk_fdcache {
+    bk_segment_t *head, *tail;
+    int64_t n;   /* segments listed (each with an open log file) */
+    int64_t max; /* the bound; 0: none */
+    /* Whether `s`'s descriptor may close now (NULL: always). */
+    bool (*may_close)(void *owner, const bk_segment_t *s);
+    uint64_t opens, closes; /* reopenings after a close, closes for the bound */
+} bk_fdcache_t;
+
+struct bk_segment {
     atomic_int refs;
     int64_t base_offset;
-    int fd;      /* the .log file */
-    int oidx_fd; /* active only: index files, written when sealed */
-    int tidx_fd;
+    atomic_int fd;  /* the .log file; -1 while closed by its cache (bk_segment_fd) */
+    bool index_due; /* active (this run): index files to write when sealed */
+    bk_fdcache_t *cache;        /* NULL: the descriptor stays open */
+    void *owner;                /* the cache's may_close argument */
+    bk_segment_t *lru_prev, *lru_next;
+    bool in_lru;
     int64_t size;            /* bytes of whole batches in the log file */
     int64_t alloc_end;       /* file length on disk: size plus preallocated zeros */
     int64_t next_offset;     /* offset after the last batch */
@@ -38,7 +59,7 @@ typedef struct bk_segment {
     bool deleted;
     atomic_bool dir_synced; /* the flusher has fsynced the directory entry */
     char *path;             /* "<dir>/<base>" without extension */
-} bk_segment_t;
+};
 
 /** Why recovery cut a segment short. */
 typedef struct bk_scan_result {
@@ -91,7 +112,14 @@ int bk_segment_trim(bk_segment_t *s);
 /** Marks the segment read-only and closes its time index with the final entry. */
 void bk_segment_seal(bk_segment_t *s);
 
-/** Flusher: writes a sealed segment's index files, fsyncs them and closes them. */
+/**
+ * Empties the index files (created if missing) of a segment that becomes active: they are
+ * written when it is sealed.
+ */
+int bk_segment_reset_indexes(bk_segment_t *s);
+
+/** Flusher: writes a sealed segment's index files (if it was active in this run) and
+ * fsyncs them. */
 int bk_segment_write_indexes(bk_segment_t *s);
 
 /**
@@ -113,6 +141,29 @@ int64_t bk_segment_batch_end(bk_segment_t *s, int64_t from, int64_t to);
  */
 int bk_segment_find_time(bk_segment_t *s, int64_t ts, int64_t limit, int64_t *offset,
                          int64_t *found_ts);
+
+/**
+ * The log file's descriptor, opened again if its cache closed it (then the segment becomes
+ * the most recently used); -1 with errno when it cannot be. Loop thread.
+ */
+int bk_segment_fd(bk_segment_t *s);
+
+/**
+ * Puts the segment's descriptor under `cache`, as the most recently used, and closes what
+ * is over the bound. `owner` is passed to cache->may_close.
+ */
+void bk_segment_cache(bk_segment_t *s, bk_fdcache_t *cache, void *owner);
+
+/**
+ * Closes what may close of what is over the cache's bound, looking at `scan` of the least
+ * recently used at most: descriptors busy when they were last used (a sync pending, a
+ * response sending) close here once they are idle.
+ */
+void bk_fdcache_trim(bk_fdcache_t *c, int64_t scan);
+
+/** Takes the segment out of its cache (its descriptor then stays open until the last
+ * unref, for readers that still hold it). */
+void bk_segment_uncache(bk_segment_t *s);
 
 /** Removes the segment's files; the open descriptors live until the last unref. */
 void bk_segment_delete(bk_segment_t *s);

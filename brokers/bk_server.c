@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "bk_conn.h"
@@ -23,6 +24,8 @@
 #include "cm_time.h"
 
 #define BK_SERVER__TICK_MS 50
+/* Idle segment descriptors over the bound that one tick may look at (bk_fdcache_trim). */
+#define BK_SERVER__FDCACHE_SCAN 4096
 
 struct bk_server {
     bk_broker_t *b;
@@ -184,11 +187,37 @@ static bool bk_server__drained(bk_server_t *s)
     return true;
 }
 
+/*
+ * Measures the data directory's free space (every tick: statvfs is cheap) and refuses
+ * appends below disk_free_min_bytes, so that a tenant filling the disk gets a retriable
+ * error before any write of the broker's can fail with ENOSPC; reads go on.
+ */
+static void bk_server__check_disk(bk_broker_t *b)
+{
+    struct statvfs st;
+    if (statvfs(b->cfg.data_dir, &st) != 0)
+        return;
+    b->disk_free = (int64_t)st.f_bavail * (int64_t)st.f_frsize;
+    bool full = b->disk_free < b->cfg.disk_free_min_bytes;
+    if (full == b->disk_full)
+        return;
+    b->disk_full = full;
+    if (full)
+        cm_log_warn("data directory nearly full: produce refused until space is freed",
+                    "dir=%s free=%" PRId64 " disk_free_min_bytes=%" PRId64, b->cfg.data_dir,
+                    b->disk_free, b->cfg.disk_free_min_bytes);
+    else
+        cm_log_info("data directory has room again: produce resumes", "dir=%s free=%" PRId64,
+                    b->cfg.data_dir, b->disk_free);
+}
+
 static void bk_server__on_tick(bk_timer_t *t)
 {
     bk_server_t *s = (bk_server_t *)((char *)t - offsetof(bk_server_t, tick));
     bk_broker_t *b = s->b;
     int64_t mono = cm_mono_ms();
+    bk_server__check_disk(b);
+    bk_fdcache_trim(&b->fdcache, BK_SERVER__FDCACHE_SCAN);
     bk_server__each_partition(b, bk_partition_tick, mono);
     bk_groups_tick(b);
     if (bk_flusher_kick(b->flusher))
@@ -256,6 +285,7 @@ bk_server_t *bk_server_start(bk_broker_t *b)
     }
     bk_loop_set_after(b->loop, bk_server__after_batch, s);
     s->last_retention_ms = s->last_idle_check_ms = cm_mono_ms();
+    bk_server__check_disk(b);
     bk_timer_init(&s->tick, bk_server__on_tick);
     bk_timer_start(b->loop, &s->tick, BK_SERVER__TICK_MS);
     return s;
