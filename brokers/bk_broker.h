@@ -39,7 +39,8 @@ typedef struct bk_broker {
     bk_fdcache_t fdcache; /* open segment log files (bk_segment.h), open_segments_max */
     bool disk_full;       /* free space under disk_free_min_bytes: appends refused */
     int64_t rbuf_held;    /* request buffer bytes beyond each connection's first (bk_conn.c) */
-    struct bk_conn *starved; /* connections waiting for rbuf_held to fall */
+    struct bk_conn *starved, *starved_tail; /* waiting for rbuf_held to fall, oldest first */
+    struct bk_conn *holders, *holders_tail; /* holding request bytes, oldest first */
     int64_t disk_free;    /* bytes free for the broker in data_dir, last measured */
     bool ready;    /* recovery finished, listening and, when managed, the first snapshot applied */
     bool stopping; /* SIGTERM: long polls answer now */

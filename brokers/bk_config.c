@@ -70,6 +70,9 @@ static const cm_opt_t bk_config__opts[] = {
         "fdatasyncs of one round that run at once (the partitions of a round sync in "
         "parallel; the device commits concurrent syncs together)"),
     INT(retention_check_ms, "300000", 100, 86400000, "how often retention runs"),
+    INT(request_read_timeout_ms, "30000", 100, 86400000,
+        "a connection that began a request larger than 16 KiB and sent nothing more for this "
+        "long is closed, giving back the request-buffer room it holds"),
     INT(queued_request_bytes_max, "268435456", 1048576, INT64_MAX,
         "request bytes all connections together may have the broker buffer (Kafka's "
         "queued.max.request.bytes); past it, connections whose next request does not fit "

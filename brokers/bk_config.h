@@ -53,6 +53,7 @@ typedef struct bk_config {
     int64_t retention_check_ms;
     int64_t disk_free_min_bytes;      /* produce refused below this much free space */
     int64_t queued_request_bytes_max; /* bk_broker_t.rbuf_held bound */
+    int64_t request_read_timeout_ms;  /* a partial request held this long without progress */
 
     /* Consumer groups. */
     int64_t group_min_session_timeout_ms;

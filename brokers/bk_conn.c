@@ -368,6 +368,66 @@ static bool bk_conn__has_frame(const bk_conn_t *c)
  * BK_CONN__RBUF_MIN in the broker's rbuf_held; connections that waited for room are woken
  * when it falls.
  */
+static void bk_conn__starved_unlink(bk_conn_t *c)
+{
+    bk_broker_t *b = c->broker;
+    if (!c->starved)
+        return;
+    if (c->starved_prev != NULL)
+        c->starved_prev->starved_next = c->starved_next;
+    else
+        b->starved = c->starved_next;
+    if (c->starved_next != NULL)
+        c->starved_next->starved_prev = c->starved_prev;
+    else
+        b->starved_tail = c->starved_prev;
+    c->starved_prev = c->starved_next = NULL;
+    c->starved = false;
+}
+
+static void bk_conn__starve(bk_conn_t *c, int64_t need)
+{
+    bk_broker_t *b = c->broker;
+    c->starved = true;
+    c->starved_need = need;
+    c->starved_prev = b->starved_tail;
+    c->starved_next = NULL;
+    if (b->starved_tail != NULL)
+        b->starved_tail->starved_next = c;
+    else
+        b->starved = c;
+    b->starved_tail = c;
+    bk_conn__update_events(c);
+}
+
+/* Keeps the list of connections whose buffers hold request bytes, oldest first. */
+static void bk_conn__holding(bk_conn_t *c, bool holding)
+{
+    bk_broker_t *b = c->broker;
+    if (holding == c->holding)
+        return;
+    c->holding = holding;
+    if (holding) {
+        c->hold_prev = b->holders_tail;
+        c->hold_next = NULL;
+        if (b->holders_tail != NULL)
+            b->holders_tail->hold_next = c;
+        else
+            b->holders = c;
+        b->holders_tail = c;
+        return;
+    }
+    if (c->hold_prev != NULL)
+        c->hold_prev->hold_next = c->hold_next;
+    else
+        b->holders = c->hold_next;
+    if (c->hold_next != NULL)
+        c->hold_next->hold_prev = c->hold_prev;
+    else
+        b->holders_tail = c->hold_prev;
+    c->hold_prev = c->hold_next = NULL;
+}
+
 static void bk_conn__set_rbuf(bk_conn_t *c, uint8_t *buf, size_t cap)
 {
     bk_broker_t *b = c->broker;
@@ -375,19 +435,28 @@ static void bk_conn__set_rbuf(bk_conn_t *c, uint8_t *buf, size_t cap)
     bool fell = cap < c->rcap;
     c->rbuf = buf;
     c->rcap = cap;
+    bk_conn__holding(c, cap > BK_CONN__RBUF_MIN);
     if (!fell)
         return;
-    /* Every waiting connection tries again; one whose request still does not fit waits
-     * again, at the back. */
-    bk_conn_t *w = b->starved;
-    b->starved = NULL;
-    while (w != NULL) {
-        bk_conn_t *next = w->starved_next;
-        w->starved_next = NULL;
-        w->starved = false;
-        if (!w->closed)
-            bk_conn__update_events(w);
-        w = next;
+    /* The oldest waiting connections read again, as many as the room now fits (one whose
+     * request no longer fits when it reads waits again, at the back): waking all of them at
+     * every release would cost the loop work in proportion to how many wait. */
+    /* The oldest holder may always grow (bk_conn__reserve): it reads again whatever the room. */
+    if (b->holders != NULL && b->holders->starved) {
+        bk_conn_t *w = b->holders;
+        bk_conn__starved_unlink(w);
+        bk_conn__update_events(w);
+    }
+    int64_t room = b->cfg.queued_request_bytes_max - b->rbuf_held;
+    while (b->starved != NULL &&
+           (b->starved->starved_need <= room || b->starved == b->holders || b->holders == NULL)) {
+        bk_conn_t *w = b->starved;
+        bool alone = b->holders == NULL;
+        room -= w->starved_need;
+        bk_conn__starved_unlink(w);
+        bk_conn__update_events(w);
+        if (alone)
+            break; /* the oldest may grow past the room: one at a time */
     }
 }
 
@@ -400,24 +469,28 @@ static void bk_conn__set_rbuf(bk_conn_t *c, uint8_t *buf, size_t cap)
  */
 static bool bk_conn__reserve(bk_conn_t *c)
 {
+    /* Room for the next read: the buffer grows as the request arrives (doubling, never
+     * past the request's end by more than a read ahead), so what it holds is what was sent,
+     * not what a size prefix claims. */
     size_t want = c->rlen + BK_CONN__RBUF_MIN;
-    if (c->rlen >= 4) {
-        size_t frame = 4 + (size_t)cm_be32(c->rbuf);
-        if (frame > want)
-            want = frame;
-    }
     if (want <= c->rcap)
         return true;
     size_t cap = c->rcap * 2 > want ? c->rcap * 2 : want;
+    if (c->rlen >= 4) {
+        size_t frame = 4 + (size_t)cm_be32(c->rbuf);
+        if (frame >= want && cap > frame)
+            cap = frame;
+    }
     bk_broker_t *b = c->broker;
     int64_t grow = (int64_t)(cap - c->rcap);
-    if (b->rbuf_held > 0 && b->rbuf_held + grow > b->cfg.queued_request_bytes_max) {
+    /* The oldest holder may always grow: it finishes its request and gives the room back,
+     * so connections that each hold part of a request never wait on each other for good. The
+     * budget is exceeded by one request at most. */
+    bool oldest = b->rbuf_held == 0 || b->holders == c || (b->holders == NULL && !c->holding);
+    if (!oldest && b->rbuf_held + grow > b->cfg.queued_request_bytes_max) {
         if (!c->starved) {
-            c->starved = true;
-            c->starved_next = b->starved;
-            b->starved = c;
             bk_metrics_add(&b->metrics.requests_starved, 1);
-            bk_conn__update_events(c);
+            bk_conn__starve(c, grow);
         }
         return false;
     }
@@ -544,14 +617,8 @@ void bk_conn_close(bk_conn_t *c, const char *why)
     }
     c->head = c->tail = NULL;
     c->inflight = 0;
-    if (c->starved) { /* off the waiting list */
-        bk_conn_t **pp = &c->broker->starved;
-        while (*pp != NULL && *pp != c)
-            pp = &(*pp)->starved_next;
-        if (*pp == c)
-            *pp = c->starved_next;
-        c->starved = false;
-    }
+    bk_conn__starved_unlink(c);
+    bk_conn__holding(c, false);
     /* Its buffer goes with it: the room it held is others'. */
     free(c->rbuf);
     c->rlen = c->rpos = 0;

@@ -70,7 +70,10 @@ struct bk_conn {
     char peer[64];
     bk_conn_t *prev;
     bk_conn_t *next;
-    bk_conn_t *starved_next; /* the broker's starved connections (bk_broker_t.starved) */
+    bk_conn_t *starved_prev, *starved_next; /* the broker's starved connections, oldest first */
+    int64_t starved_need;                   /* what its buffer must grow by */
+    bool holding;                           /* its buffer is past the first 16 KiB */
+    bk_conn_t *hold_prev, *hold_next;       /* the broker's holding connections, oldest first */
 };
 
 /** Accepts `fd` as a new connection. */

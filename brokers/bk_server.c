@@ -232,6 +232,10 @@ static void bk_server__on_tick(bk_timer_t *t)
             next = c->next;
             if (c->inflight == 0 && mono - c->last_active_ms > b->cfg.conn_idle_ms)
                 bk_conn_close(c, "idle");
+            /* A request begun and not sent on holds request-buffer room others wait for. */
+            else if (c->holding && !c->starved &&
+                     mono - c->last_active_ms > b->cfg.request_read_timeout_ms)
+                bk_conn_close(c, "request not finished");
         }
     }
     if (s->shutting_down && (bk_server__drained(s) || mono >= s->shutdown_deadline_ms)) {

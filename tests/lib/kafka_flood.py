@@ -4,6 +4,9 @@ to measure what they make the broker hold.
     kafka_flood.py HOST:PORT PID big CONNECTIONS FRAME_BYTES SEND_BYTES SECONDS
         CONNECTIONS connections each send a size prefix of FRAME_BYTES, then SEND_BYTES of
         the request (never all of it), as fast as the broker reads, for at most SECONDS.
+    kafka_flood.py HOST:PORT PID stall FRAME_BYTES SEND_BYTES SECONDS
+        one connection sends a size prefix of FRAME_BYTES and SEND_BYTES of the request, then
+        nothing; reports whether the broker closed it within SECONDS, and after how long.
     kafka_flood.py HOST:PORT PID halfopen CONNECTIONS
         one connection sends a 2 GiB size prefix (it must be closed), then CONNECTIONS each
         send a size prefix and 4 bytes and stay open.
@@ -20,34 +23,7 @@ import struct
 import sys
 import time
 
-
-def vm(pid, key):
-    with open("/proc/%s/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-async def big_one(host, port, frame, send, deadline, sent):
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-    except Exception:
-        return
-    chunk = b"\0" * 65536
-    try:
-        w.write(struct.pack(">i", frame))
-        left = send
-        while left > 0 and time.time() < deadline:
-            n = min(left, len(chunk))
-            w.write(chunk[:n])
-            await asyncio.wait_for(w.drain(), max(0.1, deadline - time.time()))
-            left -= n
-            sent[0] += n
-    except Exception:
-        pass
-    finally:
-        w.close()
+from flood import stream, vm
 
 
 def main():
@@ -63,9 +39,24 @@ def main():
         deadline = time.time() + secs
 
         async def run():
-            await asyncio.gather(*(big_one(host, port, frame, send, deadline, sent) for _ in range(conns)))
+            head = struct.pack(">i", frame)
+            await asyncio.gather(*(stream(host, port, head, send, deadline, sent) for _ in range(conns)))
         asyncio.run(run())
         out["sent"] = sent[0]
+    elif mode == "stall":
+        frame, send, secs = int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
+        s = socket.create_connection((host, port), timeout=10)
+        s.sendall(struct.pack(">i", frame) + b"\0" * send)
+        t0 = time.time()
+        s.settimeout(secs)
+        try:
+            out["closed"] = s.recv(1) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            out["closed"] = True
+        except socket.timeout:
+            out["closed"] = False
+        out["after_s"] = round(time.time() - t0, 2)
+        s.close()
     else:
         conns = int(sys.argv[4])
         huge = socket.create_connection((host, port), timeout=10)

@@ -18,36 +18,13 @@ import sys
 import threading
 import time
 
-
-def vm(pid, key):
-    with open("/proc/%s/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
+from flood import stream, vm
 
 
 async def one(host, port, body, deadline, sent):
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
-    except Exception:
-        return
     head = ("POST /kafka/v3/clusters/lkc-0/topics/t/records HTTP/1.1\r\nHost: x\r\n"
             "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % body)
-    chunk = b"0" * 65536
-    try:
-        w.write(head.encode())
-        left = body
-        while left > 0 and time.time() < deadline:
-            n = min(left, len(chunk))
-            w.write(chunk[:n])
-            await asyncio.wait_for(w.drain(), max(0.1, deadline - time.time()))
-            left -= n
-            sent[0] += n
-    except Exception:
-        pass
-    finally:
-        w.close()
+    await stream(host, port, head.encode(), body, deadline, sent)
 
 
 def authenticated(hostport, auth, cluster, stop, out):
