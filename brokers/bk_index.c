@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cm_assert.h"
 #include "cm_err.h"
 #include "cm_fs.h"
 #include "cm_kbuf.h"
@@ -61,8 +62,15 @@ static uint8_t *bk_index__push(bk_index_t *ix)
     return ix->data + ix->n++ * ix->esize;
 }
 
+/* The layouts on disk (bk_index.h): big-endian u32 + u32, and i64 + u32. */
+_Static_assert(BK_OINDEX_ENTRY == 4 + 4, "offset index entry: relative offset, position");
+_Static_assert(BK_TINDEX_ENTRY == 8 + 4, "time index entry: timestamp, relative offset");
+
 void bk_index_add_offset(bk_index_t *ix, uint32_t rel, uint32_t pos)
 {
+    /* Bisection needs both columns strictly increasing. */
+    cm_assert(ix->esize == BK_OINDEX_ENTRY);
+    cm_assert(ix->n == 0 || (rel > bk_index_rel(ix, ix->n - 1) && pos > bk_index_pos(ix, ix->n - 1)));
     uint8_t *e = bk_index__push(ix);
     cm_put_be32(e, rel);
     cm_put_be32(e + 4, pos);
@@ -70,6 +78,8 @@ void bk_index_add_offset(bk_index_t *ix, uint32_t rel, uint32_t pos)
 
 void bk_index_add_time(bk_index_t *ix, int64_t ts, uint32_t rel)
 {
+    cm_assert(ix->esize == BK_TINDEX_ENTRY);
+    cm_assert(ix->n == 0 || (ts >= bk_index_ts(ix, ix->n - 1) && rel > bk_index_rel(ix, ix->n - 1)));
     uint8_t *e = bk_index__push(ix);
     cm_put_be64(e, (uint64_t)ts);
     cm_put_be32(e + 8, rel);

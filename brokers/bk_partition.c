@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bk_flusher.h"
+#include "cm_assert.h"
 #include "cm_err.h"
 #include "cm_fs.h"
 #include "cm_kproto.h"
@@ -93,7 +94,11 @@ static bk_segment_t *bk_partition__active(const bk_partition_t *p)
 static void bk_partition__set_hw(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos)
 {
     if (offset < p->hw)
-        return;
+        return; /* it never moves back */
+    /* Consumers read below it: past the log end, or outside its segment, they would read
+     * what is not there. */
+    cm_assert(offset <= p->leo);
+    cm_assert(pos >= 0 && pos <= seg->size);
     if (p->hw_seg != seg) {
         bk_segment_unref(p->hw_seg);
         p->hw_seg = bk_segment_ref(seg);
@@ -416,6 +421,8 @@ int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_ba
     *base_offset = p->leo;
     p->leo = cm_batch_last_offset(h) + 1;
     p->log_bytes += (int64_t)len;
+    /* The partition's log end is its active segment's, offsets without a gap. */
+    cm_assert(p->leo == s->next_offset && p->leo > *base_offset);
 
     if (p->cfg->flush_ms == 0) {
         bk_flusher_sync(p->broker->flusher, p, s, p->leo, s->size);
@@ -445,6 +452,7 @@ void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w)
 
 void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos)
 {
+    cm_assert(offset <= p->leo); /* nothing past the log end was ever written */
     if (offset > p->durable)
         p->durable = offset;
     if (p->deleted)
@@ -551,6 +559,8 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
             len = cm_batch_size(&h) < limit - pos ? cm_batch_size(&h) : limit - pos;
         if (len <= 0)
             return;
+        /* Whole batches of this segment only, below the high watermark's position. */
+        cm_assert(pos >= 0 && len > 0 && pos + len <= s->size);
         out->seg = bk_segment_ref(s);
         out->pos = pos;
         out->len = len;
