@@ -150,6 +150,39 @@ AUTH[x]="Bearer $(jwt '{"alg": "none"}' "$(gclaims EdDSA)")"
 refused "alg=none for an EdDSA issuer"
 CLUSTER[acme]=$save
 
+step "ES256, ES384 and ES512 issuers (globex): valid tokens pass; another key, a DER signature and r = s = 0 get 401"
+declare -A CURVE=([ES256]=P-256 [ES384]=P-384 [ES512]=P-521)
+for alg in ES256 ES384 ES512; do
+    openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:${CURVE[$alg]}" -out "$T/$alg.key" 2>/dev/null
+    openssl pkey -in "$T/$alg.key" -pubout -out "$T/$alg.pub"
+    openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:${CURVE[$alg]}" -out "$T/$alg-other.key" 2>/dev/null
+    body=$(python3 -c 'import json,sys; print(json.dumps({"issuer": sys.argv[1], "audience": "streamd-globex", "algorithm": sys.argv[2], "public_keys": open(sys.argv[3]).read()}))' \
+        "https://idp.globex.test/$alg" $alg "$T/$alg.pub")
+    expect_status 201 POST /v1/tenants/globex/jwt-issuers "$body"
+done
+es_known() {
+    local alg
+    for alg in ES256 ES384 ES512; do
+        AUTH[es]="Bearer $(jwt "{\"alg\": \"$alg\"}" "$(gclaims $alg)" "$T/$alg.key")"
+        rest es h1 GET /kafka/v3/clusters >/dev/null
+        [ "$STATUS" = 200 ] || return 1
+    done
+}
+wait_for 60 "globex's ES issuers known to the gateway" es_known
+save=${CLUSTER[acme]}
+CLUSTER[acme]=${CLUSTER[globex]}
+for alg in ES256 ES384 ES512; do
+    AUTH[x]="Bearer $(jwt "{\"alg\": \"$alg\"}" "$(gclaims $alg)" "$T/$alg.key")"
+    expect_rest 200 x h1 GET /kafka/v3/clusters
+    AUTH[x]="Bearer $(jwt "{\"alg\": \"$alg\"}" "$(gclaims $alg)" "$T/$alg-other.key")"
+    refused "$alg signed by another key"
+    AUTH[x]="Bearer $(MKJWT_SIG=der jwt "{\"alg\": \"$alg\"}" "$(gclaims $alg)" "$T/$alg.key")"
+    refused "$alg with its signature in DER instead of r || s"
+    AUTH[x]="Bearer $(MKJWT_SIG=zero jwt "{\"alg\": \"$alg\"}" "$(gclaims $alg)" "$T/$alg.key")"
+    refused "$alg with an all-zero signature (r = s = 0)"
+done
+CLUSTER[acme]=$save
+
 step "API key attacks: 401"
 AUTH[x]="Basic $(printf '%s:%s' "${KEY[acme]}" wrong-secret | base64 -w0)"
 refused "wrong secret"
