@@ -41,6 +41,14 @@ struct cm_http__conn {
     cm_http__conn_t *aprev, *anext; /* all the server's connections */
     bool authenticated;
     bool paused;         /* held back by the pre-auth budget */
+    bool muted;          /* held back until mute_until_ms (cm_http_conn_mute) */
+    int64_t mute_until_ms;
+    cm_http__conn_t *mprev, *mnext; /* the server's muted connections */
+    /* HTTP/1.1: the refusal that muted it, sent when the time is up (h2o reads the next
+     * request only once an answer went out, so holding it back is what mutes). */
+    h2o_req_t *held_req;
+    int held_status;
+    h2o_iovec_t held_body; /* in held_req's pool */
     bool resume_read;    /* ... while h2o wants to read it: read again on resume */
     bool in_read;        /* h2o's read callback runs (cm_http__on_read) */
     bool closed;         /* ... and closed the socket: freed once it returns */
@@ -89,6 +97,7 @@ struct cm_http_server {
     atomic_ullong *preauth_paused; /* connections paused, counter */
     cm_http__conn_t *unauth;       /* connections not authenticated yet */
     cm_http__conn_t *conns;        /* every connection, until h2o closes it */
+    cm_http__conn_t *muted;        /* connections muted (cm_http_conn_mute) */
     int64_t preauth_read_max;      /* what one read of such a connection can bring in */
     h2o_timeout_t preauth_timeout;
     h2o_timeout_entry_t preauth_tick;
@@ -126,9 +135,25 @@ static void cm_http__uncount(cm_http__conn_t *c)
     c->counted = 0;
 }
 
+static void cm_http__mute_unlink(cm_http__conn_t *c)
+{
+    if (!c->muted)
+        return;
+    if (c->mprev != NULL)
+        c->mprev->mnext = c->mnext;
+    else
+        c->server->muted = c->mnext;
+    if (c->mnext != NULL)
+        c->mnext->mprev = c->mprev;
+    c->mprev = c->mnext = NULL;
+    c->muted = false;
+}
+
 static void cm_http__conn_closed(void *data)
 {
     cm_http__conn_t *c = data;
+    c->held_req = NULL; /* gone with the connection */
+    cm_http__mute_unlink(c);
     if (c->aprev != NULL)
         c->aprev->anext = c->anext;
     else
@@ -149,6 +174,7 @@ static void cm_http__conn_closed(void *data)
 }
 
 static void cm_http__on_read(h2o_socket_t *sock, const char *err);
+static cm_http__conn_t *cm_http__conn(h2o_req_t *req);
 
 /* Puts our read callback in front of h2o's, if h2o reads and it is not there yet. */
 static void cm_http__wrap(cm_http__conn_t *c)
@@ -184,14 +210,32 @@ static void cm_http__pause(cm_http__conn_t *c)
         atomic_fetch_add(c->server->preauth_paused, 1);
 }
 
-/* Reads on, if h2o wanted to read when it was paused or started to since. */
+/* Reads on, if nothing else holds it back and h2o wanted to read when it was stopped or
+ * started to since. */
+static void cm_http__read_on(cm_http__conn_t *c)
+{
+    if (!c->paused && !c->muted && c->resume_read && !h2o_socket_is_reading(c->sock))
+        h2o_socket_read_start(c->sock, c->authenticated ? c->inner : cm_http__on_read);
+}
+
 static void cm_http__resume(cm_http__conn_t *c)
 {
     if (!c->paused)
         return;
     c->paused = false;
-    if (c->resume_read && !h2o_socket_is_reading(c->sock))
-        h2o_socket_read_start(c->sock, c->authenticated ? c->inner : cm_http__on_read);
+    cm_http__read_on(c);
+}
+
+static void cm_http__unmute(cm_http__conn_t *c)
+{
+    if (!c->muted)
+        return;
+    cm_http__mute_unlink(c);
+    h2o_req_t *req = c->held_req;
+    c->held_req = NULL;
+    if (req != NULL)
+        cm_http_send(req, c->held_status, "application/json", c->held_body.base, c->held_body.len);
+    cm_http__read_on(c);
 }
 
 /* Counts what `c` just read (h2o 2.2's bytes_read is what the last read brought in, not a
@@ -227,6 +271,8 @@ static void cm_http__on_read(h2o_socket_t *sock, const char *err)
     if (c->authenticated) {
         if (sock->_cb.read == cm_http__on_read)
             sock->_cb.read = c->inner; /* h2o's own from here */
+        if (c->muted)
+            cm_http__hold(c);
     } else if (c->paused) {
         cm_http__hold(c);
     } else {
@@ -260,7 +306,45 @@ static void cm_http__preauth_on_tick(h2o_timeout_entry_t *e)
             cm_http__resume(c);
             room -= s->preauth_read_max;
         }
-    if (s->unauth != NULL)
+    /* Muted connections: kept stopped (h2o restarts reading after each response) until
+     * their time is up. */
+    int64_t now = cm_mono_ms();
+    for (cm_http__conn_t *c = s->muted, *next; c != NULL; c = next) {
+        next = c->mnext;
+        if (now >= c->mute_until_ms)
+            cm_http__unmute(c);
+        else
+            cm_http__hold(c);
+    }
+    if (s->unauth != NULL || s->muted != NULL)
+        h2o_timeout_link(s->loop, &s->preauth_timeout, &s->preauth_tick);
+}
+
+void cm_http_conn_mute(h2o_req_t *req, int64_t ms)
+{
+    cm_http__conn_t *c = cm_http__conn(req);
+    if (c == NULL || ms <= 0)
+        return;
+    cm_http_server_t *s = c->server;
+    int64_t until = cm_mono_ms() + ms;
+    if (c->muted) {
+        if (until > c->mute_until_ms)
+            c->mute_until_ms = until;
+        return;
+    }
+    c->muted = true;
+    c->mute_until_ms = until;
+    c->mnext = s->muted;
+    if (c->mnext != NULL)
+        c->mnext->mprev = c;
+    s->muted = c;
+    if (!c->paused)
+        c->resume_read = false;
+    /* Inside h2o's read callback, it may restart reading when it returns: the wrapper or
+     * the tick stops it then. */
+    if (!c->in_read)
+        cm_http__hold(c);
+    if (!h2o_timeout_is_linked(&s->preauth_tick))
         h2o_timeout_link(s->loop, &s->preauth_timeout, &s->preauth_tick);
 }
 
@@ -437,6 +521,7 @@ void cm_http_server_stop(cm_http_server_t *s)
      * sees the end of its input when it reads on), and the budget holds none back. */
     for (cm_http__conn_t *c = s->conns; c != NULL; c = c->anext) {
         (void)shutdown(h2o_socket_get_fd(c->sock), SHUT_RD);
+        cm_http__unmute(c);
         cm_http__resume(c);
     }
 }
@@ -552,6 +637,18 @@ void cm_http_send_error(h2o_req_t *req, int status, int code, int retry_after_s,
         char *v = h2o_mem_alloc_pool(&req->pool, 16);
         int n = snprintf(v, 16, "%d", retry_after_s);
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, v, (size_t)n);
+    }
+    cm_http__conn_t *c = cm_http__conn(req);
+    if (c != NULL && c->muted && c->held_req == NULL && req->version < 0x200 && status == 429) {
+        /* Answered when the connection's time is up: a client that does not wait for
+         * Retry-After waits for its answer instead. */
+        c->held_req = req;
+        c->held_status = status;
+        c->held_body.base = h2o_mem_alloc_pool(&req->pool, body.len + 1);
+        memcpy(c->held_body.base, body.buf != NULL ? body.buf : "", body.len);
+        c->held_body.len = body.len;
+        cm_sbuf_free(&body);
+        return;
     }
     /* h2o_send_inline copies the body into the request's pool. */
     cm_http_send_json(req, status, &body);

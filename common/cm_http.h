@@ -64,6 +64,16 @@ int cm_http_server_listen_fd(cm_http_server_t *s, int fd, SSL_CTX *ssl);
 void cm_http_server_preauth(cm_http_server_t *s, atomic_llong *total, int64_t total_max,
                             int64_t conn_max, atomic_ullong *paused);
 
+/**
+ * Stops reading the request's connection for `ms` milliseconds: a client over its quota
+ * that ignores Retry-After then costs the server nothing more until its time is up, as
+ * Kafka brokers mute a throttled channel. Over HTTP/2 the connection is not read; over
+ * HTTP/1.1 a 429 for this request (cm_http_send_error) is held back until then, since h2o
+ * reads no further request before it answers one. Every request on the connection waits,
+ * those of other tenants that share it too.
+ */
+void cm_http_conn_mute(h2o_req_t *req, int64_t ms);
+
 /** The request's connection has authenticated: it no longer counts against the budget. */
 void cm_http_conn_authenticated(h2o_req_t *req);
 

@@ -316,6 +316,7 @@ void gw_records_produce(gw_rreq_t *r)
     }
     int wait = gw_session_charge(&r->ss, GW_CHARGE_PRODUCE, (double)body.len);
     if (wait > 0) {
+        gw_rest_throttled(r, wait);
         gw_rest_error(r, 429, 429, wait, "over the produce byte-rate quota; retry in %d s", wait);
         return;
     }
@@ -638,6 +639,7 @@ void gw_records_consume(gw_rreq_t *r)
     }
     int wait = gw_session_charge(&r->ss, GW_CHARGE_CONSUME, 0);
     if (wait > 0) {
+        gw_rest_throttled(r, wait);
         gw_rest_error(r, 429, 429, wait, "over the consume byte-rate quota; retry in %d s", wait);
         return;
     }

@@ -117,6 +117,14 @@ size_t gw_rest_answer_room(const gw_rreq_t *r)
     return held < max ? (size_t)(max - held) : 0;
 }
 
+void gw_rest_throttled(gw_rreq_t *r, int wait_s)
+{
+    if (r->req == NULL || wait_s <= 0)
+        return;
+    cm_http_conn_mute(r->req, (int64_t)wait_s * 1000);
+    atomic_fetch_add(&r->w->gw->metrics.connections_muted, 1);
+}
+
 void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const char *fmt, ...)
 {
     if (r->req == NULL || r->status != 0)
@@ -541,6 +549,10 @@ static void gw_rest__metrics(gw_t *gw, cm_sbuf_t *outp)
     cm_metrics_value(&out, "streamd_gateway_grpc_calls_active", "gauge",
                      "gRPC calls not ended yet (streams included)",
                      (double)atomic_load(&m->grpc_active));
+    cm_metrics_value(&out, "streamd_gateway_connections_muted_total", "counter",
+                     "times a REST connection over a tenant's quota was not read until its "
+                     "Retry-After time",
+                     (double)atomic_load(&m->connections_muted));
     cm_metrics_value(&out, "streamd_gateway_preauth_bytes", "gauge",
                      "bytes read by connections that have not authenticated yet",
                      (double)atomic_load(&m->preauth_bytes));
@@ -813,6 +825,7 @@ static void gw_rest__dispatch(gw_rreq_t *r)
     }
     int wait = gw_session_charge(&r->ss, GW_CHARGE_REQUEST, 1);
     if (wait > 0) {
+        gw_rest_throttled(r, wait);
         gw_rest_error(r, 429, 429, wait, "over the request rate quota; retry in %d s", wait);
         return;
     }

@@ -101,6 +101,13 @@ void gw_rest_error(gw_rreq_t *r, int status, int code, int retry_after_s, const 
     __attribute__((format(printf, 5, 6)));
 
 /**
+ * The caller is over a quota for `wait_s` seconds: its connection is not read until then
+ * (cm_http_conn_mute), so a client that ignores Retry-After costs the gateway nothing more
+ * meanwhile. Answer the request with 429 as well.
+ */
+void gw_rest_throttled(gw_rreq_t *r, int wait_s);
+
+/**
  * Reads query parameter `name` as an integer in [lo, hi] into *v (left as is when absent).
  * False when it is not one: 400 was sent.
  */

@@ -132,4 +132,6 @@ awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 if want gateway; then
     echo
     "$top/tests/bench/gateway.sh" "$build" | tee "$out/gateway.txt"
+    echo
+    "$top/tests/bench/throttle.sh" "$build" | tee "$out/throttle.txt"
 fi

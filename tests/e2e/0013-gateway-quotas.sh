@@ -161,6 +161,57 @@ ra = r.getheader("Retry-After")
 assert ra is not None and int(ra) >= 1, ("429 without Retry-After", r.getheaders())
 print("requests: %d through, then 429 (Retry-After: %s) after %.2f s" % (ok, ra, elapsed))
 PY
+
+step "a client that ignores Retry-After is not read until its time is up; another tenant is served meanwhile"
+# globex sends request after request on one connection for 4 s whatever the answer. Muted
+# for each Retry-After, it gets one answer per Retry-After at most once over its quota
+# (without that, thousands of 429s); acme, on its own connection, gets every answer.
+python3 - "$GW" "${AUTH[globex]}" "${CLUSTER[globex]}" "${AUTH[acme]}" "${CLUSTER[acme]}" <<'PY' || fail "muting"
+import http.client, sys, threading, time
+gw, gauth, gcluster, aauth, acluster = sys.argv[1:6]
+host, port = gw.split(":")
+stop = threading.Event()
+other = {"ok": 0, "bad": []}
+
+def acme():
+    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    while not stop.is_set():
+        c.request("GET", "/kafka/v3/clusters/%s/topics" % acluster, headers={"Authorization": aauth})
+        r = c.getresponse()
+        r.read()
+        if r.status == 200:
+            other["ok"] += 1
+        else:
+            other["bad"].append(r.status)
+        stop.wait(0.05)
+
+t = threading.Thread(target=acme)
+t.start()
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+t0 = time.monotonic()
+ok = throttled = 0
+retry = None
+while time.monotonic() - t0 < 4:
+    conn.request("GET", "/kafka/v3/clusters/%s/topics" % gcluster, headers={"Authorization": gauth})
+    r = conn.getresponse()
+    r.read()
+    if r.status == 429:
+        throttled += 1
+        retry = int(r.getheader("Retry-After"))
+    else:
+        assert r.status == 200, r.status
+        ok += 1
+elapsed = time.monotonic() - t0
+stop.set()
+t.join()
+print("ignoring Retry-After for %.1f s: %d through, %d throttled (Retry-After %s); the other tenant: %d through, refused %s"
+      % (elapsed, ok, throttled, retry, other["ok"], other["bad"]))
+assert throttled >= 1 and retry is not None
+assert throttled <= elapsed / retry + 2, "%d throttled answers in %.1f s with Retry-After %d s" % (throttled, elapsed, retry)
+assert other["ok"] > 0 and not other["bad"], other
+PY
+muted=$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_connections_muted_total" { print $2 }')
+[ "${muted:-0}" -gt 0 ] || fail "no connection muted in /metrics"
 expect_status 200 PUT /v1/tenants/globex/quotas '{"requests_per_sec": null}'
 
 step "connections: a cap of 2 refuses the third open connection, and frees a slot on close"
