@@ -41,7 +41,7 @@ typedef struct bk_broker {
     int64_t rbuf_held;    /* request buffer bytes beyond each connection's first (bk_conn.c) */
     struct bk_conn *starved, *starved_tail; /* waiting for rbuf_held to fall, oldest first */
     struct bk_conn *holders, *holders_tail; /* holding request bytes, oldest first */
-    int64_t disk_free;    /* bytes free for the broker in data_dir, last measured */
+    int64_t disk_free; /* bytes free for the broker in data_dir, last measured */
     bool ready;    /* recovery finished, listening and, when managed, the first snapshot applied */
     bool stopping; /* SIGTERM: long polls answer now */
     struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */

@@ -76,8 +76,8 @@ bk_cluster_t *bk_cluster_new(void);
 void bk_cluster_free(bk_cluster_t *c);
 
 /**
- * Indexes topics and tenants by name and marks the topics and partitions this broker (`node_id`) hosts.
- * False when the snapshot is too large for its arena.
+ * Indexes topics and tenants by name and marks the topics and partitions this broker (`node_id`)
+ * hosts. False when the snapshot is too large for its arena.
  */
 bool bk_cluster_index(bk_cluster_t *c, int32_t node_id);
 

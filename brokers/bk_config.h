@@ -47,7 +47,7 @@ typedef struct bk_config {
     int64_t index_interval_bytes;
     int64_t open_segments_max;          /* bk_fdcache_t bound */
     int64_t segments_per_partition_max; /* past it, no roll by age */
-    int64_t segment_preallocate_bytes; /* fallocate step ahead of the active segment's end */
+    int64_t segment_preallocate_bytes;  /* fallocate step ahead of the active segment's end */
     bool sync_in_loop;    /* the loop runs fsync rounds itself when the flusher is idle */
     int64_t sync_threads; /* fdatasyncs of one round run at once */
     int64_t retention_check_ms;

@@ -41,8 +41,8 @@ static void bk_conn__mem_piece(const bk_resp_t *r, size_t piece, const uint8_t *
 
 static void bk_conn__update_events(bk_conn_t *c)
 {
-    uint32_t ev = (c->paused || c->starved ? 0 : EPOLLIN) |
-                  (c->head && c->head->ready ? EPOLLOUT : 0);
+    uint32_t ev =
+        (c->paused || c->starved ? 0 : EPOLLIN) | (c->head && c->head->ready ? EPOLLOUT : 0);
     bk_loop_mod(c->broker->loop, &c->io, ev);
 }
 

@@ -59,7 +59,7 @@ struct bk_conn {
     int inflight;
     size_t out_bytes;
     bool paused;
-    bool starved;      /* its next request does not fit queued_request_bytes_max: not read */
+    bool starved; /* its next request does not fit queued_request_bytes_max: not read */
     bool processing;
     bool draining;     /* shutting down: answer what is queued, read nothing new */
     bk_timer_t resume; /* handles frames buffered while reading was paused */
