@@ -526,20 +526,34 @@ void cm_http_server_stop(cm_http_server_t *s)
     }
 }
 
-void cm_http_server_free(cm_http_server_t *s)
+bool cm_http_server_free(cm_http_server_t *s)
 {
     if (s == NULL)
-        return;
+        return true;
     cm_http_server_stop(s);
     /* h2o has no call that closes its connections, and disposing of a context that still has
      * one aborts: let them end (cm_http_server_stop made them see the end of their input). */
     int64_t until = cm_mono_ms() + CM_HTTP__CLOSE_WAIT_MS;
     while (s->conns != NULL && cm_mono_ms() < until)
         h2o_evloop_run(s->loop, 10);
+    /* Linux still delivers what arrives after SHUT_RD, so a client in the middle of a long
+     * body keeps its connection going: reset the ones left (connect(2) to AF_UNSPEC
+     * dissolves a TCP connection with a RST), and h2o ends each on its next read or write. */
+    int aborted = 0;
+    for (cm_http__conn_t *c = s->conns; c != NULL; c = c->anext) {
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        if (connect(h2o_socket_get_fd(c->sock), &unspec, sizeof(unspec)) == 0)
+            aborted++;
+    }
+    if (aborted > 0)
+        cm_log_warn("connections reset at shutdown", "port=%d connections=%d", s->port, aborted);
+    until = cm_mono_ms() + CM_HTTP__CLOSE_WAIT_MS;
+    while (s->conns != NULL && cm_mono_ms() < until)
+        h2o_evloop_run(s->loop, 10);
     if (s->conns != NULL) {
         cm_log_warn("connections still open at shutdown; their memory is left to the exit",
                     "port=%d", s->port);
-        return;
+        return false;
     }
     if (h2o_timeout_is_linked(&s->preauth_tick))
         h2o_timeout_unlink(&s->preauth_tick);
@@ -549,6 +563,7 @@ void cm_http_server_free(cm_http_server_t *s)
     h2o_context_dispose(&s->ctx);
     h2o_config_dispose(&s->config);
     free(s);
+    return true;
 }
 
 const char *cm_http_reason(int status)

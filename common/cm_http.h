@@ -92,8 +92,10 @@ int cm_http_server_port(const cm_http_server_t *s);
 /** Stops accepting on every listener; open connections finish what they are doing. */
 void cm_http_server_stop(cm_http_server_t *s);
 
-/** Frees the server after the loop has stopped running it. */
-void cm_http_server_free(cm_http_server_t *s);
+/** Frees the server after the loop has stopped running it: lets its connections end, resets
+ * those still open after a grace period, and returns false (freeing nothing) if some are
+ * left even then; the loop is then not to be destroyed either, as their sockets are in it. */
+bool cm_http_server_free(cm_http_server_t *s);
 
 /** Sends `body` with the given status and content type. */
 void cm_http_send(h2o_req_t *req, int status, const char *type, const char *body, size_t len);

@@ -120,9 +120,10 @@ int main(int argc, char **argv)
     /* Let h2o finish closing sockets before the context goes. */
     for (int i = 0; i < 3; i++)
         h2o_evloop_run(cp->loop, 10);
-    cm_http_server_free(cp->http);
+    bool freed = cm_http_server_free(cp->http);
     h2o_timeout_dispose(cp->loop, &cp_main__timeout);
-    h2o_evloop_destroy(cp->loop);
+    if (freed) /* else sockets of connections left open are still in it: the exit frees */
+        h2o_evloop_destroy(cp->loop);
     cm_pg_free(&cp->pg);
     cm_log_info("control plane stopped cleanly", "listen=%s", cp->cfg.listen);
     cp_config_free(&cp->cfg);

@@ -93,11 +93,12 @@ static void *gw_main__worker(void *arg)
     h2o_multithread_unregister_receiver(w->queue, &w->grpc_calls);
     h2o_multithread_unregister_receiver(w->queue, &w->grpc_ops);
     h2o_multithread_destroy_queue(w->queue);
-    cm_http_server_free(w->http);
-    if (w->admin_http != NULL)
-        cm_http_server_free(w->admin_http);
+    bool freed = cm_http_server_free(w->http);
+    if (!cm_http_server_free(w->admin_http))
+        freed = false;
     h2o_timeout_dispose(w->loop, &w->poll_timeout);
-    h2o_evloop_destroy(w->loop);
+    if (freed) /* else sockets of connections left open are still in it: the exit frees */
+        h2o_evloop_destroy(w->loop);
     gw_snap_release(w->snap);
     gw_session_cache_free(w);
     return NULL;
