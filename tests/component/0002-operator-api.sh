@@ -24,7 +24,15 @@ req() {
         -H 'Content-Type: application/json')
     [ -z "$tok" ] || args+=(-H "Authorization: Bearer $tok")
     [ $# -lt 4 ] || args+=(--data-binary "$4")
-    STATUS=$(curl "${args[@]}" "http://$CP$path")
+    local rc=0
+    : >"$T/body"
+    STATUS=$(curl "${args[@]}" "http://$CP$path") || rc=$?
+    # A server that refuses a body before it has all of it closes the connection; the
+    # client may then see the reset (curl 55: sending, 56: receiving) before the answer.
+    if [ "$rc" != 0 ]; then
+        [ "$rc" = 55 ] || [ "$rc" = 56 ] || fail "curl $m $path: exit $rc"
+        [ "$STATUS" != 000 ] || STATUS=reset
+    fi
     BODY=$(<"$T/body")
     local who=none
     [ "$tok" = "$OPTOKEN" ] && who="admin"
@@ -192,9 +200,18 @@ python3 -c 'import sys; n = int(sys.argv[1]); s = "{\"name\": \"" ; sys.stdout.w
 python3 -c 'import sys; sys.stdout.write("{\"name\": \"" + "a" * 3000000 + "\"}")' >"$T/3mib"
 [ "$(stat -c %s "$T/1mib")" = 1048576 ] || fail "test body size"
 refused 400 POST /v1/pools "@$T/1mib"
-refused 413 POST /v1/pools "@$T/1mib+1"
-refused 413 POST /v1/pools "@$T/3mib"
-refused 413 POST /v1/tenants "@$T/1mib+1"
+# 413, or the reset of a connection closed on a body still coming (never anything else).
+too_big() {
+    fingerprint
+    local before=$FP
+    req "$OPTOKEN" "$@"
+    case $STATUS in 413 | reset) ;; *) fail "$1 $2 with a body over 1 MiB: status $STATUS" ;; esac
+    fingerprint
+    [ "$FP" = "$before" ] || fail "$1 $2 was refused but changed the database"
+}
+too_big POST /v1/pools "@$T/1mib+1"
+too_big POST /v1/pools "@$T/3mib"
+too_big POST /v1/tenants "@$T/1mib+1"
 
 step "pools: list, get, unknown, delete"
 expect 200 GET /v1/pools
