@@ -93,7 +93,7 @@ static bool bk_cluster__cfg_equal(const cm_tconfig_t *a, const cm_tconfig_t *b)
 }
 
 /* Brings one hosted topic's local copy in line with the snapshot. */
-static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
+static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_topic_t *ct)
 {
     cm_kstr_t name = cm_kstr_c(ct->name);
     bk_topic_t *t = bk_topic_find(b, name);
@@ -107,10 +107,12 @@ static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
         char msg[256];
         int16_t err = bk_topic_create(b, name, &ct->id, ct->n_parts, ct->mine, &ct->cfg, false, msg,
                                       sizeof(msg), &t);
-        if (err != 0)
+        if (err != 0) {
             cm_log_error("cannot create a topic the control plane assigned here",
                          "topic=%s partitions=%d kafka_error=%d err=\"%s\"", ct->name, ct->n_parts,
                          err, msg);
+            ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
+        }
         return;
     }
     if (!bk_cluster__cfg_equal(&t->cfg, &ct->cfg)) {
@@ -124,19 +126,19 @@ static void bk_cluster__sync_topic(bk_broker_t *b, const bk_cluster_topic_t *ct)
      * elsewhere since stay on disk until replication moves data between brokers. */
     char msg[256];
     int16_t err = bk_topic_assign(b, t, ct->n_parts, ct->mine, msg, sizeof(msg));
-    if (err != 0)
+    if (err != 0) {
         cm_log_error("cannot open the partitions the control plane assigned here",
                      "topic=%s local=%d cluster=%d kafka_error=%d err=\"%s\"", t->name, t->n_parts,
                      ct->n_parts, err, msg);
+        ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
+    }
 }
 
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)
 {
-    for (int32_t i = 0; i < c->n_topics; i++)
-        if (c->topics[i].hosted)
-            bk_cluster__sync_topic(b, &c->topics[i]);
-    /* Local topics the control plane no longer places here: collected first, because
-     * deleting while iterating the map would skip entries. */
+    /* Local topics the control plane no longer places here go first, so that the room they
+     * leave (topics_max, partitions_total_max) is there for the topics this snapshot adds.
+     * Collected first, because deleting while iterating the map would skip entries. */
     bk_topic_t **gone = calloc(b->topics.size + 1, sizeof(*gone));
     size_t it = 0, n = 0;
     bk_topic_t *t;
@@ -154,6 +156,9 @@ void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)
         bk_topic_delete(b, gone[i]);
     }
     free(gone);
+    for (int32_t i = 0; i < c->n_topics; i++)
+        if (c->topics[i].hosted)
+            bk_cluster__sync_topic(b, c, &c->topics[i]);
     bk_cluster_free(b->cluster);
     b->cluster = c;
     bk_groups_cluster_applied(b); /* before any request sees the new owners */

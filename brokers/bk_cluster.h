@@ -46,6 +46,7 @@ typedef struct bk_cluster_topic {
     cm_tconfig_t cfg;
     bool hosted; /* this broker holds a replica of some partition */
     bool *mine;  /* n_parts entries: this broker holds a replica of partition i */
+    const char *create_err; /* why applying this snapshot could not create or open it here */
 } bk_cluster_topic_t;
 
 /** A tenant placed on the pool. A tenant deleted and re-created under the same name has a

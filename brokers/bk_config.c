@@ -28,6 +28,9 @@ static const cm_opt_t bk_config__opts[] = {
         "registration lease; the broker is marked down this long after its last renewal"),
     INT(resync_ms, "30000", 1000, 3600000,
         "full re-read of the cluster from the control plane, besides notifications"),
+    INT(usage_report_ms, "10000", 100, 3600000,
+        "how often the bytes held per partition (and partitions that cannot be served) are "
+        "reported to the control plane; storage quotas are enforced on them (managed mode)"),
     STR(control_plane_url, "http://127.0.0.1:8090",
         "the control plane's operator API; Kafka admin requests (CreateTopics, DeleteTopics, "
         "CreatePartitions, AlterConfigs) are carried out there (managed mode)"),

@@ -25,6 +25,7 @@ typedef struct bk_config {
     char *rack;                       /* placement spreads replicas across racks */
     int64_t lease_ms;                 /* registration lease; renewed every lease_ms / 3 */
     int64_t resync_ms;                /* full re-read of the cluster even without notifications */
+    int64_t usage_report_ms;          /* replica sizes and errors to the control plane */
     char *control_plane_url;          /* operator API, for forwarded Kafka admin requests */
     char *control_plane_token;        /* operator token for it ("": admin requests refused) */
     int64_t control_plane_timeout_ms; /* per forwarded call */

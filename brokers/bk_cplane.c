@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,20 +15,36 @@
 #include "bk_forward.h"
 #include "bk_loop.h"
 #include "bk_server.h"
+#include "bk_topic.h"
 #include "cm_json.h"
 #include "cm_log.h"
 #include "cm_pg.h"
 #include "cm_pgwatch.h"
+#include "cm_sbuf.h"
 #include "cm_time.h"
 
 #define BK_CPLANE__RETRY_MS 1000
+/* Every this many usage reports, one lists every replica (and drops rows of others). */
+#define BK_CPLANE__FULL_EVERY 30
+
+/* A usage report: Postgres array literals of equal length, one entry per replica. */
+typedef struct bk_cplane_report {
+    cm_sbuf_t topics, parts, bytes, errors;
+    int n;
+    bool full; /* every replica held here: rows of others are stale */
+} bk_cplane_report_t;
 
 struct bk_cplane {
     bk_broker_t *b;
     cm_pgwatch_t *watch;
     bk_io_t ready_io;   /* eventfd: the loop wakes up for a new snapshot */
-    pthread_mutex_t mu; /* guards `pending` */
+    pthread_mutex_t mu; /* guards `pending` and `report` */
     bk_cluster_t *pending;
+    bk_cplane_report_t *report; /* built by the loop, written by the thread */
+    atomic_bool report_lost;    /* a write failed: the next report is a full one */
+    int64_t heartbeat_due;      /* thread: monotonic ms of the next lease renewal */
+    int64_t report_due;         /* loop: monotonic ms of the next report */
+    int reports;                /* loop: reports built */
 };
 
 /* ---- the control-plane thread -------------------------------------------------------- */
@@ -36,23 +53,26 @@ static bool bk_cplane__register(void *ud, cm_pg_t *pg)
 {
     bk_cplane_t *cp = ud;
     bk_broker_t *b = cp->b;
-    char id[24], port[16], lease[24];
+    char id[24], port[16], lease[24], cap[24];
     snprintf(id, sizeof(id), "%" PRId64, b->cfg.node_id);
     snprintf(port, sizeof(port), "%d", b->adv_port);
     snprintf(lease, sizeof(lease), "%" PRId64, b->cfg.lease_ms);
-    const char *p[] = { id, b->cfg.pool, b->adv_host, port, b->cfg.rack, lease };
+    snprintf(cap, sizeof(cap), "%" PRId64, b->cfg.partitions_total_max);
+    const char *p[] = { id, b->cfg.pool, b->adv_host, port, b->cfg.rack, lease, cap };
     /* A broker id belongs to one pool: a broker configured with another pool is refused
      * rather than moved, since its replicas would silently change pools. */
     PGresult *r = cm_pg_exec(
         pg,
-        "INSERT INTO brokers (id, pool_id, host, port, rack, state, lease_expires_at)"
-        " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond'"
+        "INSERT INTO brokers (id, pool_id, host, port, rack, state, lease_expires_at,"
+        " partitions_max)"
+        " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond', $7"
         " FROM broker_pools p WHERE p.name = $2"
         " ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
         " rack = EXCLUDED.rack, state = 'up', lease_expires_at = EXCLUDED.lease_expires_at,"
+        " partitions_max = EXCLUDED.partitions_max,"
         " registered_at = now(), heartbeat_at = now() WHERE brokers.pool_id = EXCLUDED.pool_id"
         " RETURNING id",
-        6, p);
+        7, p);
     bool ok = cm_pg_ok(r) && PQntuples(r) == 1;
     if (!ok)
         cm_log_error("cannot register with the control plane",
@@ -67,10 +87,69 @@ static bool bk_cplane__register(void *ud, cm_pg_t *pg)
     return ok;
 }
 
-/* Renews the lease; -1 when the broker's row is gone (an operator deleted it). */
+static void bk_cplane__report_free(bk_cplane_report_t *r)
+{
+    if (r == NULL)
+        return;
+    cm_sbuf_free(&r->topics);
+    cm_sbuf_free(&r->parts);
+    cm_sbuf_free(&r->bytes);
+    cm_sbuf_free(&r->errors);
+    free(r);
+}
+
+/*
+ * Writes a usage report: one row per replica, for partitions that still exist (a topic
+ * deleted meanwhile is skipped, not an error). A full report also drops this broker's rows
+ * of replicas it no longer holds. A failed write makes the next report a full one.
+ */
+static void bk_cplane__write_report(bk_cplane_t *cp, cm_pg_t *pg, bk_cplane_report_t *r)
+{
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
+    const char *p[] = { id, r->topics.buf, r->parts.buf, r->bytes.buf, r->errors.buf };
+    bool ok = cm_pg_run(pg, "BEGIN", 0, NULL);
+    ok = ok && cm_pg_run(pg,
+                         "INSERT INTO replica_state AS rs"
+                         " (topic_id, partition, broker_id, size_bytes, error, updated_at)"
+                         " SELECT u.t, u.p, $1, u.b, u.e, now()"
+                         " FROM unnest($2::uuid[], $3::int[], $4::bigint[], $5::text[])"
+                         " AS u(t, p, b, e)"
+                         " JOIN partitions x ON x.topic_id = u.t AND x.partition = u.p"
+                         " ON CONFLICT (topic_id, partition, broker_id) DO UPDATE SET"
+                         " size_bytes = EXCLUDED.size_bytes, error = EXCLUDED.error,"
+                         " updated_at = now()",
+                         5, p);
+    if (r->full)
+        ok = ok && cm_pg_run(pg,
+                             "DELETE FROM replica_state WHERE broker_id = $1 AND (topic_id,"
+                             " partition) NOT IN (SELECT * FROM unnest($2::uuid[], $3::int[]))",
+                             3, p);
+    ok = ok && cm_pg_run(pg, "COMMIT", 0, NULL);
+    if (!ok) {
+        cm_pg_run(pg, "ROLLBACK", 0, NULL);
+        atomic_store(&cp->report_lost, true);
+        cm_log_warn("cannot report replica usage to the control plane", "err=\"%s\"", pg->err);
+    }
+}
+
+/* Renews the lease when due and writes the usage report the loop left, if any; -1 when the
+ * broker's row is gone (an operator deleted it). */
 static int64_t bk_cplane__heartbeat(void *ud, cm_pg_t *pg, int64_t now)
 {
     bk_cplane_t *cp = ud;
+    pthread_mutex_lock(&cp->mu);
+    bk_cplane_report_t *report = cp->report;
+    cp->report = NULL;
+    pthread_mutex_unlock(&cp->mu);
+    if (report != NULL) {
+        bk_cplane__write_report(cp, pg, report);
+        bk_cplane__report_free(report);
+    }
+    int64_t poll = cp->b->cfg.usage_report_ms < cp->b->cfg.lease_ms / 3 ? cp->b->cfg.usage_report_ms
+                                                                        : cp->b->cfg.lease_ms / 3;
+    if (now < cp->heartbeat_due)
+        return now + poll;
     char id[24], lease[24];
     snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
     snprintf(lease, sizeof(lease), "%" PRId64, cp->b->cfg.lease_ms);
@@ -83,7 +162,12 @@ static int64_t bk_cplane__heartbeat(void *ud, cm_pg_t *pg, int64_t now)
                              2, p);
     bool gone = cm_pg_ok(r) && PQntuples(r) == 0; /* deleted meanwhile: register again */
     PQclear(r);
-    return gone ? -1 : now + cp->b->cfg.lease_ms / 3;
+    if (gone) { /* registering again creates the row anew: its replica rows went with it */
+        atomic_store(&cp->report_lost, true);
+        return -1;
+    }
+    cp->heartbeat_due = now + cp->b->cfg.lease_ms / 3;
+    return now + poll;
 }
 
 static void bk_cplane__read_brokers(bk_cluster_t *c, PGresult *r)
@@ -237,8 +321,8 @@ static bool bk_cplane__sync(void *ud, cm_pg_t *pg, uint64_t ticket)
     if (c == NULL)
         return false;
     c->ticket = ticket;
-    cm_log_debug("cluster snapshot", "brokers=%d tenants=%d topics=%d", c->n_brokers,
-                 c->n_tenants, c->n_topics);
+    cm_log_debug("cluster snapshot", "brokers=%d tenants=%d topics=%d", c->n_brokers, c->n_tenants,
+                 c->n_topics);
     pthread_mutex_lock(&cp->mu);
     bk_cluster_t *old = cp->pending;
     cp->pending = c;
@@ -293,6 +377,101 @@ static void bk_cplane__on_ready(bk_io_t *io, uint32_t events)
     (void)events;
 }
 
+/* Appends one array element, quoted as Postgres reads array literals; NULL for none. */
+static void bk_cplane__elem(cm_sbuf_t *a, const char *v)
+{
+    cm_sbuf_append(a, a->len > 1 ? "," : "", a->len > 1 ? 1 : 0);
+    if (v == NULL) {
+        cm_sbuf_append(a, "NULL", 4);
+        return;
+    }
+    cm_sbuf_append(a, "\"", 1);
+    for (const char *c = v; *c != '\0'; c++) {
+        if (*c == '"' || *c == '\\')
+            cm_sbuf_append(a, "\\", 1);
+        cm_sbuf_append(a, c, 1);
+    }
+    cm_sbuf_append(a, "\"", 1);
+}
+
+static void bk_cplane__add(bk_cplane_report_t *r, const cm_kuuid_t *topic, int32_t part,
+                           int64_t bytes, const char *err)
+{
+    char t[33], n[24];
+    bk_uuid_hex(*topic, t); /* Postgres reads a uuid from 32 hex digits too */
+    bk_cplane__elem(&r->topics, t);
+    snprintf(n, sizeof(n), "%" PRId32, part);
+    bk_cplane__elem(&r->parts, n);
+    snprintf(n, sizeof(n), "%" PRId64, bytes);
+    bk_cplane__elem(&r->bytes, n);
+    char e[512];
+    if (err != NULL) /* the column holds 1..512 characters */
+        snprintf(e, sizeof(e), "%s", err[0] != '\0' ? err : "unavailable");
+    bk_cplane__elem(&r->errors, err != NULL ? e : NULL);
+    r->n++;
+}
+
+void bk_cplane_report(bk_cplane_t *cp, int64_t now_ms)
+{
+    bk_broker_t *b = cp->b;
+    const bk_cluster_t *c = b->cluster;
+    if (c == NULL || now_ms < cp->report_due)
+        return;
+    cp->report_due = now_ms + b->cfg.usage_report_ms;
+    pthread_mutex_lock(&cp->mu);
+    bool waiting = cp->report != NULL; /* the last one is not written yet: Postgres is away */
+    pthread_mutex_unlock(&cp->mu);
+    if (waiting)
+        return;
+    bk_cplane_report_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        abort();
+    cm_sbuf_t *arrays[] = { &r->topics, &r->parts, &r->bytes, &r->errors };
+    for (size_t i = 0; i < 4; i++) {
+        cm_sbuf_init(arrays[i]);
+        cm_sbuf_append(arrays[i], "{", 1);
+    }
+    r->full =
+        atomic_exchange(&cp->report_lost, false) || cp->reports++ % BK_CPLANE__FULL_EVERY == 0;
+    /* The replicas the control plane placed here: those held, by size and state, and those
+     * this broker could not create, with why. */
+    for (int32_t i = 0; i < c->n_topics; i++) {
+        const bk_cluster_topic_t *ct = &c->topics[i];
+        if (!ct->hosted)
+            continue;
+        bk_topic_t *t = bk_topic_find(b, cm_kstr_c(ct->name));
+        if (t != NULL && memcmp(t->id.b, ct->id.b, sizeof(t->id.b)) != 0)
+            t = NULL;
+        for (int32_t k = 0; k < ct->n_parts; k++) {
+            if (!ct->mine[k])
+                continue;
+            bk_partition_t *p = t != NULL && k < t->n_parts ? t->parts[k] : NULL;
+            if (p == NULL) {
+                char why[400];
+                snprintf(why, sizeof(why), "broker %" PRId64 " could not create this partition: %s",
+                         b->cfg.node_id, ct->create_err != NULL ? ct->create_err : "see its log");
+                bk_cplane__add(r, &ct->id, k, 0, why);
+                continue;
+            }
+            bool offline = p->offline != NULL;
+            if (!r->full && p->log_bytes == p->reported_bytes && offline == p->reported_offline)
+                continue;
+            bk_cplane__add(r, &ct->id, k, p->log_bytes, p->offline);
+            p->reported_bytes = p->log_bytes;
+            p->reported_offline = offline;
+        }
+    }
+    for (size_t i = 0; i < 4; i++)
+        cm_sbuf_append(arrays[i], "}", 1);
+    if (r->n == 0 && !r->full) {
+        bk_cplane__report_free(r);
+        return;
+    }
+    pthread_mutex_lock(&cp->mu);
+    cp->report = r;
+    pthread_mutex_unlock(&cp->mu);
+}
+
 uint64_t bk_cplane_want_sync(bk_cplane_t *cp)
 {
     return cm_pgwatch_want(cp->watch);
@@ -326,6 +505,7 @@ void bk_cplane_stop(bk_cplane_t *cp)
     bk_loop_del(cp->b->loop, &cp->ready_io);
     close(cp->ready_io.fd);
     bk_cluster_free(cp->pending);
+    bk_cplane__report_free(cp->report);
     pthread_mutex_destroy(&cp->mu);
     free(cp);
 }

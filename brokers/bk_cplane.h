@@ -27,6 +27,14 @@ bk_cplane_t *bk_cplane_start(bk_broker_t *b);
  */
 uint64_t bk_cplane_want_sync(bk_cplane_t *cp);
 
+/**
+ * Every usage_report_ms (event-loop thread, from the broker's tick): hands the thread a
+ * report of the bytes held by each replica placed here that changed since the last one,
+ * and of replicas it cannot serve (not created, offline) with why; every so often, and
+ * after a failed write, of all of them.
+ */
+void bk_cplane_report(bk_cplane_t *cp, int64_t now_ms);
+
 /** Stops and joins the thread (event-loop thread, at shutdown). */
 void bk_cplane_stop(bk_cplane_t *cp);
 

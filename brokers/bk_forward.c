@@ -30,6 +30,7 @@ enum {
     BK_FWD__ERR_TENANT_SUSPENDED = 40901,
     BK_FWD__ERR_QUOTA = 42201,
     BK_FWD__ERR_NOT_ENOUGH_BROKERS = 42202,
+    BK_FWD__ERR_POOL_FULL = 42203,
 };
 
 struct bk_fwd {
@@ -143,6 +144,7 @@ static int16_t bk_fwd__kerr(const bk_fwd_call_t *c, long code)
     case BK_FWD__ERR_NOT_ENOUGH_BROKERS:
         return CM_KERR_INVALID_REPLICATION_FACTOR;
     case BK_FWD__ERR_QUOTA:
+    case BK_FWD__ERR_POOL_FULL:
     case BK_FWD__ERR_TENANT_SUSPENDED:
         return CM_KERR_POLICY_VIOLATION;
     }

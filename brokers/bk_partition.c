@@ -42,6 +42,7 @@ static bk_partition_t *bk_partition__new(bk_broker_t *b, const cm_tconfig_t *cfg
     p->label = strdup(label);
     p->watches.prev = p->watches.next = &p->watches;
     p->flushed_ms = cm_mono_ms();
+    p->reported_bytes = -1;
     return p;
 }
 

@@ -84,6 +84,9 @@ struct bk_partition {
      * repairs it. NULL while the partition is online. */
     const char *offline;
     char offline_why[256];
+    /* What the last usage report to the control plane said (bk_cplane_report): -1 never. */
+    int64_t reported_bytes;
+    bool reported_offline;
 };
 
 /** What a read found: a file range to send, or nothing (len 0), and the offsets. */

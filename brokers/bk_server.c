@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bk_conn.h"
+#include "bk_cplane.h"
 #include "bk_forward.h"
 #include "bk_dispatch.h"
 #include "bk_forward.h"
@@ -220,6 +221,8 @@ static void bk_server__on_tick(bk_timer_t *t)
     bk_fdcache_trim(&b->fdcache, BK_SERVER__FDCACHE_SCAN);
     bk_server__each_partition(b, bk_partition_tick, mono);
     bk_groups_tick(b);
+    if (b->cplane != NULL)
+        bk_cplane_report(b->cplane, mono);
     if (bk_flusher_kick(b->flusher))
         bk_server__apply_syncs(s);
     if (mono - s->last_retention_ms >= b->cfg.retention_check_ms) {

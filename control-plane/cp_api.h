@@ -53,6 +53,7 @@ enum {
     CP_ERR_TENANT_SUSPENDED = 40901,   /* the tenant is suspended: its topics cannot change */
     CP_ERR_QUOTA = 42201,              /* the tenant's partition quota would be exceeded */
     CP_ERR_NOT_ENOUGH_BROKERS = 42202, /* fewer brokers up than the replication factor */
+    CP_ERR_POOL_FULL = 42203,          /* the pool's brokers up hold their partitions_total_max */
 };
 
 /** Sends an error with a refined `code` (see above). */

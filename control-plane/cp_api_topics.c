@@ -164,7 +164,8 @@ static int cp_topic__brokers(cp_req_t *r, const char *pool_id, cp_place_broker_t
         cp_api_tx_exec(r, "broker lookup",
                        "SELECT b.id, b.rack,"
                        " (SELECT count(*) FROM partitions p WHERE b.id = ANY (p.replicas)),"
-                       " (SELECT count(*) FROM partitions p WHERE p.leader = b.id)"
+                       " (SELECT count(*) FROM partitions p WHERE p.leader = b.id),"
+                       " coalesce(b.partitions_max, 0)"
                        " FROM brokers b WHERE b.pool_id = $1 AND b.state = 'up' ORDER BY b.id",
                        1, p);
     if (res == NULL)
@@ -176,6 +177,7 @@ static int cp_topic__brokers(cp_req_t *r, const char *pool_id, cp_place_broker_t
         snprintf(b[i].rack, sizeof(b[i].rack), "%s", PQgetvalue(res, i, 1));
         b[i].replicas = atoll(PQgetvalue(res, i, 2));
         b[i].leaders = atoll(PQgetvalue(res, i, 3));
+        b[i].capacity = atoll(PQgetvalue(res, i, 4));
     }
     PQclear(res);
     *out = b;
@@ -196,7 +198,25 @@ static bool cp_topic__place(cp_req_t *r, const char *topic_id, const char *pool_
         cp_api_error(r, 413, "too many partitions for one request");
         return false;
     }
-    if (cp_place(brokers, nb, rf, n, reps) != 0) {
+    int placed = cp_place(brokers, nb, rf, n, reps);
+    if (placed == -2) {
+        int64_t held = 0, room = 0;
+        for (int i = 0; i < nb; i++) {
+            held += brokers[i].replicas;
+            room += brokers[i].capacity > brokers[i].replicas
+                        ? brokers[i].capacity - brokers[i].replicas
+                        : 0;
+        }
+        cm_pg_rollback(&r->cp->pg);
+        cp_api_error_code(r, 422, CP_ERR_POOL_FULL,
+                          "the tenant's pool has no room for %d more partition%s with replication "
+                          "factor %d: its %d broker%s up hold %lld replicas and have room for "
+                          "%lld more",
+                          n, n == 1 ? "" : "s", rf, nb, nb == 1 ? "" : "s", (long long)held,
+                          (long long)room);
+        return false;
+    }
+    if (placed != 0) {
         cm_pg_rollback(&r->cp->pg);
         cp_api_error_code(
             r, 422, CP_ERR_NOT_ENOUGH_BROKERS,

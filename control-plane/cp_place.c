@@ -32,10 +32,22 @@ static bool cp_place__rack_used(const cp_place_broker_t *brokers, int n_brokers,
     return false;
 }
 
+static bool cp_place__full(const cp_place_broker_t *b)
+{
+    return b->capacity > 0 && b->replicas >= b->capacity;
+}
+
 int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int32_t *out)
 {
     if (rf < 1 || n_brokers < rf)
         return -1;
+    int64_t *before = calloc((size_t)n_brokers * 2, sizeof(*before));
+    if (before == NULL)
+        abort();
+    for (int k = 0; k < n_brokers; k++) {
+        before[2 * k] = brokers[k].replicas;
+        before[2 * k + 1] = brokers[k].leaders;
+    }
     for (int p = 0; p < n_parts; p++) {
         int32_t *chosen = out + (size_t)p * (size_t)rf;
         for (int j = 0; j < rf; j++) {
@@ -44,13 +56,21 @@ int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int
             for (int pass = 0; pass < 2 && best == NULL; pass++)
                 for (int k = 0; k < n_brokers; k++) {
                     cp_place_broker_t *c = &brokers[k];
-                    if (cp_place__taken(chosen, j, c->id))
+                    if (cp_place__taken(chosen, j, c->id) || cp_place__full(c))
                         continue;
                     if (pass == 0 && cp_place__rack_used(brokers, n_brokers, chosen, j, c->rack))
                         continue;
                     if (best == NULL || cp_place__better(c, best))
                         best = c;
                 }
+            if (best == NULL) { /* every broker left is full: undo, and refuse */
+                for (int k = 0; k < n_brokers; k++) {
+                    brokers[k].replicas = before[2 * k];
+                    brokers[k].leaders = before[2 * k + 1];
+                }
+                free(before);
+                return -2;
+            }
             chosen[j] = best->id;
             best->replicas++;
         }
@@ -69,6 +89,7 @@ int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int
         chosen[lead] = t;
         lb->leaders++;
     }
+    free(before);
     return 0;
 }
 

@@ -15,6 +15,7 @@ typedef struct cp_place_broker {
     char rack[65];
     int64_t replicas; /* replicas it holds now */
     int64_t leaders;  /* partitions it leads now */
+    int64_t capacity; /* replicas it can hold (its partitions_total_max); 0: no limit known */
 } cp_place_broker_t;
 
 /**
@@ -22,7 +23,9 @@ typedef struct cp_place_broker {
  * out[i * rf + j], the intended leader first. Each replica goes to the broker holding the
  * fewest replicas so far (ties: the lowest id), preferring racks the partition does not
  * use yet; the leader is the chosen broker leading the fewest partitions. `brokers`' counts
- * are updated as it goes. Returns 0, or -1 when there are fewer than `rf` brokers.
+ * are updated as it goes. A broker holding its `capacity` takes no more. Returns 0, -1 when
+ * there are fewer than `rf` brokers, -2 when they have no room for every replica; a
+ * refusal leaves the brokers' counts as they were.
  */
 int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int32_t *out);
 

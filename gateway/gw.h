@@ -52,6 +52,7 @@ typedef struct gw_config {
     int64_t preauth_bytes_max;   /* held for connections not authenticated yet, in total */
     int64_t db_timeout_ms;       /* statement and connect timeout of the metadata thread */
     int64_t resync_ms;           /* full re-read of the metadata even without notifications */
+    int64_t storage_poll_ms;     /* re-read of tenants' measured storage */
     int64_t auth_cache_ms;       /* how long a verified API secret is trusted without a re-check */
     int64_t auth_fail_rate;      /* failed authentications per second allowed per source */
     int64_t auth_fail_burst;     /* ... and in a burst */
@@ -78,6 +79,7 @@ typedef struct gw_tenant_rt gw_tenant_rt_t;
 typedef struct gw_part {
     int32_t leader; /* broker id; -1: none */
     int32_t epoch;
+    const char *unavailable; /* why the leader cannot serve it (its report), or NULL */
 } gw_part_t;
 
 typedef struct gw_tenant gw_tenant_t;
@@ -98,6 +100,7 @@ typedef struct gw_quota {
     int64_t consume_bps;
     int64_t requests_ps;
     int64_t connections;
+    int64_t storage_bytes; /* 0: no limit; else on the bytes brokers measure (all replicas) */
 } gw_quota_t;
 
 typedef struct gw_principal {
@@ -171,6 +174,8 @@ struct gw_tenant_rt {
     atomic_ullong requests_total;
     atomic_ullong throttled;
     atomic_int consumer_instances; /* REST consumer instances */
+    atomic_llong storage_used;     /* bytes its replicas hold, as brokers last reported */
+    uint64_t storage_poll;         /* the metadata thread's read that set it */
     char name[48];
 };
 

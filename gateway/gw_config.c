@@ -37,6 +37,8 @@ static const cm_opt_t gw_config__opts[] = {
         "memory one REST request may use, its parsed body included; past it the request gets "
         "413"),
     INT(db_timeout_ms, "5000", 100, 600000, "database statement and connect timeout"),
+    INT(storage_poll_ms, "5000", 100, 3600000,
+        "how often the storage brokers measured is re-read for tenants with a storage quota"),
     INT(resync_ms, "30000", 1000, 3600000,
         "full re-read of tenants, credentials and topics even without notifications"),
     INT(auth_cache_ms, "60000", 0, 3600000,

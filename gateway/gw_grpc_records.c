@@ -295,7 +295,13 @@ void gw_grpc_produce(gw_gcall_t *c)
         gw_grpc_fail(c, code, "%s", b->msg);
         return;
     }
-    int wait =
+    char why[256];
+    int wait = gw_session_storage_full(&c->ss, c->w->gw->cfg.storage_poll_ms, why, sizeof(why));
+    if (wait > 0) {
+        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait, "%s", why);
+        return;
+    }
+    wait =
         gw_session_charge(&c->ss, GW_CHARGE_PRODUCE, (double)grpc_byte_buffer_length(c->payload));
     if (wait > 0) {
         gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait,
@@ -348,6 +354,10 @@ static void gw_grec__ps_start(gw_gpstream_t *st)
             b->code = GRPC_STATUS_CANCELLED;
             snprintf(b->msg, sizeof(b->msg), "the stream was cancelled");
         }
+        if (b->code == GRPC_STATUS_OK &&
+            gw_session_storage_full(&b->ss, st->c->w->gw->cfg.storage_poll_ms, b->msg,
+                                    sizeof(b->msg)) > 0)
+            b->code = GRPC_STATUS_RESOURCE_EXHAUSTED;
         if (b->code == GRPC_STATUS_OK &&
             gw_session_charge_us(&b->ss, GW_CHARGE_PRODUCE, (double)b->bytes) > 0) {
             if (!h2o_timeout_is_linked(&st->throttle))

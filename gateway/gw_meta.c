@@ -16,8 +16,9 @@ struct gw_meta {
     cm_pgwatch_t *watch;
     pthread_mutex_t mu; /* guards `cur` and `rts` */
     gw_snap_t *cur;
-    atomic_ullong gen; /* bumped on every publish */
-    cm_strmap_t rts;   /* tenant id -> gw_tenant_rt_t, kept across snapshots */
+    atomic_ullong gen;      /* bumped on every publish */
+    cm_strmap_t rts;        /* tenant id -> gw_tenant_rt_t, kept across snapshots */
+    uint64_t storage_polls; /* gw_meta__storage's reads, under `mu` */
 };
 
 /* ---- snapshots ---------------------------------------------------------------------- */
@@ -122,6 +123,7 @@ static bool gw_meta__tenants(gw_meta_t *m, gw_snap_t *s, PGresult *r)
         t->quota.consume_bps = gw_meta__int(r, i, 5);
         t->quota.requests_ps = gw_meta__int(r, i, 6);
         t->quota.connections = gw_meta__int(r, i, 7);
+        t->quota.storage_bytes = gw_meta__int(r, i, 9);
         snprintf(t->cluster_id, sizeof(t->cluster_id), "lkc-%s", PQgetvalue(r, i, 8));
         cm_strmap_init(&t->topics);
         cm_strmap_init(&t->principals);
@@ -273,6 +275,8 @@ static bool gw_meta__topics(gw_snap_t *s, PGresult *r)
             continue; /* a partition row beyond the count: added while we read */
         t->parts[p].leader = (int32_t)gw_meta__int(r, i, 7);
         t->parts[p].epoch = (int32_t)gw_meta__int(r, i, 8);
+        if (!PQgetisnull(r, i, 9) && (t->parts[p].unavailable = gw_meta__dup(s, r, i, 9)) == NULL)
+            return false;
     }
     return true;
 }
@@ -310,7 +314,7 @@ enum {
 static const char *const gw_meta__sql[GW_Q_N] = {
     [GW_Q_TENANTS] = "SELECT t.id, t.name, t.state, t.pool_id, q.produce_bytes_per_sec,"
                      " q.consume_bytes_per_sec, q.requests_per_sec, q.connections,"
-                     " substr(md5(t.id::text), 1, 10)"
+                     " substr(md5(t.id::text), 1, 10), q.storage_bytes"
                      " FROM tenants t LEFT JOIN quotas q ON q.tenant_id = t.id",
     [GW_Q_PRINCIPALS] = "SELECT tenant_id, name, is_admin, kind FROM principals",
     [GW_Q_KEYS] = "SELECT k.key_id, k.tenant_id, p.name, k.secret_hash FROM api_keys k"
@@ -320,8 +324,10 @@ static const char *const gw_meta__sql[GW_Q_N] = {
     [GW_Q_ACLS] = "SELECT id, tenant_id, principal, resource_type, pattern_type, resource_name,"
                   " operation, permission FROM acls ORDER BY tenant_id, created_at, id",
     [GW_Q_TOPICS] = "SELECT t.tenant_id, t.name, t.id, t.partitions, t.replication_factor,"
-                    " t.configs::text, x.partition, x.leader, x.leader_epoch"
+                    " t.configs::text, x.partition, x.leader, x.leader_epoch, rs.error"
                     " FROM topics t LEFT JOIN partitions x ON x.topic_id = t.id"
+                    " LEFT JOIN replica_state rs ON rs.topic_id = x.topic_id"
+                    " AND rs.partition = x.partition AND rs.broker_id = x.leader"
                     " ORDER BY t.tenant_id, t.name, x.partition",
     [GW_Q_BROKERS] = "SELECT id, pool_id, host, port, state FROM brokers ORDER BY id",
 };
@@ -381,8 +387,46 @@ static bool gw_meta__sync(void *ud, cm_pg_t *pg, uint64_t ticket)
     return true;
 }
 
+/*
+ * Every storage_poll_ms: the bytes each tenant with a storage quota holds, summed over every
+ * replica of its partitions as brokers last reported them (0005_replica_state.sql).
+ */
+static int64_t gw_meta__storage(void *ud, cm_pg_t *pg, int64_t now)
+{
+    gw_meta_t *m = ud;
+    PGresult *r = cm_pg_exec(pg,
+                             "SELECT t.tenant_id, sum(rs.size_bytes) FROM replica_state rs"
+                             " JOIN topics t ON t.id = rs.topic_id"
+                             " JOIN quotas q ON q.tenant_id = t.tenant_id"
+                             " WHERE q.storage_bytes IS NOT NULL GROUP BY t.tenant_id",
+                             0, NULL);
+    if (cm_pg_ok(r)) {
+        pthread_mutex_lock(&m->mu);
+        uint64_t poll = ++m->storage_polls;
+        gw_tenant_rt_t *rt;
+        for (int i = 0; i < PQntuples(r); i++) {
+            const char *id = PQgetvalue(r, i, 0);
+            if ((rt = cm_strmap_get(&m->rts, id, strlen(id))) == NULL)
+                continue; /* a tenant the snapshot has not shown yet */
+            atomic_store(&rt->storage_used, strtoll(PQgetvalue(r, i, 1), NULL, 10));
+            rt->storage_poll = poll;
+        }
+        /* Tenants absent from the answer hold nothing (their last topic went). */
+        size_t it = 0;
+        while ((rt = cm_strmap_next(&m->rts, &it, NULL, NULL)) != NULL)
+            if (rt->storage_poll != poll)
+                atomic_store(&rt->storage_used, 0);
+        pthread_mutex_unlock(&m->mu);
+    } else {
+        cm_log_warn("cannot read tenants' storage", "err=\"%s\"", pg->err);
+    }
+    PQclear(r);
+    return now + m->gw->cfg.storage_poll_ms;
+}
+
 static const cm_pgwatch_ops_t gw_meta__watch_ops = {
     .channels = (const char *const[]){ "streamd_auth", "streamd_metadata", NULL },
+    .tick = gw_meta__storage,
     .sync = gw_meta__sync,
 };
 

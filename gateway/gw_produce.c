@@ -246,6 +246,14 @@ static void gw_prod__send(gw_produce_t *p)
             snprintf(pp->msg, sizeof(pp->msg), "topic \"%s\" was deleted", p->topic->name);
             continue;
         }
+        const char *why = t->parts[pp->partition].unavailable;
+        if (why != NULL) { /* its leader said it cannot serve it: no call would complete */
+            pp->done = true;
+            pp->http = 503;
+            snprintf(pp->msg, sizeof(pp->msg), "partition %d is unavailable: %s", pp->partition,
+                     why);
+            continue;
+        }
         leader[i] = t->parts[pp->partition].leader;
         if (leader[i] < 0 || gw_snap_broker(s, leader[i]) == NULL) {
             leader[i] = -1;

@@ -314,7 +314,14 @@ void gw_records_produce(gw_rreq_t *r)
         gw_rest_error(r, 400, 400, 0, "send one or more record objects");
         return;
     }
-    int wait = gw_session_charge(&r->ss, GW_CHARGE_PRODUCE, (double)body.len);
+    char full[256];
+    int wait = gw_session_storage_full(&r->ss, r->w->gw->cfg.storage_poll_ms, full, sizeof(full));
+    if (wait > 0) {
+        gw_rest_throttled(r, wait);
+        gw_rest_error(r, 429, 429, wait, "%s", full);
+        return;
+    }
+    wait = gw_session_charge(&r->ss, GW_CHARGE_PRODUCE, (double)body.len);
     if (wait > 0) {
         gw_rest_throttled(r, wait);
         gw_rest_error(r, 429, 429, wait, "over the produce byte-rate quota; retry in %d s", wait);
@@ -662,6 +669,12 @@ static void gw_rec__fetch_send(gw_consume_t *cs)
     const gw_topic_t *t = r->topic;
     const gw_broker_t *b = gw_snap_broker(r->snap, t->parts[cs->partition].leader);
     if (!gw_rest_can_call(r)) {
+        gw_rest_unref(r);
+        return;
+    }
+    if (t->parts[cs->partition].unavailable != NULL) {
+        gw_rest_error(r, 503, 503, 1, "partition %d is unavailable: %s", cs->partition,
+                      t->parts[cs->partition].unavailable);
         gw_rest_unref(r);
         return;
     }

@@ -403,6 +403,20 @@ int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost)
     return (int)((wait + 999999) / 1000000);
 }
 
+int gw_session_storage_full(const gw_session_t *ss, int64_t poll_ms, char *msg, size_t cap)
+{
+    int64_t max = ss->tenant->quota.storage_bytes;
+    long long used = atomic_load(&ss->tenant->rt->storage_used);
+    if (max <= 0 || used < max)
+        return 0;
+    atomic_fetch_add(&ss->tenant->rt->throttled, 1);
+    snprintf(msg, cap,
+             "over the storage quota: the tenant's topics hold %lld bytes (every replica) of "
+             "the %lld allowed; produce resumes once retention or deleted topics free room",
+             used, (long long)max);
+    return (int)((poll_ms + 999) / 1000);
+}
+
 void gw_session_charge_after(const gw_session_t *ss, gw_charge_t what, double cost)
 {
     gw_tenant_rt_t *rt = ss->tenant->rt;

@@ -84,6 +84,14 @@ int gw_session_charge(const gw_session_t *ss, gw_charge_t what, double cost);
 int64_t gw_session_charge_us(const gw_session_t *ss, gw_charge_t what, double cost);
 
 /**
+ * The storage quota, checked before a produce: when the bytes the tenant's replicas hold
+ * (as brokers last measured them, every segment of every replica) reach its storage_bytes,
+ * writes why into `msg` and returns the seconds after which to look again (retention may
+ * have freed room by then); else 0.
+ */
+int gw_session_storage_full(const gw_session_t *ss, int64_t poll_ms, char *msg, size_t cap);
+
+/**
  * Charges bytes already served (a consume's answer): the bucket may go into debt, so the
  * next call waits.
  */

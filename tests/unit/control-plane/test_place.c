@@ -165,6 +165,39 @@ static void test_place__refuses_fewer_brokers_than_rf(void **state)
         assert_int_equal(out[i], 0);
 }
 
+/* A broker holding its capacity takes no more; when the pool has no room for every replica
+ * the placement is refused and the counts are as they were. */
+static void test_place__capacity(void **state)
+{
+    cp_place_broker_t b[3];
+    int32_t out[8 * 2];
+    brokers_init(b, 3, NULL);
+    b[0].capacity = 4, b[0].replicas = 4; /* full */
+    b[1].capacity = 10, b[1].replicas = 2;
+    b[2].capacity = 0, b[2].replicas = 50; /* no limit known */
+    assert_int_equal(cp_place(b, 3, 2, 8, out), 0);
+    for (int i = 0; i < 16; i++)
+        assert_int_not_equal(out[i], 1);
+    assert_int_equal(b[0].replicas, 4);
+    assert_int_equal(b[1].replicas, 10);
+    assert_int_equal(b[2].replicas, 58);
+    /* Now brokers 1 and 2 are full: rf 2 has only broker 3 left. */
+    int64_t leaders[3] = { b[0].leaders, b[1].leaders, b[2].leaders };
+    assert_int_equal(cp_place(b, 3, 2, 1, out), -2);
+    assert_int_equal(cp_place(b, 3, 1, 1, out), 0);
+    assert_int_equal(out[0], 3);
+    b[2].capacity = 59; /* full too now */
+    assert_int_equal(cp_place(b, 3, 1, 1, out), -2);
+    /* Room for 1 of 2 partitions: nothing of the first is kept. */
+    b[1].capacity = 11;
+    assert_int_equal(cp_place(b, 3, 1, 2, out), -2);
+    assert_int_equal(b[1].replicas, 10);
+    assert_int_equal(b[2].replicas, 59);
+    assert_int_equal(b[0].leaders, leaders[0]);
+    assert_int_equal(b[1].leaders, leaders[1]);
+    assert_int_equal(b[2].leaders, leaders[2] + 1);
+}
+
 static void test_place__updates_counts_from_existing_load(void **state)
 {
     cp_place_broker_t b[3];
@@ -224,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_place__rf3_uses_three_racks),
         cmocka_unit_test(test_place__rf3_on_two_racks_uses_both),
         cmocka_unit_test(test_place__refuses_fewer_brokers_than_rf),
+        cmocka_unit_test(test_place__capacity),
         cmocka_unit_test(test_place__updates_counts_from_existing_load),
         cmocka_unit_test(test_place__deterministic),
     };
