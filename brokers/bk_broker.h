@@ -38,6 +38,8 @@ typedef struct bk_broker {
     bk_metrics_t metrics; /* counters are atomics: the flusher adds to some */
     bk_fdcache_t fdcache; /* open segment log files (bk_segment.h), open_segments_max */
     bool disk_full;       /* free space under disk_free_min_bytes: appends refused */
+    bool loading;         /* bk_topics_load is opening the topics found on disk */
+    bool load_unsynced;   /* ... and left their durability to one syncfs at its end */
     int64_t rbuf_held;    /* request buffer bytes beyond each connection's first (bk_conn.c) */
     struct bk_conn *starved, *starved_tail; /* waiting for rbuf_held to fall, oldest first */
     struct bk_conn *holders, *holders_tail; /* holding request bytes, oldest first */

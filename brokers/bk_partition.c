@@ -316,8 +316,13 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
         bk_partition_unref(p);
         return CM_EIO;
     }
-    /* What survived recovery is the log; make it durable before anyone reads it. */
-    if (p->offline == NULL &&
+    /* What survived recovery is the log; make it durable before anyone reads it. At a
+     * broker's start with the recovery point staying where it is, one syncfs after every
+     * topic is open does it for all (bk_topics_load): two syncs a partition cost minutes
+     * for 100,000 partitions. */
+    bool deferred = b->loading && rp == active->base_offset;
+    b->load_unsynced |= deferred;
+    if (p->offline == NULL && !deferred &&
         (fdatasync(bk_segment_fd(active)) != 0 || cm_fs_sync_dir(dir) != CM_OK)) {
         bk_partition_unref(p);
         return CM_EIO;
@@ -327,7 +332,10 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
     p->leo = active->next_offset;
     p->durable = p->leo;
     bk_partition__set_hw(p, active, p->leo, active->size);
-    if (p->offline == NULL && bk_partition_write_rp(p, active->base_offset) != CM_OK) {
+    /* The recovery point moves to the active segment; unchanged (a partition idle since its
+     * last open, most of them on a broker of many small tenants), it costs no write. */
+    if (p->offline == NULL && rp != active->base_offset &&
+        bk_partition_write_rp(p, active->base_offset) != CM_OK) {
         bk_partition_unref(p);
         return CM_EIO;
     }

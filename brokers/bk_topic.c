@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bk_flusher.h"
 #include "cm_err.h"
@@ -318,10 +319,19 @@ int bk_topics_load(bk_broker_t *b)
     struct dirent *e;
     int rc = CM_OK;
     char msg[128];
+    b->loading = true;
+    b->load_unsynced = false;
     while ((e = readdir(d)) != NULL && rc == CM_OK) {
         if (e->d_name[0] == '.' || !bk_topic_name_valid(cm_kstr_c(e->d_name), msg, sizeof(msg)))
             continue;
         rc = bk_topic__load_one(b, e->d_name);
+    }
+    b->loading = false;
+    /* What the partitions opened left to sync (bk_partition_open), before any is served. */
+    if (rc == CM_OK && b->load_unsynced && syncfs(dirfd(d)) != 0) {
+        cm_log_error("cannot sync the data directory after recovery", "dir=%s errno=%s",
+                     b->topics_dir, strerror(errno));
+        rc = CM_EIO;
     }
     closedir(d);
     return rc;

@@ -7,7 +7,7 @@
 #
 # Environment: RECORDS (default 2000000), RATE (2000), DURATION (10 s), PARTITIONS (6),
 # REPEAT (3: each throughput test runs this many times; the table shows the median and the
-# range), ONLY ("disk streamd tmpfs nats redis gateway" by default) to run a subset. The
+# range), ONLY ("disk streamd tmpfs nats redis gateway partitions" by default) to run a subset. The
 # gateway's REST benchmarks (h2load; tests/bench/gateway.sh) print their own lines last.
 set -euo pipefail
 build=${1:?build dir}
@@ -18,7 +18,7 @@ RATE=${RATE:-2000}
 DURATION=${DURATION:-10}
 PARTITIONS=${PARTITIONS:-6}
 REPEAT=${REPEAT:-3}
-ONLY=${ONLY:-"disk streamd tmpfs nats redis gateway"}
+ONLY=${ONLY:-"disk streamd tmpfs nats redis gateway partitions"}
 out="$top/$build/bench"
 work="$out/work"
 rm -rf "$work"
@@ -134,4 +134,9 @@ if want gateway; then
     "$top/tests/bench/gateway.sh" "$build" | tee "$out/gateway.txt"
     echo
     "$top/tests/bench/throttle.sh" "$build" | tee "$out/throttle.txt"
+fi
+
+if want partitions; then
+    echo
+    "$top/tests/bench/partitions.sh" "$build" | tee "$out/partitions.txt"
 fi

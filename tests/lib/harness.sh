@@ -61,13 +61,14 @@ free_port() {
 }
 
 # wait_ready URL PID WHAT: polls URL until it answers 2xx, failing at once if PID exits.
-# The bound (60 s) only stops a daemon that hangs without exiting: an ASan build on a busy
+# The bound (READY_SECS, 60 s) only stops a daemon that hangs without exiting: an ASan build on a busy
 # machine can take many seconds to start, and a daemon that fails to start exits.
 wait_ready() {
-    local deadline=$(($(date +%s%N) + 60 * 1000000000))
+    local secs=${READY_SECS:-60}
+    local deadline=$(($(date +%s%N) + secs * 1000000000))
     until curl -sf "$1" >/dev/null 2>&1; do
         kill -0 "$2" 2>/dev/null || fail "$3 exited during start"
-        [ "$(date +%s%N)" -lt "$deadline" ] || fail "$3 not ready after 60 s"
+        [ "$(date +%s%N)" -lt "$deadline" ] || fail "$3 not ready after $secs s"
         sleep 0.05
     done
 }
