@@ -64,6 +64,7 @@ typedef struct gw_config {
     int64_t fetch_bytes_max;       /* largest max_bytes of a consume */
     int64_t answer_buffer_bytes;   /* per worker: JSON answers held while clients read them */
     int64_t produce_records_max;   /* records in one produce request */
+    int64_t grpc_streams_max;      /* calls in progress on one gRPC connection */
     int64_t grpc_stream_window;    /* messages of a produce stream in flight */
     int64_t grpc_stream_window_bytes;
     int64_t consumer_instance_timeout_ms;  /* idle REST consumer instances are deleted */
@@ -202,6 +203,7 @@ typedef struct gw_metrics {
     atomic_ullong grpc_errors; /* ... answered with a status other than OK */
     atomic_llong grpc_active;  /* gRPC calls not ended yet */
     atomic_ullong connections_muted; /* REST connections not read until a quota's retry time */
+    atomic_ullong grpc_held;         /* gRPC calls answered only at their retry time */
     atomic_llong preauth_bytes;   /* read by connections not authenticated yet */
     atomic_ullong preauth_paused; /* ... times one was stopped for the budget */
     cm_hist_t request_latency;
@@ -230,6 +232,7 @@ struct gw_worker {
     h2o_timeout_entry_t cons_tick;
     h2o_multithread_receiver_t grpc_calls; /* gRPC calls handed over by the gRPC thread */
     h2o_multithread_receiver_t grpc_ops;   /* ... and their operations that completed */
+    h2o_timeout_t grpc_hold_timeout;       /* 1 s: throttled gRPC calls held (gw_grpc.c) */
 };
 
 struct gw {

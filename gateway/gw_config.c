@@ -57,6 +57,8 @@ static const cm_opt_t gw_config__opts[] = {
         "per thread: answers held while clients read them; past it, consume answers are cut "
         "short (fewer records, next_offset says where to go on)"),
     INT(produce_records_max, "100000", 1, 10000000, "records in one produce request"),
+    INT(grpc_streams_max, "100", 1, 100000,
+        "gRPC calls one HTTP/2 connection may have in progress (its MAX_CONCURRENT_STREAMS)"),
     INT(grpc_stream_window, "16", 1, 1024,
         "messages of a gRPC produce stream in flight; the next is read once one is answered"),
     INT(grpc_stream_window_bytes, "16777216", 1024, 1073741824,

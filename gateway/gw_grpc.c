@@ -292,13 +292,53 @@ void gw_grpc_fail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
     va_end(ap);
 }
 
+static void gw_grpc__on_hold(h2o_timeout_entry_t *e)
+{
+    gw_gcall_t *c = H2O_STRUCT_FROM_MEMBER(gw_gcall_t, hold, e);
+    if (--c->hold_s > 0) {
+        h2o_timeout_link(c->w->loop, &c->w->grpc_hold_timeout, &c->hold);
+        return;
+    }
+    gw_grpc__finish(c, NULL, c->hold_code, c->hold_msg);
+}
+
+/* A held call answers at once when the client cancels or goes away, or the gateway stops. */
+static void gw_grpc__unhold(gw_gcall_t *c)
+{
+    if (!h2o_timeout_is_linked(&c->hold))
+        return;
+    h2o_timeout_unlink(&c->hold);
+    gw_grpc__finish(c, NULL, c->hold_code, c->hold_msg);
+}
+
 void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, const char *fmt, ...)
 {
-    snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s > 0 ? retry_after_s : 1);
+    if (retry_after_s < 1)
+        retry_after_s = 1;
+    snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s);
     va_list ap;
     va_start(ap, fmt);
-    gw_grpc__vfail(c, code, fmt, ap);
+    if (c->w == NULL || c->answered || h2o_timeout_is_linked(&c->hold)) {
+        gw_grpc__vfail(c, code, fmt, ap);
+        va_end(ap);
+        return;
+    }
+    /* As Kafka mutes a throttled channel and the REST listener a throttled connection
+     * (cm_http_conn_mute), the answer waits for the retry time: a client that ignores it
+     * gets no more than one answer per stream and retry time, and costs nothing meanwhile.
+     * The request message is let go now; the call holds a few hundred bytes, and a
+     * connection at most grpc_streams_max of them. */
+    vsnprintf(c->hold_msg, sizeof(c->hold_msg), fmt, ap);
     va_end(ap);
+    if (c->payload != NULL) {
+        grpc_byte_buffer_destroy(c->payload);
+        c->payload = NULL;
+    }
+    c->hold_code = code;
+    c->hold_s = retry_after_s;
+    c->hold.cb = gw_grpc__on_hold;
+    atomic_fetch_add(&c->srv->gw->metrics.grpc_held, 1);
+    h2o_timeout_link(c->w->loop, &c->w->grpc_hold_timeout, &c->hold);
 }
 
 void gw_grpc_end(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
@@ -630,6 +670,7 @@ static void gw_grpc__on_close(gw_gcall_t *c, bool ok)
     if (!c->cancelled)
         return;
     c->gone = true;
+    gw_grpc__unhold(c);
     if (!c->answered && c->on_cancel != NULL)
         c->on_cancel(c);
 }
@@ -728,6 +769,12 @@ gw_grpc_t *gw_grpc_start(gw_t *gw)
           GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
           { .integer = (int)cfg->body_bytes_max } },
         { GRPC_ARG_INTEGER, GRPC_ARG_MAX_METADATA_SIZE, { .integer = md_max } },
+        /* What one connection may have in progress: each call holds its request message
+         * (up to body_bytes_max) before it is authenticated, and a throttled one is held
+         * until its retry time. */
+        { GRPC_ARG_INTEGER,
+          GRPC_ARG_MAX_CONCURRENT_STREAMS,
+          { .integer = (int)cfg->grpc_streams_max } },
         { GRPC_ARG_INTEGER, "grpc.absolute_max_metadata_size", { .integer = md_max } },
     };
     grpc_channel_args ch = { sizeof(args) / sizeof(args[0]), args };

@@ -95,6 +95,11 @@ struct gw_gcall {
     grpc_metadata trailer;
     char retry_after[16];
     bool answered;
+    /* A throttled call is answered only once its retry time is up (gw_grpc_fail_retry). */
+    h2o_timeout_entry_t hold;
+    int hold_s;
+    gw_gstatus_t hold_code;
+    char hold_msg[512];
 };
 
 /** Starts the gRPC server (grpc_listen, and grpc_tls_listen with the TLS certificate). */

@@ -55,6 +55,7 @@ static void *gw_main__worker(void *arg)
     gw_worker_t *w = arg;
     gw_t *gw = w->gw;
     h2o_timeout_init(w->loop, &w->poll_timeout, 10);
+    h2o_timeout_init(w->loop, &w->grpc_hold_timeout, 1000);
     cm_strmap_init(&w->verified);
     w->kpool = gw_kpool_new(w);
     w->http = cm_http_server_new(w->loop, (size_t)gw->cfg.body_bytes_max, gw_rest_handle, w);
@@ -97,6 +98,7 @@ static void *gw_main__worker(void *arg)
     if (!cm_http_server_free(w->admin_http))
         freed = false;
     h2o_timeout_dispose(w->loop, &w->poll_timeout);
+    h2o_timeout_dispose(w->loop, &w->grpc_hold_timeout); /* gw_grpc_stop answered the held */
     if (freed) /* else sockets of connections left open are still in it: the exit frees */
         h2o_evloop_destroy(w->loop);
     gw_snap_release(w->snap);

@@ -212,6 +212,10 @@ assert other["ok"] > 0 and not other["bad"], other
 PY
 muted=$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_connections_muted_total" { print $2 }')
 [ "${muted:-0}" -gt 0 ] || fail "no connection muted in /metrics"
+# The same over gRPC: a throttled call is answered only at its retry time.
+grpc_check ignore_retry globex || fail "gRPC calls over the quota are not held"
+held=$(curl -s "http://$GWADMIN/metrics" | awk '$1 == "streamd_gateway_grpc_calls_held_total" { print $2 }')
+[ "${held:-0}" -gt 0 ] || fail "no gRPC call held in /metrics"
 expect_status 200 PUT /v1/tenants/globex/quotas '{"requests_per_sec": null}'
 
 step "connections: a cap of 2 refuses the third open connection, and frees a slot on close"

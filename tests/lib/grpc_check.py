@@ -555,6 +555,31 @@ def quota():
     print(f"stream: 30 records of 10 KB in {secs:.1f} s", flush=True)
 
 
+def ignore_retry(who, secs="4"):
+    """`who`, over its request quota, calls ListTopics again and again on one channel for
+    `secs` seconds whatever the answer: each RESOURCE_EXHAUSTED must come only at its
+    retry-after time (without that, thousands a second)."""
+    ch = channel()
+    t0 = time.monotonic()
+    ok = throttled = 0
+    retry, other = None, []
+    while time.monotonic() - t0 < float(secs):
+        code, _, details, tr = call(ch, "ListTopics", pb.ListTopicsRequest(), pb.ListTopicsResponse, who)
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+            throttled += 1
+            retry = int(tr.get("retry-after", "0"))
+        elif code == grpc.StatusCode.OK:
+            ok += 1
+        else:
+            other.append(f"{code} {details}")
+    elapsed = time.monotonic() - t0
+    print(f"ignoring retry-after for {elapsed:.1f} s: {ok} through, {throttled} throttled "
+          f"(retry-after {retry})", flush=True)
+    check(throttled >= 1 and retry is not None and retry >= 1 and not other, f"{throttled} {retry} {other}")
+    check(retry is None or throttled <= elapsed / retry + 2,
+          f"{throttled} throttled answers in {elapsed:.1f} s with retry-after {retry} s")
+
+
 def abandon():
     """Opens streams (a live consume, a group member, a produce stream mid-way), then dies
     without a word: the gateway must free everything it held for them."""
@@ -637,7 +662,7 @@ def conn_cap():
 
 def main():
     checks = {"abandon": abandon, "acl_revoke": acl_revoke, "conn_cap": conn_cap, "acl_revoke": acl_revoke, "topics": topics, "records": records, "groups": groups, "isolation": isolation,
-              "quota": quota, "status": status, "call": call_json}
+              "quota": quota, "status": status, "call": call_json, "ignore_retry": ignore_retry}
     if len(sys.argv) < 2 or sys.argv[1] not in checks:
         print("usage: grpc_check.py " + "|".join(checks) + " [args]", file=sys.stderr)
         return 2
