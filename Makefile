@@ -78,7 +78,7 @@ BROKER_SRC := $(filter-out brokers/bk_main.c,$(wildcard brokers/*.c))
 BROKER_OBJ := $(BROKER_SRC:%.c=$(B)/%.o)
 LIBBROKER := $(B)/libbroker.a
 BROKER := $(BIN)/streamd-broker
-BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS) $(PG_LIBS) $(CURL_LIBS)
+BROKER_LIBS := $(LIBBROKER) $(LIBCOMMON) $(COMPRESS_LIBS) $(PG_LIBS) $(CURL_LIBS) -lcrypto
 
 $(LIBBROKER): $(BROKER_OBJ)
 	@rm -f $@

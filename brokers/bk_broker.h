@@ -53,6 +53,7 @@ typedef struct bk_broker {
     struct bk_gcoord *groups;    /* the consumer groups this broker coordinates (bk_group.h) */
     struct bk_offsets *offsets;  /* their offsets and memberships, durable (bk_offsets.h) */
     int64_t offsets_sweep_at_ms; /* monotonic: the next offsets expiry sweep starts then */
+    struct bk_auth *auth;        /* internal_auth=scram: who may connect (bk_sasl.h); else NULL */
 } bk_broker_t;
 
 #endif

@@ -47,6 +47,14 @@ static const cm_opt_t bk_config__opts[] = {
     INT(conn_output_bytes_max, "67108864", 65536, 1073741824,
         "queued response bytes per connection before reading pauses"),
     INT(conn_idle_ms, "600000", 1000, 86400000, "idle connections are closed after this"),
+    STR(internal_auth, "none",
+        "none: the Kafka listener is open; scram: clients authenticate with SASL/SCRAM-SHA-256 "
+        "before any request but ApiVersions, against scram_verifiers_file"),
+    STR(scram_verifiers_file, "",
+        "internal_auth=scram: lines \"<name> SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:"
+        "<ServerKey>\" (base64), one per client allowed in; no passwords"),
+    INT(auth_timeout_ms, "10000", 100, 600000,
+        "internal_auth=scram: a connection not authenticated this long after it came is closed"),
     INT(topics_max, "10000", 1, 1000000, "topics on this broker"),
     INT(partitions_max, "1000", 1, 100000, "partitions per topic"),
     INT(partitions_total_max, "20000", 1, 1000000, "partitions on this broker"),

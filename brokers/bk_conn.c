@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "bk_dispatch.h"
+#include "bk_sasl.h"
 #include "bk_server.h"
 #include "cm_log.h"
 #include "cm_time.h"
@@ -259,6 +260,16 @@ static void bk_conn__drop_tail(bk_conn_t *c, bk_resp_t *r)
     r->conn = NULL;
 }
 
+/* The largest frame the connection may send now: before authentication, one that fits its
+ * first 16 KiB with its size, so an unauthenticated client never grows its buffer or takes
+ * room from queued_request_bytes_max. */
+static int64_t bk_conn__frame_max(const bk_conn_t *c)
+{
+    if (c->auth != BK_AUTH_OPEN && c->auth != BK_AUTH_OK)
+        return BK_CONN__RBUF_MIN - 4;
+    return c->broker->cfg.request_bytes_max;
+}
+
 /* Handles one complete frame. Returns -1 to close the connection. */
 static int bk_conn__frame(bk_conn_t *c, uint8_t *frame, size_t len)
 {
@@ -281,13 +292,15 @@ static int bk_conn__frame(bk_conn_t *c, uint8_t *frame, size_t len)
     int rc = bk_dispatch(&req), refs = 1;
     if (c->closed) {
         rc = BK_CLOSE; /* closing released the queue's ref */
-    } else if (rc == BK_DONE) {
+    } else if (rc == BK_DONE || rc == BK_DONE_CLOSE) {
         bk_resp_ready(r);
     } else if (rc != BK_DEFER) {
         bk_conn__drop_tail(c, r);
         refs = 2;
     }
     bk_resp__release(r, refs);
+    if (rc == BK_DONE_CLOSE && !c->closed)
+        bk_conn_close(c, "authentication failed"); /* writes the answer first */
     if (rc == BK_CLOSE || c->closed)
         return -1;
     return 0; /* BK_DEFER: the handler holds its own ref and readies the slot later */
@@ -306,7 +319,7 @@ static void bk_conn__process(bk_conn_t *c)
         }
         uint8_t *p = c->rbuf + c->rpos;
         int32_t size = (int32_t)cm_be32(p);
-        if (size < 8 || size > c->broker->cfg.request_bytes_max) {
+        if (size < 8 || size > bk_conn__frame_max(c)) {
             cm_log_warn("closing connection: request size out of bounds",
                         "peer=%s size=%d max=%lld", c->peer, size,
                         (long long)c->broker->cfg.request_bytes_max);
@@ -352,7 +365,7 @@ static bool bk_conn__bad_size(const bk_conn_t *c)
     if (c->rlen - c->rpos < 4)
         return false;
     int32_t size = (int32_t)cm_be32(c->rbuf + c->rpos);
-    return size < 8 || size > c->broker->cfg.request_bytes_max;
+    return size < 8 || size > bk_conn__frame_max(c);
 }
 
 /* True when the buffer holds at least one whole unprocessed request frame. */
@@ -585,6 +598,8 @@ bk_conn_t *bk_conn_new(bk_server_t *srv, int fd, const char *peer)
     if (c->rbuf == NULL)
         abort();
     c->last_active_ms = cm_mono_ms();
+    c->accepted_ms = c->last_active_ms;
+    c->auth = bk_sasl_conn_start(c->broker);
     bk_timer_init(&c->resume, bk_conn__on_resume);
     snprintf(c->peer, sizeof(c->peer), "%s", peer);
     if (bk_loop_add(c->broker->loop, &c->io, EPOLLIN) != 0) {
@@ -604,6 +619,7 @@ void bk_conn_close(bk_conn_t *c, const char *why)
     if (c->send_queued)
         (void)bk_conn__send(c);
     c->closed = true;
+    bk_sasl_conn_free(c);
     bk_timer_stop(c->broker->loop, &c->resume);
     cm_log_debug("connection closed", "peer=%s why=\"%s\"", c->peer, why);
     bk_loop_del(c->broker->loop, &c->io);

@@ -74,6 +74,12 @@ struct bk_conn {
     int64_t starved_need;                   /* what its buffer must grow by */
     bool holding;                           /* its buffer is past the first 16 KiB */
     bk_conn_t *hold_prev, *hold_next;       /* the broker's holding connections, oldest first */
+    /* SASL (bk_sasl.c): BK_AUTH_OPEN on a listener without authentication, else the state
+     * of its exchange; `who` names the client once BK_AUTH_OK. */
+    uint8_t auth;
+    struct cm_scram_server *scram; /* from SaslHandshake to the last SaslAuthenticate */
+    char who[129];
+    int64_t accepted_ms;
 };
 
 /** Accepts `fd` as a new connection. */

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "bk_sasl.h"
 #include "cm_log.h"
 
 const bk_api_t bk_apis[] = {
@@ -26,6 +27,10 @@ const bk_api_t bk_apis[] = {
     { CM_KAPI_LIST_GROUPS, 0, 4, bk_handle_list_groups },
     { CM_KAPI_DESCRIBE_GROUPS, 0, 5, bk_handle_describe_groups },
     { CM_KAPI_DELETE_GROUPS, 0, 2, bk_handle_delete_groups },
+    /* Listed from v0, as clients look for it (librdkafka's "SASL handshake" feature), but a
+     * v0 handshake, after which the mechanism's bytes come unframed, is refused. */
+    { CM_KAPI_SASL_HANDSHAKE, 0, 1, bk_handle_sasl_handshake },
+    { CM_KAPI_SASL_AUTHENTICATE, 0, 2, bk_handle_sasl_authenticate },
 };
 
 const size_t bk_apis_n = sizeof(bk_apis) / sizeof(bk_apis[0]);
@@ -39,6 +44,12 @@ int bk_dispatch(bk_req_t *req)
             api = &bk_apis[i];
     if (api == NULL) {
         cm_log_warn("closing connection: unsupported API key", "peer=%s api_key=%d",
+                    req->conn->peer, h->api_key);
+        return BK_CLOSE;
+    }
+    if (!bk_sasl_allowed(req->conn, h->api_key)) {
+        bk_metrics_add(&req->b->metrics.requests_unauthenticated, 1);
+        cm_log_warn("closing connection: request before authentication", "peer=%s api_key=%d",
                     req->conn->peer, h->api_key);
         return BK_CLOSE;
     }

@@ -7,7 +7,9 @@
  *   BK_DONE   the response is complete;
  *   BK_DEFER  it keeps a ref on req->resp and calls bk_resp_ready() later;
  *   BK_NONE   no response is sent (Produce with acks=0);
- *   BK_CLOSE  the request is malformed: the connection is closed, as Kafka brokers do.
+ *   BK_CLOSE  the request is malformed: the connection is closed, as Kafka brokers do;
+ *   BK_DONE_CLOSE  the response is complete, and the connection closes once it is out
+ *             (a failed SASL exchange).
  */
 #ifndef BK_DISPATCH_H
 #define BK_DISPATCH_H
@@ -19,7 +21,7 @@
 #include "bk_conn.h"
 #include "cm_kproto.h"
 
-enum { BK_DONE = 0, BK_DEFER = 1, BK_NONE = 2, BK_CLOSE = -1 };
+enum { BK_DONE = 0, BK_DEFER = 1, BK_NONE = 2, BK_CLOSE = -1, BK_DONE_CLOSE = 3 };
 
 typedef struct bk_req {
     bk_conn_t *conn;
@@ -48,6 +50,8 @@ int bk_dispatch(bk_req_t *req);
 
 /* Handlers, one file each. */
 int bk_handle_api_versions(bk_req_t *req);
+int bk_handle_sasl_handshake(bk_req_t *req);
+int bk_handle_sasl_authenticate(bk_req_t *req);
 int bk_handle_metadata(bk_req_t *req);
 int bk_handle_produce(bk_req_t *req);
 int bk_handle_fetch(bk_req_t *req);

@@ -24,6 +24,7 @@
 #include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
+#include "bk_sasl.h"
 #include "bk_server.h"
 #include "bk_topic.h"
 #include "cm_err.h"
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
                      strerror(errno));
         goto out_config;
     }
-    if ((lock_fd = bk_main__lock(b->cfg.data_dir)) < 0 || bk_main__meta(b) != CM_OK)
+    if ((lock_fd = bk_main__lock(b->cfg.data_dir)) < 0 || bk_main__meta(b) != CM_OK ||
+        !bk_sasl_init(b))
         goto out_config;
 
     sigset_t mask;
@@ -209,6 +211,7 @@ out_flusher:
     bk_loop_free(b->loop);
     close(sig_io.fd);
 out_config:
+    bk_sasl_free(b);
     cm_strmap_free(&b->topics);
     cm_strmap_free(&b->topics_by_id);
     free(b->topics_dir);

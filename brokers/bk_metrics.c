@@ -34,6 +34,12 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
     cm_metrics_value(out, "streamd_broker_" name, "counter", help, bk_metrics__load(&m->field))
     COUNTER(requests_rejected, "requests_rejected_total",
             "Malformed, unknown or unsupported requests; each closed its connection.");
+    COUNTER(requests_unauthenticated, "requests_unauthenticated_total",
+            "Requests other than ApiVersions and SASL before authentication (internal_auth=scram); "
+            "each closed its connection.");
+    COUNTER(auth_succeeded, "auth_succeeded_total", "SASL exchanges that authenticated a client.");
+    COUNTER(auth_failed, "auth_failed_total",
+            "SASL exchanges that failed; each closed its connection.");
     COUNTER(bytes_in, "bytes_in_total", "Request bytes received.");
     COUNTER(bytes_out, "bytes_out_total", "Response bytes sent.");
     COUNTER(produce_batches, "produce_batches_total", "Record batches appended.");

@@ -16,6 +16,9 @@ typedef struct bk_metrics {
     atomic_ullong requests[BK_METRICS_API_MAX]; /* by API key */
     cm_hist_t request_latency[BK_METRICS_API_MAX];
     atomic_ullong requests_rejected; /* malformed, unknown or unsupported: connection closed */
+    atomic_ullong requests_unauthenticated; /* before SASL authentication: connection closed */
+    atomic_ullong auth_succeeded;           /* SASL exchanges that authenticated a client */
+    atomic_ullong auth_failed;              /* ... that failed (the connection closed) */
     atomic_ullong bytes_in;
     atomic_ullong bytes_out;
     atomic_ullong produce_batches;

@@ -19,6 +19,7 @@
 #include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
+#include "bk_sasl.h"
 #include "bk_topic.h"
 #include "cm_log.h"
 #include "cm_net.h"
@@ -235,6 +236,9 @@ static void bk_server__on_tick(bk_timer_t *t)
             next = c->next;
             if (c->inflight == 0 && mono - c->last_active_ms > b->cfg.conn_idle_ms)
                 bk_conn_close(c, "idle");
+            else if (c->auth != BK_AUTH_OPEN && c->auth != BK_AUTH_OK &&
+                     mono - c->accepted_ms > b->cfg.auth_timeout_ms)
+                bk_conn_close(c, "not authenticated in time");
             /* A request begun and not sent on holds request-buffer room others wait for. */
             else if (c->holding && !c->starved &&
                      mono - c->last_active_ms > b->cfg.request_read_timeout_ms)

@@ -302,9 +302,13 @@ int cm_scram_server_finish(cm_scram_server_t *s, const uint8_t *msg, size_t len,
     long cbn = cm_scram__unb64(buf + 2, (size_t)(c_end - buf - 2), cb, sizeof(cb), 0);
     if (cbn < 0 || (size_t)cbn != strlen(s->gs2) || memcmp(cb, s->gs2, (size_t)cbn) != 0)
         return cm_scram__fail(err, errcap, "client-final message: channel binding mismatch"), -1;
+    /* The nonce must end with the whole of server-first's, as Kafka's ScramSaslServer checks:
+     * librdkafka sends its own nonce before it a second time. The proof covers the message
+     * as sent, so a nonce of this exchange is in it either way. */
     const char *r = c_end + 1, *r_end = strchr(r, ',');
-    if (strncmp(r, "r=", 2) != 0 || (size_t)(r_end - r - 2) != strlen(s->nonce) ||
-        memcmp(r + 2, s->nonce, strlen(s->nonce)) != 0)
+    size_t want = strlen(s->nonce), got = r_end != NULL ? (size_t)(r_end - r) : 0;
+    if (strncmp(r, "r=", 2) != 0 || got < 2 + want || !cm_scram__nonce_ok(r + 2, got - 2) ||
+        memcmp(r + got - want, s->nonce, want) != 0)
         return cm_scram__fail(err, errcap, "client-final message: nonce mismatch"), -1;
     uint8_t proof[32];
     if (cm_scram__unb64(p + 3, strlen(p + 3), proof, sizeof(proof), 32) != 32)

@@ -9,7 +9,8 @@
  *   kadmin -b HOST:PORT offsets TOPIC PARTITION earliest|latest|TIMESTAMP_MS
  *
  * Prints results on stdout; on an error prints the broker's error name and message on
- * stderr and exits 1.
+ * stderr and exits 1. The property=value lines of $KCAT_CONFIG (kcat's own config file)
+ * are applied too: SASL settings for a broker with internal_auth=scram.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,33 @@
 
 #define TIMEOUT_MS 10000
 
+/* Applies the property=value lines of $KCAT_CONFIG, the file kcat reads too (SASL settings
+ * for a broker with internal_auth=scram); '#' starts a comment. */
+static void apply_kcat_config(rd_kafka_conf_t *conf)
+{
+    const char *path = getenv("KCAT_CONFIG");
+    if (path == NULL || path[0] == '\0')
+        return;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "kadmin: cannot read KCAT_CONFIG %s\n", path);
+        exit(2);
+    }
+    char line[1024], err[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        char *eq = strchr(line, '=');
+        if (line[0] == '#' || eq == NULL)
+            continue;
+        *eq = '\0';
+        if (rd_kafka_conf_set(conf, line, eq + 1, err, sizeof(err)) != 0) {
+            fprintf(stderr, "kadmin: %s\n", err);
+            exit(2);
+        }
+    }
+    fclose(f);
+}
+
 static rd_kafka_t *connect_admin(const char *brokers)
 {
     char err[512];
@@ -27,6 +55,7 @@ static rd_kafka_t *connect_admin(const char *brokers)
         fprintf(stderr, "kadmin: %s\n", err);
         exit(2);
     }
+    apply_kcat_config(conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (rk == NULL) {
         fprintf(stderr, "kadmin: %s\n", err);

@@ -62,6 +62,33 @@ static void test_scram__rfc7677_server(void **state)
     (void)state;
 }
 
+/* librdkafka sends its nonce twice in client-final (r=<cnonce><cnonce><snonce>); Kafka's
+ * server takes a nonce that ends with server-first's, and so does this one. The proof and
+ * signature below were computed with Python's hashlib for that message. */
+static void test_scram__librdkafka_nonce(void **state)
+{
+    cm_scram_verifier_t v;
+    rfc_verifier(&v);
+    cm_scram_server_t s;
+    char out[CM_SCRAM_MSG_MAX], err[128];
+    assert_true(cm_scram_server_start(&s, MSG(CLIENT_FIRST), err, sizeof(err)));
+    assert_true(cm_scram_server_challenge(&s, &v, SNONCE, out, sizeof(out)) > 0);
+    assert_true(cm_scram_server_finish(&s,
+                                       MSG("c=biws,r=" CNONCE CNONCE SNONCE
+                                           ",p=1Y75+q7XaCGJj/r6vyQWwoNxSzV5ksS8xhp5Lqyriec="),
+                                       out, sizeof(out), err, sizeof(err)) > 0);
+    assert_string_equal(out, "v=3svB0h5EwFJ/+WVn2GpJ5uBzW8HEv9nm1rcYAhYlm0A=");
+    /* The same nonce with the RFC's proof (made for the other message) fails on the proof. */
+    assert_true(cm_scram_server_start(&s, MSG(CLIENT_FIRST), err, sizeof(err)));
+    assert_true(cm_scram_server_challenge(&s, &v, SNONCE, out, sizeof(out)) > 0);
+    assert_true(cm_scram_server_finish(&s,
+                                       MSG("c=biws,r=" CNONCE CNONCE SNONCE
+                                           ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="),
+                                       out, sizeof(out), err, sizeof(err)) < 0);
+    assert_string_equal(err, "authentication failed");
+    (void)state;
+}
+
 static void test_scram__verifier_text(void **state)
 {
     cm_scram_verifier_t v, back;
@@ -219,9 +246,13 @@ static void test_scram__client_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scram__rfc7677_client), cmocka_unit_test(test_scram__rfc7677_server),
-        cmocka_unit_test(test_scram__verifier_text),  cmocka_unit_test(test_scram__both_ends),
-        cmocka_unit_test(test_scram__server_refuses), cmocka_unit_test(test_scram__client_refuses),
+        cmocka_unit_test(test_scram__rfc7677_client),
+        cmocka_unit_test(test_scram__rfc7677_server),
+        cmocka_unit_test(test_scram__librdkafka_nonce),
+        cmocka_unit_test(test_scram__verifier_text),
+        cmocka_unit_test(test_scram__both_ends),
+        cmocka_unit_test(test_scram__server_refuses),
+        cmocka_unit_test(test_scram__client_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
