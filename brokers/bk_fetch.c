@@ -197,6 +197,12 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
     if (op->parts == NULL || op->out.responses == NULL)
         return -1;
     op->out.responses_n = n_topics;
+    /* A follower's fetch (a replica id of 0 or more) is a broker's alone, and no broker has
+     * authenticated itself to this one yet (internal-listener authentication, then
+     * replication): refused as Kafka refuses an unauthorized follower, with nothing read. A
+     * client forging a replica id must never get a follower's view of the log
+     * (CVE-2018-1288). Consumers send -1. */
+    int32_t replica = v >= 15 ? r->replica_state.replica_id : r->replica_id;
     for (int32_t i = 0; i < n_topics; i++) {
         cm_fetch_req_topic_t *ti = &r->topics[i];
         cm_fetch_resp_fetchable_topic_response_t *to = &op->out.responses[i];
@@ -225,8 +231,12 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
             fp->max_bytes = ti->partitions[j].partition_max_bytes;
             fp->watch.wake = bk_fetch__on_wake;
             int16_t perr;
-            bk_partition_t *p = bk_cluster_led(req->b, t, ti->topic, po->partition_index, &perr);
-            if (p == NULL)
+            bk_partition_t *p =
+                replica >= 0 ? NULL
+                             : bk_cluster_led(req->b, t, ti->topic, po->partition_index, &perr);
+            if (replica >= 0)
+                po->error_code = CM_KERR_TOPIC_AUTHORIZATION_FAILED;
+            else if (p == NULL)
                 po->error_code = t == NULL && v >= 13 ? CM_KERR_UNKNOWN_TOPIC_ID : perr;
             else
                 fp->p = bk_partition_ref(p);

@@ -40,6 +40,13 @@ step "a fetch naming more partitions than the broker holds closes the connection
 "$BIN/kprobe" -b "$BROKER" fetch-many victim 25000 | grep closed >/dev/null || fail "huge fetch not refused"
 kill -0 "$BROKER_PID" || fail "the broker died"
 
+step "a fetch as a follower (a forged replica id) gets TOPIC_AUTHORIZATION_FAILED and no records"
+out=$("$BIN/kprobe" -b "$BROKER" fetch-replica victim 0 1)
+case $out in *"bytes=0 error=TOPIC_AUTHORIZATION_FAILED "*) ;; *) fail "replica fetch: $out" ;; esac
+out=$("$BIN/kprobe" -b "$BROKER" fetch-replica victim 0 -1)
+case $out in *"error=NONE "*) ;; *) fail "consumer fetch: $out" ;; esac
+case $out in *" bytes=0 "*) fail "the consumer fetch read nothing: $out" ;; esac
+
 step "random garbage on many connections"
 python3 - "$KPORT" <<'PY'
 import os, random, socket, sys

@@ -13,6 +13,9 @@
  *       Prints the error code and the number of APIs listed.
  *   kprobe -b HOST:PORT fetch-wait TOPIC PARTITION OFFSET MAX_WAIT_MS
  *       One long-poll Fetch (min_bytes 1); prints "ms=<elapsed> bytes=<records bytes>".
+ *   kprobe -b HOST:PORT fetch-replica TOPIC PARTITION REPLICA_ID
+ *       One Fetch v11 from offset 0 as replica REPLICA_ID (a follower's); prints as
+ *       fetch-wait does.
  *   kprobe -b HOST:PORT fetch-many TOPIC N
  *       One Fetch naming partition 0 of TOPIC N times; prints "answered" or "closed".
  *   kprobe -b HOST:PORT group-protocol GROUP TOPIC
@@ -475,7 +478,8 @@ static int api_versions(int16_t v)
     return 0;
 }
 
-static int fetch_wait(const char *topic, int32_t part, int64_t offset, int32_t wait_ms)
+static int fetch_one(const char *topic, int32_t part, int64_t offset, int32_t wait_ms,
+                     int32_t replica)
 {
     int fd = dial();
     cm_arena_t a;
@@ -493,6 +497,7 @@ static int fetch_wait(const char *topic, int32_t part, int64_t offset, int32_t w
     cm_fetch_req_t req;
     cm_fetch_req_init(&req);
     req.max_wait_ms = wait_ms;
+    req.replica_id = replica;
     req.min_bytes = 1;
     req.max_bytes = 1 << 20;
     req.topics = &t;
@@ -869,8 +874,9 @@ static int group_resume(const char *group, const char *topic, const char *m, int
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
-        fprintf(stderr, "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
-                        "fetch-many|fetch-wait|group-protocol|group-keep|group-resume ...\n");
+        fprintf(stderr,
+                "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
+                "fetch-many|fetch-wait|fetch-replica|group-protocol|group-keep|group-resume ...\n");
         return 2;
     }
     g_addr = argv[2];
@@ -890,7 +896,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "group-resume") == 0 && argc == 9)
         return group_resume(argv[4], argv[5], argv[6], atoi(argv[7]), atoll(argv[8]));
     if (strcmp(cmd, "fetch-wait") == 0 && argc == 8)
-        return fetch_wait(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]));
+        return fetch_one(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]), -1);
+    if (strcmp(cmd, "fetch-replica") == 0 && argc == 7)
+        return fetch_one(argv[4], atoi(argv[5]), 0, 0, atoi(argv[6]));
     fprintf(stderr, "kprobe: unknown command or wrong arguments\n");
     return 2;
 }
