@@ -37,6 +37,10 @@ static const cm_opt_t bk_config__opts[] = {
     STR(control_plane_token, "",
         "operator token for control_plane_url (managed mode; empty: admin requests are "
         "refused); prefer the environment (BROKER_CONTROL_PLANE_TOKEN) or the config file"),
+    STR(credential, "",
+        "this broker's component credential (POST /v1/components, kind broker): shown to the "
+        "control plane for admin requests instead of control_plane_token, and scoped to the "
+        "broker's pool; prefer the environment (BROKER_CREDENTIAL) or the config file"),
     INT(control_plane_timeout_ms, "15000", 100, 600000, "time limit of one forwarded admin call"),
 
     INT(request_bytes_max, "104857600", 1024, 1073741824,

@@ -1,6 +1,7 @@
 #include "bk_forward.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +50,13 @@ struct bk_fwd {
 
 /* ---- the forwarder thread ------------------------------------------------------------ */
 
+/* What the broker shows the control plane: its component credential, scoped to its pool,
+ * or else an operator token (which opens every route of every pool). */
+static const char *bk_fwd__token(const bk_config_t *cfg)
+{
+    return cfg->credential[0] != '\0' ? cfg->credential : cfg->control_plane_token;
+}
+
 static void bk_fwd__call(bk_fwd_t *f, CURL *curl, const bk_fwd_job_t *j, bk_fwd_call_t *c)
 {
     const bk_config_t *cfg = &f->b->cfg;
@@ -63,7 +71,7 @@ static void bk_fwd__call(bk_fwd_t *f, CURL *curl, const bk_fwd_job_t *j, bk_fwd_
     cm_httpc_req_t q = {
         .method = c->method,
         .url = url.buf,
-        .token = cfg->control_plane_token,
+        .token = bk_fwd__token(cfg),
         .body = c->body.len > 0 ? c->body.buf : NULL,
         .body_len = c->body.len,
         .connect_timeout_ms = BK_FWD__CONNECT_TIMEOUT_MS,
@@ -190,8 +198,7 @@ static void bk_fwd__outcome(bk_fwd_job_t *j, bk_fwd_call_t *c, cm_arena_t *tmp)
     if (c->status == 0)
         snprintf(msg, sizeof(msg), "cannot reach the control plane: %s", c->why);
     else if (c->status == 401 || c->status == 403)
-        snprintf(msg, sizeof(msg),
-                 "the control plane refused this broker's control_plane_token (HTTP %ld)",
+        snprintf(msg, sizeof(msg), "the control plane refused this broker's credential (HTTP %ld)",
                  c->status);
     else if (m != NULL)
         snprintf(msg, sizeof(msg), "%s", m);
@@ -353,10 +360,10 @@ bk_fwd_job_t *bk_fwd_job(bk_req_t *req, void *out, void (*encode)(bk_fwd_job_t *
 
 bool bk_fwd_may(bk_fwd_job_t *j, int16_t *err, cm_kstr_t *msg)
 {
-    if (j->b->cfg.control_plane_token[0] == '\0') {
+    if (bk_fwd__token(&j->b->cfg)[0] == '\0') {
         *err = CM_KERR_CLUSTER_AUTHORIZATION_FAILED;
-        *msg = bk_resp_msg(j->resp, "this broker has no control_plane_token, so it cannot carry "
-                                    "admin requests to the control plane");
+        *msg = bk_resp_msg(j->resp, "this broker has no credential, so it cannot carry admin "
+                                    "requests to the control plane");
         return false;
     }
     if (j->b->cluster == NULL) {
@@ -432,6 +439,11 @@ bk_fwd_t *bk_fwd_start(bk_broker_t *b)
     if (f == NULL)
         abort();
     f->b = b;
+    if (b->cfg.credential[0] == '\0' && b->cfg.control_plane_token[0] != '\0')
+        cm_log_warn("this broker holds an operator token, which opens every route of every "
+                    "pool; give it a credential of its own (POST /v1/components, then "
+                    "BROKER_CREDENTIAL), scoped to its pool",
+                    "node_id=%" PRId64, b->cfg.node_id);
     f->todo_tail = &f->todo;
     f->done_tail = &f->done;
     pthread_mutex_init(&f->mu, NULL);

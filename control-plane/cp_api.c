@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cm_log.h"
+#include "cm_secret.h"
 #include "cm_metrics.h"
 #include "cm_time.h"
 
@@ -25,45 +26,50 @@ typedef struct cp_api__route {
     const char *method;
     const char *pattern; /* segments; "*" matches any one */
     cp_api__fn fn;
+    bool broker; /* a broker's credential may call it, for tenants of its own pool */
 } cp_api__route_t;
 
 static const cp_api__route_t cp_api__routes[] = {
-    { "POST", "v1/tenants", cp_api_tenant_create },
-    { "GET", "v1/tenants", cp_api_tenant_list },
-    { "GET", "v1/tenants/*", cp_api_tenant_get },
-    { "PATCH", "v1/tenants/*", cp_api_tenant_update },
-    { "DELETE", "v1/tenants/*", cp_api_tenant_delete },
-    { "POST", "v1/tenants/*/service-accounts", cp_api_sa_create },
-    { "GET", "v1/tenants/*/service-accounts", cp_api_sa_list },
-    { "DELETE", "v1/tenants/*/service-accounts/*", cp_api_sa_delete },
-    { "POST", "v1/tenants/*/api-keys", cp_api_key_create },
-    { "GET", "v1/tenants/*/api-keys", cp_api_key_list },
-    { "DELETE", "v1/tenants/*/api-keys/*", cp_api_key_revoke },
-    { "POST", "v1/tenants/*/jwt-issuers", cp_api_issuer_create },
-    { "GET", "v1/tenants/*/jwt-issuers", cp_api_issuer_list },
-    { "DELETE", "v1/tenants/*/jwt-issuers/*", cp_api_issuer_delete },
-    { "GET", "v1/tenants/*/quotas", cp_api_quota_get },
-    { "PUT", "v1/tenants/*/quotas", cp_api_quota_set },
-    { "PATCH", "v1/tenants/*/quotas", cp_api_quota_set },
-    { "POST", "v1/tenants/*/topics", cp_api_topic_create },
-    { "GET", "v1/tenants/*/topics", cp_api_topic_list },
-    { "GET", "v1/tenants/*/topics/*", cp_api_topic_get },
-    { "PATCH", "v1/tenants/*/topics/*", cp_api_topic_update },
-    { "DELETE", "v1/tenants/*/topics/*", cp_api_topic_delete },
-    { "POST", "v1/tenants/*/topics/*/partitions", cp_api_partitions_add },
-    { "PUT", "v1/tenants/*/topics/*/partitions/*/leader", cp_api_leader_set },
-    { "POST", "v1/tenants/*/acls", cp_api_acl_create },
-    { "GET", "v1/tenants/*/acls", cp_api_acl_list },
-    { "DELETE", "v1/tenants/*/acls/*", cp_api_acl_delete },
-    { "POST", "v1/pools", cp_api_pool_create },
-    { "GET", "v1/pools", cp_api_pool_list },
-    { "GET", "v1/pools/*", cp_api_pool_get },
-    { "PATCH", "v1/pools/*", cp_api_pool_update },
-    { "DELETE", "v1/pools/*", cp_api_pool_delete },
-    { "GET", "v1/brokers", cp_api_broker_list },
-    { "GET", "v1/brokers/*", cp_api_broker_get },
-    { "DELETE", "v1/brokers/*", cp_api_broker_delete },
-    { "GET", "v1/audit", cp_api_audit_list },
+    { "POST", "v1/tenants", cp_api_tenant_create, false },
+    { "GET", "v1/tenants", cp_api_tenant_list, false },
+    { "GET", "v1/tenants/*", cp_api_tenant_get, false },
+    { "PATCH", "v1/tenants/*", cp_api_tenant_update, false },
+    { "DELETE", "v1/tenants/*", cp_api_tenant_delete, false },
+    { "POST", "v1/tenants/*/service-accounts", cp_api_sa_create, false },
+    { "GET", "v1/tenants/*/service-accounts", cp_api_sa_list, false },
+    { "DELETE", "v1/tenants/*/service-accounts/*", cp_api_sa_delete, false },
+    { "POST", "v1/tenants/*/api-keys", cp_api_key_create, false },
+    { "GET", "v1/tenants/*/api-keys", cp_api_key_list, false },
+    { "DELETE", "v1/tenants/*/api-keys/*", cp_api_key_revoke, false },
+    { "POST", "v1/tenants/*/jwt-issuers", cp_api_issuer_create, false },
+    { "GET", "v1/tenants/*/jwt-issuers", cp_api_issuer_list, false },
+    { "DELETE", "v1/tenants/*/jwt-issuers/*", cp_api_issuer_delete, false },
+    { "GET", "v1/tenants/*/quotas", cp_api_quota_get, false },
+    { "PUT", "v1/tenants/*/quotas", cp_api_quota_set, false },
+    { "PATCH", "v1/tenants/*/quotas", cp_api_quota_set, false },
+    /* The four calls a broker forwards Kafka admin requests to (bk_forward.c). */
+    { "POST", "v1/tenants/*/topics", cp_api_topic_create, true },
+    { "GET", "v1/tenants/*/topics", cp_api_topic_list, false },
+    { "GET", "v1/tenants/*/topics/*", cp_api_topic_get, false },
+    { "PATCH", "v1/tenants/*/topics/*", cp_api_topic_update, true },
+    { "DELETE", "v1/tenants/*/topics/*", cp_api_topic_delete, true },
+    { "POST", "v1/tenants/*/topics/*/partitions", cp_api_partitions_add, true },
+    { "PUT", "v1/tenants/*/topics/*/partitions/*/leader", cp_api_leader_set, false },
+    { "POST", "v1/tenants/*/acls", cp_api_acl_create, false },
+    { "GET", "v1/tenants/*/acls", cp_api_acl_list, false },
+    { "DELETE", "v1/tenants/*/acls/*", cp_api_acl_delete, false },
+    { "POST", "v1/pools", cp_api_pool_create, false },
+    { "GET", "v1/pools", cp_api_pool_list, false },
+    { "GET", "v1/pools/*", cp_api_pool_get, false },
+    { "PATCH", "v1/pools/*", cp_api_pool_update, false },
+    { "DELETE", "v1/pools/*", cp_api_pool_delete, false },
+    { "GET", "v1/brokers", cp_api_broker_list, false },
+    { "GET", "v1/brokers/*", cp_api_broker_get, false },
+    { "DELETE", "v1/brokers/*", cp_api_broker_delete, false },
+    { "GET", "v1/audit", cp_api_audit_list, false },
+    { "POST", "v1/components", cp_api_component_create, false },
+    { "GET", "v1/components", cp_api_component_list, false },
+    { "DELETE", "v1/components/*", cp_api_component_revoke, false },
 };
 
 #define CP_API__N_ROUTES (sizeof(cp_api__routes) / sizeof(cp_api__routes[0]))
@@ -303,7 +309,9 @@ static bool cp_api__tenant(cp_req_t *r, const char *name, bool active, char id[4
     bool ok = false;
     if (!cm_pg_ok(res))
         cp_api_db_error(r, res, "tenant lookup");
-    else if (PQntuples(res) == 0)
+    else if (PQntuples(res) == 0 ||
+             (r->scope_pool[0] != '\0' && strcmp(PQgetvalue(res, 0, 1), r->scope_pool) != 0))
+        /* A broker's credential sees only its own pool's tenants: others do not exist. */
         cp_api_error(r, 404, "no tenant named \"%.64s\"", name);
     else if (active && strcmp(PQgetvalue(res, 0, 2), "active") != 0)
         cp_api_error_code(r, 409, CP_ERR_TENANT_SUSPENDED,
@@ -417,6 +425,40 @@ static void cp_api__health(cp_req_t *r)
     cm_sbuf_free(&out);
 }
 
+/*
+ * Who calls: 1 for an operator token (every route), 2 for a broker's component credential
+ * ("<name>.<secret>", not revoked: its routes, its pool's tenants), 0 for neither, -1 when
+ * the database is away to tell (answered 503; operator tokens still work).
+ */
+static int cp_api__caller(cp_req_t *r, const char *token)
+{
+    if (cp_config_operator(&r->cp->cfg, token, r->actor, sizeof(r->actor)))
+        return 1;
+    const char *dot = strchr(token, '.');
+    if (dot == NULL || dot == token || dot - token > 63)
+        return 0;
+    char name[64];
+    snprintf(name, sizeof(name), "%.*s", (int)(dot - token), token);
+    const char *p[] = { name };
+    PGresult *res =
+        cm_pg_exec(&r->cp->pg,
+                   "SELECT kind, coalesce(pool_id::text, ''), token_hash FROM components"
+                   " WHERE name = $1 AND revoked_at IS NULL",
+                   1, p);
+    int who = 0;
+    if (!cm_pg_ok(res)) {
+        cp_api_db_error(r, res, "credential lookup");
+        who = -1;
+    } else if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "broker") == 0 &&
+               cm_secret_verify(token, PQgetvalue(res, 0, 2))) {
+        snprintf(r->actor, sizeof(r->actor), "%s", name);
+        snprintf(r->scope_pool, sizeof(r->scope_pool), "%s", PQgetvalue(res, 0, 1));
+        who = 2;
+    }
+    PQclear(res);
+    return who;
+}
+
 static void cp_api__dispatch(cp_req_t *r)
 {
     if (r->nseg < 0) {
@@ -446,12 +488,20 @@ static void cp_api__dispatch(cp_req_t *r)
         return;
     }
     const char *token = cm_http_bearer(r->req, &r->arena);
-    if (token == NULL || !cp_config_operator(&r->cp->cfg, token, r->actor, sizeof(r->actor))) {
+    int who = token == NULL ? 0 : cp_api__caller(r, token);
+    if (who < 0)
+        return; /* the database is away: answered 503 */
+    if (who == 0) {
         h2o_add_header(&r->req->pool, &r->req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                        H2O_STRLIT("Bearer realm=\"streamd-operator\""));
         cp_api_error(r, 401,
                      token == NULL ? "send an operator token: Authorization: Bearer ..."
                                    : "the operator token is not valid");
+        return;
+    }
+    if (who == 2 && (found == NULL || !found->broker)) {
+        cp_api_error(r, 403, "a broker's credential (%s) may only change its pool's topics",
+                     r->actor);
         return;
     }
     if (found == NULL) {

@@ -18,7 +18,8 @@ typedef struct cp_req {
     cm_arena_t arena; /* everything request-scoped; freed after the handler */
     const char *seg[CM_HTTP_SEGMENTS_MAX];
     int nseg;
-    char actor[64]; /* the operator credential's name, for the audit log */
+    char actor[64];      /* the operator credential's (or component's) name, for the audit */
+    char scope_pool[24]; /* a broker's credential: the id of its pool, the only one it sees */
     int status;     /* what was sent, for metrics */
 } cp_req_t;
 
@@ -160,5 +161,8 @@ void cp_api_broker_list(cp_req_t *r);
 void cp_api_broker_get(cp_req_t *r);
 void cp_api_broker_delete(cp_req_t *r);
 void cp_api_audit_list(cp_req_t *r);
+void cp_api_component_create(cp_req_t *r);
+void cp_api_component_list(cp_req_t *r);
+void cp_api_component_revoke(cp_req_t *r);
 
 #endif

@@ -137,7 +137,7 @@ for p in /v1/nope /nope /v1 /v1/tenants/a/b/c/d/e/f/g/h /v1/tenants/acme/widgets
     expect 404 GET "$p"
 done
 
-mapfile -t ROUTES < <(sed -n 's/^ *{ "\([A-Z]*\)", "\(v1[^"]*\)", cp_api_[a-z_]* },$/\1 \2/p' \
+mapfile -t ROUTES < <(sed -n 's/^ *{ "\([A-Z]*\)", "\(v1[^"]*\)", cp_api_[a-z_]*, [a-z]* },$/\1 \2/p' \
     "$TOP/control-plane/cp_api.c")
 [ "${#ROUTES[@]}" -ge 30 ] || fail "read only ${#ROUTES[@]} routes from control-plane/cp_api.c"
 
@@ -712,6 +712,27 @@ expect 204 DELETE /v1/tenants/initech/topics/t
 expect 204 DELETE /v1/brokers/11
 refused 404 GET /v1/brokers/11
 
+step "components: a credential per broker, gateway or tool, shown once, revocable"
+expect 201 POST /v1/components '{"name": "broker-7", "kind": "broker", "pool": "default", "broker_id": 7}'
+jt 'd["credential"].startswith("broker-7.") and len(d["credential"]) == 9 + 43 and d["pool"] == "default" and d["broker_id"] == 7' "a broker's credential"
+COMPONENT_CRED=$(py 'd["credential"]')
+expect 201 POST /v1/components '{"name": "gateway-1", "kind": "gateway"}'
+refused 409 POST /v1/components '{"name": "gateway-1", "kind": "gateway"}'
+refused 400 POST /v1/components '{"name": "Gateway", "kind": "gateway"}'
+refused 400 POST /v1/components '{"name": "x", "kind": "admin"}'
+refused 400 POST /v1/components '{"name": "b2", "kind": "broker"}'
+refused 400 POST /v1/components '{"name": "g2", "kind": "gateway", "pool": "default", "broker_id": 1}'
+refused 422 POST /v1/components '{"name": "b3", "kind": "broker", "pool": "nope", "broker_id": 3}'
+expect 200 GET /v1/components
+jt '[c["name"] for c in d["data"]] == ["broker-7", "gateway-1"] and "credential" not in json.dumps(d) and all(c["revoked_at"] is None for c in d["data"])' "component list"
+grep -qF "${COMPONENT_CRED#*.}" <<<"$(psql_q "SELECT row_to_json(c) FROM components c")" &&
+    fail "the database holds the credential"
+expect 204 DELETE /v1/components/gateway-1
+refused 404 DELETE /v1/components/gateway-1
+refused 404 DELETE /v1/components/nope
+expect 200 GET /v1/components
+jt '[c["name"] for c in d["data"] if c["revoked_at"]] == ["gateway-1"]' "revoked"
+
 step "the second operator token is recorded under its own name"
 req "$OPS2" POST /v1/pools '{"name": "p9"}'
 [ "$STATUS" = 201 ] || fail "ops2 cannot create a pool: $STATUS $BODY"
@@ -749,7 +770,7 @@ want = {"pool.create", "pool.delete", "tenant.create", "tenant.suspend", "tenant
         "tenant.delete", "service_account.create", "service_account.delete", "api_key.create",
         "api_key.revoke", "jwt_issuer.create", "jwt_issuer.delete", "quota.update",
         "topic.create", "topic.configs", "topic.partitions", "topic.delete", "partition.leader",
-        "acl.create", "acl.delete", "broker.delete"}
+        "acl.create", "acl.delete", "broker.delete", "component.create", "component.revoke"}
 missing = want - {a["action"] for a in by_op}
 if missing:
     problem(f"no record of {sorted(missing)}")
@@ -782,7 +803,8 @@ def match(pattern, path):
     p, s = pattern.split("/"), path.strip("/").split("/")
     return len(p) == len(s) and all(a == "*" or a == b for a, b in zip(p, s))
 # Lists without a tenant in their path have nothing a handler could refuse.
-no_refusal = {("GET", "v1/tenants"), ("GET", "v1/pools"), ("GET", "v1/brokers"), ("GET", "v1/audit")}
+no_refusal = {("GET", "v1/tenants"), ("GET", "v1/pools"), ("GET", "v1/brokers"), ("GET", "v1/audit"),
+              ("GET", "v1/components")}
 bad = False
 for method, pattern in routes:
     got = {c[2] for c in calls if c[0] == method and c[3] != "none" and match(pattern, c[1])}

@@ -129,7 +129,7 @@ broker_stop
 BROKER_CONTROL_PLANE_TOKEN=wrong-token broker_start --node_id=1 --database_url="$PG_URL" \
     --lease_ms=3000 --control_plane_url="http://$CP"
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K create acme.x 1
-grep -q "control_plane_token" "$T/out" || fail "message: $(cat "$T/out")"
+grep -q "refused this broker's credential" "$T/out" || fail "message: $(cat "$T/out")"
 broker_stop
 broker_start --node_id=1 --database_url="$PG_URL" --lease_ms=3000 --control_plane_url="http://$CP"
 expect_kafka_error CLUSTER_AUTHORIZATION_FAILED K create acme.x 1
