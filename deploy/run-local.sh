@@ -73,14 +73,14 @@ trap 'echo; echo "stopping the local stack"; stop_all; exit 0' INT TERM
 trap 'echo "run-local: failed at line $LINENO; stopping what started" >&2; stop_all; exit 1' ERR
 
 # ---- control plane ----
-# Two operator credentials: one for people and scripts, one the brokers use to carry Kafka
-# admin requests (CreateTopics, ...) to the control plane; the audit log tells them apart.
-for f in operator-token brokers-token gateway-token; do
+# Operator credentials for people and scripts, and for the gateway; each broker gets a
+# component credential of its own below, scoped to its pool (docs/api/operator.md).
+for f in operator-token gateway-token; do
     [ -s "$var/$f" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$var/$f")
 done
 token=$(cat "$var/operator-token")
 cp_addr=127.0.0.1:8090
-CP_OPERATOR_TOKENS="admin=$token,brokers=$(cat "$var/brokers-token"),gateway=$(cat "$var/gateway-token")" \
+CP_OPERATOR_TOKENS="admin=$token,gateway=$(cat "$var/gateway-token")" \
     "$bin/streamd-control-plane" --listen="$cp_addr" \
     --database_url="$db_url" >>"$var/control-plane.log" 2>&1 &
 pids+=($!)
@@ -96,9 +96,25 @@ api() { curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: appl
 api POST /v1/pools '{"name":"default"}' >/dev/null
 
 # ---- brokers ----
+# broker_credential N: broker N's credential, made once and kept in var/ (0600). If the
+# file is gone but the component exists, that one is revoked and a new name is issued.
+broker_credential() {
+    local f="$var/broker-$1.credential" name="broker-$1" out
+    if [ ! -s "$f" ]; then
+        out=$(api POST /v1/components "{\"name\":\"$name\",\"kind\":\"broker\",\"pool\":\"default\",\"broker_id\":$1}")
+        if [[ "$out" != *'"credential"'* ]]; then
+            api DELETE "/v1/components/$name" >/dev/null
+            name="broker-$1-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+            out=$(api POST /v1/components "{\"name\":\"$name\",\"kind\":\"broker\",\"pool\":\"default\",\"broker_id\":$1}")
+        fi
+        (umask 077 && printf '%s' "$out" | sed -n 's/.*"credential" *: *"\([^"]*\)".*/\1/p' >"$f")
+        [ -s "$f" ] || die "cannot make broker $1's credential: $out"
+    fi
+    cat "$f"
+}
 for n in $(seq 1 "$brokers"); do
     port=$((19092 + n - 1)) admin=$((19192 + n - 1))
-    BROKER_CONTROL_PLANE_TOKEN=$(cat "$var/brokers-token") \
+    BROKER_CREDENTIAL=$(broker_credential "$n") \
         "$bin/streamd-broker" --node_id="$n" --data_dir="$var/broker-$n" --listen="127.0.0.1:$port" \
         --admin_listen="127.0.0.1:$admin" --database_url="$db_url" --pool=default \
         --control_plane_url="http://$cp_addr" >>"$var/broker-$n.log" 2>&1 &
