@@ -45,6 +45,7 @@ typedef struct gw_config {
     char *database_url;        /* the control plane's database (read only) */
     char *control_plane_url;   /* the operator API, for topic and ACL changes */
     char *control_plane_token; /* the gateway's operator token */
+    char *credential;          /* "<name>.<secret>": SASL/SCRAM to the brokers; "" none */
     char *log_level;
     int64_t threads;             /* event loops; 0: one per core */
     int64_t body_bytes_max;      /* request body limit */
@@ -197,6 +198,7 @@ typedef struct gw_metrics {
     atomic_ullong auth_limited;
     atomic_ullong broker_calls;
     atomic_ullong broker_errors;
+    atomic_ullong broker_auth_failures; /* brokers that refused the gateway's credential */
     atomic_ullong snapshots;
     atomic_ullong consume_cut; /* consume answers cut short by answer_buffer_bytes */
     atomic_ullong grpc_calls;  /* gRPC calls taken */

@@ -25,6 +25,10 @@ static const cm_opt_t gw_config__opts[] = {
     STR(database_url, "postgresql://streamd@127.0.0.1:55432/streamd",
         "the control plane's Postgres (read only: tenants, keys, ACLs, quotas, topics)"),
     STR(control_plane_url, "http://127.0.0.1:8090", "the control plane's operator API"),
+    STR(credential, "",
+        "the gateway's component credential (POST /v1/components, kind gateway): with it the "
+        "gateway authenticates to brokers with SASL/SCRAM-SHA-256 (internal_auth=scram); "
+        "prefer the environment (GATEWAY_CREDENTIAL) or the config file"),
     STR(control_plane_token, "",
         "the gateway's operator token (topic and ACL changes go through the operator API)"),
     STR(log_level, "info", "debug, info, warn or error"),

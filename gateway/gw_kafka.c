@@ -9,11 +9,16 @@
 #include "cm_kmsg.h"
 #include "cm_kproto.h"
 #include "cm_log.h"
+#include "cm_scram.h"
+
+#include <openssl/crypto.h>
 #include "cm_time.h"
 
 #define GW_KAFKA__FRAME_MAX   (256u << 20) /* a response larger than this is a broken stream */
 #define GW_KAFKA__REQUEST_MAX (256u << 20)
 #define GW_KAFKA__TICK_MS     200
+/* After a broker refused the gateway's credential, calls to it fail at once this long. */
+#define GW_KAFKA__AUTH_RETRY_MS 1000
 
 typedef struct gw_kconn {
     gw_kpool_t *pool;
@@ -26,7 +31,10 @@ typedef struct gw_kconn {
     h2o_iovec_t *iov;                      /* the write in progress */
     gw_kcall_t *queued, **queued_tail;     /* not written yet */
     gw_kcall_t *inflight, **inflight_tail; /* written (or being written), awaiting answers */
-    bool held_lane; /* for calls the broker may hold (gw_kcall_t.held), one at a time */
+    bool held_lane;           /* for calls the broker may hold (gw_kcall_t.held), one at a time */
+    cm_scram_client_t *scram; /* authenticating (the gateway has a credential) */
+    int64_t refused_until_ms; /* the broker refused the credential: no new connection until */
+    char refused_why[128];
 } gw_kconn_t;
 
 struct gw_kpool {
@@ -63,6 +71,11 @@ static void gw_kafka__fail(gw_kconn_t *k, const char *why)
     free(k->iov);
     k->iov = NULL;
     k->connected = k->writing = false;
+    if (k->scram != NULL) {
+        OPENSSL_cleanse(k->scram, sizeof(*k->scram));
+        free(k->scram);
+        k->scram = NULL;
+    }
     gw_kcall_t *sent = k->inflight, *unsent = k->queued;
     k->inflight = k->queued = NULL;
     k->inflight_tail = &k->inflight;
@@ -165,6 +178,108 @@ static void gw_kafka__flush(gw_kconn_t *k)
     h2o_socket_write(k->sock, k->iov, n, gw_kafka__on_written);
 }
 
+/* ---- SASL/SCRAM-SHA-256 to a broker with internal_auth=scram (bk_sasl.c) ---------------- */
+
+/* Writes one call of the exchange now, ahead of the calls queued (they wait for it). */
+static void gw_kafka__send_now(gw_kconn_t *k, gw_kcall_t *c)
+{
+    cm_kframe_end(&c->w, c->frame_start);
+    c->next = NULL;
+    *k->inflight_tail = c;
+    k->inflight_tail = &c->next;
+    k->iov = malloc(sizeof(*k->iov));
+    if (k->iov == NULL)
+        abort();
+    k->iov[0] = h2o_iovec_init(c->w.buf, c->w.len);
+    k->writing = true;
+    h2o_socket_write(k->sock, k->iov, 1, gw_kafka__on_written);
+}
+
+/* The broker refused the credential: calls to it fail at once for a while, so a bad
+ * credential costs the broker one exchange a second, not one per request. */
+static void gw_kafka__refused(gw_kconn_t *k, const char *why)
+{
+    atomic_fetch_add(&k->pool->w->gw->metrics.broker_auth_failures, 1);
+    snprintf(k->refused_why, sizeof(k->refused_why),
+             "the broker refused the gateway's "
+             "credential: %s",
+             why);
+    k->refused_until_ms = cm_mono_ms() + GW_KAFKA__AUTH_RETRY_MS;
+    char msg[160];
+    snprintf(msg, sizeof(msg), "%s", k->refused_why);
+    gw_kafka__fail(k, msg);
+}
+
+static void gw_kafka__on_sasl(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body);
+
+static void gw_kafka__sasl_send(gw_kconn_t *k, const char *msg, int len)
+{
+    gw_kcall_t *c = gw_kcall_new(k->pool, CM_KAPI_SASL_AUTHENTICATE, 2, 0, gw_kafka__on_sasl, k);
+    cm_sasl_authenticate_req_t rq;
+    cm_sasl_authenticate_req_init(&rq);
+    rq.auth_bytes = (cm_kbytes_t){ (const uint8_t *)msg, len };
+    cm_sasl_authenticate_req_encode(&c->w, 2, &rq);
+    gw_kafka__send_now(k, c);
+}
+
+/* Each answer of the exchange: the handshake, server-first, server-final. */
+static void gw_kafka__on_sasl(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body)
+{
+    gw_kconn_t *k = c->ud;
+    if (st != GW_KCALL_OK || k->scram == NULL)
+        return; /* the connection failed: its calls end with it */
+    cm_arena_t a;
+    cm_arena_init(&a, 1 << 16);
+    char out[CM_SCRAM_MSG_MAX], err[160];
+    if (c->api_key == CM_KAPI_SASL_HANDSHAKE) {
+        cm_sasl_handshake_resp_t r;
+        if (cm_sasl_handshake_resp_decode(body, 1, &a, &r) != 0 || r.error_code != 0) {
+            snprintf(err, sizeof(err), "SASL handshake: %s",
+                     cm_kerr_name(r.error_code != 0 ? r.error_code : -1));
+            gw_kafka__refused(k, err);
+        } else {
+            const char *cred = k->pool->w->gw->cfg.credential, *dot = strchr(cred, '.');
+            char user[CM_SCRAM_USER_MAX + 1];
+            snprintf(user, sizeof(user), "%.*s", dot != NULL ? (int)(dot - cred) : 0, cred);
+            int n = cm_scram_client_start(k->scram, user, cred, NULL, out, sizeof(out));
+            if (n < 0)
+                gw_kafka__refused(k, "the credential is malformed");
+            else
+                gw_kafka__sasl_send(k, out, n);
+        }
+        cm_arena_free(&a);
+        return;
+    }
+    cm_sasl_authenticate_resp_t r;
+    if (cm_sasl_authenticate_resp_decode(body, 2, &a, &r) != 0) {
+        gw_kafka__refused(k, "a malformed SaslAuthenticate answer");
+    } else if (r.error_code != 0) {
+        snprintf(err, sizeof(err), "%s: %.*s", cm_kerr_name(r.error_code),
+                 r.error_message.len > 0 ? (int)r.error_message.len : 0,
+                 r.error_message.len > 0 ? r.error_message.ptr : "");
+        gw_kafka__refused(k, err);
+    } else if (k->scram->step == 1) { /* server-first: the proof goes back */
+        int n = cm_scram_client_proof(k->scram, r.auth_bytes.ptr,
+                                      r.auth_bytes.len > 0 ? (size_t)r.auth_bytes.len : 0, out,
+                                      sizeof(out), err, sizeof(err));
+        if (n < 0)
+            gw_kafka__refused(k, err);
+        else
+            gw_kafka__sasl_send(k, out, n);
+    } else if (!cm_scram_client_verify(k->scram, r.auth_bytes.ptr,
+                                       r.auth_bytes.len > 0 ? (size_t)r.auth_bytes.len : 0, err,
+                                       sizeof(err))) {
+        gw_kafka__refused(k, err); /* the broker does not know our verifier: not trusted */
+    } else {
+        OPENSSL_cleanse(k->scram, sizeof(*k->scram));
+        free(k->scram);
+        k->scram = NULL;
+        k->connected = true;
+        gw_kafka__flush(k);
+    }
+    cm_arena_free(&a);
+}
+
 static void gw_kafka__on_connect(h2o_socket_t *sock, const char *err)
 {
     gw_kconn_t *k = sock->data;
@@ -172,9 +287,23 @@ static void gw_kafka__on_connect(h2o_socket_t *sock, const char *err)
         gw_kafka__fail(k, err);
         return;
     }
-    k->connected = true;
     h2o_socket_read_start(sock, gw_kafka__on_read);
-    gw_kafka__flush(k);
+    if (k->pool->w->gw->cfg.credential[0] == '\0') {
+        k->connected = true;
+        gw_kafka__flush(k);
+        return;
+    }
+    /* SaslHandshake v1, then SaslAuthenticate with client-first, client-final; the calls
+     * queued meanwhile go out once the broker has proved it knows the verifier. */
+    k->scram = calloc(1, sizeof(*k->scram));
+    if (k->scram == NULL)
+        abort();
+    gw_kcall_t *c = gw_kcall_new(k->pool, CM_KAPI_SASL_HANDSHAKE, 1, 0, gw_kafka__on_sasl, k);
+    cm_sasl_handshake_req_t rq;
+    cm_sasl_handshake_req_init(&rq);
+    rq.mechanism = CM_KSTR("SCRAM-SHA-256");
+    cm_sasl_handshake_req_encode(&c->w, 1, &rq);
+    gw_kafka__send_now(k, c);
 }
 
 static void gw_kafka__connect(gw_kconn_t *k)
@@ -281,6 +410,12 @@ void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c)
         return;
     }
     gw_kconn_t *k = gw_kafka__conn(p, broker, c->held);
+    if (k->sock == NULL && cm_mono_ms() < k->refused_until_ms) {
+        snprintf(c->why, sizeof(c->why), "broker %d: %s", k->id, k->refused_why);
+        c->cb(c, GW_KCALL_NOT_SENT, NULL);
+        gw_kcall_free(c);
+        return;
+    }
     *k->queued_tail = c;
     k->queued_tail = &c->next;
     if (k->sock == NULL)

@@ -553,6 +553,9 @@ static void gw_rest__metrics(gw_t *gw, cm_sbuf_t *outp)
                      "times a REST connection over a tenant's quota was not read until its "
                      "Retry-After time",
                      (double)atomic_load(&m->connections_muted));
+    cm_metrics_value(&out, "streamd_gateway_broker_auth_failures_total", "counter",
+                     "times a broker refused the gateway's credential (SASL/SCRAM)",
+                     (double)atomic_load(&m->broker_auth_failures));
     cm_metrics_value(&out, "streamd_gateway_grpc_calls_held_total", "counter",
                      "gRPC calls over a tenant's quota answered only at their retry time",
                      (double)atomic_load(&m->grpc_held));
