@@ -313,6 +313,16 @@ static void gw_grpc__unhold(gw_gcall_t *c)
 
 void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, const char *fmt, ...)
 {
+    snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s > 0 ? retry_after_s : 1);
+    va_list ap;
+    va_start(ap, fmt);
+    gw_grpc__vfail(c, code, fmt, ap);
+    va_end(ap);
+}
+
+void gw_grpc_throttle(gw_gcall_t *c, int retry_after_s, const char *fmt, ...)
+{
+    gw_gstatus_t code = GRPC_STATUS_RESOURCE_EXHAUSTED;
     if (retry_after_s < 1)
         retry_after_s = 1;
     snprintf(c->retry_after, sizeof(c->retry_after), "%d", retry_after_s);
@@ -650,8 +660,7 @@ static void gw_grpc__serve(gw_gcall_t *c)
     }
     int wait = gw_session_charge(&c->ss, GW_CHARGE_REQUEST, 1);
     if (wait > 0) {
-        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait,
-                           "over the request rate quota; retry in %d s", wait);
+        gw_grpc_throttle(c, wait, "over the request rate quota; retry in %d s", wait);
         return;
     }
     if (!gw_grpc__conn_take(c)) {

@@ -95,7 +95,7 @@ struct gw_gcall {
     grpc_metadata trailer;
     char retry_after[16];
     bool answered;
-    /* A throttled call is answered only once its retry time is up (gw_grpc_fail_retry). */
+    /* A throttled call is answered only once its retry time is up (gw_grpc_throttle). */
     h2o_timeout_entry_t hold;
     int hold_s;
     gw_gstatus_t hold_code;
@@ -125,6 +125,15 @@ void gw_grpc_fail(gw_gcall_t *c, gw_gstatus_t code, const char *fmt, ...)
 /** The same with a `retry-after` trailer (seconds): RESOURCE_EXHAUSTED, UNAVAILABLE. */
 void gw_grpc_fail_retry(gw_gcall_t *c, gw_gstatus_t code, int retry_after_s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/**
+ * A call over one of the tenant's quotas (requests, produce bytes, storage): answered
+ * RESOURCE_EXHAUSTED with its `retry-after` only once that time is up, as Kafka mutes a
+ * throttled channel, so a client ignoring it gains nothing. Refusals that are not
+ * throttling (caps, limits) use gw_grpc_fail_retry and are answered at once.
+ */
+void gw_grpc_throttle(gw_gcall_t *c, int retry_after_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /** Unpacks the call's request message; NULL when malformed (INVALID_ARGUMENT was sent). */
 void *gw_grpc_request(gw_gcall_t *c, const ProtobufCMessageDescriptor *d);

@@ -298,14 +298,13 @@ void gw_grpc_produce(gw_gcall_t *c)
     char why[256];
     int wait = gw_session_storage_full(&c->ss, c->w->gw->cfg.storage_poll_ms, why, sizeof(why));
     if (wait > 0) {
-        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait, "%s", why);
+        gw_grpc_throttle(c, wait, "%s", why);
         return;
     }
     wait =
         gw_session_charge(&c->ss, GW_CHARGE_PRODUCE, (double)grpc_byte_buffer_length(c->payload));
     if (wait > 0) {
-        gw_grpc_fail_retry(c, GRPC_STATUS_RESOURCE_EXHAUSTED, wait,
-                           "over the produce byte-rate quota; retry in %d s", wait);
+        gw_grpc_throttle(c, wait, "over the produce byte-rate quota; retry in %d s", wait);
         return;
     }
     gw_produce_start(&b->p);
