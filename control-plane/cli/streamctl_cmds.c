@@ -570,6 +570,50 @@ int streamctl_brokers_delete(streamctl_ctx_t *c)
     return rc != 0 ? rc : streamctl_delete(c);
 }
 
+int streamctl_components_list(streamctl_ctx_t *c)
+{
+    static const streamctl_col_t cols[] = {
+        { "NAME", "name" },
+        { "KIND", "kind" },
+        { "POOL", "pool" },
+        { "BROKER", "broker_id" },
+        { "CREATED", "created_at" },
+        { "REVOKED", "revoked_at" },
+        { NULL, NULL },
+    };
+    streamctl_path(c, "v1", "components", NULL);
+    return streamctl_list(c, cols, "components");
+}
+
+int streamctl_components_create(streamctl_ctx_t *c)
+{
+    const char *broker = streamctl_opt(c, "broker-id"), *pool = streamctl_opt(c, "pool");
+    int64_t id = 0;
+    int rc;
+    if (broker != NULL && (rc = streamctl_int(c, "--broker-id", broker, 0, 1000000, &id)) != 0)
+        return rc;
+    cm_jw_t *w = streamctl_body(c);
+    cm_jw_obj(w);
+    cm_jw_kstr(w, "name", c->args[0]);
+    cm_jw_kstr(w, "kind", streamctl_opt(c, "kind"));
+    if (pool != NULL)
+        cm_jw_kstr(w, "pool", pool);
+    if (broker != NULL)
+        cm_jw_kint(w, "broker_id", id);
+    cm_jw_obj_end(w);
+    snprintf(c->msg, sizeof(c->msg),
+             "Component \"%s\" created. Its credential is shown only this once.", c->args[0]);
+    streamctl_path(c, "v1", "components", NULL);
+    return streamctl_show(c, "POST", STREAMCTL__OBJECT, true);
+}
+
+int streamctl_components_revoke(streamctl_ctx_t *c)
+{
+    snprintf(c->msg, sizeof(c->msg), "Component \"%s\" revoked.", c->args[0]);
+    int rc = streamctl_path(c, "v1", "components", c->args[0], NULL);
+    return rc != 0 ? rc : streamctl_delete(c);
+}
+
 int streamctl_audit(streamctl_ctx_t *c)
 {
     static const streamctl_col_t cols[] = {

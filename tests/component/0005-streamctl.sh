@@ -32,6 +32,16 @@ step "topics: create with configs, assignments table, set-config, add partitions
 [ "$("$S" --json topics get acme orders | json_get configs)" = '{}' ] || fail "config not reset"
 "$S" topics add-partitions acme orders --count 4 >/dev/null || fail "add-partitions"
 
+step "components: a credential shown once, never listed, revoked"
+out=$("$S" --json components create broker-1 --kind broker --pool default --broker-id 1 2>/dev/null)
+cred=$(echo "$out" | json_get credential)
+case $cred in broker-1.?*) ;; *) fail "no credential in: $out" ;; esac
+"$S" components list | grep -E '^broker-1 +broker +default +1 ' >/dev/null || fail "components list: $("$S" components list)"
+! "$S" --json components list | grep "${cred#*.}" >/dev/null || fail "the credential is listed"
+"$S" components revoke broker-1 >/dev/null || fail "components revoke"
+rc=0; "$S" components revoke broker-1 2>/dev/null || rc=$?
+[ $rc -eq 1 ] || fail "revoking twice: exit $rc, want 1"
+
 step "exit codes"
 rc=0; "$S" tenants create Bad-Name 2>/dev/null || rc=$?
 [ $rc -eq 1 ] || fail "API error: exit $rc, want 1"
