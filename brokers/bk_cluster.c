@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bk_dispatch.h"
+#include "bk_sasl.h"
 #include "bk_topic.h"
 #include "cm_kproto.h"
 #include "cm_log.h"
@@ -159,6 +160,8 @@ void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)
     for (int32_t i = 0; i < c->n_topics; i++)
         if (c->topics[i].hosted)
             bk_cluster__sync_topic(b, c, &c->topics[i]);
+    if (c->auth_read)
+        bk_sasl_install(b, c->auth_names, c->auth_verifiers, c->n_auth);
     bk_cluster_free(b->cluster);
     b->cluster = c;
     bk_groups_cluster_applied(b); /* before any request sees the new owners */

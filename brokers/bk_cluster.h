@@ -44,8 +44,8 @@ typedef struct bk_cluster_topic {
     int32_t n_parts;
     bk_cluster_part_t *parts; /* n_parts entries */
     cm_tconfig_t cfg;
-    bool hosted; /* this broker holds a replica of some partition */
-    bool *mine;  /* n_parts entries: this broker holds a replica of partition i */
+    bool hosted;            /* this broker holds a replica of some partition */
+    bool *mine;             /* n_parts entries: this broker holds a replica of partition i */
     const char *create_err; /* why applying this snapshot could not create or open it here */
 } bk_cluster_topic_t;
 
@@ -68,6 +68,12 @@ typedef struct bk_cluster {
     bk_cluster_tenant_t *tenants;
     int32_t n_tenants;
     cm_strmap_t tenants_by_name; /* name -> bk_cluster_tenant_t* */
+    /* internal_auth=scram without a verifiers file: who may connect, from `components`
+     * (gateways, tools, and this pool's brokers); NULL when not read. */
+    const char **auth_names;
+    const char **auth_verifiers;
+    int32_t n_auth;
+    bool auth_read;
 } bk_cluster_t;
 
 /** An empty snapshot. */

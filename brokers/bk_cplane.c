@@ -14,6 +14,7 @@
 #include "bk_cluster.h"
 #include "bk_forward.h"
 #include "bk_loop.h"
+#include "bk_sasl.h"
 #include "bk_server.h"
 #include "bk_topic.h"
 #include "cm_json.h"
@@ -258,6 +259,25 @@ static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r
     return true;
 }
 
+static bool bk_cplane__read_auth(bk_cluster_t *c, PGresult *r)
+{
+    int n = PQntuples(r);
+    c->auth_names = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->auth_names));
+    c->auth_verifiers = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->auth_verifiers));
+    if (c->auth_names == NULL || c->auth_verifiers == NULL)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const char *name = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+        c->auth_names[i] = cm_arena_strndup(&c->arena, name, strlen(name));
+        c->auth_verifiers[i] = cm_arena_strndup(&c->arena, v, strlen(v));
+        if (c->auth_names[i] == NULL || c->auth_verifiers[i] == NULL)
+            return false;
+    }
+    c->n_auth = n;
+    c->auth_read = true;
+    return true;
+}
+
 /* Reads the pool's brokers, tenants and topics in one consistent snapshot. */
 static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
 {
@@ -291,21 +311,34 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
                               "SELECT tn.name, tn.id FROM tenants tn"
                               " JOIN broker_pools bp ON bp.id = tn.pool_id WHERE bp.name = $1",
                               1, p);
+    /* Who may connect to the Kafka listener, when the control plane says (bk_sasl.c). */
+    PGresult *ra = NULL;
+    if (bk_sasl_from_control_plane(cp->b))
+        ra = cm_pg_exec(pg,
+                        "SELECT c.name, c.scram_verifier FROM components c"
+                        " LEFT JOIN broker_pools p ON p.id = c.pool_id"
+                        " WHERE c.revoked_at IS NULL AND (c.kind <> 'broker' OR p.name = $1)",
+                        1, p);
     bk_cluster_t *c = NULL;
-    if (cm_pg_ok(rc) && cm_pg_ok(rb) && cm_pg_ok(rt) && cm_pg_ok(rn)) {
+    if (cm_pg_ok(rc) && cm_pg_ok(rb) && cm_pg_ok(rt) && cm_pg_ok(rn) &&
+        (ra == NULL || cm_pg_ok(ra))) {
         c = bk_cluster_new();
         if (PQntuples(rc) == 1)
             c->cluster_id =
                 cm_arena_strndup(&c->arena, PQgetvalue(rc, 0, 0), strlen(PQgetvalue(rc, 0, 0)));
         bk_cplane__read_brokers(c, rb);
-        if (c->brokers == NULL || !bk_cplane__read_tenants(c, rn) ||
-            !bk_cplane__read_topics(cp, c, rt) ||
-            !bk_cluster_index(c, (int32_t)cp->b->cfg.node_id)) {
+        if (ra != NULL && !bk_cplane__read_auth(c, ra)) {
+            bk_cluster_free(c);
+            c = NULL;
+        } else if (c->brokers == NULL || !bk_cplane__read_tenants(c, rn) ||
+                   !bk_cplane__read_topics(cp, c, rt) ||
+                   !bk_cluster_index(c, (int32_t)cp->b->cfg.node_id)) {
             cm_log_error("cannot read the cluster snapshot", "pool=%s", cp->b->cfg.pool);
             bk_cluster_free(c);
             c = NULL;
         }
     }
+    PQclear(ra);
     PQclear(rc);
     PQclear(rb);
     PQclear(rt);

@@ -14,6 +14,7 @@
 #include "cm_scram.h"
 #include "cm_secret.h"
 #include "cm_strmap.h"
+#include "bk_server.h"
 #include "cm_time.h"
 
 #define BK_SASL__MECHANISM "SCRAM-SHA-256"
@@ -86,9 +87,11 @@ bool bk_sasl_init(bk_broker_t *b)
                      b->cfg.internal_auth);
         return false;
     }
-    if (b->cfg.scram_verifiers_file[0] == '\0') {
-        cm_log_error("internal_auth=scram needs scram_verifiers_file", "internal_auth=%s",
-                     b->cfg.internal_auth);
+    bool managed = b->cfg.database_url[0] != '\0';
+    if (b->cfg.scram_verifiers_file[0] == '\0' && !managed) {
+        cm_log_error("internal_auth=scram needs scram_verifiers_file (or, managed, the control "
+                     "plane's components)",
+                     "internal_auth=%s", b->cfg.internal_auth);
         return false;
     }
     struct bk_auth *a = calloc(1, sizeof(*a));
@@ -96,6 +99,13 @@ bool bk_sasl_init(bk_broker_t *b)
         abort();
     cm_strmap_init(&a->users);
     cm_secret_random(a->mock_key, sizeof(a->mock_key));
+    if (b->cfg.scram_verifiers_file[0] == '\0') {
+        /* Nobody gets in until the first snapshot brings the components' verifiers. */
+        cm_log_info("the Kafka listener authenticates clients with SASL/SCRAM-SHA-256",
+                    "verifiers=\"the control plane's components\"");
+        b->auth = a;
+        return true;
+    }
     if (!bk_sasl__load(a, b->cfg.scram_verifiers_file)) {
         bk_sasl__free_users(a);
         free(a);
@@ -105,6 +115,61 @@ bool bk_sasl_init(bk_broker_t *b)
                 "users=%zu file=%s", a->users.size, b->cfg.scram_verifiers_file);
     b->auth = a;
     return true;
+}
+
+bool bk_sasl_from_control_plane(const bk_broker_t *b)
+{
+    return b->auth != NULL && b->cfg.scram_verifiers_file[0] == '\0';
+}
+
+/* A connection to close on a new set of verifiers: authenticated as a name that is gone, or
+ * whose verifier changed (marked by a negative iteration count while installing). */
+static bool bk_sasl__revoked(const bk_conn_t *c, void *ud)
+{
+    const cm_strmap_t *fresh = ud;
+    if (c->auth != BK_AUTH_OK)
+        return false;
+    const cm_scram_verifier_t *v = cm_strmap_get(fresh, c->who, strlen(c->who));
+    return v == NULL || v->iterations < 0;
+}
+
+void bk_sasl_install(bk_broker_t *b, const char *const *names, const char *const *verifiers,
+                     int32_t n)
+{
+    struct bk_auth *a = b->auth;
+    if (a == NULL || !bk_sasl_from_control_plane(b))
+        return;
+    cm_strmap_t fresh;
+    cm_strmap_init(&fresh);
+    for (int32_t i = 0; i < n; i++) {
+        cm_scram_verifier_t *v = calloc(1, sizeof(*v));
+        if (v == NULL)
+            abort();
+        size_t len = strlen(names[i]);
+        if (len > CM_SCRAM_USER_MAX || !cm_scram_verifier_parse(verifiers[i], v) ||
+            cm_strmap_get(&fresh, names[i], len) != NULL) {
+            cm_log_warn("a component's verifier is unreadable; it cannot connect", "name=%s",
+                        names[i]);
+            free(v);
+            continue;
+        }
+        const cm_scram_verifier_t *was = cm_strmap_get(&a->users, names[i], len);
+        if (was != NULL && memcmp(was->stored_key, v->stored_key, sizeof(v->stored_key)) != 0)
+            v->iterations = -v->iterations;
+        cm_strmap_put(&fresh, names[i], len, v);
+    }
+    int closed = b->server != NULL
+                     ? bk_server_close_if(b->server, bk_sasl__revoked, &fresh, "credential revoked")
+                     : 0;
+    if (closed > 0)
+        cm_log_info("connections of revoked credentials closed", "connections=%d", closed);
+    size_t it = 0;
+    cm_scram_verifier_t *v;
+    while ((v = cm_strmap_next(&fresh, &it, NULL, NULL)) != NULL)
+        if (v->iterations < 0)
+            v->iterations = -v->iterations;
+    bk_sasl__free_users(a);
+    a->users = fresh;
 }
 
 void bk_sasl_free(bk_broker_t *b)

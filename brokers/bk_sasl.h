@@ -30,6 +30,18 @@ enum {
 /** Reads the configuration (bk_main, before listening); false after logging why. */
 bool bk_sasl_init(bk_broker_t *b);
 
+/** True when the verifiers come from the control plane's snapshot (managed, no file). */
+bool bk_sasl_from_control_plane(const bk_broker_t *b);
+
+/**
+ * Installs the verifiers of a snapshot (event loop): who may connect from now on. A
+ * connection authenticated as a name that is gone, or whose verifier changed, is closed
+ * ("credential revoked"); one in the middle of an exchange finishes against the old one.
+ * Entries that do not parse are skipped and logged.
+ */
+void bk_sasl_install(bk_broker_t *b, const char *const *names, const char *const *verifiers,
+                     int32_t n);
+
 /** Frees what bk_sasl_init made. */
 void bk_sasl_free(bk_broker_t *b);
 

@@ -46,6 +46,20 @@ struct bk_server {
     int64_t shutdown_deadline_ms;
 };
 
+int bk_server_close_if(bk_server_t *s, bool (*pred)(const bk_conn_t *c, void *ud), void *ud,
+                       const char *why)
+{
+    int n = 0;
+    for (bk_conn_t *c = s->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (pred(c, ud)) {
+            bk_conn_close(c, why);
+            n++;
+        }
+    }
+    return n;
+}
+
 bk_broker_t *bk_server_broker(bk_server_t *s)
 {
     return s->b;
@@ -299,6 +313,7 @@ bk_server_t *bk_server_start(bk_broker_t *b)
     bk_server__check_disk(b);
     bk_timer_init(&s->tick, bk_server__on_tick);
     bk_timer_start(b->loop, &s->tick, BK_SERVER__TICK_MS);
+    b->server = s;
     return s;
 }
 
@@ -338,6 +353,7 @@ void bk_server_ready(bk_broker_t *b)
 
 void bk_server_free(bk_server_t *s)
 {
+    s->b->server = NULL;
     while (s->conns != NULL)
         bk_conn_close(s->conns, "shutdown");
     bk_timer_stop(s->b->loop, &s->tick);

@@ -36,6 +36,9 @@ void bk_server_free(bk_server_t *s);
 /* For bk_conn.c. */
 bk_broker_t *bk_server_broker(bk_server_t *s);
 void bk_server_conn_closed(bk_server_t *s, bk_conn_t *c);
+/** Closes every connection `pred` picks, for `why`; returns how many. */
+int bk_server_close_if(bk_server_t *s, bool (*pred)(const bk_conn_t *c, void *ud), void *ud,
+                       const char *why);
 /* `c` has answers to write at the end of this loop pass. */
 void bk_server_send_later(bk_server_t *s, bk_conn_t *c);
 

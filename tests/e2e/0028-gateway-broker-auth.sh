@@ -5,7 +5,9 @@
 # it the broker closes the gateway's connections and calls get 503; with a wrong one the
 # broker refuses it, the gateway counts and logs it, and for a second after a refusal calls
 # to that broker fail without a new exchange. The broker's verifiers file holds the verifier Python's
-# hashlib made from the credential the control plane issued.
+# hashlib made from the credential the control plane issued; then a managed broker reads the
+# verifiers from the control plane's components instead, and closes the connections of a
+# credential revoked there.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 pg_start
@@ -70,5 +72,23 @@ echo "20 calls in about $secs s: $((after - before)) exchanges with the refused 
     fail "20 calls in $secs s made $((after - before)) exchanges with a refused credential"
 gw_stop
 expect_status 200 GET /v1/tenants/acme/topics/orders
+
+step "verifiers from the control plane: a managed broker without a file reads the components"
+broker_stop
+BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
+    --lease_ms=3000 --control_plane_url="http://$CP" --internal_auth=scram
+GATEWAY_CREDENTIAL=$CRED gw_start --threads=2
+expect_rest 200 acme h1 POST "$base/topics/orders/records" "$ONE"
+
+step "revoked: the broker closes the gateway's connections, and it is refused from then on"
+expect_status 204 DELETE /v1/components/gateway-1
+closed() { grep 'connections of revoked credentials closed' "$BROKER_LOG" >/dev/null; }
+wait_for 30 "the broker closes the revoked gateway's connections" closed
+refused_now() {
+    rest acme h1 POST "$base/topics/orders/records" "$ONE" >"$T/last.json"
+    [ "$STATUS" = 503 ] && grep 'refused the gateway' "$T/last.json" >/dev/null
+}
+wait_for 30 "produce is refused with the revoked credential" refused_now
+gw_stop
 broker_stop
 echo PASS
