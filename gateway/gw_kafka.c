@@ -77,6 +77,7 @@ static void gw_kafka__fail(gw_kconn_t *k, const char *why)
         k->scram = NULL;
     }
     gw_kcall_t *sent = k->inflight, *unsent = k->queued;
+    bool refused = cm_mono_ms() < k->refused_until_ms;
     k->inflight = k->queued = NULL;
     k->inflight_tail = &k->inflight;
     k->queued_tail = &k->queued;
@@ -90,6 +91,7 @@ static void gw_kafka__fail(gw_kconn_t *k, const char *why)
     while (unsent != NULL) {
         gw_kcall_t *next = unsent->next;
         snprintf(unsent->why, sizeof(unsent->why), "broker %d: %s", k->id, why);
+        unsent->refused = refused;
         unsent->cb(unsent, GW_KCALL_NOT_SENT, NULL);
         gw_kcall_free(unsent);
         unsent = next;
@@ -412,6 +414,7 @@ void gw_kcall_send(gw_kpool_t *p, const gw_broker_t *broker, gw_kcall_t *c)
     gw_kconn_t *k = gw_kafka__conn(p, broker, c->held);
     if (k->sock == NULL && cm_mono_ms() < k->refused_until_ms) {
         snprintf(c->why, sizeof(c->why), "broker %d: %s", k->id, k->refused_why);
+        c->refused = true;
         c->cb(c, GW_KCALL_NOT_SENT, NULL);
         gw_kcall_free(c);
         return;

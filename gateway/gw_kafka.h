@@ -44,6 +44,8 @@ struct gw_kcall {
     bool held;         /* the broker may hold the answer (a long poll, a group join): the
                           call goes on a connection of its own, holding no other call up */
     char why[160];     /* a transport error, for logs and answers */
+    bool refused;      /* NOT_SENT because the broker refused the gateway's credential:
+                          retrying soon is no use */
 };
 
 /** Creates a worker's pool. */

@@ -170,13 +170,17 @@ static void gw_prod__produced(gw_kcall_t *c, gw_kcall_status_t st, cm_kr_t *body
         st == GW_KCALL_OK && cm_produce_resp_decode(body, c->api_version, &a, &resp) == 0;
     for (int i = 0; i < pc->n; i++) {
         gw_ppart_t *pp = &p->parts[pc->idx[i]];
-        if (st == GW_KCALL_NOT_SENT) {
+        if (st == GW_KCALL_NOT_SENT && !c->refused) {
             pp->retry = true;
             snprintf(pp->msg, sizeof(pp->msg), "%s", c->why);
             continue;
         }
         pp->done = true;
         pp->http = 503;
+        if (st == GW_KCALL_NOT_SENT) { /* refused credential: nothing written, no retry */
+            snprintf(pp->msg, sizeof(pp->msg), "nothing was written: %.140s", c->why);
+            continue;
+        }
         if (st == GW_KCALL_UNKNOWN) {
             snprintf(pp->msg, sizeof(pp->msg),
                      "the records may or may not have been written: %.140s", c->why);
