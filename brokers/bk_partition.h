@@ -52,7 +52,7 @@ struct bk_partition {
     char *dir;
     dev_t dir_dev; /* the directory itself (bk_partition_dir_open): not another one made */
     ino_t dir_ino; /* under its name after the topic was renamed away */
-    char *label; /* "topic/partition" for logs */
+    char *label;   /* "topic/partition" for logs */
 
     bk_segment_t **segs; /* by base offset; segs[n_segs - 1] is active */
     size_t n_segs;

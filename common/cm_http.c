@@ -40,8 +40,8 @@ struct cm_http__conn {
     cm_http__conn_t *prev, *next;   /* the server's connections not yet authenticated */
     cm_http__conn_t *aprev, *anext; /* all the server's connections */
     bool authenticated;
-    bool paused;         /* held back by the pre-auth budget */
-    bool muted;          /* held back until mute_until_ms (cm_http_conn_mute) */
+    bool paused; /* held back by the pre-auth budget */
+    bool muted;  /* held back until mute_until_ms (cm_http_conn_mute) */
     int64_t mute_until_ms;
     cm_http__conn_t *mprev, *mnext; /* the server's muted connections */
     /* HTTP/1.1: the refusal that muted it, sent when the time is up (h2o reads the next
@@ -49,12 +49,12 @@ struct cm_http__conn {
     h2o_req_t *held_req;
     int held_status;
     h2o_iovec_t held_body; /* in held_req's pool */
-    bool resume_read;    /* ... while h2o wants to read it: read again on resume */
-    bool in_read;        /* h2o's read callback runs (cm_http__on_read) */
-    bool closed;         /* ... and closed the socket: freed once it returns */
-    h2o_socket_cb inner; /* h2o's read callback, which ours wraps while not authenticated */
-    size_t counted;      /* bytes read while not authenticated, in the budget */
-    void *ud;            /* the application's (cm_http_conn_set) */
+    bool resume_read;      /* ... while h2o wants to read it: read again on resume */
+    bool in_read;          /* h2o's read callback runs (cm_http__on_read) */
+    bool closed;           /* ... and closed the socket: freed once it returns */
+    h2o_socket_cb inner;   /* h2o's read callback, which ours wraps while not authenticated */
+    size_t counted;        /* bytes read while not authenticated, in the budget */
+    void *ud;              /* the application's (cm_http_conn_set) */
     void (*ud_free)(void *ud);
 };
 
@@ -285,15 +285,16 @@ static void cm_http__on_read(h2o_socket_t *sock, const char *err)
 /*
  * Every tick: wraps h2o's read callback again where h2o restarted reading outside ours
  * (after a response, say; what such a read brings in before the tick goes uncounted, at
- * most a receive buffer), keeps paused connections stopped, and resumes paused ones while the total is under budget, only as
- * many at once as can each read a buffer's worth without going over. h2o buffers a whole
- * request body before any handler runs, so this is the one place where what an
+ * most a receive buffer), keeps paused connections stopped, and resumes paused ones while the total
+ * is under budget, only as many at once as can each read a buffer's worth without going over. h2o
+ * buffers a whole request body before any handler runs, so this is the one place where what an
  * unauthenticated client makes the server hold can be bounded; a connection that stays
  * paused is closed by h2o's request or idle timeout.
  */
 static void cm_http__preauth_on_tick(h2o_timeout_entry_t *e)
 {
-    cm_http_server_t *s = (cm_http_server_t *)((char *)e - offsetof(cm_http_server_t, preauth_tick));
+    cm_http_server_t *s =
+        (cm_http_server_t *)((char *)e - offsetof(cm_http_server_t, preauth_tick));
     for (cm_http__conn_t *c = s->unauth; c != NULL; c = c->next) {
         if (c->paused)
             cm_http__hold(c);
@@ -397,8 +398,7 @@ static cm_http__conn_t *cm_http__conn(h2o_req_t *req)
     h2o_conn_t *conn = req->conn;
     h2o_socket_t *sock =
         conn->callbacks->get_socket != NULL ? conn->callbacks->get_socket(conn) : NULL;
-    return sock != NULL && sock->on_close.cb == cm_http__conn_closed ? sock->on_close.data
-                                                                       : NULL;
+    return sock != NULL && sock->on_close.cb == cm_http__conn_closed ? sock->on_close.data : NULL;
 }
 
 void cm_http_conn_authenticated(h2o_req_t *req)
@@ -541,7 +541,7 @@ bool cm_http_server_free(cm_http_server_t *s)
      * dissolves a TCP connection with a RST), and h2o ends each on its next read or write. */
     int aborted = 0;
     for (cm_http__conn_t *c = s->conns; c != NULL; c = c->anext) {
-        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        struct sockaddr unspec = { .sa_family = AF_UNSPEC };
         if (connect(h2o_socket_get_fd(c->sock), &unspec, sizeof(unspec)) == 0)
             aborted++;
     }

@@ -20,7 +20,7 @@ typedef struct cp_req {
     int nseg;
     char actor[64];      /* the operator credential's (or component's) name, for the audit */
     char scope_pool[24]; /* a broker's credential: the id of its pool, the only one it sees */
-    int status;     /* what was sent, for metrics */
+    int status;          /* what was sent, for metrics */
 } cp_req_t;
 
 /** Sends a JSON body with `status`. */

@@ -579,8 +579,8 @@ static const char *const cp_quota__fields[] = { "produce_bytes_per_sec",
     "SELECT json_build_object('produce_bytes_per_sec', q.produce_bytes_per_sec,"                   \
     " 'consume_bytes_per_sec', q.consume_bytes_per_sec, 'requests_per_sec', q.requests_per_sec,"   \
     " 'connections', q.connections, 'partitions', q.partitions, 'storage_bytes',"                  \
-    " q.storage_bytes, 'storage_used_bytes', (SELECT coalesce(sum(rs.size_bytes), 0)"          \
-    " FROM replica_state rs JOIN topics t ON t.id = rs.topic_id WHERE t.tenant_id = q.tenant_id),"  \
+    " q.storage_bytes, 'storage_used_bytes', (SELECT coalesce(sum(rs.size_bytes), 0)"              \
+    " FROM replica_state rs JOIN topics t ON t.id = rs.topic_id WHERE t.tenant_id = q.tenant_id)," \
     " 'updated_at', q.updated_at) FROM quotas q WHERE q.tenant_id = $1"
 
 void cp_api_quota_get(cp_req_t *r)

@@ -200,14 +200,14 @@ typedef struct gw_metrics {
     atomic_ullong broker_errors;
     atomic_ullong broker_auth_failures; /* brokers that refused the gateway's credential */
     atomic_ullong snapshots;
-    atomic_ullong consume_cut; /* consume answers cut short by answer_buffer_bytes */
-    atomic_ullong grpc_calls;  /* gRPC calls taken */
-    atomic_ullong grpc_errors; /* ... answered with a status other than OK */
-    atomic_llong grpc_active;  /* gRPC calls not ended yet */
+    atomic_ullong consume_cut;       /* consume answers cut short by answer_buffer_bytes */
+    atomic_ullong grpc_calls;        /* gRPC calls taken */
+    atomic_ullong grpc_errors;       /* ... answered with a status other than OK */
+    atomic_llong grpc_active;        /* gRPC calls not ended yet */
     atomic_ullong connections_muted; /* REST connections not read until a quota's retry time */
     atomic_ullong grpc_held;         /* gRPC calls answered only at their retry time */
-    atomic_llong preauth_bytes;   /* read by connections not authenticated yet */
-    atomic_ullong preauth_paused; /* ... times one was stopped for the budget */
+    atomic_llong preauth_bytes;      /* read by connections not authenticated yet */
+    atomic_ullong preauth_paused;    /* ... times one was stopped for the budget */
     cm_hist_t request_latency;
 } gw_metrics_t;
 
