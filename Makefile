@@ -334,4 +334,4 @@ clean:
 	rm -rf build
 
 -include $(COMMON_OBJ:.o=.d) $(GATEWAY_OBJ:.o=.d) $(BROKER_OBJ:.o=.d) $(B)/brokers/bk_main.d $(CP_OBJ:.o=.d) \
-         $(B)/control-plane/cp_main.d $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d)
+         $(B)/control-plane/cp_main.d $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BIN:=.d) $(TOOL_BIN:=.d)

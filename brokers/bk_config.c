@@ -51,9 +51,10 @@ static const cm_opt_t bk_config__opts[] = {
     INT(conn_output_bytes_max, "67108864", 65536, 1073741824,
         "queued response bytes per connection before reading pauses"),
     INT(conn_idle_ms, "600000", 1000, 86400000, "idle connections are closed after this"),
-    STR(internal_auth, "none",
+    STR(internal_auth, "auto",
         "none: the Kafka listener is open; scram: clients authenticate with SASL/SCRAM-SHA-256 "
-        "before any request but ApiVersions, against scram_verifiers_file"),
+        "before any request but ApiVersions, against scram_verifiers_file or, managed, the "
+        "control plane's components; auto: scram when database_url is set, else none"),
     STR(scram_verifiers_file, "",
         "internal_auth=scram: lines \"<name> SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:"
         "<ServerKey>\" (base64), one per client allowed in; no passwords"),

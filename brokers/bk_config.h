@@ -26,7 +26,7 @@ typedef struct bk_config {
     int64_t lease_ms;                 /* registration lease; renewed every lease_ms / 3 */
     int64_t resync_ms;                /* full re-read of the cluster even without notifications */
     int64_t usage_report_ms;          /* replica sizes and errors to the control plane */
-    char *internal_auth;              /* none | scram */
+    char *internal_auth;              /* auto | none | scram */
     char *credential;                 /* component credential for the control plane */
     char *scram_verifiers_file;       /* internal_auth=scram: name and verifier per line */
     int64_t auth_timeout_ms;          /* to authenticate after connecting */

@@ -1,8 +1,11 @@
 #include "bk_sasl.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/hmac.h>
 
@@ -11,6 +14,7 @@
 #include "cm_fs.h"
 #include "cm_kmsg.h"
 #include "cm_log.h"
+#include "cm_sbuf.h"
 #include "cm_scram.h"
 #include "cm_secret.h"
 #include "cm_strmap.h"
@@ -27,6 +31,8 @@
 struct bk_auth {
     cm_strmap_t users;    /* name -> cm_scram_verifier_t */
     uint8_t mock_key[32]; /* unknown users' salts: HMAC(mock_key, name) */
+    char *cache_path;     /* managed: <data_dir>/principals, the last verifiers installed */
+    char *cache_text;     /* what that file holds (written only when it changes) */
 };
 
 static void bk_sasl__free_users(struct bk_auth *a)
@@ -38,13 +44,14 @@ static void bk_sasl__free_users(struct bk_auth *a)
     cm_strmap_free(&a->users);
 }
 
-/* Reads "<name> <verifier>" lines ('#' comments and blank lines skipped). */
-static bool bk_sasl__load(struct bk_auth *a, const char *path)
+/* Reads "<name> <verifier>" lines ('#' comments and blank lines skipped) of the file
+ * `what` names in its logs. */
+static bool bk_sasl__load(struct bk_auth *a, const char *path, const char *what)
 {
     char *text;
     size_t len;
     if (cm_fs_read_file(path, BK_SASL__FILE_MAX, &text, &len) != CM_OK) {
-        cm_log_error("cannot read scram_verifiers_file", "path=%s", path);
+        cm_log_error("cannot read the verifiers", "file=%s path=%s", what, path);
         return false;
     }
     bool ok = true;
@@ -66,8 +73,8 @@ static bool bk_sasl__load(struct bk_auth *a, const char *path)
         if (sp == NULL || nlen == 0 || nlen > CM_SCRAM_USER_MAX ||
             !cm_scram_verifier_parse(sp + 1, v) || v->iterations < CM_SCRAM_ITERATIONS_MIN ||
             cm_strmap_get(&a->users, l, nlen) != NULL) {
-            cm_log_error("scram_verifiers_file: a bad, weak or repeated entry", "path=%s line=%d",
-                         path, line);
+            cm_log_error("a bad, weak or repeated verifier", "file=%s path=%s line=%d", what, path,
+                         line);
             free(v);
             ok = false;
             break;
@@ -80,14 +87,22 @@ static bool bk_sasl__load(struct bk_auth *a, const char *path)
 
 bool bk_sasl_init(bk_broker_t *b)
 {
-    if (strcmp(b->cfg.internal_auth, "none") == 0)
+    const char *mode = b->cfg.internal_auth;
+    bool managed = b->cfg.database_url[0] != '\0';
+    if (strcmp(mode, "auto") == 0)
+        mode = managed ? "scram" : "none";
+    if (strcmp(mode, "none") == 0) {
+        if (managed)
+            cm_log_warn("the Kafka listener of this managed broker is open to anyone who reaches "
+                        "it (internal_auth=none)",
+                        "listen=%s", b->cfg.listen);
         return true;
-    if (strcmp(b->cfg.internal_auth, "scram") != 0) {
-        cm_log_error("internal_auth must be none or scram", "internal_auth=%s",
+    }
+    if (strcmp(mode, "scram") != 0) {
+        cm_log_error("internal_auth must be auto, none or scram", "internal_auth=%s",
                      b->cfg.internal_auth);
         return false;
     }
-    bool managed = b->cfg.database_url[0] != '\0';
     if (b->cfg.scram_verifiers_file[0] == '\0' && !managed) {
         cm_log_error("internal_auth=scram needs scram_verifiers_file (or, managed, the control "
                      "plane's components)",
@@ -100,13 +115,24 @@ bool bk_sasl_init(bk_broker_t *b)
     cm_strmap_init(&a->users);
     cm_secret_random(a->mock_key, sizeof(a->mock_key));
     if (b->cfg.scram_verifiers_file[0] == '\0') {
-        /* Nobody gets in until the first snapshot brings the components' verifiers. */
+        /* Until the first snapshot, the verifiers it installed last time, so that gateways
+         * get in while the control plane's database is away; else nobody. */
+        if (asprintf(&a->cache_path, "%s/principals", b->cfg.data_dir) < 0)
+            abort();
+        if (access(a->cache_path, F_OK) == 0 &&
+            !bk_sasl__load(a, a->cache_path, "the last verifiers from the control plane")) {
+            bk_sasl__free_users(a);
+            cm_strmap_init(&a->users);
+            cm_log_warn("the saved verifiers are ignored: nobody gets in until the control "
+                        "plane's first snapshot",
+                        "path=%s", a->cache_path);
+        }
         cm_log_info("the Kafka listener authenticates clients with SASL/SCRAM-SHA-256",
-                    "verifiers=\"the control plane's components\"");
+                    "verifiers=\"the control plane's components\" saved=%zu", a->users.size);
         b->auth = a;
         return true;
     }
-    if (!bk_sasl__load(a, b->cfg.scram_verifiers_file)) {
+    if (!bk_sasl__load(a, b->cfg.scram_verifiers_file, "scram_verifiers_file")) {
         bk_sasl__free_users(a);
         free(a);
         return false;
@@ -133,6 +159,28 @@ static bool bk_sasl__revoked(const bk_conn_t *c, void *ud)
     return v == NULL || v->iterations < 0;
 }
 
+/* Writes the verifiers just installed to the cache file when they differ from what it
+ * holds (0600: they are one-way, yet a server's keys). A failure is logged and harmless:
+ * the file only matters to a restart while the control plane is away. */
+static void bk_sasl__save(struct bk_auth *a, const cm_sbuf_t *text)
+{
+    const char *t = text->len > 0 ? text->buf : "";
+    if (a->cache_text != NULL && strcmp(a->cache_text, t) == 0)
+        return;
+    mode_t old = umask(077);
+    int rc = cm_fs_write_atomic(a->cache_path, t, strlen(t));
+    umask(old);
+    if (rc != CM_OK) {
+        cm_log_warn("cannot save the verifiers for a restart", "path=%s errno=%s", a->cache_path,
+                    strerror(errno));
+        return;
+    }
+    free(a->cache_text);
+    a->cache_text = strdup(t);
+    if (a->cache_text == NULL)
+        abort();
+}
+
 void bk_sasl_install(bk_broker_t *b, const char *const *names, const char *const *verifiers,
                      int32_t n)
 {
@@ -141,6 +189,8 @@ void bk_sasl_install(bk_broker_t *b, const char *const *names, const char *const
         return;
     cm_strmap_t fresh;
     cm_strmap_init(&fresh);
+    cm_sbuf_t text;
+    cm_sbuf_init(&text);
     for (int32_t i = 0; i < n; i++) {
         cm_scram_verifier_t *v = calloc(1, sizeof(*v));
         if (v == NULL)
@@ -157,7 +207,10 @@ void bk_sasl_install(bk_broker_t *b, const char *const *names, const char *const
         if (was != NULL && memcmp(was->stored_key, v->stored_key, sizeof(v->stored_key)) != 0)
             v->iterations = -v->iterations;
         cm_strmap_put(&fresh, names[i], len, v);
+        cm_sbuf_printf(&text, "%s %s\n", names[i], verifiers[i]);
     }
+    bk_sasl__save(a, &text);
+    cm_sbuf_free(&text);
     int closed = b->server != NULL
                      ? bk_server_close_if(b->server, bk_sasl__revoked, &fresh, "credential revoked")
                      : 0;
@@ -177,6 +230,8 @@ void bk_sasl_free(bk_broker_t *b)
     if (b->auth == NULL)
         return;
     bk_sasl__free_users(b->auth);
+    free(b->auth->cache_path);
+    free(b->auth->cache_text);
     free(b->auth);
     b->auth = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * Authentication on the broker's Kafka listener (internal_auth=scram): SASL/SCRAM-SHA-256
+ * Authentication on the broker's Kafka listener (internal_auth=scram or auto): SASL/SCRAM-SHA-256
  * in Kafka's framing (SaslHandshake v1, then SaslAuthenticate, KIP-152), against the
  * verifiers of scram_verifiers_file. Until a connection has authenticated it may send only
  * ApiVersions, SaslHandshake and SaslAuthenticate; anything else closes it, as Kafka's
@@ -8,8 +8,10 @@
  * is answered with a salt derived from a secret key, as a known one, and fails at the
  * proof, so names cannot be probed.
  *
- * docs/proposals/internal-listener-auth.md is the whole plan: control-plane credentials,
- * the gateway's client side and scram by default on managed brokers come next.
+ * internal_auth=auto (the default) is scram on a managed broker, whose verifiers are the
+ * control plane's components (its snapshot), saved to <data_dir>/principals for a restart
+ * while the control plane's database is away; an unmanaged broker is open unless told
+ * scram. docs/proposals/internal-listener-auth.md is the plan.
  */
 #ifndef BK_SASL_H
 #define BK_SASL_H

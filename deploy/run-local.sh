@@ -95,26 +95,37 @@ done
 api() { curl -s -X "$1" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://$cp_addr$2"; }
 api POST /v1/pools '{"name":"default"}' >/dev/null
 
-# ---- brokers ----
-# broker_credential N: broker N's credential, made once and kept in var/ (0600). If the
-# file is gone but the component exists, that one is revoked and a new name is issued.
-broker_credential() {
-    local f="$var/broker-$1.credential" name="broker-$1" out
+# ---- component credentials ----
+# credential NAME KIND [BROKER_ID]: the component credential of NAME (docs/api/operator.md),
+# made once and kept in var/NAME.credential (0600); a broker's is scoped to pool default.
+# If the file is gone but the component exists, that one is revoked and a new name issued.
+credential() {
+    local f="$var/$1.credential" name=$1 out
     if [ ! -s "$f" ]; then
-        out=$(api POST /v1/components "{\"name\":\"$name\",\"kind\":\"broker\",\"pool\":\"default\",\"broker_id\":$1}")
+        body() { echo "{\"name\":\"$1\",\"kind\":\"$2\"${3:+,\"pool\":\"default\",\"broker_id\":$3}}"; }
+        out=$(api POST /v1/components "$(body "$name" "$2" "${3:-}")")
         if [[ "$out" != *'"credential"'* ]]; then
             api DELETE "/v1/components/$name" >/dev/null
-            name="broker-$1-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-            out=$(api POST /v1/components "{\"name\":\"$name\",\"kind\":\"broker\",\"pool\":\"default\",\"broker_id\":$1}")
+            name="$1-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+            out=$(api POST /v1/components "$(body "$name" "$2" "${3:-}")")
         fi
         (umask 077 && printf '%s' "$out" | sed -n 's/.*"credential" *: *"\([^"]*\)".*/\1/p' >"$f")
-        [ -s "$f" ] || die "cannot make broker $1's credential: $out"
+        [ -s "$f" ] || die "cannot make $1's credential: $out"
     fi
     cat "$f"
 }
+# The brokers authenticate every client of their Kafka listener (internal_auth=auto on a
+# managed broker): kcat and other tools for operators use the credential of "ops".
+if [ ! -s "$var/kafka-ops.conf" ] || [ ! -s "$var/ops.credential" ]; then
+    ops=$(credential ops tool)
+    (umask 077 && printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanisms=SCRAM-SHA-256\nsasl.username=%s\nsasl.password=%s\n' \
+        "${ops%%.*}" "$ops" >"$var/kafka-ops.conf")
+fi
+
+# ---- brokers ----
 for n in $(seq 1 "$brokers"); do
     port=$((19092 + n - 1)) admin=$((19192 + n - 1))
-    BROKER_CREDENTIAL=$(broker_credential "$n") \
+    BROKER_CREDENTIAL=$(credential "broker-$n" broker "$n") \
         "$bin/streamd-broker" --node_id="$n" --data_dir="$var/broker-$n" --listen="127.0.0.1:$port" \
         --admin_listen="127.0.0.1:$admin" --database_url="$db_url" --pool=default \
         --control_plane_url="http://$cp_addr" >>"$var/broker-$n.log" 2>&1 &
@@ -154,7 +165,7 @@ if [ ! -s "$tls_cert" ] || [ ! -s "$tls_key" ]; then
         -days 365 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
         >"$var/tls/openssl.log" 2>&1) || die "cannot make a TLS certificate; see $var/tls/openssl.log"
 fi
-GATEWAY_CONTROL_PLANE_TOKEN=$(cat "$var/gateway-token") \
+GATEWAY_CREDENTIAL=$(credential gateway-1 gateway) GATEWAY_CONTROL_PLANE_TOKEN=$(cat "$var/gateway-token") \
     "$bin/streamd-gateway" --listen=127.0.0.1:8080 --admin_listen=127.0.0.1:8081 --tls_listen=127.0.0.1:8443 \
     --grpc_listen=127.0.0.1:9090 --grpc_tls_listen=127.0.0.1:9443 \
     --tls_cert="$tls_cert" --tls_key="$tls_key" --database_url="$db_url" \
@@ -178,6 +189,7 @@ streamd local stack is up.
 
   control plane (operator API)  http://$cp_addr     token: $token
   brokers (Kafka, internal)     $(for n in $(seq 1 "$brokers"); do printf '127.0.0.1:%d ' $((19092 + n - 1)); done)
+                                SASL/SCRAM-SHA-256: kcat -F $var/kafka-ops.conf
   Postgres                      $db_url
   data and logs                 $var/
 
@@ -196,8 +208,8 @@ Try it:
   curl -u $key:$secret "http://127.0.0.1:8080/kafka/v3/clusters/\$cluster/topics/orders/partitions/0/records?offset=0&format=string"
   export STREAMD_TOKEN=$token
   curl -H "Authorization: Bearer \$STREAMD_TOKEN" -d '{"name":"payments","partitions":6}' http://$cp_addr/v1/tenants/demo/topics
-  echo hello | kcat -P -b 127.0.0.1:19092 -t demo.orders
-  kcat -C -b 127.0.0.1:19092 -t demo.orders -e
+  echo hello | kcat -F $var/kafka-ops.conf -P -b 127.0.0.1:19092 -t demo.orders
+  kcat -F $var/kafka-ops.conf -C -b 127.0.0.1:19092 -t demo.orders -e
   curl -H "Authorization: Bearer \$STREAMD_TOKEN" http://$cp_addr/v1/tenants/demo/topics
 
 Ctrl-C or 'make stop' stops it; 'make run' again reuses the data.

@@ -38,8 +38,7 @@ pg_start >/dev/null
 cp_start
 expect_status 201 POST /v1/pools '{"name": "default"}'
 gw_tenant bench
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --control_plane_url="http://$CP" --log_level=warn
+managed_broker_start 1 --log_level=warn
 gw_start --threads="${GW_THREADS:-0}" --log_level=warn
 gw_cluster bench
 base="http://$GW/kafka/v3/clusters/${CLUSTER[bench]}/topics"

@@ -28,8 +28,7 @@ expect_status 201 POST /v1/pools '{"name": "default"}'
 gw_tenant ta
 gw_tenant tb
 expect_status 200 PUT /v1/tenants/ta/quotas '{"produce_bytes_per_sec": 10000}'
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --control_plane_url="http://$CP" --log_level=warn
+managed_broker_start 1 --log_level=warn
 gw_start --log_level=warn
 for t in ta tb; do
     gw_cluster $t

@@ -34,10 +34,7 @@ stored() {
     for p in 0 1 2; do n=$((n + $("$BIN/kadmin" -b "$BROKER" offsets acme.orders $p latest))); done
     echo $n
 }
-start_managed() {
-    BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-        --lease_ms=$LEASE_MS --control_plane_url="http://$CP"
-}
+start_managed() { managed_broker_start 1 --lease_ms=$LEASE_MS; }
 # heartbeats N: waits until broker 1 has renewed its lease N more times (each renewal
 # moves brokers.heartbeat_at; a poll that misses one only waits longer).
 heartbeats() {

@@ -15,7 +15,8 @@ b2_start() {
     : "${K2PORT:=$(free_port)}"
     : "${A2PORT:=$(free_port)}"
     BROKER2="127.0.0.1:$K2PORT"
-    BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-broker" --node_id=2 --listen="$BROKER2" \
+    component broker-2 broker default 2
+    BROKER_CREDENTIAL=$CREDENTIAL "$BIN/streamd-broker" --node_id=2 --listen="$BROKER2" \
         --admin_listen="127.0.0.1:$A2PORT" --data_dir="$T/data2" "${managed[@]}" \
         >>"$T/broker2.log" 2>&1 &
     B2_PID=$!
@@ -37,7 +38,7 @@ holds_assigned() { [ "$(on_disk "$2")" = "$(assigned "$1")" ]; }
 step "two managed brokers in pool default"
 expect_status 201 POST /v1/pools '{"name": "default"}'
 expect_status 201 POST /v1/tenants '{"name": "acme"}'
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 "${managed[@]}"
+managed_broker_start 1
 b2_start
 wait_for 5 "both brokers up" bash -c \
     "[ \"\$(curl -s -H 'Authorization: Bearer $OPTOKEN' http://$CP/v1/brokers | grep -o '\"up\"' | wc -l)\" = 2 ]"
@@ -64,7 +65,7 @@ wait_for 5 "broker 2 holds its partitions" holds_assigned 2 "$T/data2"
 
 step "broker 1 restarted holds the same partitions and serves them"
 broker_stop
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 "${managed[@]}"
+managed_broker_start 1
 holds_assigned 1 "$T/data" || fail "broker 1 holds '$(on_disk "$T/data")', assigned '$(assigned 1)'"
 grep -q 'topic loaded" topic=acme.events partitions=6 held=' "$BROKER_LOG" ||
     fail "the topic was not loaded with its held partitions"

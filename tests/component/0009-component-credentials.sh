@@ -34,12 +34,11 @@ psql_q "WITH t AS (INSERT INTO topics (tenant_id, name, partitions, replication_
           SELECT id, 'events', 1, 1 FROM tenants WHERE name = 'globex' RETURNING id)
         INSERT INTO partitions (topic_id, partition, replicas, leader, isr)
           SELECT id, 0, '{9}', 9, '{9}' FROM t" >/dev/null
-expect_status 201 POST /v1/components '{"name": "broker-1", "kind": "broker", "pool": "default", "broker_id": 1}'
-CRED=$(printf '%s' "$BODY" | json_get credential)
+component broker-1 broker default 1
+CRED=$CREDENTIAL
 
 step "a managed broker holding its own credential carries Kafka admin requests, audited as broker-1"
-BROKER_CREDENTIAL=$CRED broker_start --node_id=1 --database_url="$PG_URL" --lease_ms=3000 \
-    --control_plane_url="http://$CP"
+managed_broker_start 1
 grep 'holds an operator token' "$BROKER_LOG" >/dev/null && fail "the broker warns of a token it does not hold"
 K create acme.orders 2 >/dev/null || fail "create through the broker"
 expect_status 200 GET '/v1/audit?tenant=acme'

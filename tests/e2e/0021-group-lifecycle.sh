@@ -145,8 +145,7 @@ acme_sees_nothing_old 25
 # gateway reaches it.
 broker_restart() {
     broker_stop
-    BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-        --lease_ms=3000 --control_plane_url="http://$CP" "$@"
+    managed_broker_start 1 "$@"
     gw_reaches() {
         rest acme h1 GET "/kafka/v3/clusters/${CLUSTER[acme]}/consumer-groups" >/dev/null &&
             [ "$STATUS" = 200 ]

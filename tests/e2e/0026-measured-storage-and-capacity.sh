@@ -80,8 +80,7 @@ wait_for 60 "the partition is served once the broker holds it" served
 
 step "placement: a pool whose brokers hold their partitions_total_max refuses more (42203)"
 broker_stop
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP" --partitions_total_max=4
+managed_broker_start 1 --partitions_total_max=4
 registered() { [ "$(psql_q "SELECT partitions_max FROM brokers WHERE id = 1")" = 4 ]; }
 wait_for 60 "the broker registered its capacity" registered
 expect_status 422 POST /v1/tenants/globex/topics '{"name": "big", "partitions": 2}'

@@ -6,8 +6,9 @@
 # broker refuses it, the gateway counts and logs it, and for a second after a refusal calls
 # to that broker fail without a new exchange. The broker's verifiers file holds the verifier Python's
 # hashlib made from the credential the control plane issued; then a managed broker reads the
-# verifiers from the control plane's components instead, and closes the connections of a
-# credential revoked there.
+# verifiers from the control plane's components instead (internal_auth=auto, the default),
+# closes the connections of a credential revoked there, and, restarted while the control
+# plane's database is unreachable, lets clients in with the verifiers it saved.
 . "$(dirname "$0")/../lib/harness.sh"
 . "$(dirname "$0")/../lib/gateway.sh"
 pg_start
@@ -15,8 +16,8 @@ cp_start
 step "tenant acme, a gateway credential, and a managed broker with internal_auth=scram"
 expect_status 201 POST /v1/pools '{"name": "default"}'
 gw_tenant acme
-expect_status 201 POST /v1/components '{"name": "gateway-1", "kind": "gateway"}'
-CRED=$(printf '%s' "$BODY" | json_get credential)
+component gateway-1 gateway
+CRED=$CREDENTIAL
 python3 - "$CRED" "$T/verifiers" <<'PY'
 import base64, hashlib, hmac, os, sys
 cred = sys.argv[1]
@@ -28,9 +29,7 @@ b64 = lambda b: base64.b64encode(b).decode()
 with open(sys.argv[2], "w") as f:
     f.write("%s SCRAM-SHA-256$4096:%s$%s:%s\n" % (cred.split(".")[0], b64(salt), b64(stored), b64(server)))
 PY
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP" --internal_auth=scram \
-    --scram_verifiers_file="$T/verifiers"
+managed_broker_start 1 --internal_auth=scram --scram_verifiers_file="$T/verifiers"
 
 step "with its credential the gateway produces and consumes, over REST and gRPC"
 GATEWAY_CREDENTIAL=$CRED gw_start --threads=2
@@ -48,7 +47,7 @@ gw_stop
 
 ONE='{"value": {"type": "STRING", "data": "one"}}'
 step "without a credential: the broker closes the gateway's connections, calls get 503"
-gw_start --threads=2
+GATEWAY_CREDENTIAL= gw_start --threads=2
 expect_rest 503 acme h1 POST "$base/topics/orders/records" "$ONE"
 [ "$(metric streamd_broker_requests_unauthenticated_total)" -ge 1 ] || fail "nothing refused"
 gw_stop
@@ -73,10 +72,15 @@ echo "50 calls in about $secs s: $((after - before)) exchanges with the refused 
 gw_stop
 expect_status 200 GET /v1/tenants/acme/topics/orders
 
-step "verifiers from the control plane: a managed broker without a file reads the components"
+step "verifiers from the control plane: a managed broker, by default, reads the components"
 broker_stop
-BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-    --lease_ms=3000 --control_plane_url="http://$CP" --internal_auth=scram
+managed_broker_start 1
+grep -q 'internal_auth=none\|open to anyone' "$BROKER_LOG" && fail "a managed broker started open"
+before=$(metric streamd_broker_requests_unauthenticated_total)
+KCAT_CONFIG= kcat -L -b "$BROKER" -m 3 >"$T/out" 2>&1 && fail "kcat without a credential read metadata"
+[ "$(metric streamd_broker_requests_unauthenticated_total)" -gt "$before" ] ||
+    fail "kcat without a credential was not refused: $(cat "$T/out")"
+kcat -L -b "$BROKER" -m 10 >/dev/null 2>&1 || fail "kcat with the tools' credential"
 GATEWAY_CREDENTIAL=$CRED gw_start --threads=2
 expect_rest 200 acme h1 POST "$base/topics/orders/records" "$ONE"
 
@@ -90,5 +94,24 @@ refused_now() {
 }
 wait_for 30 "produce is refused with the revoked credential" refused_now
 gw_stop
+broker_stop
+
+step "restarted while the database is unreachable: the verifiers it saved let clients in"
+saved="$T/data/principals"
+[ "$(stat -c %a "$saved")" = 600 ] || fail "$saved has mode $(stat -c %a "$saved")"
+grep -q '^tests SCRAM-SHA-256\$4096:' "$saved" || fail "the tools' verifier is not saved: $(cat "$saved")"
+grep -q '^gateway-1 ' "$saved" && fail "the revoked gateway-1 is still saved"
+grep -qF "$(cat "$T/tests.credential")" "$saved" && fail "a credential itself is saved"
+"$BIN/streamd-broker" --node_id=1 --listen="$BROKER" --admin_listen="$ADMIN" --data_dir="$T/data" \
+    --database_url="postgresql://streamd@127.0.0.1:$(free_port)/streamd" --lease_ms=3000 \
+    --control_plane_url="http://$CP" >>"$BROKER_LOG" 2>&1 &
+BROKER_PID=$!
+# kprobe authenticates as "tests" ($KCAT_CONFIG) before its request, and exits 2 when
+# it cannot connect or is refused.
+wait_for 60 "an authenticated request to the broker" "$BIN/kprobe" -b "$BROKER" api-versions 3
+sed 's/^sasl.password=.*/&x/' "$KCAT_CONFIG" >"$T/wrong.conf"
+KCAT_CONFIG="$T/wrong.conf" "$BIN/kprobe" -b "$BROKER" api-versions 3 >"$T/out" 2>&1 &&
+    fail "a wrong password got in"
+grep -q 'SASL_AUTHENTICATION_FAILED' "$T/out" || fail "wrong password: $(cat "$T/out")"
 broker_stop
 echo PASS

@@ -66,8 +66,7 @@ gw_stack() {
     local t
     expect_status 201 POST /v1/pools '{"name": "default"}'
     for t in "$@"; do gw_tenant "$t"; done
-    BROKER_CONTROL_PLANE_TOKEN=$OPTOKEN broker_start --node_id=1 --database_url="$PG_URL" \
-        --lease_ms=3000 --control_plane_url="http://$CP"
+    managed_broker_start 1
     gw_start --threads=2
     for t in "$@"; do gw_cluster "$t"; done
 }

@@ -247,6 +247,43 @@ for k in sys.argv[1].split("."):
 print(v if not isinstance(v, (dict, list, bool)) else json.dumps(v))' "$1"
 }
 
+# ---- component credentials (docs/api/operator.md, /v1/components) --------------------
+
+# component NAME KIND [POOL BROKER_ID]: the credential of component NAME, made through the
+# operator API the first time and kept in $T/NAME.credential; sets CREDENTIAL.
+component() {
+    local f="$T/$1.credential"
+    if [ ! -s "$f" ]; then
+        api POST /v1/components "{\"name\": \"$1\", \"kind\": \"$2\"${3:+, \"pool\": \"$3\", \"broker_id\": $4}}" >/dev/null
+        [ "$STATUS" = 201 ] || fail "component $1: status $STATUS: $BODY"
+        printf '%s' "$BODY" | json_get credential >"$f"
+    fi
+    CREDENTIAL=$(cat "$f")
+}
+
+# tools_credential: a tool credential "tests" and, for kcat, kclient, kadmin and kprobe,
+# $T/kafka.conf with its SASL settings; exports KCAT_CONFIG. Managed brokers authenticate
+# every client (internal_auth=auto); a test that also runs an open broker unsets
+# KCAT_CONFIG for the commands it sends there.
+tools_credential() {
+    component tests tool
+    printf 'security.protocol=SASL_PLAINTEXT\nsasl.mechanisms=SCRAM-SHA-256\nsasl.username=tests\nsasl.password=%s\n' \
+        "$CREDENTIAL" >"$T/kafka.conf"
+    export KCAT_CONFIG="$T/kafka.conf"
+}
+
+# managed_broker_start N [--flag=value ...]: broker N of pool default (which must exist),
+# managed by the control plane at $CP with its own credential (broker-N), lease 3 s;
+# makes the tools' credential first (tools_credential). As broker_start otherwise.
+managed_broker_start() {
+    local n=$1
+    shift
+    [ -s "$T/kafka.conf" ] || tools_credential
+    component "broker-$n" broker default "$n"
+    BROKER_CREDENTIAL=$CREDENTIAL broker_start --node_id="$n" --database_url="$PG_URL" \
+        --lease_ms=3000 --control_plane_url="http://$CP" "$@"
+}
+
 # ---- the gateway ----------------------------------------------------------------------
 
 GW_PID=
@@ -255,7 +292,16 @@ GW_PID=
 # certificate made here, HTTPS; gRPC plaintext and TLS) against $PG_URL and the control
 # plane at $CP; waits for /readyz. Sets GW (host:port), GWS (host:port of TLS), GRPC and
 # GRPCS (the gRPC listeners), GWADMIN (the admin listener: /readyz, /metrics) and GW_CERT.
+# The gateway authenticates to brokers as component gateway-1 (made once), unless
+# GATEWAY_CREDENTIAL is set, even empty (no credential).
 gw_start() {
+    local cred
+    if [ -n "${GATEWAY_CREDENTIAL+set}" ]; then
+        cred=$GATEWAY_CREDENTIAL
+    else
+        component gateway-1 gateway
+        cred=$CREDENTIAL
+    fi
     : "${GWPORT:=$(free_port)}"
     : "${GWSPORT:=$(free_port)}"
     : "${GRPCPORT:=$(free_port)}"
@@ -272,7 +318,8 @@ gw_start() {
             -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
             >/dev/null 2>&1 || fail "cannot make a certificate"
     fi
-    GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" --listen="$GW" --admin_listen="$GWADMIN" \
+    GATEWAY_CREDENTIAL=$cred GATEWAY_CONTROL_PLANE_TOKEN=$OPTOKEN "$BIN/streamd-gateway" \
+        --listen="$GW" --admin_listen="$GWADMIN" \
         --tls_listen="$GWS" --tls_cert="$GW_CERT" --tls_key="$T/gw-key.pem" \
         --grpc_listen="$GRPC" --grpc_tls_listen="$GRPCS" \
         --database_url="$PG_URL" --control_plane_url="http://$CP" "$@" >>"$T/gateway.log" 2>&1 &

@@ -18,33 +18,17 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kconf.h"
+
 #define TIMEOUT_MS 10000
 
-/* Applies the property=value lines of $KCAT_CONFIG, the file kcat reads too (SASL settings
- * for a broker with internal_auth=scram); '#' starts a comment. */
-static void apply_kcat_config(rd_kafka_conf_t *conf)
+static void conf_each(const char *key, const char *value, void *ud)
 {
-    const char *path = getenv("KCAT_CONFIG");
-    if (path == NULL || path[0] == '\0')
-        return;
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(stderr, "kadmin: cannot read KCAT_CONFIG %s\n", path);
+    char err[512];
+    if (rd_kafka_conf_set(ud, key, value, err, sizeof(err)) != 0) {
+        fprintf(stderr, "kadmin: %s\n", err);
         exit(2);
     }
-    char line[1024], err[512];
-    while (fgets(line, sizeof(line), f) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (line[0] == '#' || eq == NULL)
-            continue;
-        *eq = '\0';
-        if (rd_kafka_conf_set(conf, line, eq + 1, err, sizeof(err)) != 0) {
-            fprintf(stderr, "kadmin: %s\n", err);
-            exit(2);
-        }
-    }
-    fclose(f);
 }
 
 static rd_kafka_t *connect_admin(const char *brokers)
@@ -55,7 +39,7 @@ static rd_kafka_t *connect_admin(const char *brokers)
         fprintf(stderr, "kadmin: %s\n", err);
         exit(2);
     }
-    apply_kcat_config(conf);
+    kconf_each("kadmin", conf_each, conf);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (rk == NULL) {
         fprintf(stderr, "kadmin: %s\n", err);

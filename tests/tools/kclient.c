@@ -27,6 +27,9 @@
  *     commits its positions synchronously, once, and prints "commit partition offset" for
  *     each on stderr; later records are never committed. Stops after -n records, or when
  *     every one of the PARTITIONS has reached its end; closes the consumer and exits 0.
+ *
+ * The property=value lines of $KCAT_CONFIG (kconf.h) are applied too: the SASL settings
+ * of a broker with internal_auth=scram.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +40,8 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "kconf.h"
 
 typedef struct {
     const char *brokers;
@@ -84,6 +89,20 @@ static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
         die(k, err);
 }
 
+static void conf_each(const char *k, const char *v, void *c)
+{
+    conf_set(c, k, v);
+}
+
+/* A configuration for `brokers` with the properties of $KCAT_CONFIG (kconf.h). */
+static rd_kafka_conf_t *conf_new(const char *brokers)
+{
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    conf_set(c, "bootstrap.servers", brokers);
+    kconf_each("kclient", conf_each, c);
+    return c;
+}
+
 /* ---- produce ---- */
 
 typedef struct {
@@ -112,8 +131,7 @@ static int cmd_produce(opts_t *o)
 {
     char err[512], buf[32];
     produce_state_t st = { 0 };
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    conf_set(c, "bootstrap.servers", o->brokers);
+    rd_kafka_conf_t *c = conf_new(o->brokers);
     conf_set(c, "acks", o->acks);
     conf_set(c, "compression.codec", o->compression);
     conf_set(c, "linger.ms", o->linger);
@@ -239,8 +257,7 @@ static int cmd_verify(opts_t *o)
     for (int i = 0; i < o->keys; i++)
         key_part[i] = -1;
 
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    conf_set(c, "bootstrap.servers", o->brokers);
+    rd_kafka_conf_t *c = conf_new(o->brokers);
     conf_set(c, "enable.partition.eof", "true");
     conf_set(c, "check.crcs", "true");
     conf_set(c, "group.id", "kclient-verify");
@@ -370,8 +387,7 @@ static void print_commit(rd_kafka_t *rk)
 static int cmd_group(opts_t *o)
 {
     char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    conf_set(c, "bootstrap.servers", o->brokers);
+    rd_kafka_conf_t *c = conf_new(o->brokers);
     conf_set(c, "group.id", o->group);
     conf_set(c, "enable.auto.commit", "false");
     conf_set(c, "auto.offset.reset", "earliest");

@@ -22,6 +22,9 @@
  *       Two raw members of GROUP through joins, syncs, heartbeats, a rebalance, commits
  *       from stale generations and unknown members, a leave and a session timeout (see
  *       group_protocol). Exit 0 when every answer is the expected one.
+ *
+ * With sasl.username and sasl.password in $KCAT_CONFIG (kconf.h), every connection first
+ * authenticates with SASL/SCRAM-SHA-256, as a broker with internal_auth=scram requires.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,7 +43,9 @@
 #include "cm_kproto.h"
 #include "cm_krecord.h"
 #include "cm_net.h"
+#include "cm_scram.h"
 #include "cm_time.h"
+#include "kconf.h"
 
 static const char *g_addr;
 static int g_failures;
@@ -54,6 +59,20 @@ static int g_failures;
             fprintf(stderr, "\n");                                                                 \
         }                                                                                          \
     } while (0)
+
+/* SASL/SCRAM-SHA-256 credentials from $KCAT_CONFIG (kconf.h), for a broker with
+ * internal_auth=scram: every connection authenticates first. Unset: none. */
+static char g_sasl_user[256], g_sasl_password[256];
+static void sasl_login(int fd);
+
+static void sasl_conf(const char *key, const char *value, void *ud)
+{
+    (void)ud;
+    if (strcmp(key, "sasl.username") == 0)
+        snprintf(g_sasl_user, sizeof(g_sasl_user), "%s", value);
+    else if (strcmp(key, "sasl.password") == 0)
+        snprintf(g_sasl_password, sizeof(g_sasl_password), "%s", value);
+}
 
 static int dial(void)
 {
@@ -72,6 +91,8 @@ static int dial(void)
     }
     struct timeval tv = { 10, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (g_sasl_user[0] != '\0')
+        sasl_login(fd);
     return fd;
 }
 
@@ -180,6 +201,46 @@ static int roundtrip(int fd, int16_t key, int16_t v, enc_fn enc, const void *req
 #define SEND(fd, KEY, v, name, req) send_req(fd, KEY, v, (enc_fn)cm_##name##_req_encode, req)
 #define RECV(fd, KEY, v, name, a, resp)                                                            \
     recv_resp(fd, KEY, v, (dec_fn)cm_##name##_resp_decode, a, resp)
+
+/* SaslHandshake v1 and the two SaslAuthenticate v2 of SCRAM-SHA-256 on a new connection;
+ * exits 2 when the broker refuses or cannot prove it knows the verifier. */
+static void sasl_login(int fd)
+{
+    cm_arena_t a;
+    cm_arena_init(&a, 1 << 16);
+    char out[CM_SCRAM_MSG_MAX], err[160] = "the connection closed";
+    cm_sasl_handshake_req_t hs;
+    cm_sasl_handshake_req_init(&hs);
+    hs.mechanism = cm_kstr_c("SCRAM-SHA-256");
+    cm_sasl_handshake_resp_t hr;
+    cm_scram_client_t sc;
+    int n = cm_scram_client_start(&sc, g_sasl_user, g_sasl_password, NULL, out, sizeof(out));
+    bool ok = n >= 0 &&
+              ROUNDTRIP(fd, CM_KAPI_SASL_HANDSHAKE, 1, sasl_handshake, &hs, &a, &hr) == 0 &&
+              hr.error_code == 0;
+    for (int step = 0; ok && step < 2; step++) {
+        cm_sasl_authenticate_req_t rq;
+        cm_sasl_authenticate_req_init(&rq);
+        rq.auth_bytes = (cm_kbytes_t){ (const uint8_t *)out, n };
+        cm_sasl_authenticate_resp_t r;
+        ok = ROUNDTRIP(fd, CM_KAPI_SASL_AUTHENTICATE, 2, sasl_authenticate, &rq, &a, &r) == 0;
+        if (ok && r.error_code != 0) {
+            snprintf(err, sizeof(err), "%s", cm_kerr_name(r.error_code));
+            ok = false;
+        }
+        size_t len = ok && r.auth_bytes.len > 0 ? (size_t)r.auth_bytes.len : 0;
+        if (ok && step == 0)
+            ok = (n = cm_scram_client_proof(&sc, r.auth_bytes.ptr, len, out, sizeof(out), err,
+                                            sizeof(err))) >= 0;
+        else if (ok)
+            ok = cm_scram_client_verify(&sc, r.auth_bytes.ptr, len, err, sizeof(err));
+    }
+    cm_arena_free(&a);
+    if (!ok) {
+        fprintf(stderr, "kprobe: SASL/SCRAM as %s refused: %s\n", g_sasl_user, err);
+        exit(2);
+    }
+}
 
 /* ---- helpers for the bad-input battery ---- */
 
@@ -880,6 +941,7 @@ int main(int argc, char **argv)
         return 2;
     }
     g_addr = argv[2];
+    kconf_each("kprobe", sasl_conf, NULL);
     const char *cmd = argv[3];
     if (strcmp(cmd, "bad-input") == 0 && argc == 5)
         return bad_input(argv[4]);
