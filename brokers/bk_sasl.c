@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/hmac.h>
@@ -167,10 +166,7 @@ static void bk_sasl__save(struct bk_auth *a, const cm_sbuf_t *text)
     const char *t = text->len > 0 ? text->buf : "";
     if (a->cache_text != NULL && strcmp(a->cache_text, t) == 0)
         return;
-    mode_t old = umask(077);
-    int rc = cm_fs_write_atomic(a->cache_path, t, strlen(t));
-    umask(old);
-    if (rc != CM_OK) {
+    if (cm_fs_write_atomic_mode(a->cache_path, t, strlen(t), 0600) != CM_OK) {
         cm_log_warn("cannot save the verifiers for a restart", "path=%s errno=%s", a->cache_path,
                     strerror(errno));
         return;

@@ -80,13 +80,19 @@ long cm_fs_pread_full(int fd, void *buf, size_t len, int64_t off)
 
 int cm_fs_write_atomic(const char *path, const void *data, size_t len)
 {
+    return cm_fs_write_atomic_mode(path, data, len, 0644);
+}
+
+int cm_fs_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode)
+{
     char tmp[4096], dir[4096];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
         return CM_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return CM_EIO;
-    if (cm_fs_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0)
+    /* A file left by a crash keeps the mode it was made with: set this one. */
+    if (fchmod(fd, mode) != 0 || cm_fs_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0)
         goto out_unlink;
     close(fd);
     fd = -1;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /** Creates `path` and missing parents with mode 0755. Returns 0 or CM_EIO (errno set). */
 int cm_fs_mkdirs(const char *path);
@@ -20,6 +21,9 @@ int cm_fs_sync_dir(const char *path);
  * content, never a mix, and the new content survives a crash once this returns 0.
  */
 int cm_fs_write_atomic(const char *path, const void *data, size_t len);
+
+/** cm_fs_write_atomic with the file's mode (cm_fs_write_atomic's is 0644). */
+int cm_fs_write_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /**
  * Reads a whole small file into a NUL-terminated malloc'd buffer (at most `max` bytes).
