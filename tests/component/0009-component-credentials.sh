@@ -9,19 +9,10 @@
 pg_start
 cp_start
 K() { "$BIN/kadmin" -b "$BROKER" "$@"; }
-# as CREDENTIAL METHOD PATH [JSON]: the operator API with another bearer; sets STATUS, BODY.
-as() {
-    local out
-    out=$(curl -s -X "$2" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
-        ${4:+--data-binary "$4"} -w '\n%{http_code}' "http://$CP$3")
-    STATUS=${out##*$'\n'}
-    BODY=${out%$'\n'*}
-}
-expect_as() { # STATUS CREDENTIAL METHOD PATH [JSON]
+expect_as() { # STATUS CREDENTIAL METHOD PATH [JSON]: api with CREDENTIAL as the bearer
     local want=$1
-    shift
-    as "$@"
-    [ "$STATUS" = "$want" ] || fail "$2 $3 as a component: status $STATUS, want $want: $BODY"
+    BEARER=$2 api "${@:3}" >/dev/null
+    [ "$STATUS" = "$want" ] || fail "$3 $4 as a component: status $STATUS, want $want: $BODY"
 }
 
 step "pools default and other, acme on default, globex on other with a topic"

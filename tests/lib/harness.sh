@@ -218,11 +218,11 @@ cp2_stop() {
     stop_daemon "$pid" "second control plane"
 }
 
-# api METHOD PATH [JSON]: calls the operator API with the operator token. Prints the body;
-# sets STATUS to the HTTP status.
+# api METHOD PATH [JSON]: calls the operator API with the operator token (or $BEARER when
+# set: another credential). Prints the body; sets STATUS to the HTTP status and BODY.
 api() {
     local out
-    out=$(curl -s -X "$1" -H "Authorization: Bearer $OPTOKEN" -H 'Content-Type: application/json' \
+    out=$(curl -s -X "$1" -H "Authorization: Bearer ${BEARER:-$OPTOKEN}" -H 'Content-Type: application/json' \
         ${3:+--data-binary "$3"} -w '\n%{http_code}' "http://$CP$2")
     STATUS=${out##*$'\n'}
     BODY=${out%$'\n'*}
