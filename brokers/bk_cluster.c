@@ -93,6 +93,16 @@ static bool bk_cluster__cfg_equal(const cm_tconfig_t *a, const cm_tconfig_t *b)
            a->max_message_bytes == b->max_message_bytes;
 }
 
+/* Each local partition learns its leader epoch, and whether it leads in it. */
+static void bk_cluster__sync_epochs(const bk_broker_t *b, const bk_cluster_topic_t *ct,
+                                    bk_topic_t *t)
+{
+    for (int32_t i = 0; i < t->n_parts && i < ct->n_parts; i++)
+        if (t->parts[i] != NULL)
+            bk_partition_set_leader_epoch(t->parts[i], ct->parts[i].epoch,
+                                          ct->parts[i].leader == (int32_t)b->cfg.node_id);
+}
+
 /* Brings one hosted topic's local copy in line with the snapshot. */
 static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_topic_t *ct)
 {
@@ -113,7 +123,9 @@ static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_t
                          "topic=%s partitions=%d kafka_error=%d err=\"%s\"", ct->name, ct->n_parts,
                          err, msg);
             ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
+            return;
         }
+        bk_cluster__sync_epochs(b, ct, t);
         return;
     }
     if (!bk_cluster__cfg_equal(&t->cfg, &ct->cfg)) {
@@ -133,6 +145,7 @@ static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_t
                      ct->n_parts, err, msg);
         ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
     }
+    bk_cluster__sync_epochs(b, ct, t);
 }
 
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)

@@ -9,6 +9,7 @@ const bk_api_t bk_apis[] = {
     { CM_KAPI_PRODUCE, 3, 11, bk_handle_produce },
     { CM_KAPI_FETCH, 4, 17, bk_handle_fetch },
     { CM_KAPI_LIST_OFFSETS, 1, 8, bk_handle_list_offsets },
+    { CM_KAPI_OFFSET_FOR_LEADER_EPOCH, 0, 4, bk_handle_offset_for_leader_epoch },
     { CM_KAPI_METADATA, 0, 12, bk_handle_metadata },
     { CM_KAPI_API_VERSIONS, 0, 4, bk_handle_api_versions },
     { CM_KAPI_CREATE_TOPICS, 0, 7, bk_handle_create_topics },

@@ -234,6 +234,9 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
             bk_partition_t *p =
                 replica >= 0 ? NULL
                              : bk_cluster_led(req->b, t, ti->topic, po->partition_index, &perr);
+            if (p != NULL && v >= 9 &&
+                (perr = bk_partition_check_epoch(p, ti->partitions[j].current_leader_epoch)) != 0)
+                p = NULL; /* the client's metadata is older or newer than this replica's */
             if (replica >= 0)
                 po->error_code = CM_KERR_TOPIC_AUTHORIZATION_FAILED;
             else if (p == NULL)

@@ -202,6 +202,7 @@ static void bk_flusher__run_seal(bk_flusher_t *f, bk_flusher__seal_t *s)
     if (indexed && bk_partition_write_rp(s->p, s->seg->next_offset) != 0)
         cm_log_warn("cannot write recovery point; the next start will recover more",
                     "partition=%s errno=%s", s->p->label, strerror(errno));
+    atomic_fetch_sub(&s->p->seals, 1);
     bk_segment_unref(s->seg);
     bk_partition_unref(s->p);
 }
@@ -211,7 +212,7 @@ static void bk_flusher__take_syncs(bk_flusher__parts_t *syncs, bk_flusher__dones
 {
     for (size_t i = 0; i < syncs->n; i++) {
         bk_partition_t *p = syncs->v[i];
-        bk_flush_done_t d = { p, p->fl.seg, p->fl.offset, p->fl.pos };
+        bk_flush_done_t d = { p, p->fl.seg, p->fl.offset, p->fl.pos, p->fl.gen };
         p->fl.seg = NULL;
         p->fl.queued = false;
         BK_VEC_PUSH(*jobs, d);
@@ -354,6 +355,7 @@ void bk_flusher_sync(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg, int6
     }
     p->fl.offset = offset;
     p->fl.pos = pos;
+    p->fl.gen = p->gen;
     if (!p->fl.queued) {
         p->fl.queued = true;
         BK_VEC_PUSH(f->syncs, bk_partition_ref(p));
@@ -390,6 +392,7 @@ bool bk_flusher_kick(bk_flusher_t *f)
 void bk_flusher_seal(bk_flusher_t *f, bk_partition_t *p, bk_segment_t *seg)
 {
     bk_flusher__seal_t s = { bk_partition_ref(p), bk_segment_ref(seg) };
+    atomic_fetch_add(&p->seals, 1);
     pthread_mutex_lock(&f->lock);
     BK_VEC_PUSH(f->seals, s);
     pthread_cond_signal(&f->cond);

@@ -31,6 +31,7 @@ typedef struct bk_flush_done {
     bk_segment_t *seg;
     int64_t offset;
     int64_t pos;
+    uint32_t gen; /* the partition's truncations when the sync was asked for */
 } bk_flush_done_t;
 
 /** Starts the flusher thread. */

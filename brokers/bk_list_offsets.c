@@ -9,23 +9,32 @@
 #define BK_LIST_OFFSETS__MAX_TIMESTAMP  (-3)
 #define BK_LIST_OFFSETS__EARLIEST_LOCAL (-4)
 
+/* The offset found and the leader epoch that wrote it (KIP-320: clients check it). */
+static void bk_list_offsets__found(const bk_partition_t *p, int64_t offset, int64_t ts,
+                                   cm_list_offsets_resp_partition_response_t *out)
+{
+    out->offset = offset;
+    out->timestamp = ts;
+    out->leader_epoch = offset < 0 ? -1 : bk_epochs_at(&p->epochs, offset);
+}
+
 static void bk_list_offsets__one(bk_partition_t *p, int64_t ts,
                                  cm_list_offsets_resp_partition_response_t *out)
 {
-    out->leader_epoch = 0;
     if (p->offline != NULL) {
         out->error_code = CM_KERR_KAFKA_STORAGE_ERROR;
         return;
     }
     switch (ts) {
     case BK_LIST_OFFSETS__LATEST:
+        /* The next offset: written, if ever, in the latest epoch. */
         out->offset = p->hw;
         out->timestamp = -1;
+        out->leader_epoch = bk_epochs_latest(&p->epochs);
         return;
     case BK_LIST_OFFSETS__EARLIEST:
     case BK_LIST_OFFSETS__EARLIEST_LOCAL:
-        out->offset = bk_partition_log_start(p);
-        out->timestamp = -1;
+        bk_list_offsets__found(p, bk_partition_log_start(p), -1, out);
         return;
     case BK_LIST_OFFSETS__MAX_TIMESTAMP: {
         /* The record holding the newest timestamp: the first at or after that time. */
@@ -44,7 +53,10 @@ static void bk_list_offsets__one(bk_partition_t *p, int64_t ts,
     default:
         break;
     }
-    out->error_code = bk_partition_offset_for_time(p, ts, &out->offset, &out->timestamp);
+    int64_t offset, found_ts;
+    out->error_code = bk_partition_offset_for_time(p, ts, &offset, &found_ts);
+    if (out->error_code == 0)
+        bk_list_offsets__found(p, offset, found_ts, out);
 }
 
 int bk_handle_list_offsets(bk_req_t *req)
@@ -80,7 +92,10 @@ int bk_handle_list_offsets(bk_req_t *req)
             po->timestamp = -1;
             int16_t perr;
             bk_partition_t *p = bk_cluster_led(req->b, t, ti->name, po->partition_index, &perr);
-            if (p == NULL)
+            if (p != NULL)
+                perr = bk_partition_check_epoch(p, v >= 4 ? ti->partitions[j].current_leader_epoch
+                                                          : -1);
+            if (perr != 0)
                 po->error_code = perr;
             else
                 bk_list_offsets__one(p, ti->partitions[j].timestamp, po);

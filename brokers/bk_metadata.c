@@ -38,7 +38,7 @@ static void bk_metadata__fill(bk_req_t *req, bk_topic_t *t, cm_metadata_resp_top
             continue;
         }
         p->leader_id = *node;
-        p->leader_epoch = 0;
+        p->leader_epoch = t->parts[i]->leader_epoch;
         p->replica_nodes = node;
         p->replica_nodes_n = 1;
         p->isr_nodes = node;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "bk_broker.h"
+#include "bk_epochs.h"
 #include "bk_segment.h"
 #include "cm_tconfig.h"
 #include "cm_krecord.h"
@@ -67,6 +68,13 @@ struct bk_partition {
     int64_t flushed_ms; /* monotonic time of the last flush request (flush.ms > 0) */
     bool dirty;         /* appended since the last flush request */
 
+    /* Leader epochs: the newest this replica knows (a leader stamps its appends with it),
+     * and which epoch wrote which offsets, kept in leader-epoch-checkpoint. */
+    int32_t leader_epoch;
+    bk_epochs_t epochs;
+    uint32_t gen;     /* truncations so far: a sync taken before the last one is stale */
+    atomic_int seals; /* seal jobs of the flusher not finished yet */
+
     bk_ack_waiter_t *acks_head;
     bk_ack_waiter_t *acks_tail;
     bk_watch_t watches; /* sentinel of a circular list */
@@ -76,6 +84,7 @@ struct bk_partition {
         bk_segment_t *seg;
         int64_t offset;
         int64_t pos;
+        uint32_t gen;
         bool queued;
     } fl;
     bool deleted;
@@ -144,8 +153,37 @@ int bk_partition_dir_open(const bk_partition_t *p);
 /** Sets up the broker's cache of segment log descriptors (bk_fdcache_t), bounded by `max`. */
 void bk_partition_fdcache_init(bk_fdcache_t *c, int64_t max);
 
-/** Flusher completion: data through `offset` (at `pos` of `seg`) is durable. */
-void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos);
+/**
+ * Flusher completion: data through `offset` (at `pos` of `seg`) is durable, unless the log
+ * was truncated since the sync was asked for (`gen` is not p->gen): then it says nothing.
+ */
+void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos,
+                         uint32_t gen);
+
+/**
+ * The snapshot's leader epoch for this partition. A newer epoch with `leading` starts a
+ * new entry of the epoch history at the log end (a new leader's first offset).
+ */
+void bk_partition_set_leader_epoch(bk_partition_t *p, int32_t epoch, bool leading);
+
+/**
+ * Checks a client's current_leader_epoch against this replica's (-1: no check):
+ * FENCED_LEADER_EPOCH when older, UNKNOWN_LEADER_EPOCH when newer, else 0.
+ */
+int16_t bk_partition_check_epoch(const bk_partition_t *p, int32_t current);
+
+/** The end offset of `epoch` in this log (bk_epochs_end_offset), at most `limit`. */
+void bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int64_t limit,
+                            int32_t *out_epoch, int64_t *out_end);
+
+/**
+ * Cuts the log at `offset` (a follower's tail that diverged from its leader): segments past
+ * it go, the one holding it is cut and becomes active, the high watermark and the epoch
+ * history follow, waiting produces past it fail. Only with no flusher job in flight for
+ * the partition (its log end durable and no seal pending): CM_AGAIN otherwise, to retry
+ * once it is. Below the log start, or at or past the log end, it does nothing.
+ */
+int bk_partition_truncate(bk_partition_t *p, int64_t offset);
 
 /** Periodic work: interval flushes (flush.ms > 0). */
 void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms);

@@ -283,8 +283,7 @@ static void bk_segment__lru_push(bk_segment_t *s)
 static void bk_segment__shrink(bk_fdcache_t *c, const bk_segment_t *keep, int64_t scan)
 {
     bk_segment_t *s = c->tail;
-    for (int64_t looked = 0; c->max > 0 && c->n > c->max && s != NULL && looked < scan;
-         looked++) {
+    for (int64_t looked = 0; c->max > 0 && c->n > c->max && s != NULL && looked < scan; looked++) {
         bk_segment_t *prev = s->lru_prev;
         if (s != keep && (c->may_close == NULL || c->may_close(s->owner, s))) {
             bk_segment__lru_unlink(s);
@@ -344,15 +343,7 @@ void bk_segment_uncache(bk_segment_t *s)
     s->owner = NULL;
 }
 
-/*
- * Walks batch headers from `pos` (a batch boundary) towards `limit`, calling `fn` on each
- * until it returns non-zero. Reads headers through a small buffer so that many small
- * batches cost one pread.
- */
-typedef int (*bk_segment__hdr_fn)(void *ctx, int64_t pos, const cm_batch_hdr_t *h);
-
-static int bk_segment__walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segment__hdr_fn fn,
-                            void *ctx)
+int bk_segment_walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segment_hdr_fn fn, void *ctx)
 {
     uint8_t buf[BK_SEGMENT__HDR_CHUNK];
     int64_t buf_pos = 0;
@@ -402,7 +393,7 @@ int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *p
     uint32_t rel = offset <= s->base_offset ? 0 : (uint32_t)(offset - s->base_offset);
     int64_t start = bk_index_lookup_offset(&s->oidx, rel, &found_rel);
     bk_segment__locate_ctx_t c = { .offset = offset };
-    int r = bk_segment__walk(s, start, limit, bk_segment__locate_fn, &c);
+    int r = bk_segment_walk(s, start, limit, bk_segment__locate_fn, &c);
     if (r == 1) {
         *pos = c.pos;
         *h = c.h;
@@ -432,7 +423,7 @@ int64_t bk_segment_batch_end(bk_segment_t *s, int64_t from, int64_t to)
     if (start < from)
         start = from;
     bk_segment__end_before_ctx_t c = { .to = to, .end = start };
-    int r = bk_segment__walk(s, start, to, bk_segment__end_before_fn, &c);
+    int r = bk_segment_walk(s, start, to, bk_segment__end_before_fn, &c);
     return r < 0 ? r : c.end;
 }
 
@@ -500,7 +491,7 @@ int bk_segment_find_time(bk_segment_t *s, int64_t ts, int64_t limit, int64_t *of
     uint32_t rel = bk_index_lookup_time(&s->tidx, ts), found_rel;
     int64_t start = bk_index_lookup_offset(&s->oidx, rel, &found_rel);
     bk_segment__time_ctx_t c = { .s = s, .ts = ts };
-    int r = bk_segment__walk(s, start, limit, bk_segment__time_fn, &c);
+    int r = bk_segment_walk(s, start, limit, bk_segment__time_fn, &c);
     if (r == 1) {
         *offset = c.offset;
         *found_ts = c.found_ts;
@@ -544,7 +535,7 @@ int bk_segment_load(bk_segment_t *s, int64_t next_base, int64_t index_interval)
     int64_t start =
         s->oidx.n ? bk_index_lookup_offset(&s->oidx, UINT32_MAX, &found_rel) : (int64_t)0;
     bk_segment__end_ctx_t c = { .end = start };
-    if (bk_segment__walk(s, start, s->size, bk_segment__end_fn, &c) != 0 || c.end != s->size ||
+    if (bk_segment_walk(s, start, s->size, bk_segment__end_fn, &c) != 0 || c.end != s->size ||
         c.batches == 0 || cm_batch_last_offset(&c.last) + 1 != next_base)
         goto out_corrupt;
     s->next_offset = next_base;
@@ -671,6 +662,25 @@ int bk_segment_recover(bk_segment_t *s, int64_t index_interval, bk_scan_result_t
 out_eio:
     free(w.buf);
     return CM_EIO;
+}
+
+int bk_segment_truncate(bk_segment_t *s, int64_t pos, int64_t index_interval)
+{
+    int fd = bk_segment_fd(s);
+    if (fd < 0 || ftruncate(fd, (off_t)pos) != 0) {
+        cm_log_error("cannot truncate segment", "path=%s pos=%" PRId64 " errno=%s", s->path, pos,
+                     strerror(errno));
+        return CM_EIO;
+    }
+    /* The indexes, the offsets and the newest timestamp are those of what is left: recovery
+     * rebuilds them from the log, which now ends at `pos`. */
+    s->size = pos;
+    bk_scan_result_t res;
+    if (bk_segment_recover(s, index_interval, &res, false) != CM_OK || s->size != pos)
+        return CM_ECORRUPT;
+    s->sealed = false;
+    s->first_append_ms = -1;
+    return bk_segment_reset_indexes(s);
 }
 
 void bk_segment_delete(bk_segment_t *s)

@@ -40,10 +40,10 @@ typedef struct bk_fdcache {
 struct bk_segment {
     atomic_int refs;
     int64_t base_offset;
-    atomic_int fd;  /* the .log file; -1 while closed by its cache (bk_segment_fd) */
-    bool index_due; /* active (this run): index files to write when sealed */
-    bk_fdcache_t *cache;        /* NULL: the descriptor stays open */
-    void *owner;                /* the cache's may_close argument */
+    atomic_int fd;       /* the .log file; -1 while closed by its cache (bk_segment_fd) */
+    bool index_due;      /* active (this run): index files to write when sealed */
+    bk_fdcache_t *cache; /* NULL: the descriptor stays open */
+    void *owner;         /* the cache's may_close argument */
     bk_segment_t *lru_prev, *lru_next;
     bool in_lru;
     int64_t size;            /* bytes of whole batches in the log file */
@@ -134,6 +134,21 @@ int bk_segment_locate(bk_segment_t *s, int64_t offset, int64_t limit, int64_t *p
  * itself when not even the first batch fits. Returns CM_EIO/CM_ECORRUPT on a bad read.
  */
 int64_t bk_segment_batch_end(bk_segment_t *s, int64_t from, int64_t to);
+
+/**
+ * Walks batch headers from `pos` (a batch boundary) towards `limit`, calling `fn` on each
+ * until it returns non-zero, which it then returns; 0 at `limit`, CM_EIO/CM_ECORRUPT on a
+ * bad read. Reads headers through a small buffer so that many small batches cost one pread.
+ */
+typedef int (*bk_segment_hdr_fn)(void *ctx, int64_t pos, const cm_batch_hdr_t *h);
+int bk_segment_walk(bk_segment_t *s, int64_t pos, int64_t limit, bk_segment_hdr_fn fn, void *ctx);
+
+/**
+ * Cuts the log at `pos` (a batch boundary) and makes the segment active again, its indexes
+ * rebuilt from what is left (a follower truncating a tail that diverged from its leader).
+ * The caller makes sure no flusher job holds the segment.
+ */
+int bk_segment_truncate(bk_segment_t *s, int64_t pos, int64_t index_interval);
 
 /**
  * The offset of the first record with timestamp >= `ts` below `limit`, with its timestamp,

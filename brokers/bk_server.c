@@ -171,7 +171,7 @@ static void bk_server__apply_syncs(bk_server_t *s)
     bk_flush_done_t *done;
     size_t n = bk_flusher_take(s->b->flusher, &done);
     for (size_t i = 0; i < n; i++) {
-        bk_partition_synced(done[i].p, done[i].seg, done[i].offset, done[i].pos);
+        bk_partition_synced(done[i].p, done[i].seg, done[i].offset, done[i].pos, done[i].gen);
         bk_segment_unref(done[i].seg);
         bk_partition_unref(done[i].p);
     }

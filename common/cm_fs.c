@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,8 @@ out_unlink:
     return CM_EIO;
 }
 
-int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t len)
+static int cm_fs__replace_at(int dir_fd, const char *name, const void *data, size_t len,
+                             bool durable)
 {
     char tmp[512];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
@@ -121,7 +123,7 @@ int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t
     int fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return CM_EIO;
-    if (cm_fs_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+    if (cm_fs_pwrite_all(fd, data, len, 0) != 0 || (durable && fsync(fd) != 0)) {
         close(fd);
         unlinkat(dir_fd, tmp, 0);
         return CM_EIO;
@@ -131,7 +133,17 @@ int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t
         unlinkat(dir_fd, tmp, 0);
         return CM_EIO;
     }
-    return fsync(dir_fd) == 0 ? CM_OK : CM_EIO;
+    return !durable || fsync(dir_fd) == 0 ? CM_OK : CM_EIO;
+}
+
+int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t len)
+{
+    return cm_fs__replace_at(dir_fd, name, data, len, true);
+}
+
+int cm_fs_replace_at(int dir_fd, const char *name, const void *data, size_t len)
+{
+    return cm_fs__replace_at(dir_fd, name, data, len, false);
 }
 
 int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len)

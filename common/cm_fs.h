@@ -37,6 +37,13 @@ int cm_fs_read_file(const char *path, size_t max, char **out, size_t *out_len);
  */
 int cm_fs_write_atomic_at(int dir_fd, const char *name, const void *data, size_t len);
 
+/**
+ * cm_fs_write_atomic_at without the fsyncs: readers see the old or the new content, but a
+ * crash may leave either, or an empty file. For files that are checked against what they
+ * describe when read back (a partition's leader-epoch checkpoint).
+ */
+int cm_fs_replace_at(int dir_fd, const char *name, const void *data, size_t len);
+
 /** Writes all `len` bytes at `off`, retrying short writes and EINTR. 0, or -1 (errno). */
 int cm_fs_pwrite_all(int fd, const void *buf, size_t len, int64_t off);
 

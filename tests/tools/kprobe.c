@@ -16,6 +16,12 @@
  *   kprobe -b HOST:PORT fetch-replica TOPIC PARTITION REPLICA_ID
  *       One Fetch v11 from offset 0 as replica REPLICA_ID (a follower's); prints as
  *       fetch-wait does.
+ *   kprobe -b HOST:PORT fetch-epoch TOPIC PARTITION CURRENT_LEADER_EPOCH
+ *       One Fetch v11 from offset 0 with that current leader epoch; prints as fetch-wait.
+ *   kprobe -b HOST:PORT epoch-end TOPIC PARTITION CURRENT_LEADER_EPOCH EPOCH
+ *       OffsetForLeaderEpoch v4; prints "error=<name> epoch=<e> end=<offset>".
+ *   kprobe -b HOST:PORT list-offsets TOPIC PARTITION TIMESTAMP CURRENT_LEADER_EPOCH
+ *       ListOffsets v8; prints "error=<name> offset=<o> epoch=<e>".
  *   kprobe -b HOST:PORT fetch-many TOPIC N
  *       One Fetch naming partition 0 of TOPIC N times; prints "answered" or "closed".
  *   kprobe -b HOST:PORT group-protocol GROUP TOPIC
@@ -540,7 +546,7 @@ static int api_versions(int16_t v)
 }
 
 static int fetch_one(const char *topic, int32_t part, int64_t offset, int32_t wait_ms,
-                     int32_t replica)
+                     int32_t replica, int32_t current_epoch)
 {
     int fd = dial();
     cm_arena_t a;
@@ -549,6 +555,7 @@ static int fetch_one(const char *topic, int32_t part, int64_t offset, int32_t wa
     cm_fetch_req_partition_init(&p);
     p.partition = part;
     p.fetch_offset = offset;
+    p.current_leader_epoch = current_epoch;
     p.partition_max_bytes = 1 << 20;
     cm_fetch_req_topic_t t;
     cm_fetch_req_topic_init(&t);
@@ -573,6 +580,77 @@ static int fetch_one(const char *topic, int32_t part, int64_t offset, int32_t wa
     printf("ms=%lld bytes=%d error=%s hw=%lld\n", (long long)(cm_mono_ms() - t0),
            pd->records.len < 0 ? 0 : pd->records.len, cm_kerr_name(pd->error_code),
            (long long)pd->high_watermark);
+    cm_arena_free(&a);
+    close(fd);
+    return 0;
+}
+
+/* OffsetForLeaderEpoch v4 for one partition: "error=<name> epoch=<e> end=<offset>". */
+static int epoch_end(const char *topic, int32_t part, int32_t current_epoch, int32_t epoch)
+{
+    int fd = dial();
+    cm_arena_t a;
+    cm_arena_init(&a, 1 << 16);
+    cm_offset_for_leader_epoch_req_offset_for_leader_partition_t p;
+    cm_offset_for_leader_epoch_req_offset_for_leader_partition_init(&p);
+    p.partition = part;
+    p.current_leader_epoch = current_epoch;
+    p.leader_epoch = epoch;
+    cm_offset_for_leader_epoch_req_offset_for_leader_topic_t t;
+    cm_offset_for_leader_epoch_req_offset_for_leader_topic_init(&t);
+    t.topic = cm_kstr_c(topic);
+    t.partitions = &p;
+    t.partitions_n = 1;
+    cm_offset_for_leader_epoch_req_t req;
+    cm_offset_for_leader_epoch_req_init(&req);
+    req.replica_id = -1;
+    req.topics = &t;
+    req.topics_n = 1;
+    cm_offset_for_leader_epoch_resp_t resp;
+    if (ROUNDTRIP(fd, CM_KAPI_OFFSET_FOR_LEADER_EPOCH, 4, offset_for_leader_epoch, &req, &a,
+                  &resp) != 0 ||
+        resp.topics_n != 1 || resp.topics[0].partitions_n != 1) {
+        fprintf(stderr, "kprobe: no answer\n");
+        return 2;
+    }
+    const cm_offset_for_leader_epoch_resp_epoch_end_offset_t *r = &resp.topics[0].partitions[0];
+    printf("error=%s epoch=%d end=%lld\n", cm_kerr_name(r->error_code), r->leader_epoch,
+           (long long)r->end_offset);
+    cm_arena_free(&a);
+    close(fd);
+    return 0;
+}
+
+/* ListOffsets v8 for one partition: "error=<name> offset=<o> epoch=<e>". */
+static int list_offsets(const char *topic, int32_t part, int64_t ts, int32_t current_epoch)
+{
+    int fd = dial();
+    cm_arena_t a;
+    cm_arena_init(&a, 1 << 16);
+    cm_list_offsets_req_partition_t p;
+    cm_list_offsets_req_partition_init(&p);
+    p.partition_index = part;
+    p.current_leader_epoch = current_epoch;
+    p.timestamp = ts;
+    cm_list_offsets_req_topic_t t;
+    cm_list_offsets_req_topic_init(&t);
+    t.name = cm_kstr_c(topic);
+    t.partitions = &p;
+    t.partitions_n = 1;
+    cm_list_offsets_req_t req;
+    cm_list_offsets_req_init(&req);
+    req.replica_id = -1;
+    req.topics = &t;
+    req.topics_n = 1;
+    cm_list_offsets_resp_t resp;
+    if (ROUNDTRIP(fd, CM_KAPI_LIST_OFFSETS, 8, list_offsets, &req, &a, &resp) != 0 ||
+        resp.topics_n != 1 || resp.topics[0].partitions_n != 1) {
+        fprintf(stderr, "kprobe: no answer\n");
+        return 2;
+    }
+    const cm_list_offsets_resp_partition_response_t *r = &resp.topics[0].partitions[0];
+    printf("error=%s offset=%lld epoch=%d\n", cm_kerr_name(r->error_code), (long long)r->offset,
+           r->leader_epoch);
     cm_arena_free(&a);
     close(fd);
     return 0;
@@ -935,9 +1013,11 @@ static int group_resume(const char *group, const char *topic, const char *m, int
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
-        fprintf(stderr,
-                "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
-                "fetch-many|fetch-wait|fetch-replica|group-protocol|group-keep|group-resume ...\n");
+        fprintf(
+            stderr,
+            "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
+            "fetch-many|fetch-wait|fetch-replica|fetch-epoch|epoch-end|list-offsets|group-protocol|"
+            "group-keep|group-resume ...\n");
         return 2;
     }
     g_addr = argv[2];
@@ -958,9 +1038,15 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "group-resume") == 0 && argc == 9)
         return group_resume(argv[4], argv[5], argv[6], atoi(argv[7]), atoll(argv[8]));
     if (strcmp(cmd, "fetch-wait") == 0 && argc == 8)
-        return fetch_one(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]), -1);
+        return fetch_one(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]), -1, -1);
     if (strcmp(cmd, "fetch-replica") == 0 && argc == 7)
-        return fetch_one(argv[4], atoi(argv[5]), 0, 0, atoi(argv[6]));
+        return fetch_one(argv[4], atoi(argv[5]), 0, 0, atoi(argv[6]), -1);
+    if (strcmp(cmd, "fetch-epoch") == 0 && argc == 7)
+        return fetch_one(argv[4], atoi(argv[5]), 0, 0, -1, atoi(argv[6]));
+    if (strcmp(cmd, "epoch-end") == 0 && argc == 8)
+        return epoch_end(argv[4], atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+    if (strcmp(cmd, "list-offsets") == 0 && argc == 8)
+        return list_offsets(argv[4], atoi(argv[5]), atoll(argv[6]), atoi(argv[7]));
     fprintf(stderr, "kprobe: unknown command or wrong arguments\n");
     return 2;
 }

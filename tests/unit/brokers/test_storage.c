@@ -363,7 +363,7 @@ static void wait_hw(env_t *e, bk_partition_t *p, int64_t want)
         bk_flush_done_t *done;
         size_t n = bk_flusher_take(e->b.flusher, &done);
         for (size_t k = 0; k < n; k++) {
-            bk_partition_synced(done[k].p, done[k].seg, done[k].offset, done[k].pos);
+            bk_partition_synced(done[k].p, done[k].seg, done[k].offset, done[k].pos, done[k].gen);
             bk_segment_unref(done[k].seg);
             bk_partition_unref(done[k].p);
         }
@@ -568,6 +568,159 @@ static void test_partition__roll_and_drop_before(void **state)
     env_close(&e, p);
 }
 
+/* The leader epoch of the batch holding `offset`, read back from the log. */
+static int32_t epoch_on_disk(env_t *e, bk_partition_t *p, int64_t offset)
+{
+    (void)e;
+    for (size_t i = p->n_segs; i > 0; i--) {
+        bk_segment_t *s = p->segs[i - 1];
+        if (s->base_offset > offset)
+            continue;
+        int64_t pos;
+        cm_batch_hdr_t h;
+        assert_int_equal(bk_segment_locate(s, offset, s->size, &pos, &h), 1);
+        return h.leader_epoch;
+    }
+    fail();
+    return -1;
+}
+
+static void reopen(env_t *e, bk_partition_t **p, const char *dir, const char *label)
+{
+    env_close(e, *p);
+    env_init(e);
+    assert_int_equal(bk_partition_open(&e->b, &e->tc, 0, dir, label, p), 0);
+}
+
+static void expect_history(const bk_partition_t *p, int n, const bk_epoch_entry_t *want)
+{
+    assert_int_equal(p->epochs.n, n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(p->epochs.v[i].epoch, want[i].epoch);
+        assert_int_equal(p->epochs.v[i].start, want[i].start);
+    }
+}
+
+static void test_partition__stamps_leader_epochs_and_keeps_their_history(void **state)
+{
+    env_t e;
+    env_init(&e);
+    char dir[512], path[600];
+    snprintf(dir, sizeof(dir), "%s/p5", tmpdir);
+    snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
+    bk_partition_t *p;
+    assert_int_equal(bk_partition_create(&e.b, &e.tc, 0, dir, "t/5", &p), 0);
+    append_n(p, 10, 10, 1000);
+    bk_partition_set_leader_epoch(p, 3, true);
+    bk_partition_set_leader_epoch(p, 3, true); /* the same snapshot again: no new entry */
+    append_n(p, 10, 10, 2000);
+    bk_partition_set_leader_epoch(p, 4, false); /* a follower only learns the epoch */
+    bk_partition_set_leader_epoch(p, 7, true);  /* a leader that writes nothing */
+    wait_hw(&e, p, 200);
+    assert_int_equal(epoch_on_disk(&e, p, 99), 0);
+    assert_int_equal(epoch_on_disk(&e, p, 100), 3);
+    assert_int_equal(epoch_on_disk(&e, p, 199), 3);
+    const bk_epoch_entry_t want[] = { { 0, 0 }, { 3, 100 }, { 7, 200 } };
+    expect_history(p, 3, want);
+    int32_t ep;
+    int64_t end;
+    bk_partition_epoch_end(p, 0, INT64_MAX, &ep, &end);
+    assert_int_equal(ep, 0);
+    assert_int_equal(end, 100);
+    bk_partition_epoch_end(p, 5, INT64_MAX, &ep, &end); /* never led: ends where 7 began */
+    assert_int_equal(ep, 3);
+    assert_int_equal(end, 200);
+    bk_partition_epoch_end(p, 7, 150, &ep, &end); /* capped: what a consumer may see */
+    assert_int_equal(end, 150);
+    assert_int_equal(bk_partition_check_epoch(p, -1), 0);
+    assert_int_equal(bk_partition_check_epoch(p, 7), 0);
+    assert_int_equal(bk_partition_check_epoch(p, 6), CM_KERR_FENCED_LEADER_EPOCH);
+    assert_int_equal(bk_partition_check_epoch(p, 8), CM_KERR_UNKNOWN_LEADER_EPOCH);
+
+    /* Reopened: the epoch that never wrote is gone, the rest is as saved. */
+    reopen(&e, &p, dir, "t/5");
+    expect_history(p, 2, want);
+    assert_int_equal(p->leader_epoch, 3);
+    /* Missing, damaged, or older than the log: rebuilt from the batches. */
+    assert_int_equal(unlink(path), 0);
+    reopen(&e, &p, dir, "t/5");
+    expect_history(p, 2, want);
+    assert_int_equal(cm_fs_write_atomic(path, "0\n1\nzz\n", 7), 0);
+    reopen(&e, &p, dir, "t/5");
+    expect_history(p, 2, want);
+    assert_int_equal(cm_fs_write_atomic(path, "0\n1\n0 0\n", 8), 0);
+    reopen(&e, &p, dir, "t/5");
+    expect_history(p, 2, want);
+    char *text;
+    size_t len;
+    assert_int_equal(cm_fs_read_file(path, 1024, &text, &len), 0);
+    assert_string_equal(text, "0\n2\n0 0\n3 100\n");
+    free(text);
+    env_close(&e, p);
+}
+
+static void test_partition__truncate_cuts_a_diverged_tail(void **state)
+{
+    env_t e;
+    env_init(&e);
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/p6", tmpdir);
+    bk_partition_t *p;
+    assert_int_equal(bk_partition_create(&e.b, &e.tc, 0, dir, "t/6", &p), 0);
+    append_n(p, 10, 10, 1000);
+    bk_partition_set_leader_epoch(p, 2, true);
+    append_n(p, 30, 10, 2000); /* ~40 KiB over 8 KiB segments */
+    /* Not durable yet: come back later. */
+    assert_int_equal(bk_partition_truncate(p, 150), CM_AGAIN);
+    wait_hw(&e, p, 400);
+    size_t segs = p->n_segs;
+    assert_true(segs > 4);
+    while (atomic_load(&p->seals) != 0)
+        usleep(1000);
+    /* Nothing to do at or past the end, or below the start. */
+    assert_int_equal(bk_partition_truncate(p, 400), 0);
+    assert_int_equal(p->leo, 400);
+    /* Inside a batch the whole batch stays; segments past the cut go, files included. */
+    char last[4200];
+    snprintf(last, sizeof(last), "%s.log", p->segs[segs - 1]->path);
+    assert_int_equal(bk_partition_truncate(p, 155), 0);
+    assert_int_equal(p->leo, 160);
+    assert_int_equal(p->hw, 160);
+    assert_true(p->n_segs < segs);
+    assert_int_equal(access(last, F_OK), -1);
+    assert_false(p->segs[p->n_segs - 1]->sealed);
+    const bk_epoch_entry_t want[] = { { 0, 0 }, { 2, 100 }, { 5, 160 } };
+    expect_history(p, 2, want);
+    /* A reader below the cut sees the old batches; the log goes on from the cut. */
+    bk_read_t rd;
+    bk_partition_read(p, 150, 1 << 20, true, &rd);
+    assert_int_equal(rd.err, 0);
+    assert_true(rd.len > 0);
+    bk_segment_unref(rd.seg);
+    wait_hw(&e, p, 160); /* the truncation's own sync */
+    bk_partition_set_leader_epoch(p, 5, true);
+    append_n(p, 4, 10, 3000);
+    wait_hw(&e, p, 200);
+    expect_history(p, 3, want);
+    assert_int_equal(epoch_on_disk(&e, p, 160), 5);
+    /* Below the epoch-2 start, into an older segment. */
+    while (atomic_load(&p->seals) != 0)
+        usleep(1000);
+    assert_int_equal(bk_partition_truncate(p, 100), 0);
+    assert_int_equal(p->leo, 100);
+    expect_history(p, 1, want);
+    int64_t bytes = p->log_bytes;
+    wait_hw(&e, p, 100);
+    /* What is on disk is what the partition says. */
+    reopen(&e, &p, dir, "t/6");
+    assert_int_equal(p->leo, 100);
+    assert_int_equal(p->log_bytes, bytes);
+    expect_history(p, 1, want);
+    append_n(p, 1, 10, 4000);
+    wait_hw(&e, p, 110);
+    env_close(&e, p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -598,6 +751,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partition__reopen_cuts_torn_tail_of_active_segment,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_partition__roll_and_drop_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_partition__stamps_leader_epochs_and_keeps_their_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partition__truncate_cuts_a_diverged_tail, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_partition__retention_deletes_whole_old_segments, setup,
                                         teardown),
     };
