@@ -6,6 +6,7 @@
 #ifndef BK_BROKER_H
 #define BK_BROKER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,14 +47,16 @@ typedef struct bk_broker {
     int64_t disk_free; /* bytes free for the broker in data_dir, last measured */
     bool ready;    /* recovery finished, listening and, when managed, the first snapshot applied */
     bool stopping; /* SIGTERM: long polls answer now */
-    struct bk_fetch_op *fetches; /* long-poll fetches waiting (bk_fetch.c) */
-    struct bk_cluster *cluster;  /* managed: the control plane's view (NULL: none yet) */
-    struct bk_cplane *cplane;    /* managed: the control-plane thread (NULL: unmanaged) */
-    struct bk_fwd *fwd;          /* managed: admin requests to the control plane (bk_forward.h) */
-    struct bk_gcoord *groups;    /* the consumer groups this broker coordinates (bk_group.h) */
-    struct bk_offsets *offsets;  /* their offsets and memberships, durable (bk_offsets.h) */
-    int64_t offsets_sweep_at_ms; /* monotonic: the next offsets expiry sweep starts then */
-    struct bk_auth *auth;        /* internal_auth=scram: who may connect (bk_sasl.h); else NULL */
+    struct bk_fetch_op *fetches;  /* long-poll fetches waiting (bk_fetch.c) */
+    struct bk_cluster *cluster;   /* managed: the control plane's view (NULL: none yet) */
+    struct bk_cplane *cplane;     /* managed: the control-plane thread (NULL: unmanaged) */
+    struct bk_fwd *fwd;           /* managed: admin requests to the control plane (bk_forward.h) */
+    struct bk_gcoord *groups;     /* the consumer groups this broker coordinates (bk_group.h) */
+    struct bk_offsets *offsets;   /* their offsets and memberships, durable (bk_offsets.h) */
+    int64_t offsets_sweep_at_ms;  /* monotonic: the next offsets expiry sweep starts then */
+    struct bk_auth *auth;         /* internal_auth=scram: who may connect (bk_sasl.h); else NULL */
+    struct bk_replica *replica;   /* managed: the follower's fetchers (bk_replica.h) */
+    _Atomic int64_t broker_epoch; /* managed: this start's registration epoch; -1 before */
 } bk_broker_t;
 
 #endif

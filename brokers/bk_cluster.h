@@ -27,6 +27,7 @@ typedef struct bk_cluster_broker {
     int32_t port;
     const char *rack;
     bool up;
+    int64_t epoch; /* grows with each start of the broker (KIP-903) */
 } bk_cluster_broker_t;
 
 typedef struct bk_cluster_part {
@@ -72,6 +73,7 @@ typedef struct bk_cluster {
      * (gateways, tools, and this pool's brokers); NULL when not read. */
     const char **auth_names;
     const char **auth_verifiers;
+    int32_t *auth_broker_ids; /* the broker a name is (a broker of this pool), else -1 */
     int32_t n_auth;
     bool auth_read;
 } bk_cluster_t;

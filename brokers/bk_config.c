@@ -42,6 +42,14 @@ static const cm_opt_t bk_config__opts[] = {
         "control plane for admin requests instead of control_plane_token, and scoped to the "
         "broker's pool; prefer the environment (BROKER_CREDENTIAL) or the config file"),
     INT(control_plane_timeout_ms, "15000", 100, 600000, "time limit of one forwarded admin call"),
+    INT(replica_fetch_wait_ms, "500", 10, 30000,
+        "a follower's fetch waits this long at its leader for new records (managed mode)"),
+    INT(replica_fetch_bytes, "8388608", 65536, 104857600,
+        "the most a follower's fetch asks its leader for, all partitions together"),
+    INT(replica_fetch_partition_bytes, "1048576", 16384, 104857600,
+        "the most a follower's fetch asks for per partition"),
+    INT(replica_fetch_backoff_ms, "200", 10, 60000,
+        "a follower waits this long after a failed fetch (connection, refusal) before the next"),
 
     INT(request_bytes_max, "104857600", 1024, 1073741824,
         "largest request frame in bytes; a bigger one closes the connection"),

@@ -34,6 +34,12 @@ typedef struct bk_config {
     char *control_plane_token;        /* operator token for it ("": admin requests refused) */
     int64_t control_plane_timeout_ms; /* per forwarded call */
 
+    /* Replication, as a follower (bk_replica.h). */
+    int64_t replica_fetch_wait_ms;         /* the long poll at the leader */
+    int64_t replica_fetch_bytes;           /* one fetch, all partitions */
+    int64_t replica_fetch_partition_bytes; /* one fetch, per partition */
+    int64_t replica_fetch_backoff_ms;      /* after a failed fetch */
+
     /* Limits. */
     int64_t request_bytes_max;        /* largest request frame; bigger closes the connection */
     int64_t connections_max;          /* open client connections */

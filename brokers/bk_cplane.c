@@ -59,22 +59,26 @@ static bool bk_cplane__register(void *ud, cm_pg_t *pg)
     snprintf(port, sizeof(port), "%d", b->adv_port);
     snprintf(lease, sizeof(lease), "%" PRId64, b->cfg.lease_ms);
     snprintf(cap, sizeof(cap), "%" PRId64, b->cfg.partitions_total_max);
-    const char *p[] = { id, b->cfg.pool, b->adv_host, port, b->cfg.rack, lease, cap };
+    /* The epoch grows with each start of the process, not with a reconnect (KIP-903). */
+    const char *bump = atomic_load(&b->broker_epoch) < 0 ? "1" : "0";
+    const char *p[] = { id, b->cfg.pool, b->adv_host, port, b->cfg.rack, lease, cap, bump };
     /* A broker id belongs to one pool: a broker configured with another pool is refused
      * rather than moved, since its replicas would silently change pools. */
     PGresult *r = cm_pg_exec(
         pg,
         "INSERT INTO brokers (id, pool_id, host, port, rack, state, lease_expires_at,"
-        " partitions_max)"
-        " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond', $7"
+        " partitions_max, epoch)"
+        " SELECT $1, p.id, $3, $4, $5, 'up', now() + $6 * interval '1 millisecond', $7, 1"
         " FROM broker_pools p WHERE p.name = $2"
         " ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
         " rack = EXCLUDED.rack, state = 'up', lease_expires_at = EXCLUDED.lease_expires_at,"
-        " partitions_max = EXCLUDED.partitions_max,"
+        " partitions_max = EXCLUDED.partitions_max, epoch = brokers.epoch + $8::int,"
         " registered_at = now(), heartbeat_at = now() WHERE brokers.pool_id = EXCLUDED.pool_id"
-        " RETURNING id",
-        7, p);
+        " RETURNING id, epoch",
+        8, p);
     bool ok = cm_pg_ok(r) && PQntuples(r) == 1;
+    if (ok)
+        atomic_store(&b->broker_epoch, atoll(PQgetvalue(r, 0, 1)));
     if (!ok)
         cm_log_error("cannot register with the control plane",
                      "node_id=%s pool=%s err=\"%s\" hint=\"%s\"", id, b->cfg.pool,
@@ -82,8 +86,9 @@ static bool bk_cplane__register(void *ud, cm_pg_t *pg)
                                  : pg->err,
                      "create the pool (streamctl pools create NAME) or fix node_id/pool");
     else
-        cm_log_info("registered with the control plane", "node_id=%s pool=%s addr=%s:%s", id,
-                    b->cfg.pool, b->adv_host, port);
+        cm_log_info("registered with the control plane",
+                    "node_id=%s pool=%s addr=%s:%s broker_epoch=%lld", id, b->cfg.pool, b->adv_host,
+                    port, (long long)atomic_load(&b->broker_epoch));
     PQclear(r);
     return ok;
 }
@@ -184,6 +189,7 @@ static void bk_cplane__read_brokers(bk_cluster_t *c, PGresult *r)
         x->port = atoi(PQgetvalue(r, i, 2));
         x->rack = cm_arena_strndup(&c->arena, PQgetvalue(r, i, 3), strlen(PQgetvalue(r, i, 3)));
         x->up = strcmp(PQgetvalue(r, i, 4), "up") == 0;
+        x->epoch = atoll(PQgetvalue(r, i, 5));
     }
 }
 
@@ -264,10 +270,12 @@ static bool bk_cplane__read_auth(bk_cluster_t *c, PGresult *r)
     int n = PQntuples(r);
     c->auth_names = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->auth_names));
     c->auth_verifiers = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->auth_verifiers));
-    if (c->auth_names == NULL || c->auth_verifiers == NULL)
+    c->auth_broker_ids = cm_arena_calloc(&c->arena, (size_t)n + 1, sizeof(*c->auth_broker_ids));
+    if (c->auth_names == NULL || c->auth_verifiers == NULL || c->auth_broker_ids == NULL)
         return false;
     for (int i = 0; i < n; i++) {
         const char *name = PQgetvalue(r, i, 0), *v = PQgetvalue(r, i, 1);
+        c->auth_broker_ids[i] = PQgetisnull(r, i, 2) ? -1 : atoi(PQgetvalue(r, i, 2));
         c->auth_names[i] = cm_arena_strndup(&c->arena, name, strlen(name));
         c->auth_verifiers[i] = cm_arena_strndup(&c->arena, v, strlen(v));
         if (c->auth_names[i] == NULL || c->auth_verifiers[i] == NULL)
@@ -293,7 +301,7 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
         " FROM broker_pools p WHERE p.name = $1",
         1, p);
     PGresult *rb = cm_pg_exec(pg,
-                              "SELECT b.id, b.host, b.port, b.rack, b.state FROM brokers b"
+                              "SELECT b.id, b.host, b.port, b.rack, b.state, b.epoch FROM brokers b"
                               " JOIN broker_pools p ON p.id = b.pool_id WHERE p.name = $1"
                               " ORDER BY b.id",
                               1, p);
@@ -315,7 +323,7 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
     PGresult *ra = NULL;
     if (bk_sasl_from_control_plane(cp->b))
         ra = cm_pg_exec(pg,
-                        "SELECT c.name, c.scram_verifier FROM components c"
+                        "SELECT c.name, c.scram_verifier, c.broker_id FROM components c"
                         " LEFT JOIN broker_pools p ON p.id = c.pool_id"
                         " WHERE c.revoked_at IS NULL AND (c.kind <> 'broker' OR p.name = $1)",
                         1, p);

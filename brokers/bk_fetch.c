@@ -6,17 +6,27 @@
  * and waits up to max_wait_ms (capped by fetch_wait_max_ms). Any high-watermark move
  * schedules a re-check through a zero-delay timer, so many wake-ups coalesce into one.
  *
+ * Followers (a replica id of 0 or more, v12 and later) are brokers of the pool that
+ * authenticated as themselves (bk_fetch__replica_peer); they read up to the log end, not
+ * the high watermark, are woken by appends, and each fetch tells the leader how far the
+ * follower's durable log reaches (bk_partition_follower_fetched). A follower whose last
+ * fetched epoch ends earlier on the leader than its fetch offset gets `diverging_epoch`
+ * and no records, and truncates there (KIP-320's check for followers, from Kafka's
+ * Partition.fetchRecords).
+ *
  * Limits (KIP-74): max_bytes for the response and partition_max_bytes per partition,
  * except that the first batch of the first partition with data goes out whole, so a
  * consumer always makes progress. As in Kafka, the last batch may be cut short; clients
  * discard the partial tail and fetch it again.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bk_cluster.h"
 #include "bk_dispatch.h"
 #include "bk_loop.h"
+#include "bk_sasl.h"
 #include "bk_topic.h"
 #include "cm_kmsg.h"
 #include "cm_log.h"
@@ -30,6 +40,8 @@ typedef struct {
     bk_watch_t watch; /* first: wake callbacks get this pointer */
     bk_fetch_op_t *op;
     bk_partition_t *p; /* a ref, or NULL when the partition is unknown */
+    bool replica;      /* a follower's: up to the log end */
+    bool answered;     /* its answer is ready without a read (a divergence) */
     int64_t offset;
     int32_t max_bytes;
     cm_fetch_resp_partition_data_t *out;
@@ -69,7 +81,10 @@ static int64_t bk_fetch__collect(bk_fetch_op_t *op, bool keep)
         if (room > fp->max_bytes)
             room = fp->max_bytes;
         bk_read_t rd;
-        bk_partition_read(fp->p, fp->offset, room < 0 ? 0 : room, min_one, &rd);
+        if (fp->replica)
+            bk_partition_read_replica(fp->p, fp->offset, room < 0 ? 0 : room, min_one, &rd);
+        else
+            bk_partition_read(fp->p, fp->offset, room < 0 ? 0 : room, min_one, &rd);
         if (rd.len > 0) {
             min_one = false;
             total += rd.len;
@@ -113,14 +128,15 @@ static bool bk_fetch__satisfied(bk_fetch_op_t *op)
         return true;
     for (int32_t i = 0; i < op->n_parts; i++) {
         bk_fetch__part_t *fp = &op->parts[i];
-        if (fp->out->error_code != 0 || (fp->p != NULL && fp->p->deleted))
+        if (fp->out->error_code != 0 || fp->answered || (fp->p != NULL && fp->p->deleted))
             return true;
         if (fp->p != NULL &&
             (fp->offset > fp->p->leo || fp->offset < bk_partition_log_start(fp->p)))
             return true;
         /* The usual min_bytes of 1 needs no read planning: any record below the high
          * watermark will do (finish plans the reads once). */
-        if (op->min_bytes == 1 && fp->p != NULL && fp->offset < fp->p->hw)
+        if (op->min_bytes == 1 && fp->p != NULL &&
+            fp->offset < (fp->replica ? fp->p->leo : fp->p->hw))
             return true;
     }
     if (op->min_bytes == 1)
@@ -177,6 +193,80 @@ static void bk_fetch__on_wake(bk_watch_t *w)
     bk_timer_start(op->b->loop, &op->timer, 0);
 }
 
+/*
+ * True when this connection may fetch as follower `replica`: it authenticated as a broker
+ * of this pool whose id is `replica` (managed: a component of kind broker with that id in
+ * the snapshot; verifiers from a file: the name broker-<id>). Anything else is a client
+ * forging a replica id, which must never get a follower's view of the log (CVE-2018-1288).
+ */
+static bool bk_fetch__replica_peer(const bk_req_t *req, int32_t replica)
+{
+    const bk_cluster_t *c = req->b->cluster;
+    if (c == NULL || req->conn->auth != BK_AUTH_OK)
+        return false;
+    bool in_pool = false;
+    for (int32_t i = 0; i < c->n_brokers; i++)
+        in_pool |= c->brokers[i].id == replica;
+    if (!in_pool)
+        return false;
+    if (!c->auth_read) {
+        char want[32];
+        snprintf(want, sizeof(want), "broker-%d", replica);
+        return strcmp(req->conn->who, want) == 0;
+    }
+    for (int32_t i = 0; i < c->n_auth; i++)
+        if (strcmp(c->auth_names[i], req->conn->who) == 0)
+            return c->auth_broker_ids[i] == replica;
+    return false;
+}
+
+/*
+ * A follower's fetch of one partition led here: checks it is a replica and its epochs,
+ * answers a divergence, else records where it is. Returns a Kafka error, or 0 to read.
+ */
+static int16_t bk_fetch__follower(bk_req_t *req, bk_partition_t *p, int32_t replica,
+                                  int64_t replica_epoch, const cm_fetch_req_partition_t *in,
+                                  cm_fetch_resp_partition_data_t *out, bool *diverged)
+{
+    *diverged = false;
+    bk_follower_t *f = bk_partition_follower(p, replica);
+    if (f == NULL)
+        return CM_KERR_NOT_LEADER_OR_FOLLOWER;
+    int16_t err = bk_partition_check_epoch(p, in->current_leader_epoch);
+    if (err != 0)
+        return err;
+    /* A broker that restarted since the snapshot the leader has is not the one the
+     * snapshot knows; one older than the snapshot is a fetch from before its restart. */
+    for (int32_t i = 0; i < req->b->cluster->n_brokers; i++)
+        if (req->b->cluster->brokers[i].id == replica && replica_epoch >= 0 &&
+            replica_epoch < req->b->cluster->brokers[i].epoch)
+            return CM_KERR_STALE_BROKER_EPOCH;
+    if (p->offline != NULL)
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    int64_t offset = in->fetch_offset;
+    if (offset < bk_partition_log_start(p))
+        return CM_KERR_OFFSET_OUT_OF_RANGE;
+    int32_t div_epoch = -1;
+    int64_t div_end = -1;
+    if (in->last_fetched_epoch >= 0) {
+        bk_partition_epoch_end(p, in->last_fetched_epoch, p->leo, &div_epoch, &div_end);
+        *diverged = div_epoch < in->last_fetched_epoch || div_end < offset;
+    }
+    if (!*diverged && offset > p->leo) {
+        /* Ahead of the leader (an unclean election left it a longer log): cut to ours. */
+        div_epoch = bk_epochs_latest(&p->epochs);
+        div_end = p->leo;
+        *diverged = true;
+    }
+    if (*diverged) {
+        out->diverging_epoch.epoch = div_epoch;
+        out->diverging_epoch.end_offset = div_end;
+        return 0;
+    }
+    bk_partition_follower_fetched(p, f, offset, replica_epoch, cm_mono_ms());
+    return 0;
+}
+
 /* Resolves the request's partitions and lays out the response. */
 static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op)
 {
@@ -197,12 +287,14 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
     if (op->parts == NULL || op->out.responses == NULL)
         return -1;
     op->out.responses_n = n_topics;
-    /* A follower's fetch (a replica id of 0 or more) is a broker's alone, and no broker has
-     * authenticated itself to this one yet (internal-listener authentication, then
-     * replication): refused as Kafka refuses an unauthorized follower, with nothing read. A
-     * client forging a replica id must never get a follower's view of the log
-     * (CVE-2018-1288). Consumers send -1. */
+    /* A follower's fetch (a replica id of 0 or more) is a broker's alone: anyone else gets
+     * TOPIC_AUTHORIZATION_FAILED, as Kafka answers an unauthorized follower, with nothing
+     * read. Followers speak v12 or later (epochs). Consumers send -1. */
     int32_t replica = v >= 15 ? r->replica_state.replica_id : r->replica_id;
+    int64_t replica_epoch = v >= 15 ? r->replica_state.replica_epoch : -1;
+    bool peer = replica >= 0 && v >= 12 && bk_fetch__replica_peer(req, replica);
+    if (replica >= 0 && !peer)
+        bk_metrics_add(&req->b->metrics.replica_fetches_refused, 1);
     for (int32_t i = 0; i < n_topics; i++) {
         cm_fetch_req_topic_t *ti = &r->topics[i];
         cm_fetch_resp_fetchable_topic_response_t *to = &op->out.responses[i];
@@ -231,18 +323,29 @@ static int bk_fetch__prepare(bk_req_t *req, cm_fetch_req_t *r, bk_fetch_op_t *op
             fp->max_bytes = ti->partitions[j].partition_max_bytes;
             fp->watch.wake = bk_fetch__on_wake;
             int16_t perr;
-            bk_partition_t *p =
-                replica >= 0 ? NULL
-                             : bk_cluster_led(req->b, t, ti->topic, po->partition_index, &perr);
-            if (p != NULL && v >= 9 &&
-                (perr = bk_partition_check_epoch(p, ti->partitions[j].current_leader_epoch)) != 0)
-                p = NULL; /* the client's metadata is older or newer than this replica's */
-            if (replica >= 0)
+            bool diverged = false;
+            bk_partition_t *p = replica >= 0 && !peer ? NULL
+                                                      : bk_cluster_led(req->b, t, ti->topic,
+                                                                       po->partition_index, &perr);
+            if (p != NULL && peer)
+                perr = bk_fetch__follower(req, p, replica, replica_epoch, &ti->partitions[j], po,
+                                          &diverged);
+            else if (p != NULL && v >= 9) /* the client's metadata older or newer than ours */
+                perr = bk_partition_check_epoch(p, ti->partitions[j].current_leader_epoch);
+            else if (p != NULL)
+                perr = 0;
+            if (replica >= 0 && !peer) {
                 po->error_code = CM_KERR_TOPIC_AUTHORIZATION_FAILED;
-            else if (p == NULL)
+            } else if (p == NULL || perr != 0) {
                 po->error_code = t == NULL && v >= 13 ? CM_KERR_UNKNOWN_TOPIC_ID : perr;
-            else
+            } else if (diverged) {
+                fp->answered = true;
+                po->high_watermark = p->hw;
+                po->log_start_offset = bk_partition_log_start(p);
+            } else {
                 fp->p = bk_partition_ref(p);
+                fp->replica = peer;
+            }
         }
     }
     return 0;
@@ -265,7 +368,7 @@ static void bk_fetch__watch_all(bk_fetch_op_t *op)
     qsort(by_p, (size_t)op->n_parts, sizeof(*by_p), bk_fetch__cmp_part);
     for (int32_t i = 0; i < op->n_parts; i++)
         if (by_p[i]->p != NULL && (i == 0 || by_p[i]->p != by_p[i - 1]->p))
-            bk_partition_watch(by_p[i]->p, &by_p[i]->watch);
+            bk_partition_watch(by_p[i]->p, &by_p[i]->watch, by_p[i]->replica);
     free(by_p);
 }
 

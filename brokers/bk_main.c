@@ -24,6 +24,7 @@
 #include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
+#include "bk_replica.h"
 #include "bk_sasl.h"
 #include "bk_server.h"
 #include "bk_topic.h"
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
     static bk_broker_t broker;
     bk_broker_t *b = &broker;
     bk_main__broker = b;
+    atomic_init(&b->broker_epoch, -1);
     int rc = bk_config_load(&b->cfg, argc, argv);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -192,6 +194,7 @@ int main(int argc, char **argv)
         bk_server_ready(b); /* managed: once the first snapshot is applied (bk_cplane.c) */
 
     exit_code = bk_loop_run(b->loop) == 0 ? 0 : 1;
+    bk_replica_stop(b);
     bk_fwd_stop(b->fwd); /* first: its thread asks the control-plane thread for snapshots */
     b->fwd = NULL;
     bk_cplane_stop(b->cplane);

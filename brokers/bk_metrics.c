@@ -37,6 +37,11 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
     COUNTER(requests_unauthenticated, "requests_unauthenticated_total",
             "Requests other than ApiVersions and SASL before authentication (internal_auth=scram); "
             "each closed its connection.");
+    COUNTER(replica_fetches_refused, "replica_fetches_refused_total",
+            "Fetches with a replica id from a connection not authenticated as that broker of the "
+            "pool (nothing was read).");
+    COUNTER(replica_fetch_errors, "replica_fetch_errors_total",
+            "This broker's fetches as a follower that failed (connection, refusal, bad answer).");
     COUNTER(auth_succeeded, "auth_succeeded_total", "SASL exchanges that authenticated a client.");
     COUNTER(auth_failed, "auth_failed_total",
             "SASL exchanges that failed; each closed its connection.");

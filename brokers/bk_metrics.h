@@ -17,6 +17,8 @@ typedef struct bk_metrics {
     cm_hist_t request_latency[BK_METRICS_API_MAX];
     atomic_ullong requests_rejected; /* malformed, unknown or unsupported: connection closed */
     atomic_ullong requests_unauthenticated; /* before SASL authentication: connection closed */
+    atomic_ullong replica_fetches_refused;  /* a replica id from a client not that broker */
+    atomic_ullong replica_fetch_errors;     /* this follower's fetches that failed */
     atomic_ullong auth_succeeded;           /* SASL exchanges that authenticated a client */
     atomic_ullong auth_failed;              /* ... that failed (the connection closed) */
     atomic_ullong bytes_in;

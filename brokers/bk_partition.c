@@ -42,6 +42,8 @@ static bk_partition_t *bk_partition__new(bk_broker_t *b, const cm_tconfig_t *cfg
     }
     p->label = strdup(label);
     p->watches.prev = p->watches.next = &p->watches;
+    p->rwatches.prev = p->rwatches.next = &p->rwatches;
+    p->hw_cap = INT64_MAX;
     bk_epochs_init(&p->epochs);
     atomic_init(&p->seals, 0);
     p->flushed_ms = cm_mono_ms();
@@ -510,14 +512,20 @@ int bk_partition_roll(bk_partition_t *p)
     return bk_partition__roll(p);
 }
 
-static void bk_partition__wake(bk_partition_t *p)
+static void bk_partition__wake_list(bk_watch_t *head)
 {
-    bk_watch_t *w = p->watches.next;
-    while (w != &p->watches) {
+    bk_watch_t *w = head->next;
+    while (w != head) {
         bk_watch_t *next = w->next;
         w->wake(w);
         w = next;
     }
+}
+
+static void bk_partition__wake(bk_partition_t *p)
+{
+    bk_partition__wake_list(&p->watches);
+    bk_partition__wake_list(&p->rwatches);
 }
 
 /* Completes produce waiters whose offsets are now below the high watermark. */
@@ -532,24 +540,62 @@ static void bk_partition__complete_acks(bk_partition_t *p, int16_t err)
     }
 }
 
-int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
-                            int64_t *base_offset)
+/* The segment holding `offset`: the last one whose base is <= offset. */
+static size_t bk_partition__find_seg(const bk_partition_t *p, int64_t offset)
 {
-    if (p->deleted || p->cfg == NULL)
-        return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-    if (p->offline != NULL || p->broker->disk_full)
-        return CM_KERR_KAFKA_STORAGE_ERROR;
-    int64_t now_ms = cm_now_ms();
-    bk_segment_t *s = bk_partition__active(p);
-    if (bk_partition__roll_due(p, s, len, h, now_ms)) {
-        if (bk_partition__roll(p) != CM_OK)
-            return CM_KERR_KAFKA_STORAGE_ERROR;
-        s = bk_partition__active(p);
+    size_t lo = 0, hi = p->n_segs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    cm_batch_assign(batch, p->leo, p->leader_epoch);
-    h->base_offset = p->leo;
-    h->leader_epoch = p->leader_epoch;
-    if (bk_epochs_assign(&p->epochs, p->leader_epoch, p->leo))
+    return lo == 0 ? 0 : lo - 1;
+}
+
+/* The high watermark's position: where the batch holding `*offset` starts (offsets a
+ * leader or follower sets it to are batch boundaries; anything else rounds down). */
+static bk_segment_t *bk_partition__position(bk_partition_t *p, int64_t *offset, int64_t *pos)
+{
+    bk_segment_t *s = p->segs[bk_partition__find_seg(p, *offset)];
+    cm_batch_hdr_t h;
+    *pos = s->size;
+    if (*offset < s->next_offset && bk_segment_locate(s, *offset, s->size, pos, &h) == 1 &&
+        h.base_offset < *offset)
+        *offset = h.base_offset;
+    return s;
+}
+
+/* Moves hw to what is durable (in interval mode: written), at most hw_cap. */
+static void bk_partition__advance_hw(bk_partition_t *p)
+{
+    int64_t target = p->cfg != NULL && p->cfg->flush_ms > 0 ? p->leo : p->durable;
+    if (target > p->hw_cap)
+        target = p->hw_cap;
+    if (target <= p->hw || p->deleted)
+        return;
+    int64_t pos;
+    bk_segment_t *s = bk_partition__position(p, &target, &pos);
+    if (target <= p->hw)
+        return;
+    bk_partition__set_hw(p, s, target, pos);
+    bk_partition__complete_acks(p, 0);
+    bk_partition__wake(p);
+}
+
+void bk_partition_set_hw_cap(bk_partition_t *p, int64_t cap)
+{
+    p->hw_cap = cap;
+    bk_partition__advance_hw(p);
+}
+
+/* Writes one batch whose offsets and epoch are set, at the log end. */
+static int16_t bk_partition__write(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
+                                   int64_t now_ms)
+{
+    bk_segment_t *s = bk_partition__active(p);
+    if (bk_epochs_assign(&p->epochs, h->leader_epoch, h->base_offset))
         bk_partition__save_epochs(p);
     /* Preallocating past segment.bytes is wasted: the segment rolls there. */
     int64_t prealloc = p->broker->cfg.segment_preallocate_bytes;
@@ -559,22 +605,58 @@ int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_ba
     if (bk_segment_append(s, batch, len, h, p->broker->cfg.index_interval_bytes, prealloc,
                           now_ms) != CM_OK)
         return CM_KERR_KAFKA_STORAGE_ERROR;
-    *base_offset = p->leo;
     p->leo = cm_batch_last_offset(h) + 1;
     p->log_bytes += (int64_t)len;
     /* The partition's log end is its active segment's, offsets without a gap. */
-    cm_assert(p->leo == s->next_offset && p->leo > *base_offset);
+    cm_assert(p->leo == s->next_offset && p->leo > h->base_offset);
+    bk_partition__wake_list(&p->rwatches); /* followers copy it while it is being synced */
 
     if (p->cfg->flush_ms == 0) {
         bk_flusher_sync(p->broker->flusher, p, s, p->leo, s->size);
     } else {
         /* Interval mode: visible and acknowledged now, fsynced by the next tick. */
         p->dirty = true;
-        bk_partition__set_hw(p, s, p->leo, s->size);
-        bk_partition__complete_acks(p, 0);
-        bk_partition__wake(p);
+        bk_partition__advance_hw(p);
     }
     return 0;
+}
+
+/* Refuses an append to a partition that cannot take one; rolls the segment when due. */
+static int16_t bk_partition__prepare(bk_partition_t *p, size_t len, const cm_batch_hdr_t *h,
+                                     int64_t now_ms)
+{
+    if (p->deleted || p->cfg == NULL)
+        return CM_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    if (p->offline != NULL || p->broker->disk_full)
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    if (bk_partition__roll_due(p, bk_partition__active(p), len, h, now_ms) &&
+        bk_partition__roll(p) != CM_OK)
+        return CM_KERR_KAFKA_STORAGE_ERROR;
+    return 0;
+}
+
+int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
+                            int64_t *base_offset)
+{
+    int64_t now_ms = cm_now_ms();
+    int16_t err = bk_partition__prepare(p, len, h, now_ms);
+    if (err != 0)
+        return err;
+    cm_batch_assign(batch, p->leo, p->leader_epoch);
+    h->base_offset = p->leo;
+    h->leader_epoch = p->leader_epoch;
+    *base_offset = p->leo;
+    return bk_partition__write(p, batch, len, h, now_ms);
+}
+
+int16_t bk_partition_append_replica(bk_partition_t *p, uint8_t *batch, size_t len,
+                                    cm_batch_hdr_t *h)
+{
+    if (h->base_offset != p->leo || h->leader_epoch < bk_epochs_latest(&p->epochs))
+        return CM_KERR_CORRUPT_MESSAGE; /* not the next batch of this log */
+    int64_t now_ms = cm_now_ms();
+    int16_t err = bk_partition__prepare(p, len, h, now_ms);
+    return err != 0 ? err : bk_partition__write(p, batch, len, h, now_ms);
 }
 
 void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w)
@@ -602,11 +684,13 @@ void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, i
     if (p->deleted)
         return;
     /* In either mode a durable offset is visible (a topic may have switched modes while
-     * this sync was in flight). */
-    if (offset > p->hw) {
+     * this sync was in flight), up to hw_cap. */
+    if (offset > p->hw && offset <= p->hw_cap) {
         bk_partition__set_hw(p, seg, offset, pos);
         bk_partition__complete_acks(p, 0);
         bk_partition__wake(p);
+    } else if (offset > p->hw) {
+        bk_partition__advance_hw(p);
     }
 }
 
@@ -631,9 +715,12 @@ void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms)
 
 /* ---- reading ---- */
 
-/* The file position below which `s` is visible to consumers. */
-static int64_t bk_partition__visible_end(const bk_partition_t *p, const bk_segment_t *s)
+/* The file position below which `s` is visible to consumers (to followers: all of it). */
+static int64_t bk_partition__visible_end(const bk_partition_t *p, const bk_segment_t *s,
+                                         bool to_leo)
 {
+    if (to_leo)
+        return s->size;
     if (p->hw_seg == NULL || s->base_offset > p->hw_seg->base_offset)
         return 0;
     if (s == p->hw_seg)
@@ -641,22 +728,8 @@ static int64_t bk_partition__visible_end(const bk_partition_t *p, const bk_segme
     return s->size;
 }
 
-/* The segment holding `offset`: the last one whose base is <= offset. */
-static size_t bk_partition__find_seg(const bk_partition_t *p, int64_t offset)
-{
-    size_t lo = 0, hi = p->n_segs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->segs[mid]->base_offset <= offset)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo == 0 ? 0 : lo - 1;
-}
-
-void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
-                       bk_read_t *out)
+static void bk_partition__read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                               bool to_leo, bk_read_t *out)
 {
     memset(out, 0, sizeof(*out));
     out->hw = p->hw;
@@ -670,11 +743,11 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
         out->err = CM_KERR_OFFSET_OUT_OF_RANGE;
         return;
     }
-    if (offset >= p->hw)
+    if (offset >= (to_leo ? p->leo : p->hw))
         return;
     for (size_t i = bk_partition__find_seg(p, offset); i < p->n_segs; i++) {
         bk_segment_t *s = p->segs[i];
-        int64_t limit = bk_partition__visible_end(p, s);
+        int64_t limit = bk_partition__visible_end(p, s, to_leo);
         int64_t pos;
         cm_batch_hdr_t h;
         int r = bk_segment_locate(s, offset, limit, &pos, &h);
@@ -712,6 +785,57 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
     }
 }
 
+void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                       bk_read_t *out)
+{
+    bk_partition__read(p, offset, max_bytes, min_one, false, out);
+}
+
+void bk_partition_read_replica(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                               bk_read_t *out)
+{
+    bk_partition__read(p, offset, max_bytes, min_one, true, out);
+}
+
+/* ---- followers (on the leader) ---- */
+
+void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n)
+{
+    bk_follower_t *v = calloc((size_t)n + 1, sizeof(*v));
+    if (v == NULL)
+        abort();
+    for (int32_t i = 0; i < n; i++) {
+        const bk_follower_t *old = bk_partition_follower(p, ids[i]);
+        v[i] = old != NULL ? *old : (bk_follower_t){ .id = ids[i], .leo = -1, .epoch = -1 };
+    }
+    free(p->followers);
+    p->followers = v;
+    p->n_followers = n;
+}
+
+bk_follower_t *bk_partition_follower(bk_partition_t *p, int32_t id)
+{
+    for (int32_t i = 0; i < p->n_followers; i++)
+        if (p->followers[i].id == id)
+            return &p->followers[i];
+    return NULL;
+}
+
+void bk_partition_follower_fetched(bk_partition_t *p, bk_follower_t *f, int64_t offset,
+                                   int64_t epoch, int64_t now_ms)
+{
+    /* Caught up: it has all the leader has now, or all the leader had at its previous
+     * fetch (then it was caught up as of that fetch). */
+    if (offset >= p->leo)
+        f->caught_up_ms = now_ms;
+    else if (f->fetch_ms > 0 && offset >= f->leader_leo_at_fetch && f->fetch_ms > f->caught_up_ms)
+        f->caught_up_ms = f->fetch_ms;
+    f->leo = offset;
+    f->epoch = epoch;
+    f->fetch_ms = now_ms;
+    f->leader_leo_at_fetch = p->leo;
+}
+
 int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *offset,
                                      int64_t *found_ts)
 {
@@ -719,7 +843,8 @@ int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *off
     *found_ts = -1;
     for (size_t i = 0; i < p->n_segs; i++) {
         bk_segment_t *s = p->segs[i];
-        int r = bk_segment_find_time(s, ts, bk_partition__visible_end(p, s), offset, found_ts);
+        int r =
+            bk_segment_find_time(s, ts, bk_partition__visible_end(p, s, false), offset, found_ts);
         if (r < 0)
             return CM_KERR_KAFKA_STORAGE_ERROR;
         if (r == 1)
@@ -728,12 +853,13 @@ int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *off
     return 0;
 }
 
-void bk_partition_watch(bk_partition_t *p, bk_watch_t *w)
+void bk_partition_watch(bk_partition_t *p, bk_watch_t *w, bool replica)
 {
-    w->next = &p->watches;
-    w->prev = p->watches.prev;
-    p->watches.prev->next = w;
-    p->watches.prev = w;
+    bk_watch_t *head = replica ? &p->rwatches : &p->watches;
+    w->next = head;
+    w->prev = head->prev;
+    head->prev->next = w;
+    head->prev = w;
 }
 
 void bk_partition_unwatch(bk_watch_t *w)
@@ -872,6 +998,43 @@ int bk_partition_truncate(bk_partition_t *p, int64_t offset)
     return CM_OK;
 }
 
+int bk_partition_truncate_fully(bk_partition_t *p, int64_t start)
+{
+    if (p->deleted || p->offline != NULL || start < 0)
+        return CM_OK;
+    if (p->durable != p->leo || atomic_load(&p->seals) != 0)
+        return CM_AGAIN;
+    bk_segment_t *s;
+    if (bk_segment_create(p->dir, start, &s) != CM_OK)
+        return CM_EIO;
+    cm_log_warn("emptying the log to start where the leader's starts",
+                "partition=%s leo=%" PRId64 " start=%" PRId64, p->label, p->leo, start);
+    /* The new segment first, so that a crash in between leaves a log that starts there. */
+    if (bk_partition_write_rp(p, start) != CM_OK)
+        cm_log_warn("cannot write recovery point", "partition=%s", p->label);
+    while (p->n_segs > 0) {
+        bk_segment_t *gone = p->segs[--p->n_segs];
+        if (gone->base_offset == start)
+            continue; /* the same file as the new one: created again just now */
+        bk_segment_uncache(gone);
+        bk_segment_delete(gone);
+        bk_segment_unref(gone);
+    }
+    bk_partition__push_seg(p, s);
+    p->gen++;
+    p->log_bytes = 0;
+    p->leo = p->durable = start;
+    bk_segment_unref(p->hw_seg);
+    p->hw_seg = bk_segment_ref(s);
+    p->hw = start;
+    p->hw_pos = 0;
+    bk_epochs_truncate(&p->epochs, 0);
+    bk_partition__save_epochs(p);
+    bk_partition__complete_acks(p, CM_KERR_NOT_LEADER_OR_FOLLOWER);
+    bk_partition__wake(p);
+    return CM_OK;
+}
+
 /* ---- lifetime ---- */
 
 void bk_partition_close(bk_partition_t *p)
@@ -901,6 +1064,7 @@ void bk_partition_unref(bk_partition_t *p)
     bk_segment_unref(p->hw_seg);
     bk_segment_unref(p->fl.seg);
     bk_epochs_free(&p->epochs);
+    free(p->followers);
     free(p->segs);
     free(p->dir);
     free(p->label);

@@ -45,6 +45,16 @@ typedef struct bk_watch {
     void (*wake)(struct bk_watch *w);
 } bk_watch_t;
 
+/** What a leader knows of one follower of a partition (bk_fetch.c keeps it up to date). */
+typedef struct bk_follower {
+    int32_t id;
+    int64_t leo;                 /* its log end, durable there, at its last fetch; -1: none */
+    int64_t epoch;               /* the broker epoch its last fetch carried */
+    int64_t fetch_ms;            /* monotonic ms of its last fetch; 0: none */
+    int64_t caught_up_ms;        /* monotonic ms when it last had all the leader had */
+    int64_t leader_leo_at_fetch; /* the leader's log end at its last fetch */
+} bk_follower_t;
+
 struct bk_partition {
     atomic_int refs;
     bk_broker_t *broker;
@@ -65,6 +75,7 @@ struct bk_partition {
     bk_segment_t *hw_seg; /* ref: the segment holding hw's position */
     int64_t hw_pos;
     int64_t durable;    /* fsynced through this offset */
+    int64_t hw_cap;     /* hw goes no further: a follower's leader's hw (INT64_MAX: none) */
     int64_t flushed_ms; /* monotonic time of the last flush request (flush.ms > 0) */
     bool dirty;         /* appended since the last flush request */
 
@@ -77,7 +88,10 @@ struct bk_partition {
 
     bk_ack_waiter_t *acks_head;
     bk_ack_waiter_t *acks_tail;
-    bk_watch_t watches; /* sentinel of a circular list */
+    bk_watch_t watches;       /* sentinel of a circular list */
+    bk_watch_t rwatches;      /* followers' long polls, woken by appends (not by hw) */
+    bk_follower_t *followers; /* led here: the other replicas */
+    int32_t n_followers;
 
     /* Shared with the flusher under its mutex: the newest sync wanted. */
     struct {
@@ -128,6 +142,16 @@ int bk_partition_open(bk_broker_t *b, const cm_tconfig_t *cfg, int32_t id, const
 int16_t bk_partition_append(bk_partition_t *p, uint8_t *batch, size_t len, cm_batch_hdr_t *h,
                             int64_t *base_offset);
 
+/**
+ * A follower's append: a batch of its leader's, offsets and leader epoch as they are, at
+ * the log end. CORRUPT_MESSAGE when it is not the next batch of this log.
+ */
+int16_t bk_partition_append_replica(bk_partition_t *p, uint8_t *batch, size_t len,
+                                    cm_batch_hdr_t *h);
+
+/** Caps the high watermark at `cap` (a follower: its leader's) and moves it up to that. */
+void bk_partition_set_hw_cap(bk_partition_t *p, int64_t cap);
+
 /** Queues `w` until hw >= w->need (or calls it at once if already so). */
 void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w);
 
@@ -135,12 +159,33 @@ void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w);
 void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
                        bk_read_t *out);
 
+/**
+ * A follower's read: as bk_partition_read, but up to the log end rather than the high
+ * watermark (a follower copies what the leader has, acknowledged or not).
+ */
+void bk_partition_read_replica(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
+                               bk_read_t *out);
+
+/** The replicas other than this one, as the snapshot places them; state of known ids kept. */
+void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n);
+
+/** The follower `id`, or NULL when it is not a replica of this partition. */
+bk_follower_t *bk_partition_follower(bk_partition_t *p, int32_t id);
+
+/**
+ * A follower fetched from `offset` (its durable log end) with broker epoch `epoch`: records
+ * where it is and when it last had everything (Kafka's lastCaughtUpTimeMs rule).
+ */
+void bk_partition_follower_fetched(bk_partition_t *p, bk_follower_t *f, int64_t offset,
+                                   int64_t epoch, int64_t now_ms);
+
 /** ListOffsets by timestamp: first offset with timestamp >= ts, or -1 (offset and ts). */
 int16_t bk_partition_offset_for_time(bk_partition_t *p, int64_t ts, int64_t *offset,
                                      int64_t *found_ts);
 
-/** Registers and unregisters a long-poll watch. */
-void bk_partition_watch(bk_partition_t *p, bk_watch_t *w);
+/** Registers and unregisters a long-poll watch: woken when hw moves, or, for a follower's
+ * (`replica`), when the log end does. */
+void bk_partition_watch(bk_partition_t *p, bk_watch_t *w, bool replica);
 void bk_partition_unwatch(bk_watch_t *w);
 
 /**
@@ -184,6 +229,12 @@ void bk_partition_epoch_end(const bk_partition_t *p, int32_t epoch, int64_t limi
  * once it is. Below the log start, or at or past the log end, it does nothing.
  */
 int bk_partition_truncate(bk_partition_t *p, int64_t offset);
+
+/**
+ * Empties the log and starts it again at `start` (a follower whose leader deleted what it
+ * had yet to copy). As bk_partition_truncate for when it may run.
+ */
+int bk_partition_truncate_fully(bk_partition_t *p, int64_t start);
 
 /** Periodic work: interval flushes (flush.ms > 0). */
 void bk_partition_tick(bk_partition_t *p, int64_t now_mono_ms);

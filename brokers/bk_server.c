@@ -19,6 +19,7 @@
 #include "bk_forward.h"
 #include "bk_flusher.h"
 #include "bk_loop.h"
+#include "bk_replica.h"
 #include "bk_sasl.h"
 #include "bk_topic.h"
 #include "cm_log.h"
@@ -176,6 +177,8 @@ static void bk_server__apply_syncs(bk_server_t *s)
         bk_partition_unref(done[i].p);
     }
     free(done);
+    if (n > 0)
+        bk_replica_synced(s->b);
 }
 
 /* Calls fn on every partition of every topic. */

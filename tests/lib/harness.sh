@@ -27,6 +27,14 @@ cleanup() {
         echo "--- second control-plane log (last 40 lines) ---"
         tail -n 40 "$T/control-plane-2.log"
     fi
+    local n
+    for n in "${!PB_PID[@]}"; do
+        [ -z "${PB_PID[$n]}" ] || { kill -9 "${PB_PID[$n]}" 2>/dev/null || true; wait "${PB_PID[$n]}" 2>/dev/null || true; }
+        if [ $rc -ne 0 ] && [ -f "$T/broker$n.log" ]; then
+            echo "--- broker $n log (last 40 lines) ---"
+            tail -n 40 "$T/broker$n.log"
+        fi
+    done
     [ -z "${PGDATA_DIR:-}" ] || pg_stop >/dev/null 2>&1 || true
     if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
         kill -9 "$BROKER_PID" 2>/dev/null || true
@@ -282,6 +290,41 @@ managed_broker_start() {
     component "broker-$n" broker default "$n"
     BROKER_CREDENTIAL=$CREDENTIAL broker_start --node_id="$n" --database_url="$PG_URL" \
         --lease_ms=3000 --control_plane_url="http://$CP" "$@"
+}
+
+# More brokers of pool default beside the first (managed_broker_start): broker N (2, 3, ...)
+# keeps its ports across restarts and its data in $T/dataN, its log in $T/brokerN.log.
+declare -A PB_PID=() PB_K=() PB_A=()
+
+# pool_broker_start N [--flag=value ...]: starts broker N, managed, with its own credential
+# (broker-N); waits for /readyz. Its Kafka address is $(pool_broker_addr N).
+pool_broker_start() {
+    local n=$1
+    shift
+    : "${PB_K[$n]:=$(free_port)}"
+    : "${PB_A[$n]:=$(free_port)}"
+    [ -s "$T/kafka.conf" ] || tools_credential
+    component "broker-$n" broker default "$n"
+    BROKER_CREDENTIAL=$CREDENTIAL "$BIN/streamd-broker" --node_id="$n" \
+        --listen="127.0.0.1:${PB_K[$n]}" --admin_listen="127.0.0.1:${PB_A[$n]}" \
+        --data_dir="$T/data$n" --database_url="$PG_URL" --lease_ms=3000 \
+        --control_plane_url="http://$CP" --retention_check_ms=200 "$@" >>"$T/broker$n.log" 2>&1 &
+    PB_PID[$n]=$!
+    wait_ready "http://127.0.0.1:${PB_A[$n]}/readyz" "${PB_PID[$n]}" "broker $n"
+}
+pool_broker_addr() { echo "127.0.0.1:${PB_K[$1]}"; }
+pool_broker_admin() { echo "127.0.0.1:${PB_A[$1]}"; }
+
+# pool_broker_stop N: SIGTERM, and a clean exit; pool_broker_kill N: SIGKILL.
+pool_broker_stop() {
+    local pid=${PB_PID[$1]}
+    PB_PID[$1]=
+    stop_daemon "$pid" "broker $1"
+}
+pool_broker_kill() {
+    kill -9 "${PB_PID[$1]}"
+    wait "${PB_PID[$1]}" 2>/dev/null || true
+    PB_PID[$1]=
 }
 
 # ---- the gateway ----------------------------------------------------------------------

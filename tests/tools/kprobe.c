@@ -45,6 +45,7 @@
 
 #include "cm_arena.h"
 #include "cm_crc32c.h"
+#include "cm_kclient.h"
 #include "cm_kmsg.h"
 #include "cm_kproto.h"
 #include "cm_krecord.h"
@@ -69,7 +70,6 @@ static int g_failures;
 /* SASL/SCRAM-SHA-256 credentials from $KCAT_CONFIG (kconf.h), for a broker with
  * internal_auth=scram: every connection authenticates first. Unset: none. */
 static char g_sasl_user[256], g_sasl_password[256];
-static void sasl_login(int fd);
 
 static void sasl_conf(const char *key, const char *value, void *ud)
 {
@@ -80,6 +80,19 @@ static void sasl_conf(const char *key, const char *value, void *ud)
         snprintf(g_sasl_password, sizeof(g_sasl_password), "%s", value);
 }
 
+/* A cm_kclient on an open connection: kprobe keeps descriptors, the client keeps nothing
+ * else between calls (every request has correlation id 42). */
+static cm_kclient_t on(int fd)
+{
+    cm_kclient_t c;
+    cm_kclient_init(&c, "kprobe", 10000, (size_t)1 << 30);
+    c.fd = fd;
+    c.next_corr = 42;
+    return c;
+}
+
+/* Connects to g_addr, authenticated with SCRAM when $KCAT_CONFIG names a user; exits 2 when
+ * it cannot. */
 static int dial(void)
 {
     char host[256], err[256];
@@ -88,59 +101,28 @@ static int dial(void)
         fprintf(stderr, "kprobe: %s\n", err);
         exit(2);
     }
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    inet_pton(AF_INET, host, &sa.sin_addr);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        fprintf(stderr, "kprobe: cannot connect to %s: %s\n", g_addr, strerror(errno));
+    cm_kclient_t c;
+    cm_kclient_init(&c, "kprobe", 10000, (size_t)1 << 30);
+    if (cm_kclient_connect(&c, host, port, g_sasl_user, g_sasl_password) != 0) {
+        fprintf(stderr, "kprobe: %s\n", c.err);
         exit(2);
     }
-    struct timeval tv = { 10, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (g_sasl_user[0] != '\0')
-        sasl_login(fd);
-    return fd;
+    return c.fd;
 }
 
 static int send_all(int fd, const void *p, size_t n)
 {
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-        if (w <= 0)
-            return -1;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    cm_kclient_t c = on(fd);
+    return cm_kclient_send_raw(&c, p, n);
 }
 
 /* Reads one response frame into *buf (malloc'd). Returns its size, or -1 when the peer
  * closed the connection (or sent nothing within the timeout). */
 static ssize_t recv_frame(int fd, uint8_t **buf)
 {
-    uint8_t hdr[4];
-    size_t got = 0;
-    while (got < 4) {
-        ssize_t r = recv(fd, hdr + got, 4 - got, 0);
-        if (r <= 0)
-            return -1;
-        got += (size_t)r;
-    }
-    uint32_t size = cm_be32(hdr);
-    if (size > (1u << 30))
-        return -1;
-    *buf = malloc(size ? size : 1);
-    got = 0;
-    while (got < size) {
-        ssize_t r = recv(fd, *buf + got, size - got, 0);
-        if (r <= 0) {
-            free(*buf);
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    return (ssize_t)size;
+    cm_kclient_t c = on(fd);
+    size_t n;
+    return cm_kclient_recv_frame(&c, buf, &n) == 0 ? (ssize_t)n : -1;
 }
 
 /* True when the broker closed the connection (no answer). */
@@ -152,101 +134,47 @@ static bool closed_by_peer(int fd)
     return n < 0;
 }
 
-/* Sends one request built by `enc` and decodes the response body with `dec`. */
-typedef void (*enc_fn)(cm_kw_t *w, int16_t v, const void *m);
-typedef int (*dec_fn)(cm_kr_t *r, int16_t v, cm_arena_t *a, void *m);
-
-/* Sends one request built by `enc` (correlation id 42). */
-static int send_req(int fd, int16_t key, int16_t v, enc_fn enc, const void *req)
+/* Sends one request (correlation id 42). */
+static int send_req(int fd, int16_t key, int16_t v, cm_kclient_enc_fn enc, const void *req)
 {
-    cm_kw_t w;
-    cm_kw_init(&w, 1 << 26);
-    size_t start = cm_kreq_begin(&w, key, v, 42, "kprobe");
-    enc(&w, v, req);
-    cm_kframe_end(&w, start);
-    int rc = send_all(fd, w.buf, w.len);
-    cm_kw_free(&w);
-    return rc;
+    cm_kclient_t c = on(fd);
+    return cm_kclient_send(&c, key, v, enc, req) == 42 ? 0 : -1;
 }
 
 /* Reads the next response and decodes its body with `dec` into `a`. */
-static int recv_resp(int fd, int16_t key, int16_t v, dec_fn dec, cm_arena_t *a, void *resp)
+static int recv_resp(int fd, int16_t key, int16_t v, cm_kclient_dec_fn dec, cm_arena_t *a,
+                     void *resp)
 {
-    uint8_t *buf;
-    ssize_t n = recv_frame(fd, &buf);
-    if (n < 0)
+    cm_kclient_t c = on(fd);
+    uint8_t *frame;
+    cm_kr_t body;
+    if (cm_kclient_recv(&c, 42, key, v, &frame, &body) != 0)
         return -1;
     /* Decoded views point into the frame: it lives as long as the arena. */
-    uint8_t *keep = cm_arena_alloc(a, (size_t)n);
-    if (keep == NULL) {
-        free(buf);
-        return -1;
-    }
-    memcpy(keep, buf, (size_t)n);
-    free(buf);
+    size_t n = (size_t)(body.end - body.p);
+    uint8_t *keep = cm_arena_alloc(a, n ? n : 1);
+    memcpy(keep, body.p, n);
+    free(frame);
     cm_kr_t r;
-    cm_kr_init(&r, keep, (size_t)n);
-    int32_t corr = cm_kr_i32(&r);
-    if (cm_kresp_hdr_version(key, v) == 1)
-        cm_kr_skip_tags(&r);
-    return corr == 42 && dec(&r, v, a, resp) == 0 ? 0 : -1;
+    cm_kr_init(&r, keep, n);
+    return dec(&r, v, a, resp);
 }
 
-static int roundtrip(int fd, int16_t key, int16_t v, enc_fn enc, const void *req, dec_fn dec,
-                     cm_arena_t *a, void *resp)
+static int roundtrip(int fd, int16_t key, int16_t v, cm_kclient_enc_fn enc, const void *req,
+                     cm_kclient_dec_fn dec, cm_arena_t *a, void *resp)
 {
-    if (send_req(fd, key, v, enc, req) != 0)
-        return -1;
-    return recv_resp(fd, key, v, dec, a, resp);
+    cm_kclient_t c = on(fd);
+    return cm_kclient_call(&c, key, v, enc, req, dec, a, resp);
 }
 
 #define ROUNDTRIP(fd, KEY, v, name, req, a, resp)                                                  \
-    roundtrip(fd, KEY, v, (enc_fn)cm_##name##_req_encode, req, (dec_fn)cm_##name##_resp_decode, a, \
-              resp)
+    roundtrip(fd, KEY, v, (cm_kclient_enc_fn)cm_##name##_req_encode, req,                          \
+              (cm_kclient_dec_fn)cm_##name##_resp_decode, a, resp)
 
-#define SEND(fd, KEY, v, name, req) send_req(fd, KEY, v, (enc_fn)cm_##name##_req_encode, req)
+#define SEND(fd, KEY, v, name, req)                                                                \
+    send_req(fd, KEY, v, (cm_kclient_enc_fn)cm_##name##_req_encode, req)
 #define RECV(fd, KEY, v, name, a, resp)                                                            \
-    recv_resp(fd, KEY, v, (dec_fn)cm_##name##_resp_decode, a, resp)
-
-/* SaslHandshake v1 and the two SaslAuthenticate v2 of SCRAM-SHA-256 on a new connection;
- * exits 2 when the broker refuses or cannot prove it knows the verifier. */
-static void sasl_login(int fd)
-{
-    cm_arena_t a;
-    cm_arena_init(&a, 1 << 16);
-    char out[CM_SCRAM_MSG_MAX], err[160] = "the connection closed";
-    cm_sasl_handshake_req_t hs;
-    cm_sasl_handshake_req_init(&hs);
-    hs.mechanism = cm_kstr_c("SCRAM-SHA-256");
-    cm_sasl_handshake_resp_t hr;
-    cm_scram_client_t sc;
-    int n = cm_scram_client_start(&sc, g_sasl_user, g_sasl_password, NULL, out, sizeof(out));
-    bool ok = n >= 0 &&
-              ROUNDTRIP(fd, CM_KAPI_SASL_HANDSHAKE, 1, sasl_handshake, &hs, &a, &hr) == 0 &&
-              hr.error_code == 0;
-    for (int step = 0; ok && step < 2; step++) {
-        cm_sasl_authenticate_req_t rq;
-        cm_sasl_authenticate_req_init(&rq);
-        rq.auth_bytes = (cm_kbytes_t){ (const uint8_t *)out, n };
-        cm_sasl_authenticate_resp_t r;
-        ok = ROUNDTRIP(fd, CM_KAPI_SASL_AUTHENTICATE, 2, sasl_authenticate, &rq, &a, &r) == 0;
-        if (ok && r.error_code != 0) {
-            snprintf(err, sizeof(err), "%s", cm_kerr_name(r.error_code));
-            ok = false;
-        }
-        size_t len = ok && r.auth_bytes.len > 0 ? (size_t)r.auth_bytes.len : 0;
-        if (ok && step == 0)
-            ok = (n = cm_scram_client_proof(&sc, r.auth_bytes.ptr, len, out, sizeof(out), err,
-                                            sizeof(err))) >= 0;
-        else if (ok)
-            ok = cm_scram_client_verify(&sc, r.auth_bytes.ptr, len, err, sizeof(err));
-    }
-    cm_arena_free(&a);
-    if (!ok) {
-        fprintf(stderr, "kprobe: SASL/SCRAM as %s refused: %s\n", g_sasl_user, err);
-        exit(2);
-    }
-}
+    recv_resp(fd, KEY, v, (cm_kclient_dec_fn)cm_##name##_resp_decode, a, resp)
 
 /* ---- helpers for the bad-input battery ---- */
 
