@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bk_dispatch.h"
+#include "bk_isr.h"
 #include "bk_replica.h"
 #include "bk_sasl.h"
 #include "bk_topic.h"
@@ -94,10 +95,10 @@ static bool bk_cluster__cfg_equal(const cm_tconfig_t *a, const cm_tconfig_t *b)
            a->max_message_bytes == b->max_message_bytes;
 }
 
-/* Each local partition learns its leader epoch and its role: a leader its followers (the
- * other replicas), a follower that its high watermark waits for its leader's. */
-static void bk_cluster__sync_roles(const bk_broker_t *b, const bk_cluster_topic_t *ct,
-                                   bk_topic_t *t)
+/* Each local partition learns its leader epoch and its role: a leader its followers and
+ * in-sync replicas (bk_isr.h), a follower that its high watermark waits for its leader's. */
+static void bk_cluster__sync_roles(bk_broker_t *b, const bk_cluster_t *c,
+                                   const bk_cluster_topic_t *ct, bk_topic_t *t)
 {
     int32_t me = (int32_t)b->cfg.node_id;
     for (int32_t i = 0; i < t->n_parts && i < ct->n_parts; i++) {
@@ -107,14 +108,8 @@ static void bk_cluster__sync_roles(const bk_broker_t *b, const bk_cluster_topic_
         const bk_cluster_part_t *x = &ct->parts[i];
         bool leading = x->leader == me;
         bk_partition_set_leader_epoch(p, x->epoch, leading);
-        int32_t others[16], n = 0;
-        for (int32_t r = 0; leading && r < x->n_replicas && n < 16; r++)
-            if (x->replicas[r] != me)
-                others[n++] = x->replicas[r];
-        bk_partition_set_followers(p, others, n);
-        if (leading && p->hw_cap != INT64_MAX)
-            bk_partition_set_hw_cap(p, INT64_MAX);
-        else if (!leading && p->hw_cap == INT64_MAX)
+        bk_isr_sync(b, p, &ct->id, x, c->ticket);
+        if (!leading && p->hw_cap == INT64_MAX)
             p->hw_cap = p->hw; /* until its leader says more */
     }
 }
@@ -141,7 +136,7 @@ static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_t
             ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
             return;
         }
-        bk_cluster__sync_roles(b, ct, t);
+        bk_cluster__sync_roles(b, c, ct, t);
         return;
     }
     if (!bk_cluster__cfg_equal(&t->cfg, &ct->cfg)) {
@@ -161,7 +156,7 @@ static void bk_cluster__sync_topic(bk_broker_t *b, bk_cluster_t *c, bk_cluster_t
                      ct->n_parts, err, msg);
         ct->create_err = cm_arena_strndup(&c->arena, msg, strlen(msg));
     }
-    bk_cluster__sync_roles(b, ct, t);
+    bk_cluster__sync_roles(b, c, ct, t);
 }
 
 void bk_cluster_apply(bk_broker_t *b, bk_cluster_t *c)

@@ -37,6 +37,7 @@ typedef struct bk_cluster_part {
     int32_t n_replicas;
     int32_t *isr;
     int32_t n_isr;
+    int32_t isr_version; /* moves with every change of the ISR (compare-and-set) */
 } bk_cluster_part_t;
 
 typedef struct bk_cluster_topic {

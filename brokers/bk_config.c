@@ -48,6 +48,9 @@ static const cm_opt_t bk_config__opts[] = {
         "the most a follower's fetch asks its leader for, all partitions together"),
     INT(replica_fetch_partition_bytes, "1048576", 16384, 104857600,
         "the most a follower's fetch asks for per partition"),
+    INT(replica_lag_time_max_ms, "10000", 100, 600000,
+        "a leader drops a follower from the in-sync replicas when it has not been caught up "
+        "for this long (Kafka's replica.lag.time.max.ms)"),
     INT(replica_fetch_backoff_ms, "200", 10, 60000,
         "a follower waits this long after a failed fetch (connection, refusal) before the next"),
 
@@ -136,6 +139,9 @@ static const cm_opt_t bk_config__opts[] = {
     TOPIC(flush_ms, "0", 0, INT64_MAX,
           "topic default: 0 = fsync before every ack; N = fsync every N ms (a loss window)"),
     TOPIC(max_message_bytes, "1048588", 0, 1073741824, "topic default: largest record batch"),
+    TOPIC(min_insync_replicas, "1", 1, 16,
+          "topic default: in-sync replicas an acks=all produce needs (the control plane sets 2 "
+          "on topics of 3 or more replicas)"),
 };
 
 static const cm_config_spec_t bk_config__spec = {

@@ -39,6 +39,7 @@ typedef struct bk_config {
     int64_t replica_fetch_bytes;           /* one fetch, all partitions */
     int64_t replica_fetch_partition_bytes; /* one fetch, per partition */
     int64_t replica_fetch_backoff_ms;      /* after a failed fetch */
+    int64_t replica_lag_time_max_ms;       /* as a leader: a follower this far behind leaves */
 
     /* Limits. */
     int64_t request_bytes_max;        /* largest request frame; bigger closes the connection */

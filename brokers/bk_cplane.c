@@ -35,11 +35,19 @@ typedef struct bk_cplane_report {
     bool full; /* every replica held here: rows of others are stale */
 } bk_cplane_report_t;
 
+/* ISR changes proposed by this broker's partitions (bk_isr.c), not yet tried: Postgres
+ * array literals of equal length, one entry per partition; n 0 when there are none. */
+typedef struct bk_cplane_isr {
+    cm_sbuf_t topics, parts, epochs, versions, isrs;
+    int n;
+} bk_cplane_isr_t;
+
 struct bk_cplane {
     bk_broker_t *b;
     cm_pgwatch_t *watch;
-    bk_io_t ready_io;   /* eventfd: the loop wakes up for a new snapshot */
-    pthread_mutex_t mu; /* guards `pending` and `report` */
+    bk_cplane_isr_t isr; /* under `mu` */
+    bk_io_t ready_io;    /* eventfd: the loop wakes up for a new snapshot */
+    pthread_mutex_t mu;  /* guards `pending` and `report` */
     bk_cluster_t *pending;
     bk_cplane_report_t *report; /* built by the loop, written by the thread */
     atomic_bool report_lost;    /* a write failed: the next report is a full one */
@@ -257,6 +265,7 @@ static bool bk_cplane__read_topics(bk_cplane_t *cp, bk_cluster_t *c, PGresult *r
         bk_cluster_part_t *x = &t->parts[p];
         x->leader = atoi(PQgetvalue(r, i, 5));
         x->epoch = atoi(PQgetvalue(r, i, 6));
+        x->isr_version = atoi(PQgetvalue(r, i, 9));
         if (bk_cluster_parse_ints(&c->arena, PQgetvalue(r, i, 7), &x->replicas, &x->n_replicas) !=
                 0 ||
             bk_cluster_parse_ints(&c->arena, PQgetvalue(r, i, 8), &x->isr, &x->n_isr) != 0)
@@ -308,7 +317,7 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
     PGresult *rt = cm_pg_exec(
         pg,
         "SELECT tn.name || '.' || t.name, t.id, t.partitions, t.configs::text, x.partition,"
-        " x.leader, x.leader_epoch, x.replicas::text, x.isr::text"
+        " x.leader, x.leader_epoch, x.replicas::text, x.isr::text, x.isr_version"
         " FROM topics t JOIN tenants tn ON tn.id = t.tenant_id"
         " JOIN broker_pools bp ON bp.id = tn.pool_id JOIN partitions x ON x.topic_id = t.id"
         " WHERE bp.name = $1 ORDER BY 1, x.partition",
@@ -355,9 +364,59 @@ static bk_cluster_t *bk_cplane__snapshot(bk_cplane_t *cp, cm_pg_t *pg)
     return c;
 }
 
+static void bk_cplane__isr_free(bk_cplane_isr_t *x)
+{
+    cm_sbuf_free(&x->topics);
+    cm_sbuf_free(&x->parts);
+    cm_sbuf_free(&x->epochs);
+    cm_sbuf_free(&x->versions);
+    cm_sbuf_free(&x->isrs);
+    *x = (bk_cplane_isr_t){ 0 };
+}
+
+/*
+ * Runs the ISR changes proposed since the last snapshot, each a compare-and-set on the
+ * partition's leader, leader epoch and isr_version (Kafka's AlterPartition). A change that
+ * lost (leadership moved, another change won) does nothing; the snapshot read next shows
+ * the leader what holds.
+ */
+static void bk_cplane__run_isr(bk_cplane_t *cp, cm_pg_t *pg)
+{
+    pthread_mutex_lock(&cp->mu);
+    bk_cplane_isr_t x = cp->isr;
+    cp->isr = (bk_cplane_isr_t){ 0 };
+    pthread_mutex_unlock(&cp->mu);
+    if (x.n == 0)
+        return;
+    cm_sbuf_t *arrays[] = { &x.topics, &x.parts, &x.epochs, &x.versions, &x.isrs };
+    for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+        cm_sbuf_append(arrays[i], "}", 1);
+    char id[24];
+    snprintf(id, sizeof(id), "%" PRId64, cp->b->cfg.node_id);
+    const char *p[] = { id, x.topics.buf, x.parts.buf, x.epochs.buf, x.versions.buf, x.isrs.buf };
+    PGresult *r = cm_pg_exec(
+        pg,
+        "UPDATE partitions x SET isr = u.isr::int[], isr_version = x.isr_version + 1"
+        " FROM unnest($2::uuid[], $3::int[], $4::int[], $5::int[], $6::text[])"
+        " AS u(t, p, e, v, isr)"
+        " WHERE x.topic_id = u.t AND x.partition = u.p AND x.leader = $1::int"
+        " AND x.leader_epoch = u.e AND x.isr_version = u.v AND u.isr::int[] <@ x.replicas"
+        " AND $1::int = ANY (u.isr::int[])"
+        " RETURNING x.partition",
+        6, p);
+    if (cm_pg_ok(r))
+        cm_log_info("in-sync replicas changed", "proposed=%d committed=%d", x.n, PQntuples(r));
+    else
+        cm_log_warn("cannot change in-sync replicas; the leaders propose again", "err=\"%s\"",
+                    pg->err);
+    PQclear(r);
+    bk_cplane__isr_free(&x);
+}
+
 static bool bk_cplane__sync(void *ud, cm_pg_t *pg, uint64_t ticket)
 {
     bk_cplane_t *cp = ud;
+    bk_cplane__run_isr(cp, pg);
     bk_cluster_t *c = bk_cplane__snapshot(cp, pg);
     if (c == NULL)
         return false;
@@ -518,6 +577,37 @@ uint64_t bk_cplane_want_sync(bk_cplane_t *cp)
     return cm_pgwatch_want(cp->watch);
 }
 
+uint64_t bk_cplane_propose_isr(bk_cplane_t *cp, const cm_kuuid_t *topic, int32_t partition,
+                               int32_t leader_epoch, int32_t isr_version, const int32_t *isr,
+                               int32_t n)
+{
+    char t[33], num[24], list[16 * 12 + 4];
+    size_t o = 0;
+    list[o++] = '{';
+    for (int32_t i = 0; i < n && i < 16; i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%d", i ? "," : "", isr[i]);
+    snprintf(list + o, sizeof(list) - o, "}");
+    bk_uuid_hex(*topic, t);
+    pthread_mutex_lock(&cp->mu);
+    bk_cplane_isr_t *x = &cp->isr;
+    if (x->n == 0) {
+        cm_sbuf_t *arrays[] = { &x->topics, &x->parts, &x->epochs, &x->versions, &x->isrs };
+        for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+            cm_sbuf_append(arrays[i], "{", 1);
+    }
+    bk_cplane__elem(&x->topics, t);
+    snprintf(num, sizeof(num), "%d", partition);
+    bk_cplane__elem(&x->parts, num);
+    snprintf(num, sizeof(num), "%d", leader_epoch);
+    bk_cplane__elem(&x->epochs, num);
+    snprintf(num, sizeof(num), "%d", isr_version);
+    bk_cplane__elem(&x->versions, num);
+    bk_cplane__elem(&x->isrs, list);
+    x->n++;
+    pthread_mutex_unlock(&cp->mu);
+    return cm_pgwatch_want(cp->watch);
+}
+
 bk_cplane_t *bk_cplane_start(bk_broker_t *b)
 {
     bk_cplane_t *cp = calloc(1, sizeof(*cp));
@@ -547,6 +637,7 @@ void bk_cplane_stop(bk_cplane_t *cp)
     close(cp->ready_io.fd);
     bk_cluster_free(cp->pending);
     bk_cplane__report_free(cp->report);
+    bk_cplane__isr_free(&cp->isr);
     pthread_mutex_destroy(&cp->mu);
     free(cp);
 }

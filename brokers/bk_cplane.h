@@ -15,6 +15,7 @@
 #define BK_CPLANE_H
 
 #include "bk_broker.h"
+#include "cm_kbuf.h"
 
 typedef struct bk_cplane bk_cplane_t;
 
@@ -26,6 +27,17 @@ bk_cplane_t *bk_cplane_start(bk_broker_t *b);
  * b->cluster->ticket reaches it once a snapshot read after this call has been applied.
  */
 uint64_t bk_cplane_want_sync(bk_cplane_t *cp);
+
+/**
+ * Proposes `isr` (n members, this broker among them) as the in-sync replicas of a
+ * partition it leads in `leader_epoch`, replacing version `isr_version` (event-loop
+ * thread). The change is a compare-and-set run before the next snapshot read, which this
+ * asks for; returns that snapshot's ticket: the snapshot that reaches it shows whether the
+ * change won.
+ */
+uint64_t bk_cplane_propose_isr(bk_cplane_t *cp, const cm_kuuid_t *topic, int32_t partition,
+                               int32_t leader_epoch, int32_t isr_version, const int32_t *isr,
+                               int32_t n);
 
 /**
  * Every usage_report_ms (event-loop thread, from the broker's tick): hands the thread a

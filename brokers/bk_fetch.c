@@ -25,6 +25,7 @@
 
 #include "bk_cluster.h"
 #include "bk_dispatch.h"
+#include "bk_isr.h"
 #include "bk_loop.h"
 #include "bk_sasl.h"
 #include "bk_topic.h"
@@ -264,6 +265,7 @@ static int16_t bk_fetch__follower(bk_req_t *req, bk_partition_t *p, int32_t repl
         return 0;
     }
     bk_partition_follower_fetched(p, f, offset, replica_epoch, cm_mono_ms());
+    bk_isr_fetched(req->b, p, f);
     return 0;
 }
 

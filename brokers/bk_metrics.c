@@ -42,6 +42,10 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
             "pool (nothing was read).");
     COUNTER(replica_fetch_errors, "replica_fetch_errors_total",
             "This broker's fetches as a follower that failed (connection, refusal, bad answer).");
+    COUNTER(isr_shrinks, "isr_shrinks_total",
+            "Changes this broker proposed to remove replicas from a partition's in-sync replicas.");
+    COUNTER(isr_expands, "isr_expands_total",
+            "Changes this broker proposed to add a caught-up replica to the in-sync replicas.");
     COUNTER(auth_succeeded, "auth_succeeded_total", "SASL exchanges that authenticated a client.");
     COUNTER(auth_failed, "auth_failed_total",
             "SASL exchanges that failed; each closed its connection.");

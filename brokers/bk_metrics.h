@@ -19,6 +19,8 @@ typedef struct bk_metrics {
     atomic_ullong requests_unauthenticated; /* before SASL authentication: connection closed */
     atomic_ullong replica_fetches_refused;  /* a replica id from a client not that broker */
     atomic_ullong replica_fetch_errors;     /* this follower's fetches that failed */
+    atomic_ullong isr_shrinks;              /* proposals to remove in-sync replicas */
+    atomic_ullong isr_expands;              /* proposals to add in-sync replicas */
     atomic_ullong auth_succeeded;           /* SASL exchanges that authenticated a client */
     atomic_ullong auth_failed;              /* ... that failed (the connection closed) */
     atomic_ullong bytes_in;

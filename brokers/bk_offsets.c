@@ -40,6 +40,7 @@ static const cm_tconfig_t bk_offsets__cfg = {
     .segment_ms = 7LL * 24 * 3600 * 1000,
     .flush_ms = 0,
     .max_message_bytes = 64 << 20,
+    .min_insync_replicas = 1,
 };
 
 static void bk_offsets__str(cm_kw_t *w, const char *s)

@@ -44,6 +44,7 @@ static bk_partition_t *bk_partition__new(bk_broker_t *b, const cm_tconfig_t *cfg
     p->watches.prev = p->watches.next = &p->watches;
     p->rwatches.prev = p->rwatches.next = &p->rwatches;
     p->hw_cap = INT64_MAX;
+    p->led_epoch = -1;
     bk_epochs_init(&p->epochs);
     atomic_init(&p->seals, 0);
     p->flushed_ms = cm_mono_ms();
@@ -529,15 +530,30 @@ static void bk_partition__wake(bk_partition_t *p)
 }
 
 /* Completes produce waiters whose offsets are now below the high watermark. */
-static void bk_partition__complete_acks(bk_partition_t *p, int16_t err)
+/* Completes the waiters of one queue that `upto` covers (all of them with an error). */
+static void bk_partition__complete_queue(bk_ack_waiter_t **head, bk_ack_waiter_t **tail,
+                                         int64_t upto, int16_t err)
 {
-    while (p->acks_head != NULL && (err != 0 || p->acks_head->need <= p->hw)) {
-        bk_ack_waiter_t *w = p->acks_head;
-        p->acks_head = w->next;
-        if (p->acks_head == NULL)
-            p->acks_tail = NULL;
+    while (*head != NULL && (err != 0 || (*head)->need <= upto)) {
+        bk_ack_waiter_t *w = *head;
+        *head = w->next;
+        if (*head == NULL)
+            *tail = NULL;
         w->done(w, err);
     }
+}
+
+/* The leader's own durable log end (in interval mode, what is written). */
+static int64_t bk_partition__local_end(const bk_partition_t *p)
+{
+    return p->cfg != NULL && p->cfg->flush_ms > 0 ? p->leo : p->durable;
+}
+
+/* Completes produce waiters: acks=all below hw, acks=1 below the local durable end. */
+static void bk_partition__complete_acks(bk_partition_t *p, int16_t err)
+{
+    bk_partition__complete_queue(&p->acks_head, &p->acks_tail, p->hw, err);
+    bk_partition__complete_queue(&p->lacks_head, &p->lacks_tail, bk_partition__local_end(p), err);
 }
 
 /* The segment holding `offset`: the last one whose base is <= offset. */
@@ -617,6 +633,8 @@ static int16_t bk_partition__write(bk_partition_t *p, uint8_t *batch, size_t len
         /* Interval mode: visible and acknowledged now, fsynced by the next tick. */
         p->dirty = true;
         bk_partition__advance_hw(p);
+        if (p->lacks_head != NULL)
+            bk_partition__complete_queue(&p->lacks_head, &p->lacks_tail, p->leo, 0);
     }
     return 0;
 }
@@ -659,18 +677,40 @@ int16_t bk_partition_append_replica(bk_partition_t *p, uint8_t *batch, size_t le
     return err != 0 ? err : bk_partition__write(p, batch, len, h, now_ms);
 }
 
+bool bk_partition_cancel_ack(bk_partition_t *p, bk_ack_waiter_t *w)
+{
+    bk_ack_waiter_t **head = w->local ? &p->lacks_head : &p->acks_head;
+    bk_ack_waiter_t **tail = w->local ? &p->lacks_tail : &p->acks_tail;
+    bk_ack_waiter_t *prev = NULL;
+    for (bk_ack_waiter_t *x = *head; x != NULL; prev = x, x = x->next) {
+        if (x != w)
+            continue;
+        if (prev != NULL)
+            prev->next = x->next;
+        else
+            *head = x->next;
+        if (*tail == x)
+            *tail = prev;
+        x->next = NULL;
+        return true;
+    }
+    return false;
+}
+
 void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w)
 {
     w->next = NULL;
-    if (w->need <= p->hw) {
+    if (w->need <= (w->local ? bk_partition__local_end(p) : p->hw)) {
         w->done(w, 0);
         return;
     }
-    if (p->acks_tail)
-        p->acks_tail->next = w;
+    bk_ack_waiter_t **head = w->local ? &p->lacks_head : &p->acks_head;
+    bk_ack_waiter_t **tail = w->local ? &p->lacks_tail : &p->acks_tail;
+    if (*tail)
+        (*tail)->next = w;
     else
-        p->acks_head = w;
-    p->acks_tail = w;
+        *head = w;
+    *tail = w;
 }
 
 void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, int64_t pos,
@@ -683,6 +723,8 @@ void bk_partition_synced(bk_partition_t *p, bk_segment_t *seg, int64_t offset, i
         p->durable = offset;
     if (p->deleted)
         return;
+    if (p->lacks_head != NULL)
+        bk_partition__complete_queue(&p->lacks_head, &p->lacks_tail, p->durable, 0);
     /* In either mode a durable offset is visible (a topic may have switched modes while
      * this sync was in flight), up to hw_cap. */
     if (offset > p->hw && offset <= p->hw_cap) {
@@ -799,14 +841,18 @@ void bk_partition_read_replica(bk_partition_t *p, int64_t offset, int64_t max_by
 
 /* ---- followers (on the leader) ---- */
 
-void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n)
+void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n, bool fresh,
+                                int64_t now_ms)
 {
     bk_follower_t *v = calloc((size_t)n + 1, sizeof(*v));
     if (v == NULL)
         abort();
     for (int32_t i = 0; i < n; i++) {
-        const bk_follower_t *old = bk_partition_follower(p, ids[i]);
-        v[i] = old != NULL ? *old : (bk_follower_t){ .id = ids[i], .leo = -1, .epoch = -1 };
+        const bk_follower_t *old = fresh ? NULL : bk_partition_follower(p, ids[i]);
+        v[i] =
+            old != NULL
+                ? *old
+                : (bk_follower_t){ .id = ids[i], .leo = -1, .epoch = -1, .caught_up_ms = now_ms };
     }
     free(p->followers);
     p->followers = v;

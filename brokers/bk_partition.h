@@ -34,6 +34,7 @@ typedef struct bk_partition bk_partition_t;
 typedef struct bk_ack_waiter {
     struct bk_ack_waiter *next;
     int64_t need;
+    bool local; /* acks=1: the leader's own durable log (not hw) reaching `need` will do */
     /** Called once on the event loop, with 0 or a Kafka error code. */
     void (*done)(struct bk_ack_waiter *w, int16_t err);
 } bk_ack_waiter_t;
@@ -86,8 +87,22 @@ struct bk_partition {
     uint32_t gen;     /* truncations so far: a sync taken before the last one is stale */
     atomic_int seals; /* seal jobs of the flusher not finished yet */
 
-    bk_ack_waiter_t *acks_head;
+    bk_ack_waiter_t *acks_head; /* acks=all, waiting for hw */
     bk_ack_waiter_t *acks_tail;
+    bk_ack_waiter_t *lacks_head; /* acks=1, waiting for the leader's durable log end */
+    bk_ack_waiter_t *lacks_tail;
+
+    /* Leading, in a managed pool (bk_isr.h): the leader epoch the followers' state belongs
+     * to (-1: not leading), the in-sync replicas as committed in the control plane (this
+     * broker among them), and a change proposed there and not answered yet. */
+    int32_t led_epoch;
+    cm_kuuid_t topic_id;
+    int32_t isr[16];
+    int32_t n_isr;
+    int32_t isr_version;
+    int32_t isr_want[16];
+    int32_t n_isr_want;
+    uint64_t isr_ticket;      /* the snapshot that answers the proposal; 0: none */
     bk_watch_t watches;       /* sentinel of a circular list */
     bk_watch_t rwatches;      /* followers' long polls, woken by appends (not by hw) */
     bk_follower_t *followers; /* led here: the other replicas */
@@ -152,7 +167,11 @@ int16_t bk_partition_append_replica(bk_partition_t *p, uint8_t *batch, size_t le
 /** Caps the high watermark at `cap` (a follower: its leader's) and moves it up to that. */
 void bk_partition_set_hw_cap(bk_partition_t *p, int64_t cap);
 
-/** Queues `w` until hw >= w->need (or calls it at once if already so). */
+/** Takes a queued waiter out without calling it; false when it is not queued here. */
+bool bk_partition_cancel_ack(bk_partition_t *p, bk_ack_waiter_t *w);
+
+/** Queues `w` until hw >= w->need, or for a `local` waiter until the durable log end is (or
+ * calls it at once if already so). */
 void bk_partition_wait_ack(bk_partition_t *p, bk_ack_waiter_t *w);
 
 /** Plans a read of up to `max_bytes` from `offset` below hw (KIP-74: `min_one` batch). */
@@ -166,8 +185,13 @@ void bk_partition_read(bk_partition_t *p, int64_t offset, int64_t max_bytes, boo
 void bk_partition_read_replica(bk_partition_t *p, int64_t offset, int64_t max_bytes, bool min_one,
                                bk_read_t *out);
 
-/** The replicas other than this one, as the snapshot places them; state of known ids kept. */
-void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n);
+/**
+ * The replicas other than this one, as the snapshot places them. The state of known ids is
+ * kept, unless `fresh` (a new leadership): then nothing is known of where they are, and
+ * each counts as caught up at `now_ms` (it has replica_lag_time_max_ms to show it is).
+ */
+void bk_partition_set_followers(bk_partition_t *p, const int32_t *ids, int32_t n, bool fresh,
+                                int64_t now_ms);
 
 /** The follower `id`, or NULL when it is not a replica of this partition. */
 bk_follower_t *bk_partition_follower(bk_partition_t *p, int32_t id);

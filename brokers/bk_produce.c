@@ -1,14 +1,23 @@
 /*
  * Produce: validates each partition's record batch, assigns offsets in place, appends it,
  * and answers when every appended batch is below its partition's high watermark (for
- * flush.ms=0 topics: fsynced, by group commit). acks=0 gets no answer at all; if such a
+ * flush.ms=0 topics: fsynced, by group commit; replicated: on every in-sync replica), or
+ * for acks=1 when the leader has it durably. acks=0 gets no answer at all; if such a
  * request fails, the connection is closed so the producer notices, as Kafka does.
+ *
+ * A produce still waiting after its timeout_ms (at least BK_PRODUCE__TIMEOUT_MIN_MS) is
+ * answered REQUEST_TIMED_OUT for the partitions not acknowledged yet, or
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND where the in-sync replicas fell below
+ * min.insync.replicas meanwhile, as Kafka's produce purgatory does: the batch was written
+ * and may yet be committed, so a producer that retries may duplicate it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "bk_cluster.h"
 #include "bk_dispatch.h"
+#include "bk_isr.h"
+#include "bk_loop.h"
 #include "bk_topic.h"
 #include "cm_kmsg.h"
 #include "cm_log.h"
@@ -22,10 +31,15 @@ typedef struct {
     cm_produce_resp_partition_produce_response_t *out;
 } bk_produce__wait_t;
 
+#define BK_PRODUCE__TIMEOUT_MIN_MS 1000
+
 struct bk_produce_op {
+    bk_timer_t timer; /* first: the timer callback gets this pointer */
+    bk_broker_t *b;
     bk_resp_t *resp;
     cm_produce_resp_t out;
     int pending;
+    int n_waits;
     bk_produce__wait_t *waits;
 };
 
@@ -36,6 +50,7 @@ static void bk_produce__finish(bk_produce_op_t *op)
         cm_produce_resp_encode(&r->w, r->api_version, &op->out);
         bk_resp_ready(r);
     }
+    bk_timer_stop(op->b->loop, &op->timer);
     bk_resp_unref(r);
     free(op->waits);
     free(op);
@@ -44,10 +59,29 @@ static void bk_produce__finish(bk_produce_op_t *op)
 static void bk_produce__acked(bk_ack_waiter_t *w, int16_t err)
 {
     bk_produce__wait_t *pw = (bk_produce__wait_t *)w;
+    pw->p = NULL; /* no longer queued */
     if (err != 0)
         pw->out->error_code = err;
     if (--pw->op->pending == 0)
         bk_produce__finish(pw->op);
+}
+
+/* The timeout: every waiter still queued leaves its partition and fails. */
+static void bk_produce__on_timeout(bk_timer_t *t)
+{
+    bk_produce_op_t *op = (bk_produce_op_t *)t;
+    op->pending++; /* the op outlives the loop below */
+    for (int i = 0; i < op->n_waits; i++) {
+        bk_produce__wait_t *pw = &op->waits[i];
+        bk_partition_t *p = pw->p;
+        if (p == NULL || !bk_partition_cancel_ack(p, &pw->w))
+            continue;
+        int16_t err = bk_isr_check_produce(p) != 0 ? CM_KERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND
+                                                   : CM_KERR_REQUEST_TIMED_OUT;
+        bk_produce__acked(&pw->w, err);
+    }
+    if (--op->pending == 0)
+        bk_produce__finish(op);
 }
 
 /* Maps a batch validation failure to the Kafka error a producer expects. */
@@ -166,6 +200,9 @@ int bk_handle_produce(bk_req_t *req)
                 snprintf(msg, sizeof(msg), "acks must be -1, 0 or 1");
             } else if (p == NULL) {
                 po->error_code = perr;
+            } else if (r.acks == -1 && (po->error_code = bk_isr_check_produce(p)) != 0) {
+                snprintf(msg, sizeof(msg),
+                         "the partition has fewer in-sync replicas than min.insync.replicas");
             } else {
                 po->error_code =
                     bk_produce__partition(req, p, &pd->records, &base, &last, msg, sizeof(msg));
@@ -181,6 +218,7 @@ int bk_handle_produce(bk_req_t *req)
             if (r.acks != 0) {
                 bk_produce__wait_t *pw = &op->waits[waits++];
                 pw->w.need = last + 1;
+                pw->w.local = r.acks == 1; /* acks=1: the leader's fsync alone */
                 pw->w.done = bk_produce__acked;
                 pw->op = op;
                 pw->p = p;
@@ -198,11 +236,19 @@ int bk_handle_produce(bk_req_t *req)
     }
     /* One extra count keeps the op alive while waiters that are already satisfied
      * complete inside the loop. */
+    op->b = req->b;
     op->resp = bk_resp_ref(req->resp);
     op->pending = waits + 1;
+    op->n_waits = waits;
+    bk_timer_init(&op->timer, bk_produce__on_timeout);
     for (int i = 0; i < waits; i++)
         bk_partition_wait_ack(op->waits[i].p, &op->waits[i].w);
-    if (--op->pending == 0)
+    if (--op->pending == 0) {
         bk_produce__finish(op);
+        return BK_DEFER;
+    }
+    bk_timer_start(req->b->loop, &op->timer,
+                   r.timeout_ms > BK_PRODUCE__TIMEOUT_MIN_MS ? r.timeout_ms
+                                                             : BK_PRODUCE__TIMEOUT_MIN_MS);
     return BK_DEFER;
 }

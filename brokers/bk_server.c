@@ -18,6 +18,7 @@
 #include "bk_dispatch.h"
 #include "bk_forward.h"
 #include "bk_flusher.h"
+#include "bk_isr.h"
 #include "bk_loop.h"
 #include "bk_replica.h"
 #include "bk_sasl.h"
@@ -26,7 +27,8 @@
 #include "cm_net.h"
 #include "cm_time.h"
 
-#define BK_SERVER__TICK_MS 50
+#define BK_SERVER__TICK_MS      50
+#define BK_SERVER__ISR_CHECK_MS 250 /* in-sync replicas that fell behind */
 /* Idle segment descriptors over the bound that one tick may look at (bk_fdcache_trim). */
 #define BK_SERVER__FDCACHE_SCAN 4096
 
@@ -41,6 +43,7 @@ struct bk_server {
     bk_timer_t tick;
     int64_t last_retention_ms;
     int64_t last_idle_check_ms;
+    int64_t last_isr_check_ms;
     bk_admin_t *admin;
     int port;
     bool shutting_down;
@@ -193,6 +196,11 @@ static void bk_server__each_partition(bk_broker_t *b, void (*fn)(bk_partition_t 
                 fn(t->parts[i], arg);
 }
 
+static void bk_server__isr_tick(bk_partition_t *p, int64_t now_ms)
+{
+    bk_isr_tick(p->broker, p, now_ms);
+}
+
 static void bk_server__retain(bk_partition_t *p, int64_t now_ms)
 {
     bk_partition_retain(p, now_ms);
@@ -238,6 +246,10 @@ static void bk_server__on_tick(bk_timer_t *t)
     bk_server__check_disk(b);
     bk_fdcache_trim(&b->fdcache, BK_SERVER__FDCACHE_SCAN);
     bk_server__each_partition(b, bk_partition_tick, mono);
+    if (b->cluster != NULL && mono - s->last_isr_check_ms >= BK_SERVER__ISR_CHECK_MS) {
+        s->last_isr_check_ms = mono;
+        bk_server__each_partition(b, bk_server__isr_tick, mono);
+    }
     bk_groups_tick(b);
     if (b->cplane != NULL)
         bk_cplane_report(b->cplane, mono);

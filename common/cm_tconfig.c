@@ -27,6 +27,9 @@ const cm_tconfig_key_t cm_tconfig_keys[] = {
         "waiting; a machine crash can lose the last N ms of acknowledged records."),
     KEY("max.message.bytes", CM_CTYPE_INT, 0, 1073741824, max_message_bytes,
         "The largest record batch the topic accepts."),
+    KEY("min.insync.replicas", CM_CTYPE_INT, 1, 16, min_insync_replicas,
+        "An acks=all produce needs this many in-sync replicas (else NOT_ENOUGH_REPLICAS), "
+        "and records become visible only while the in-sync replicas are this many."),
     { "cleanup.policy", CM_CTYPE_LIST, 0, 0, -1, "delete",
       "Old segments are deleted by retention; compaction is not offered." },
 };

@@ -10,6 +10,8 @@
  *                       N > 0: acks do not wait, data is fsynced every N ms: a machine
  *                       crash can lose up to the last N ms of acknowledged records
  *   max.message.bytes   largest record batch accepted
+ *   min.insync.replicas acks=all produces need this many in-sync replicas, or get
+ *                       NOT_ENOUGH_REPLICAS; below it the high watermark stays put
  *   cleanup.policy      "delete" (the only policy; compaction is not offered)
  */
 #ifndef CM_TCONFIG_H
@@ -32,6 +34,7 @@ typedef struct cm_tconfig {
     int64_t segment_ms;
     int64_t flush_ms;
     int64_t max_message_bytes;
+    int64_t min_insync_replicas;
     uint32_t set; /* bit i: key i was set explicitly on this topic */
 } cm_tconfig_t;
 

@@ -225,7 +225,7 @@ static bool cp_topic__place(cp_req_t *r, const char *topic_id, const char *pool_
         return false;
     }
     for (int i = 0; i < n; i++) {
-        char part[16], replicas[16 * 18], leader[16], isr[24];
+        char part[16], replicas[16 * 18], leader[16];
         size_t o = 0;
         replicas[o++] = '{';
         for (int j = 0; j < rf; j++)
@@ -234,10 +234,9 @@ static bool cp_topic__place(cp_req_t *r, const char *topic_id, const char *pool_
         snprintf(replicas + o, sizeof(replicas) - o, "}");
         snprintf(part, sizeof(part), "%d", first + i);
         snprintf(leader, sizeof(leader), "%d", reps[(size_t)i * (size_t)rf]);
-        /* Until replication exists only the leader holds the data, so only the leader is in
-         * sync; claiming more would let an election lose acknowledged records. */
-        snprintf(isr, sizeof(isr), "{%d}", reps[(size_t)i * (size_t)rf]);
-        const char *p[] = { topic_id, part, replicas, leader, isr };
+        /* Every replica holds the same (empty) log: all are in sync. A follower that does
+         * not keep up is dropped by its leader (replica_lag_time_max_ms). */
+        const char *p[] = { topic_id, part, replicas, leader, replicas };
         PGresult *res = cp_api_tx_exec(r, "partition placement",
                                        "INSERT INTO partitions (topic_id, partition, replicas,"
                                        " leader, isr) VALUES ($1, $2, $3, $4, $5)",
@@ -370,7 +369,10 @@ void cp_api_topic_create(cp_req_t *r)
     const char *tp[] = { tenant_id, name, np, nrf, set.buf };
     res = cp_api_tx_exec(r, "topic creation",
                          "INSERT INTO topics (tenant_id, name, partitions, replication_factor,"
-                         " configs) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id",
+                         " configs) VALUES ($1, $2, $3, $4::smallint, CASE WHEN $4::smallint >= 3"
+                         " AND NOT"
+                         " ($5::jsonb ? 'min.insync.replicas') THEN $5::jsonb ||"
+                         " '{\"min.insync.replicas\": \"2\"}' ELSE $5::jsonb END) RETURNING id",
                          5, tp);
     if (res == NULL)
         goto out;
@@ -601,7 +603,7 @@ void cp_api_leader_set(cp_req_t *r)
     if (!cp_api_begin(r))
         return;
     int won = cp_partition_cas_leader(&r->cp->pg, topic_id, (int32_t)part, (int32_t)leader,
-                                      (int32_t)epoch, &new_epoch);
+                                      (int32_t)epoch, false, &new_epoch);
     if (won != 1) {
         cm_pg_rollback(&r->cp->pg);
         if (won < 0)

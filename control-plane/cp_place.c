@@ -94,20 +94,25 @@ int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int
 }
 
 int cp_partition_cas_leader(cm_pg_t *pg, const char *topic_id, int32_t partition, int32_t leader,
-                            int32_t expected_epoch, int32_t *new_epoch)
+                            int32_t expected_epoch, bool drop_old, int32_t *new_epoch)
 {
     char part[16], lead[16], epoch[16];
     snprintf(part, sizeof(part), "%d", partition);
     snprintf(lead, sizeof(lead), "%d", leader);
     snprintf(epoch, sizeof(epoch), "%d", expected_epoch);
-    const char *p[] = { topic_id, part, lead, epoch };
+    const char *p[] = { topic_id, part, lead, epoch, drop_old ? "t" : "f" };
     /* Under READ COMMITTED a second writer blocks on the row, then re-checks the WHERE
-     * against the committed row: the epoch it expected is gone, so it updates nothing. */
+     * against the committed row: the epoch it expected is gone, so it updates nothing.
+     * A dead leader replaced by another leaves the ISR with it, so that the new leader's
+     * high watermark does not wait for it (SET reads the row as it was). */
     PGresult *r = cm_pg_exec(pg,
-                             "UPDATE partitions SET leader = $3, leader_epoch = leader_epoch + 1"
+                             "UPDATE partitions SET leader = $3, leader_epoch = leader_epoch + 1,"
+                             " isr = CASE WHEN $5::bool AND leader <> -1 AND $3 <> -1"
+                             " AND leader <> $3 THEN array_remove(isr, leader) ELSE isr END,"
+                             " isr_version = isr_version + 1"
                              " WHERE topic_id = $1 AND partition = $2 AND leader_epoch = $4"
                              " AND ($3 = -1 OR $3 = ANY (isr)) RETURNING leader_epoch",
-                             4, p);
+                             5, p);
     int rc = -1;
     if (cm_pg_ok(r)) {
         rc = PQntuples(r) == 1 ? 1 : 0;

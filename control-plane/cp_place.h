@@ -34,9 +34,11 @@ int cp_place(cp_place_broker_t *brokers, int n_brokers, int rf, int n_parts, int
  * `expected_epoch` and `leader` is in its in-sync replicas (or is -1, for no leader).
  * The epoch is incremented. Returns 1 when this call won (new epoch in *new_epoch), 0 when
  * the epoch had moved on or the replica is not in sync, -1 on a database error (pg->err).
- * Safe against any number of concurrent callers: exactly one wins per epoch.
+ * Safe against any number of concurrent callers: exactly one wins per epoch. With
+ * `drop_old` (an election because the leader is down), the old leader leaves the ISR when
+ * another replica takes over. isr_version moves with every change.
  */
 int cp_partition_cas_leader(cm_pg_t *pg, const char *topic_id, int32_t partition, int32_t leader,
-                            int32_t expected_epoch, int32_t *new_epoch);
+                            int32_t expected_epoch, bool drop_old, int32_t *new_epoch);
 
 #endif

@@ -34,9 +34,11 @@ wait_for 10 "the broker applies epoch 1" in_epoch_1
 # The partition's leader epoch now: every restart moves it (the broker's SIGTERM leaves no
 # leader, its return elects it again), and the history must follow.
 cur_epoch() { api GET /v1/tenants/acme/topics/orders | json_get assignments.0.leader_epoch; }
+led() { [ "$(api GET /v1/tenants/acme/topics/orders | json_get assignments.0.leader)" = 1 ]; }
 applied() { [ "$(probe list-offsets acme.orders 0 -1 "$1")" = "error=NONE offset=150 epoch=$1" ]; }
 check_history() {
     local e
+    wait_for 10 "the control plane elects broker 1 again" led
     e=$(cur_epoch)
     wait_for 10 "the broker leads in epoch $e" applied "$e"
     expect "error=NONE offset=0 epoch=0" list-offsets acme.orders 0 -2 -1

@@ -48,7 +48,7 @@ static void *cprace__contend(void *arg)
         pthread_barrier_wait(&cprace.start);
         c->new_epoch = -1;
         c->rc = cp_partition_cas_leader(&c->pg, cprace.topic_id, cprace.partition, c->target,
-                                        cprace.expected, &c->new_epoch);
+                                        cprace.expected, false, &c->new_epoch);
         if (c->rc < 0)
             snprintf(c->err, sizeof(c->err), "%s", c->pg.err);
         pthread_barrier_wait(&cprace.done);

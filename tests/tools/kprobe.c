@@ -18,6 +18,8 @@
  *       fetch-wait does.
  *   kprobe -b HOST:PORT fetch-epoch TOPIC PARTITION CURRENT_LEADER_EPOCH
  *       One Fetch v11 from offset 0 with that current leader epoch; prints as fetch-wait.
+ *   kprobe -b HOST:PORT produce TOPIC PARTITION ACKS VALUE
+ *       One record (Produce v9, acks ACKS); prints "error=<name> offset=<base offset>".
  *   kprobe -b HOST:PORT epoch-end TOPIC PARTITION CURRENT_LEADER_EPOCH EPOCH
  *       OffsetForLeaderEpoch v4; prints "error=<name> epoch=<e> end=<offset>".
  *   kprobe -b HOST:PORT list-offsets TOPIC PARTITION TIMESTAMP CURRENT_LEADER_EPOCH
@@ -178,14 +180,14 @@ static int roundtrip(int fd, int16_t key, int16_t v, cm_kclient_enc_fn enc, cons
 
 /* ---- helpers for the bad-input battery ---- */
 
-static int16_t produce_one(int fd, const char *topic, uint8_t *batch, size_t len, int16_t v,
-                           int64_t *base)
+static int16_t produce_to(int fd, const char *topic, int32_t part, int16_t acks, uint8_t *batch,
+                          size_t len, int16_t v, int64_t *base)
 {
     cm_arena_t a;
     cm_arena_init(&a, 1 << 24);
     cm_produce_req_partition_produce_data_t pd;
     cm_produce_req_partition_produce_data_init(&pd);
-    pd.index = 0;
+    pd.index = part;
     pd.records = (cm_krecords_t){ batch, (int32_t)len, NULL };
     cm_produce_req_topic_produce_data_t td;
     cm_produce_req_topic_produce_data_init(&td);
@@ -194,7 +196,7 @@ static int16_t produce_one(int fd, const char *topic, uint8_t *batch, size_t len
     td.partition_data_n = 1;
     cm_produce_req_t req;
     cm_produce_req_init(&req);
-    req.acks = -1;
+    req.acks = acks;
     req.timeout_ms = 10000;
     req.topic_data = &td;
     req.topic_data_n = 1;
@@ -208,6 +210,12 @@ static int16_t produce_one(int fd, const char *topic, uint8_t *batch, size_t len
     }
     cm_arena_free(&a);
     return err;
+}
+
+static int16_t produce_one(int fd, const char *topic, uint8_t *batch, size_t len, int16_t v,
+                           int64_t *base)
+{
+    return produce_to(fd, topic, 0, -1, batch, len, v, base);
 }
 
 static size_t good_batch(uint8_t *out, size_t cap, const char *value)
@@ -584,6 +592,23 @@ static int list_offsets(const char *topic, int32_t part, int64_t ts, int32_t cur
     return 0;
 }
 
+/* One record VALUE to TOPIC/PARTITION with ACKS (Produce v9): "error=<name> offset=<base>". */
+static int produce_cmd(const char *topic, int32_t part, int16_t acks, const char *value)
+{
+    int fd = dial();
+    uint8_t batch[4096];
+    size_t len = good_batch(batch, sizeof(batch), value);
+    int64_t base = -1;
+    int16_t err = produce_to(fd, topic, part, acks, batch, len, 9, &base);
+    if (err == -2) {
+        fprintf(stderr, "kprobe: no answer\n");
+        return 2;
+    }
+    printf("error=%s offset=%lld\n", cm_kerr_name(err), (long long)base);
+    close(fd);
+    return 0;
+}
+
 static int fetch_many(const char *topic, int32_t n)
 {
     int fd = dial();
@@ -941,11 +966,11 @@ static int group_resume(const char *group, const char *topic, const char *m, int
 int main(int argc, char **argv)
 {
     if (argc < 4 || strcmp(argv[1], "-b") != 0) {
-        fprintf(
-            stderr,
-            "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
-            "fetch-many|fetch-wait|fetch-replica|fetch-epoch|epoch-end|list-offsets|group-protocol|"
-            "group-keep|group-resume ...\n");
+        fprintf(stderr,
+                "usage: kprobe -b HOST:PORT bad-input|incremental-alter|api-versions|"
+                "fetch-many|fetch-wait|fetch-replica|fetch-epoch|epoch-end|list-offsets|produce|"
+                "group-protocol|"
+                "group-keep|group-resume ...\n");
         return 2;
     }
     g_addr = argv[2];
@@ -971,6 +996,8 @@ int main(int argc, char **argv)
         return fetch_one(argv[4], atoi(argv[5]), 0, 0, atoi(argv[6]), -1);
     if (strcmp(cmd, "fetch-epoch") == 0 && argc == 7)
         return fetch_one(argv[4], atoi(argv[5]), 0, 0, -1, atoi(argv[6]));
+    if (strcmp(cmd, "produce") == 0 && argc == 8)
+        return produce_cmd(argv[4], atoi(argv[5]), (int16_t)atoi(argv[6]), argv[7]);
     if (strcmp(cmd, "epoch-end") == 0 && argc == 8)
         return epoch_end(argv[4], atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
     if (strcmp(cmd, "list-offsets") == 0 && argc == 8)
