@@ -12,13 +12,7 @@
 pg_start
 cp_start
 step "three brokers; acme.orders, 1 partition, replication factor 3"
-expect_status 201 POST /v1/pools '{"name": "default"}'
-expect_status 201 POST /v1/tenants '{"name": "acme"}'
-managed_broker_start 1
-pool_broker_start 2
-pool_broker_start 3
-up() { [ "$(psql_q "SELECT count(*) FROM brokers WHERE state = 'up'")" = "$1" ]; }
-wait_for 10 "three brokers up" up 3
+three_brokers
 expect_status 201 POST /v1/tenants/acme/topics '{"name": "orders", "partitions": 1, "replication_factor": 3}'
 [ "$(api GET /v1/tenants/acme/topics/orders | python3 -c 'import json,sys; print(json.load(sys.stdin)["configs"].get("min.insync.replicas"))')" = 2 ] ||
     fail "min.insync.replicas is not 2 on a topic of 3 replicas: $BODY"
@@ -66,15 +60,7 @@ wait_for 10 "the high watermark passes the acks=1 record" moved
 out=$("$BIN/kprobe" -b "$LADDR" produce acme.orders 0 -1 last)
 echo "$out" | grep -q 'error=NONE' || fail "acks=all once the ISR is whole: $out"
 end=$(hw)
-dir() { [ "$1" = 1 ] && echo "$T/data" || echo "$T/data$1"; }
-same() {
-    local want b
-    want=$(python3 "$TEST_LIB/batches.py" "$(dir "$L")/topics/acme.orders/0" "$end")
-    for b in 1 2 3; do
-        [ "$(python3 "$TEST_LIB/batches.py" "$(dir "$b")/topics/acme.orders/0" "$end")" = "$want" ] || return 1
-    done
-}
-wait_for 20 "every replica holds the leader's batches" same
+wait_for 20 "every replica holds the leader's batches" replicas_same acme.orders 0 "$L" "$end"
 [ "$(kcat -C -b "$LADDR" -t acme.orders -p 0 -o beginning -e -q -f '%o\n' | wc -l)" = "$end" ] ||
     fail "kcat does not read $end records"
 for b in 2 3; do pool_broker_stop "$b"; done

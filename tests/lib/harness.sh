@@ -313,6 +313,31 @@ pool_broker_start() {
     wait_ready "http://127.0.0.1:${PB_A[$n]}/readyz" "${PB_PID[$n]}" "broker $n"
 }
 pool_broker_addr() { echo "127.0.0.1:${PB_K[$1]}"; }
+# pool_broker_dir N: broker N's data directory (broker 1 is managed_broker_start's, $T/data).
+pool_broker_dir() { [ "$1" = 1 ] && echo "$T/data" || echo "$T/data$1"; }
+
+# three_brokers: pool default, tenant acme, and managed brokers 1, 2 and 3, all up.
+three_brokers() {
+    expect_status 201 POST /v1/pools '{"name": "default"}'
+    expect_status 201 POST /v1/tenants '{"name": "acme"}'
+    managed_broker_start 1
+    pool_broker_start 2
+    pool_broker_start 3
+    brokers_up() { [ "$(psql_q "SELECT count(*) FROM brokers WHERE state = 'up'")" = 3 ]; }
+    wait_for 10 "three brokers up" brokers_up
+}
+
+# replicas_same TOPIC PARTITION LEADER [END]: true when brokers 1, 2 and 3 hold the same
+# batches of TOPIC/PARTITION as LEADER (offsets, leader epochs, CRCs: tests/lib/batches.py),
+# through offset END when given, else through the leader's last batch.
+replicas_same() {
+    local want b
+    want=$(python3 "$TEST_LIB/batches.py" "$(pool_broker_dir "$3")/topics/$1/$2" ${4:+"$4"})
+    for b in 1 2 3; do
+        [ "$(python3 "$TEST_LIB/batches.py" "$(pool_broker_dir "$b")/topics/$1/$2" ${4:+"$4"})" = "$want" ] ||
+            return 1
+    done
+}
 pool_broker_admin() { echo "127.0.0.1:${PB_A[$1]}"; }
 
 # pool_broker_stop N: SIGTERM, and a clean exit; pool_broker_kill N: SIGKILL.
