@@ -3,6 +3,7 @@
 #include "bk_broker.h"
 #include "bk_dispatch.h"
 #include "bk_group.h"
+#include "bk_partition.h"
 #include "bk_topic.h"
 #include "cm_kproto.h"
 
@@ -85,12 +86,42 @@ void bk_metrics_render(bk_broker_t *b, cm_sbuf_t *out)
                     &m->fsync_latency);
     cm_metrics_value(out, "streamd_broker_connections", "gauge", "Open client connections.",
                      (double)atomic_load(&m->connections_open));
-    int64_t bytes = 0;
+    int64_t bytes = 0, led = 0, under = 0, at_min = 0, below_min = 0, lag = 0;
     size_t it = 0;
     bk_topic_t *t;
     while ((t = cm_strmap_next(&b->topics, &it, NULL, NULL)) != NULL)
-        for (int32_t i = 0; i < t->n_parts; i++)
-            bytes += t->parts[i] != NULL ? t->parts[i]->log_bytes : 0;
+        for (int32_t i = 0; i < t->n_parts; i++) {
+            const bk_partition_t *p = t->parts[i];
+            if (p == NULL)
+                continue;
+            bytes += p->log_bytes;
+            if (p->led_epoch < 0 || p->cfg == NULL)
+                continue;
+            led++;
+            under += p->n_isr < p->n_followers + 1;
+            at_min += p->n_isr == p->cfg->min_insync_replicas;
+            below_min += p->n_isr < p->cfg->min_insync_replicas;
+            for (int32_t k = 0; k < p->n_followers; k++)
+                if (p->followers[k].leo >= 0 && p->leo - p->followers[k].leo > lag)
+                    lag = p->leo - p->followers[k].leo;
+        }
+    cm_metrics_value(out, "streamd_broker_partitions_led", "gauge",
+                     "Partitions this broker leads (managed).", (double)led);
+    cm_metrics_value(out, "streamd_broker_partitions_under_replicated", "gauge",
+                     "Partitions led here whose in-sync replicas are fewer than their replicas.",
+                     (double)under);
+    cm_metrics_value(out, "streamd_broker_partitions_at_min_isr", "gauge",
+                     "Partitions led here with exactly min.insync.replicas in sync: one more "
+                     "loss stops acks=all.",
+                     (double)at_min);
+    cm_metrics_value(out, "streamd_broker_partitions_under_min_isr", "gauge",
+                     "Partitions led here with fewer in-sync replicas than min.insync.replicas: "
+                     "acks=all refused, the high watermark held.",
+                     (double)below_min);
+    cm_metrics_value(out, "streamd_broker_replica_max_lag_records", "gauge",
+                     "The largest gap, in offsets, between a partition led here and a follower's "
+                     "durable log end as of its last fetch.",
+                     (double)lag);
     cm_metrics_value(out, "streamd_broker_topics", "gauge", "Topics.", (double)b->topics.size);
     cm_metrics_value(out, "streamd_broker_partitions", "gauge", "Partitions.",
                      (double)b->n_partitions);

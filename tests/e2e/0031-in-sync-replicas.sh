@@ -44,6 +44,10 @@ echo "acks=all while the ISR loses its last follower: $out"
 echo "$out" | grep -Eq 'error=(NOT_ENOUGH_REPLICAS_AFTER_APPEND|NOT_ENOUGH_REPLICAS|REQUEST_TIMED_OUT)' ||
     fail "acks=all while the ISR loses its last follower: $out"
 wait_for 20 "the ISR shrinks to the leader" isr_size 1
+LADMIN=$([ "$L" = 1 ] && echo "$ADMIN" || pool_broker_admin "$L")
+lmetric() { curl -s "http://$LADMIN/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+[ "$(lmetric streamd_broker_partitions_under_min_isr)" = 1 ] && [ "$(lmetric streamd_broker_partitions_under_replicated)" = 1 ] ||
+    fail "the leader's metrics do not show the partition under min ISR: $(curl -s "http://$LADMIN/metrics" | grep partitions_)"
 before=$(hw)
 out=$("$BIN/kprobe" -b "$LADDR" produce acme.orders 0 -1 refused)
 echo "$out" | grep -q 'error=NOT_ENOUGH_REPLICAS' || fail "acks=all with one in sync: $out"
@@ -55,6 +59,10 @@ step "both followers back: they rejoin the ISR, the high watermark moves on"
 start_broker "${F[0]}"
 start_broker "${F[1]}"
 wait_for 30 "the ISR is whole again" isr_size 3
+whole() { [ "$(lmetric streamd_broker_partitions_under_replicated)" = 0 ]; }
+wait_for 10 "the leader's metrics show the partition fully replicated" whole
+[ "$(lmetric streamd_broker_isr_shrinks_total)" -ge 2 ] && [ "$(lmetric streamd_broker_isr_expands_total)" -ge 2 ] ||
+    fail "ISR changes not counted: $(curl -s "http://$LADMIN/metrics" | grep isr_)"
 moved() { [ "$(hw)" -gt "$before" ]; }
 wait_for 10 "the high watermark passes the acks=1 record" moved
 out=$("$BIN/kprobe" -b "$LADDR" produce acme.orders 0 -1 last)
