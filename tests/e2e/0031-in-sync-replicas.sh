@@ -38,7 +38,7 @@ echo "$out" | grep -q 'error=NONE' || fail "acks=all with two in sync: $out"
 step "follower ${F[1]} killed too: acks=all refused, acks=1 acknowledged but not visible"
 kill_broker "${F[1]}"
 # Appended while the dead follower is still in the ISR: it cannot be acknowledged, and is
-# answered within the produce's timeout (10 s) with a retriable error, not left hanging.
+# answered at the produce's timeout (kprobe's 5 s) with a retriable error, not left hanging.
 out=$("$BIN/kprobe" -b "$LADDR" produce acme.orders 0 -1 stuck)
 echo "acks=all while the ISR loses its last follower: $out"
 echo "$out" | grep -Eq 'error=(NOT_ENOUGH_REPLICAS_AFTER_APPEND|NOT_ENOUGH_REPLICAS|REQUEST_TIMED_OUT)' ||

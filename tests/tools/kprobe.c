@@ -197,7 +197,7 @@ static int16_t produce_to(int fd, const char *topic, int32_t part, int16_t acks,
     cm_produce_req_t req;
     cm_produce_req_init(&req);
     req.acks = acks;
-    req.timeout_ms = 10000;
+    req.timeout_ms = 5000; /* well inside the client's own 10 s: the broker's answer arrives */
     req.topic_data = &td;
     req.topic_data_n = 1;
     cm_produce_resp_t resp;
