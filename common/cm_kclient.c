@@ -17,6 +17,9 @@
 #include "cm_time.h"
 
 static int cm_kclient__fail(cm_kclient_t *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cm_kclient__fail(cm_kclient_t *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
