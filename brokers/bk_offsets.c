@@ -342,8 +342,8 @@ static int16_t bk_offsets__append(bk_broker_t *b, cm_batch_builder_t *bb, cm_kw_
 
 /* Adds one commit record to a batch, or its removal (o NULL). */
 static void bk_offsets__add_commit(cm_batch_builder_t *bb, const char *group, cm_kuuid_t tenant,
-                                   const char *topic, int32_t partition,
-                                   const bk_goffset_view_t *o, int64_t now_ms)
+                                   const char *topic, int32_t partition, const bk_goffset_view_t *o,
+                                   int64_t now_ms)
 {
     cm_kw_t kw, vw;
     cm_kw_init(&kw, 1u << 20);
@@ -360,10 +360,9 @@ static void bk_offsets__add_commit(cm_batch_builder_t *bb, const char *group, cm
         bk_offsets__str(&vw, o->metadata != NULL ? o->metadata : "");
         bk_offsets__uuid(&vw, tenant);
     }
-    cm_batch_build_add(bb, now_ms, (cm_kbytes_t){ kw.buf, (int32_t)kw.len },
-                       o != NULL ? (cm_kbytes_t){ vw.buf, (int32_t)vw.len }
-                                 : (cm_kbytes_t){ NULL, -1 },
-                       NULL, 0);
+    cm_batch_build_add(
+        bb, now_ms, (cm_kbytes_t){ kw.buf, (int32_t)kw.len },
+        o != NULL ? (cm_kbytes_t){ vw.buf, (int32_t)vw.len } : (cm_kbytes_t){ NULL, -1 }, NULL, 0);
     cm_kw_free(&kw);
     cm_kw_free(&vw);
 }
@@ -437,8 +436,8 @@ int16_t bk_offsets_forget(bk_broker_t *b, const bk_offsets_gone_t *gone, int n)
     cm_kuuid_t none = { { 0 } };
     for (int i = 0; i < n; i++) {
         if (gone[i].topic != NULL)
-            bk_offsets__add_commit(&bb, gone[i].group, none, gone[i].topic, gone[i].partition,
-                                   NULL, now_ms);
+            bk_offsets__add_commit(&bb, gone[i].group, none, gone[i].topic, gone[i].partition, NULL,
+                                   now_ms);
         else
             bk_offsets__add_deleted(&bb, gone[i].group, now_ms);
     }

@@ -65,7 +65,8 @@ static void cp_reconcile__leaders(cp_t *cp)
         int32_t epoch = atoi(PQgetvalue(r, i, 3)), next = atoi(PQgetvalue(r, i, 4)), now = 0;
         if (next == leader)
             continue; /* leaderless and still no in-sync replica up */
-        int won = cp_partition_cas_leader(&cp->pg, PQgetvalue(r, i, 0), part, next, epoch, true, &now);
+        int won =
+            cp_partition_cas_leader(&cp->pg, PQgetvalue(r, i, 0), part, next, epoch, true, &now);
         if (won == 1) {
             atomic_fetch_add(&cp->metrics.leaders_elected, 1);
             cm_log_info(next >= 0 ? "partition leader elected"
